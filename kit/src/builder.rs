@@ -1,0 +1,190 @@
+//! Builds images from what the host has: no registry, no network.
+//!
+//! With busybox-static installed (`/bin/busybox`), the image is busybox plus a symlink per applet.
+//! Without it, the host's own `sh`, `ls`, `cat`, ... are copied with the shared libraries `ldd`
+//! names, so a fresh machine with nothing extra installed still gets a working shell.
+
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The marker file every image carries at its root.
+pub const MARKER_PATH: &str = "rubber-crab-image";
+
+/// What goes into an image besides the shell tools.
+#[derive(Debug, Clone, Default)]
+pub struct ImageSpec {
+    /// Host files to copy in, as (path inside the image, host path). Copied as executables.
+    pub extra_files: Vec<(PathBuf, PathBuf)>,
+    /// Content of `/rubber-crab-image`; a default line when empty.
+    pub marker: String,
+}
+
+/// Where the tools came from, for the report an instructor sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Toolset {
+    Busybox(PathBuf),
+    HostBinaries(Vec<PathBuf>),
+}
+
+const BUSYBOX_CANDIDATES: &[&str] = &["/bin/busybox", "/usr/bin/busybox"];
+const HOST_TOOLS: &[&str] = &["sh", "ls", "cat", "ps", "mount", "hostname", "ip", "id", "echo", "mkdir", "rm", "sleep"];
+
+/// Builds the image tar at `tar` (atomically: a half-built image is never visible).
+pub fn build_image(tar: &Path, spec: &ImageSpec) -> Result<Toolset> {
+    let dir = tar.parent().context("image path has no parent directory")?;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let staging = dir.join(format!(".staging-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&staging);
+    let result = populate(&staging, spec).and_then(|toolset| {
+        write_tar(&staging, tar)?;
+        Ok(toolset)
+    });
+    let _ = fs::remove_dir_all(&staging);
+    result
+}
+
+fn populate(root: &Path, spec: &ImageSpec) -> Result<Toolset> {
+    for d in ["bin", "dev", "etc", "proc", "sys", "tmp", "root", "mnt", "home"] {
+        fs::create_dir_all(root.join(d))?;
+    }
+    fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777))?;
+    fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")?;
+    fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
+    let marker = if spec.marker.is_empty() { "rubber-crab busybox image\n".to_string() } else { spec.marker.clone() };
+    fs::write(root.join(MARKER_PATH), marker)?;
+    let toolset = match BUSYBOX_CANDIDATES.iter().map(Path::new).find(|p| p.is_file()) {
+        Some(busybox) => install_busybox(root, busybox)?,
+        None => install_host_tools(root)?,
+    };
+    for (inside, host) in &spec.extra_files {
+        let dest = root.join(inside.strip_prefix("/").unwrap_or(inside));
+        copy_executable(host, &dest)?;
+    }
+    Ok(toolset)
+}
+
+fn install_busybox(root: &Path, busybox: &Path) -> Result<Toolset> {
+    copy_with_libraries(root, busybox, &root.join("bin/busybox"))?;
+    let out = Command::new(busybox).arg("--list").output().context("running busybox --list")?;
+    for applet in String::from_utf8_lossy(&out.stdout).lines().filter(|a| !a.is_empty() && *a != "busybox") {
+        // Relative links keep working wherever the rootfs is looked at from.
+        let _ = symlink("busybox", root.join("bin").join(applet));
+    }
+    Ok(Toolset::Busybox(busybox.to_path_buf()))
+}
+
+fn install_host_tools(root: &Path) -> Result<Toolset> {
+    let mut found = Vec::new();
+    for tool in HOST_TOOLS {
+        let Some(host) = which(tool) else { continue };
+        copy_with_libraries(root, &host, &root.join("bin").join(tool))?;
+        found.push(host);
+    }
+    if !found.iter().any(|p| p.ends_with("sh")) {
+        bail!("no busybox and no host /bin/sh to build an image from: install busybox-static (apt-get install busybox-static)");
+    }
+    Ok(Toolset::HostBinaries(found))
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+        .iter()
+        .map(|dir| Path::new(dir).join(tool))
+        .find(|p| p.is_file())
+}
+
+/// Copies a binary and, when it is dynamically linked, the libraries and loader `ldd` names, at
+/// the same paths inside the image.
+fn copy_with_libraries(root: &Path, host: &Path, dest: &Path) -> Result<()> {
+    copy_executable(host, dest)?;
+    for lib in shared_libraries(host)? {
+        let inside = root.join(lib.strip_prefix("/").unwrap_or(&lib));
+        if !inside.exists() {
+            copy_executable(&lib, &inside)?;
+        }
+    }
+    Ok(())
+}
+
+fn copy_executable(host: &Path, dest: &Path) -> Result<()> {
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    // fs::copy follows symlinks, so a library symlink becomes the real file under the link's name.
+    fs::copy(host, dest).with_context(|| format!("copying {} into the image", host.display()))?;
+    fs::set_permissions(dest, fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+/// The absolute library paths `ldd` prints for `binary`; empty for a static binary.
+fn shared_libraries(binary: &Path) -> Result<BTreeSet<PathBuf>> {
+    let out = match Command::new("ldd").arg(binary).output() {
+        Ok(out) => out,
+        Err(_) => return Ok(BTreeSet::new()), // no ldd: assume static
+    };
+    Ok(parse_ldd(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Parses `ldd` output: `libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)` and
+/// `/lib64/ld-linux-x86-64.so.2 (0x...)`; skips the vdso and "not a dynamic executable".
+pub fn parse_ldd(output: &str) -> BTreeSet<PathBuf> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            let path = match line.split_once("=>") {
+                Some((_, rest)) => rest.trim(),
+                None => line,
+            };
+            let path = path.split_whitespace().next()?;
+            path.starts_with('/').then(|| PathBuf::from(path))
+        })
+        .collect()
+}
+
+fn write_tar(root: &Path, tar: &Path) -> Result<()> {
+    let tmp = tar.with_extension("tar.tmp");
+    let file = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut builder = tar::Builder::new(file);
+    builder.follow_symlinks(false);
+    builder.append_dir_all(".", root)?;
+    builder.into_inner()?.sync_all()?;
+    fs::rename(&tmp, tar)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ldd_output_gives_absolute_library_paths() {
+        let out = "\tlinux-vdso.so.1 (0x00007ffd)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f)\n\t/lib64/ld-linux-x86-64.so.2 (0x00007f)\n";
+        let libs: Vec<_> = parse_ldd(out).into_iter().collect();
+        assert_eq!(libs, [PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6"), PathBuf::from("/lib64/ld-linux-x86-64.so.2")]);
+        assert!(parse_ldd("\tnot a dynamic executable\n").is_empty());
+        assert!(parse_ldd("\tstatically linked\n").is_empty());
+    }
+
+    #[test]
+    fn an_image_has_a_shell_the_marker_and_the_extra_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let extra = tmp.path().join("tool");
+        fs::write(&extra, "#!/bin/sh\n").unwrap();
+        let spec = ImageSpec { extra_files: vec![("/opt/tool".into(), extra)], marker: "nonce-123\n".into() };
+        let tar = tmp.path().join("images/test.tar");
+        build_image(&tar, &spec).unwrap();
+        let root = tmp.path().join("rootfs");
+        fs::create_dir(&root).unwrap();
+        crate::image::extract_tar(&tar, &root, false).unwrap();
+        assert_eq!(fs::read_to_string(root.join(MARKER_PATH)).unwrap(), "nonce-123\n");
+        assert!(root.join("bin/sh").exists(), "no /bin/sh in the image");
+        assert!(root.join("opt/tool").is_file());
+        assert!(root.join("proc").is_dir() && root.join("dev").is_dir());
+        assert!(!tmp.path().join("images/test.tar.tmp").exists());
+    }
+}

@@ -1,0 +1,62 @@
+//! `--explain`: narrate each step on stderr, so a live demo reads like the slide.
+//!
+//! ```text
+//! [pid 4242] unshare(CLONE_NEWNS)  # a private copy of the mount table for this process
+//! ```
+//! The pid shows which side of the fork is speaking.
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Turns narration on or off (the kit does this from `--explain`).
+pub fn enable(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Prints one narration line: the call as it is made, then why. Use the [`explain!`] macro.
+pub fn say(call: std::fmt::Arguments, why: &str) {
+    let line = format_line(std::process::id(), &call.to_string(), why, colour());
+    // Narration must never break the runtime: ignore a closed stderr.
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+fn colour() -> bool {
+    std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+}
+
+fn format_line(pid: u32, call: &str, why: &str, colour: bool) -> String {
+    match (colour, why.is_empty()) {
+        (false, true) => format!("[pid {pid}] {call}"),
+        (false, false) => format!("[pid {pid}] {call}  # {why}"),
+        (true, true) => format!("\x1b[2m[pid {pid}]\x1b[0m \x1b[1m{call}\x1b[0m"),
+        (true, false) => format!("\x1b[2m[pid {pid}]\x1b[0m \x1b[1m{call}\x1b[0m  \x1b[2m# {why}\x1b[0m"),
+    }
+}
+
+/// Narrates a step when `--explain` is on: `explain!("why", "call({:?})", arg)`.
+#[macro_export]
+macro_rules! explain {
+    ($why:expr, $($call:tt)+) => {
+        if $crate::explain::enabled() {
+            $crate::explain::say(format_args!($($call)+), $why)
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_names_the_pid_the_call_and_why() {
+        assert_eq!(format_line(7, "chroot(\"/r\")", "new root", false), "[pid 7] chroot(\"/r\")  # new root");
+        assert_eq!(format_line(7, "fork()", "", false), "[pid 7] fork()");
+        assert!(format_line(7, "fork()", "x", true).contains("\x1b[1mfork()"));
+    }
+}

@@ -1,0 +1,35 @@
+//! The level ladder: one row per level, shared by the checker and `cargo xtask generate`.
+
+/// One rung of the ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Level {
+    pub number: u32,
+    /// Directory name under `levels/` and `solutions/`, e.g. `03-pivot-root`.
+    pub dir: &'static str,
+    /// What the learner writes, in a few words.
+    pub title: &'static str,
+}
+
+impl Level {
+    /// The attendee's crate: `level3`.
+    pub fn skeleton_package(&self) -> String {
+        format!("level{}", self.number)
+    }
+
+    /// The reference crate: `solution3`.
+    pub fn solution_package(&self) -> String {
+        format!("solution{}", self.number)
+    }
+}
+
+pub const LADDER: &[Level] = &[
+    Level { number: 0, dir: "00-fork-exec", title: "fork, exec and wait" },
+    Level { number: 1, dir: "01-chroot", title: "a root filesystem from an image, with chroot" },
+    Level { number: 2, dir: "02-mount-ns", title: "a mount namespace with its own /proc and /dev" },
+    Level { number: 3, dir: "03-pivot-root", title: "pivot_root: leave the host's filesystem behind" },
+];
+
+/// Looks a level up by number.
+pub fn level(number: u32) -> Option<&'static Level> {
+    LADDER.iter().find(|l| l.number == number)
+}

@@ -1,0 +1,83 @@
+//! Errno becomes a sentence a learner can act on.
+//!
+//! `mount(...).syscall("mount /proc")?` turns `EPERM` into
+//! "mount /proc failed: EPERM (Operation not permitted) — mounting needs CAP_SYS_ADMIN: run as root (sudo)".
+
+use nix::errno::Errno;
+use thiserror::Error;
+
+/// A failed system call, with what we were doing and, where we know one, what to do about it.
+#[derive(Debug, Error)]
+#[error("{what} failed: {errno:?} ({desc}){advice}", desc = errno.desc(), advice = advice_suffix(what, *errno))]
+pub struct SyscallError {
+    pub what: String,
+    pub errno: Errno,
+}
+
+pub trait SyscallExt<T> {
+    /// Names the call for the error message: `"pivot_root(\".\", \".old_root\")"` or just `"pivot_root"`.
+    /// The first word (up to `(` or a space) picks the advice.
+    fn syscall(self, what: impl Into<String>) -> Result<T, SyscallError>;
+}
+
+impl<T> SyscallExt<T> for nix::Result<T> {
+    fn syscall(self, what: impl Into<String>) -> Result<T, SyscallError> {
+        self.map_err(|errno| SyscallError { what: what.into(), errno })
+    }
+}
+
+fn advice_suffix(what: &str, errno: Errno) -> String {
+    let call = what.split(['(', ' ']).next().unwrap_or(what);
+    match advice(call, errno) {
+        Some(text) => format!(" — {text}"),
+        None => String::new(),
+    }
+}
+
+/// What to do about `errno` from `call`. Only advice we are sure of: a wrong hint is worse than none.
+pub fn advice(call: &str, errno: Errno) -> Option<&'static str> {
+    use Errno::*;
+    Some(match (call, errno) {
+        (_, EPERM) if call != "kill" => match call {
+            "mknod" => "creating device nodes is refused here (inside a user namespace it always is): bind-mount the host's device node instead",
+            _ => "this needs root (CAP_SYS_ADMIN): run it with sudo",
+        },
+        ("fork" | "clone", EAGAIN) => "the process limit was reached (ulimit -u, or a pids cgroup)",
+        ("execvp" | "execve" | "exec", ENOENT) => "no such file: is the command in the image and on PATH? try an absolute path such as /bin/sh",
+        ("execvp" | "execve" | "exec", EACCES) => "the file is not executable (chmod +x), or its filesystem is mounted noexec",
+        ("execvp" | "execve" | "exec", ENOEXEC) => "not a program this kernel can run: a script without #! or a binary for another architecture",
+        ("chroot" | "chdir", ENOENT) => "the directory does not exist: did the image extract into it?",
+        ("mount", ENOENT) => "the mount point does not exist: create it first (mkdir)",
+        ("mount", ENODEV) => "this kernel does not know that filesystem type (see /proc/filesystems)",
+        ("mount", EBUSY) => "something is already mounted there, or the source is busy",
+        ("umount" | "umount2", EINVAL) => "that path is not a mount point",
+        ("umount" | "umount2", EBUSY) => "something still uses that mount: detach it lazily with MNT_DETACH",
+        ("pivot_root", EINVAL) => "new_root must be a mount point (bind-mount it onto itself first), put_old must be under it, and neither / nor new_root may be a shared mount (make / private with MS_REC | MS_PRIVATE first)",
+        ("pivot_root", EBUSY) => "new_root or put_old is the current root, or something is already mounted on put_old",
+        ("unshare" | "setns", EINVAL) => "the kernel refused this namespace flag: is the namespace type enabled in this kernel? (a multithreaded process cannot unshare CLONE_NEWNS either)",
+        ("mknod", EEXIST) => "the node already exists: this /dev is not a fresh tmpfs",
+        ("sethostname", EINVAL) => "the hostname is longer than 64 bytes",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_errors_get_advice_in_one_line() {
+        let e: Result<(), _> = Err(Errno::EINVAL).syscall("pivot_root(\"/c\", \"/c/.old_root\")");
+        let msg = e.unwrap_err().to_string();
+        assert!(msg.starts_with("pivot_root(\"/c\", \"/c/.old_root\") failed: EINVAL (Invalid argument) — new_root must be a mount point"), "{msg}");
+        assert!(!msg.contains('\n'));
+        let msg = Err::<(), _>(Errno::EPERM).syscall("mount /proc").unwrap_err().to_string();
+        assert!(msg.ends_with("run it with sudo"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_errors_say_only_what_we_know() {
+        let msg = Err::<(), _>(Errno::EXDEV).syscall("pivot_root").unwrap_err().to_string();
+        assert_eq!(msg, "pivot_root failed: EXDEV (Cross-device link)");
+    }
+}
