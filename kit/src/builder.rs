@@ -19,6 +19,8 @@ pub const MARKER_PATH: &str = "rubber-crab-image";
 pub struct ImageSpec {
     /// Host files to copy in, as (path inside the image, host path). Copied as executables.
     pub extra_files: Vec<(PathBuf, PathBuf)>,
+    /// Empty directories to create, as paths inside the image.
+    pub extra_dirs: Vec<PathBuf>,
     /// Content of `/rubber-crab-image`; a default line when empty.
     pub marker: String,
 }
@@ -35,11 +37,16 @@ const HOST_TOOLS: &[&str] = &["sh", "ls", "cat", "ps", "mount", "hostname", "ip"
 
 /// Builds the image tar at `tar` (atomically: a half-built image is never visible).
 pub fn build_image(tar: &Path, spec: &ImageSpec) -> Result<Toolset> {
+    build_image_from(tar, spec, BUSYBOX_CANDIDATES)
+}
+
+/// [`build_image`], looking for busybox only at `busybox_candidates`.
+fn build_image_from(tar: &Path, spec: &ImageSpec, busybox_candidates: &[&str]) -> Result<Toolset> {
     let dir = tar.parent().context("image path has no parent directory")?;
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let staging = dir.join(format!(".staging-{}", std::process::id()));
     let _ = fs::remove_dir_all(&staging);
-    let result = populate(&staging, spec).and_then(|toolset| {
+    let result = populate(&staging, spec, busybox_candidates).and_then(|toolset| {
         write_tar(&staging, tar)?;
         Ok(toolset)
     });
@@ -47,7 +54,7 @@ pub fn build_image(tar: &Path, spec: &ImageSpec) -> Result<Toolset> {
     result
 }
 
-fn populate(root: &Path, spec: &ImageSpec) -> Result<Toolset> {
+fn populate(root: &Path, spec: &ImageSpec, busybox_candidates: &[&str]) -> Result<Toolset> {
     for d in ["bin", "dev", "etc", "proc", "sys", "tmp", "root", "mnt", "home"] {
         fs::create_dir_all(root.join(d))?;
     }
@@ -56,10 +63,13 @@ fn populate(root: &Path, spec: &ImageSpec) -> Result<Toolset> {
     fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
     let marker = if spec.marker.is_empty() { "rubber-crab busybox image\n".to_string() } else { spec.marker.clone() };
     fs::write(root.join(MARKER_PATH), marker)?;
-    let toolset = match BUSYBOX_CANDIDATES.iter().map(Path::new).find(|p| p.is_file()) {
+    let toolset = match busybox_candidates.iter().map(Path::new).find(|p| p.is_file()) {
         Some(busybox) => install_busybox(root, busybox)?,
         None => install_host_tools(root)?,
     };
+    for inside in &spec.extra_dirs {
+        fs::create_dir_all(root.join(inside.strip_prefix("/").unwrap_or(inside)))?;
+    }
     for (inside, host) in &spec.extra_files {
         let dest = root.join(inside.strip_prefix("/").unwrap_or(inside));
         copy_executable(host, &dest)?;
@@ -171,11 +181,31 @@ mod tests {
     }
 
     #[test]
+    fn without_busybox_the_hosts_tools_come_with_their_libraries() {
+        let tmp = tempfile::tempdir().unwrap();
+        let tar = tmp.path().join("host.tar");
+        let toolset = build_image_from(&tar, &ImageSpec::default(), &[]).unwrap();
+        let Toolset::HostBinaries(tools) = toolset else { panic!("expected host binaries, got {toolset:?}") };
+        assert!(tools.iter().any(|t| t.ends_with("sh")));
+        let root = tmp.path().join("rootfs");
+        fs::create_dir(&root).unwrap();
+        crate::image::extract_tar(&tar, &root, false).unwrap();
+        // Every library the host's sh needs is in the image, at the same path.
+        for lib in shared_libraries(&root.join("bin/sh")).unwrap() {
+            assert!(root.join(lib.strip_prefix("/").unwrap()).exists(), "{} missing from the image", lib.display());
+        }
+    }
+
+    #[test]
     fn an_image_has_a_shell_the_marker_and_the_extra_files() {
         let tmp = tempfile::tempdir().unwrap();
         let extra = tmp.path().join("tool");
         fs::write(&extra, "#!/bin/sh\n").unwrap();
-        let spec = ImageSpec { extra_files: vec![("/opt/tool".into(), extra)], marker: "nonce-123\n".into() };
+        let spec = ImageSpec {
+            extra_files: vec![("/opt/tool".into(), extra)],
+            extra_dirs: vec!["/scratch".into()],
+            marker: "nonce-123\n".into(),
+        };
         let tar = tmp.path().join("images/test.tar");
         build_image(&tar, &spec).unwrap();
         let root = tmp.path().join("rootfs");
@@ -184,6 +214,7 @@ mod tests {
         assert_eq!(fs::read_to_string(root.join(MARKER_PATH)).unwrap(), "nonce-123\n");
         assert!(root.join("bin/sh").exists(), "no /bin/sh in the image");
         assert!(root.join("opt/tool").is_file());
+        assert!(root.join("scratch").is_dir());
         assert!(root.join("proc").is_dir() && root.join("dev").is_dir());
         assert!(!tmp.path().join("images/test.tar.tmp").exists());
     }

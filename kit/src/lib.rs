@@ -89,3 +89,18 @@ impl RunArgs {
         self.container_dir.clone().unwrap_or_else(paths::default_container_dir)
     }
 }
+
+/// Ends a forked child whose setup or exec failed: prints the error as one line and exits
+/// with 127 when the command could not be executed, 125 when the setup before it failed.
+/// `_exit`, not `exit`: the child must not run the parent's exit handlers or flush its buffers twice.
+pub fn exit_child(err: anyhow::Error) -> ! {
+    eprintln!("{}: {err:#}", program_name());
+    let exec_failed = err
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<syscall::SyscallError>())
+        .any(|e| e.what.starts_with("exec"));
+    let code = if exec_failed { EXIT_CANNOT_EXEC } else { i32::from(EXIT_RUNTIME_FAILED) };
+    // SAFETY: _exit takes no pointers and never returns; it is async-signal-safe, as a child of
+    // fork must be.
+    unsafe { libc::_exit(code) }
+}

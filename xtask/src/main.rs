@@ -1,1 +1,56 @@
-fn main() {}
+//! `cargo xtask <task>`: the workshop's maintenance tasks, one module per task (the cargo-xtask
+//! convention; the alias lives in `.cargo/config.toml`).
+
+mod generate;
+mod template;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use kit::ladder::LADDER;
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  generate [--check]  render solutions/runtime.rs into every level's crates in levels/ and
+                      solutions/; with --check, write nothing and fail if any is out of date";
+
+/// Exit status for a bad command line.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(code) => code,
+        Err(err) => {
+            for line in format!("{err:#}").lines() {
+                eprintln!("error: {line}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<ExitCode> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["generate"] => generate::run(&generate::project_root()?, LADDER, generate::Mode::Write)?,
+        ["generate", "--check"] => {
+            generate::run(&generate::project_root()?, LADDER, generate::Mode::Check)?
+        }
+        ["help" | "--help" | "-h"] => println!("{USAGE}"),
+        [] => {
+            eprintln!("{USAGE}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+        _ => {
+            eprintln!(
+                "error: unknown task or option in `cargo xtask {}`\n\n{USAGE}",
+                args.join(" ")
+            );
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,1 +1,178 @@
-fn main() {}
+//! Deliberately broken runtimes, one per mistake a learner can make. The checker's tests run each
+//! one and assert exactly which checks fail: a check that no wrong runtime can fail proves nothing.
+//!
+//! One binary, many faults: it is started through a symlink named after the fault (or with
+//! `BROKEN_FAULT=<name>`), and is otherwise a complete level-3 runtime written independently of
+//! the solutions, so the checker is never validated against the very code it judges.
+
+use anyhow::{bail, Context, Result};
+use kit::prelude::*;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{chdir, chroot, execvp, fork, pivot_root, ForkResult};
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+/// Every fault, with the check that exists to catch it.
+const FAULTS: &[(&str, &str)] = &[
+    ("correct", "nothing: a correct level-3 runtime"),
+    ("mixed-streams", "L0.fork-exec.output: the command's stderr goes to stdout"),
+    ("exit-zero", "L0.fork-exec.exit-code: always exits 0"),
+    ("signal-number", "L0.fork-exec.signal: returns N, not 128+N, for death by signal N"),
+    ("joined-argv", "L0.fork-exec.argv: joins the arguments and splits them on spaces"),
+    ("no-wait", "L0.fork-exec.waits: exits without waiting for the command"),
+    ("exec-without-fork", "L0.fork-exec.child: execs the command in place of the runtime"),
+    ("panic-on-missing", "L0.fork-exec.missing-command: unwraps the exec error"),
+    ("no-chroot", "L1.chroot.*: runs the command in the host's root"),
+    ("no-chdir", "L1.chroot.cwd: chroot without chdir(\"/\")"),
+    ("shared-rootfs", "L1.chroot.fresh-copy: every container uses the same rootfs"),
+    ("rootfs-elsewhere", "L1.chroot.under-container-dir: the rootfs is in /tmp"),
+    ("no-unshare", "L2.mount-ns.namespace: mounts in the runtime's own mount namespace"),
+    ("no-proc", "L2.mount-ns.proc: does not mount /proc"),
+    ("not-private", "L2.mount-ns.no-propagation: forgets to make / private"),
+    ("host-dev", "L2.mount-ns.devices: bind-mounts the host's /dev"),
+    ("file-devices", "L2.mount-ns.devices: regular files instead of device nodes"),
+    ("chroot-not-pivot", "L3.pivot-root.root-mount, no-escape: chroot instead of pivot_root"),
+    ("keep-old-root", "L3.pivot-root.no-host-mounts: does not unmount the old root"),
+    ("keep-old-dir", "L3.pivot-root.old-root-removed: unmounts the old root but leaves its directory"),
+];
+
+fn fault() -> String {
+    std::env::var("BROKEN_FAULT").unwrap_or_else(|_| kit::program_name())
+}
+
+fn is(name: &str) -> bool {
+    fault() == name
+}
+
+fn main() -> std::process::ExitCode {
+    if !FAULTS.iter().any(|(name, _)| is(name)) {
+        eprintln!("broken: unknown fault {:?}; start me through a symlink named after one of:", fault());
+        for (name, what) in FAULTS {
+            eprintln!("  {name:<18} {what}");
+        }
+        return std::process::ExitCode::from(2);
+    }
+    kit::main(run)
+}
+
+fn run(args: RunArgs) -> Result<i32> {
+    let (dir, rootfs) = rootfs_for(&args)?;
+    kit::image::extract(&args.image_dir(), &args.image, &rootfs)?;
+    let argv = argv(&args);
+    if is("exec-without-fork") {
+        let Err(err) = setup_and_exec(&rootfs, &argv);
+        kit::exit_child(err);
+    }
+    // SAFETY: single-threaded; the child only sets up and execs.
+    let child = match unsafe { fork() }? {
+        ForkResult::Child => {
+            let Err(err) = setup_and_exec(&rootfs, &argv);
+            kit::exit_child(err)
+        }
+        ForkResult::Parent { child } => child,
+    };
+    if is("no-wait") {
+        return Ok(0);
+    }
+    let code = match waitpid(child, None)? {
+        WaitStatus::Exited(_, code) => code,
+        WaitStatus::Signaled(_, signal, _) if is("signal-number") => signal as i32,
+        WaitStatus::Signaled(_, signal, _) => 128 + signal as i32,
+        other => bail!("unexpected wait status {other:?}"),
+    };
+    if !is("shared-rootfs") {
+        let _ = kit::container::remove_dir_on_one_filesystem(&dir);
+    }
+    Ok(if is("exit-zero") { 0 } else { code })
+}
+
+fn rootfs_for(args: &RunArgs) -> Result<(PathBuf, PathBuf)> {
+    if is("shared-rootfs") {
+        let dir = args.container_dir().join("shared");
+        return Ok((dir.clone(), dir.join("rootfs")));
+    }
+    if is("rootfs-elsewhere") {
+        let dir = std::env::temp_dir().join(format!("rubber-crab-broken-{}", kit::container::new_id()?));
+        return Ok((dir.clone(), dir.join("rootfs")));
+    }
+    let container = Container::create(&args.container_dir())?;
+    Ok((container.dir.clone(), container.rootfs()))
+}
+
+fn argv(args: &RunArgs) -> Vec<CString> {
+    let argv = kit::c_strings(&args.command);
+    if !is("joined-argv") {
+        return argv;
+    }
+    let joined: Vec<String> = argv.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    joined.join(" ").split(' ').filter(|w| !w.is_empty()).map(|w| CString::new(w).expect("no NUL")).collect()
+}
+
+fn setup_and_exec(rootfs: &Path, argv: &[CString]) -> Result<std::convert::Infallible> {
+    if !is("no-chroot") {
+        if !is("no-unshare") {
+            unshare(CloneFlags::CLONE_NEWNS).syscall("unshare")?;
+        }
+        if !is("not-private") && !is("no-unshare") {
+            mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).syscall("mount")?;
+        }
+        if !is("no-proc") {
+            mount(Some("proc"), &rootfs.join("proc"), Some("proc"), MsFlags::empty(), None::<&str>).syscall("mount proc")?;
+        }
+        make_dev(&rootfs.join("dev"))?;
+        enter_root(rootfs)?;
+    }
+    if is("mixed-streams") {
+        nix::unistd::dup2(1, 2)?;
+    }
+    if is("panic-on-missing") {
+        #[allow(clippy::unwrap_used)]
+        execvp(&argv[0], argv).unwrap();
+    }
+    Ok(execvp(&argv[0], argv).syscall(format!("execvp({:?})", argv[0]))?)
+}
+
+fn make_dev(dev: &Path) -> Result<()> {
+    if is("host-dev") {
+        mount(Some("/dev"), dev, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).syscall("bind /dev")?;
+        return Ok(());
+    }
+    mount(Some("tmpfs"), dev, Some("tmpfs"), MsFlags::empty(), Some("mode=755")).syscall("mount tmpfs")?;
+    for (name, major, minor) in [("null", 1, 3), ("zero", 1, 5), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)] {
+        let path = dev.join(name);
+        if is("file-devices") {
+            std::fs::write(&path, "")?;
+        } else {
+            mknod(&path, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(major, minor)).syscall("mknod")?;
+        }
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666))?;
+    }
+    std::fs::create_dir_all(dev.join("pts"))?;
+    mount(Some("devpts"), &dev.join("pts"), Some("devpts"), MsFlags::empty(), Some("newinstance,ptmxmode=0666")).syscall("mount devpts")?;
+    Ok(())
+}
+
+fn enter_root(rootfs: &Path) -> Result<()> {
+    if is("chroot-not-pivot") || is("no-chdir") {
+        chroot(rootfs).syscall("chroot")?;
+        if !is("no-chdir") {
+            chdir("/").syscall("chdir")?;
+        }
+        return Ok(());
+    }
+    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).syscall("bind rootfs")?;
+    chdir(rootfs).syscall("chdir")?;
+    std::fs::create_dir_all("old")?;
+    pivot_root(".", "old").syscall("pivot_root")?;
+    chdir("/").syscall("chdir")?;
+    if !is("keep-old-root") {
+        umount2("/old", MntFlags::MNT_DETACH).syscall("umount2")?;
+        if !is("keep-old-dir") {
+            std::fs::remove_dir("/old").context("rmdir /old")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! What a check is, what it can conclude, and the context it runs in.
+
+use crate::run::{self, Held, Run, Spec};
+use crate::sandbox::Sandbox;
+use anyhow::Result;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One check: a stable id, what it proves, and how.
+pub struct Check {
+    /// Stable id, `L<level>.<level-name>.<what>`: never renamed, tools depend on it.
+    pub id: &'static str,
+    pub level: u32,
+    pub title: &'static str,
+    /// What to look at when it fails.
+    pub hint: &'static str,
+    /// The man page that explains the mechanism.
+    pub doc: &'static str,
+    pub run: fn(&mut Ctx) -> Result<Verdict>,
+}
+
+/// The conclusion of a check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail { expected: String, observed: String },
+    Skip(String),
+}
+
+/// `Fail` with what was expected and what was seen.
+pub fn fail(expected: impl Into<String>, observed: impl Into<String>) -> Verdict {
+    Verdict::Fail { expected: expected.into(), observed: observed.into() }
+}
+
+/// Everything about this checker run that checks share.
+pub struct Env {
+    pub runtime: PathBuf,
+    /// The probe's path: the same on the host and inside the test image, so a level-0 runtime
+    /// (which runs commands on the host) and a chrooted one both find it.
+    pub probe: PathBuf,
+    pub image_dir: PathBuf,
+    pub image: String,
+    /// Content of the image's marker file.
+    pub image_marker: String,
+    /// Top-level names in the image's root directory.
+    pub image_entries: Vec<String>,
+    /// A file that exists on the host only, and its content.
+    pub host_marker: PathBuf,
+    pub host_marker_content: String,
+    /// Scratch space for this checker run.
+    pub work: PathBuf,
+    pub timeout: Duration,
+    pub output_cap: usize,
+}
+
+/// One check's world: a fresh sandbox and container dir, and the runs made so far.
+pub struct Ctx<'a> {
+    pub env: &'a Env,
+    pub sandbox: Sandbox,
+    pub container_dir: PathBuf,
+    pub runs: Vec<RunSummary>,
+}
+
+/// What the report shows of a run: how to reproduce it and what the runtime printed.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub command_line: String,
+    pub stdout: String,
+    pub stderr: String,
+    pub dropped: usize,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(env: &'a Env, container_dir: PathBuf) -> Result<Ctx<'a>> {
+        std::fs::create_dir_all(&container_dir)?;
+        Ok(Ctx { env, sandbox: Sandbox::start()?, container_dir, runs: Vec::new() })
+    }
+
+    fn spec(&self, command: Vec<String>, nonce: String) -> Spec<'a> {
+        let runtime_args = vec![
+            "run".to_string(),
+            "--image".into(),
+            self.env.image.clone(),
+            "--image-dir".into(),
+            run::path_str(&self.env.image_dir),
+            "--container-dir".into(),
+            run::path_str(&self.container_dir),
+        ];
+        Spec {
+            runtime: &self.env.runtime,
+            runtime_args,
+            command,
+            nonce,
+            timeout: self.env.timeout,
+            output_cap: self.env.output_cap,
+        }
+    }
+
+    /// The probe's argv for `subcommand` with `args`, and its nonce.
+    pub fn probe_command(&self, subcommand: &str, args: &[&str]) -> (Vec<String>, String) {
+        let nonce = run::nonce();
+        let mut argv = vec![run::path_str(&self.env.probe), subcommand.to_string(), "--nonce".into(), nonce.clone()];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        (argv, nonce)
+    }
+
+    /// Runs the probe in a container to completion.
+    pub fn probe(&mut self, subcommand: &str, args: &[&str]) -> Result<Run> {
+        let (argv, nonce) = self.probe_command(subcommand, args);
+        self.command(argv, nonce)
+    }
+
+    /// Runs any command in a container to completion.
+    pub fn command(&mut self, argv: Vec<String>, nonce: String) -> Result<Run> {
+        let spec = self.spec(argv, nonce);
+        let run = run::run(&spec, &self.sandbox)?;
+        self.record(&run);
+        Ok(run)
+    }
+
+    /// Runs the probe with `--hold` and observes the live container.
+    pub fn hold<T>(&mut self, subcommand: &str, args: &[&str], observe: impl FnOnce(&Held) -> T) -> Result<(Run, Option<T>)> {
+        let mut with_hold: Vec<&str> = args.to_vec();
+        with_hold.push("--hold");
+        let (argv, nonce) = self.probe_command(subcommand, &with_hold);
+        let spec = self.spec(argv, nonce);
+        let (run, observed) = run::run_holding(&spec, &self.sandbox, observe)?;
+        self.record(&run);
+        Ok((run, observed))
+    }
+
+    fn record(&mut self, run: &Run) {
+        self.runs.push(RunSummary {
+            command_line: run.command_line.clone(),
+            stdout: run.stdout.clone(),
+            stderr: run.stderr.clone(),
+            dropped: run.dropped,
+        });
+    }
+}
+
+/// The probe's report from a run, or the failure that explains why there is none.
+pub fn report(run: &Run) -> std::result::Result<&Value, Verdict> {
+    match &run.report {
+        Ok(value) => Ok(value),
+        Err(why) => Err(fail(
+            "the probe runs inside the container and prints its report",
+            format!("no report from the probe ({why}); the runtime ended with {}{}", run.status, stderr_tail(run)),
+        )),
+    }
+}
+
+/// The last line of the runtime's stderr, for observations.
+pub fn stderr_tail(run: &Run) -> String {
+    match run.stderr.lines().rev().find(|l| !l.trim().is_empty()) {
+        Some(line) => format!(", last stderr line: {:?}", line.trim()),
+        None => String::new(),
+    }
+}
+
+/// A string field of a report.
+pub fn field<'v>(report: &'v Value, name: &str) -> &'v str {
+    report.get(name).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The report's mountinfo lines, parsed.
+pub fn mounts_of(report: &Value) -> Vec<crate::mounts::Mount> {
+    report
+        .get("mountinfo")
+        .and_then(Value::as_array)
+        .map(|lines| lines.iter().filter_map(Value::as_str).filter_map(probe::parse_mountinfo_line).collect())
+        .unwrap_or_default()
+}
+
+/// Whether `path` is inside `dir`.
+pub fn is_within(path: &Path, dir: &Path) -> bool {
+    path.starts_with(dir)
+}

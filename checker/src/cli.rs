@@ -1,0 +1,291 @@
+//! The checker's command line.
+
+use crate::prepare;
+use crate::report::{self, JsonReport};
+use crate::suite::{self, Status};
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit codes (README, "The checker").
+pub mod exit {
+    pub const PASSED: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const ENVIRONMENT: u8 = 3;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "checker",
+    about = "Checks a rubber-crab level: `checker level3` runs the checks of levels 0 to 3.",
+    after_help = "Examples:\n  cargo run -p checker -- level0\n  cargo run -p checker -- level3 --solution\n  cargo run -p checker -- level2 --runtime ./my-runtime\n  cargo run -p checker -- list"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The ladder, with each level's last result.
+    List,
+    /// Build the busybox demo image (target/rubber-crab/images/busybox.tar).
+    Image {
+        #[command(subcommand)]
+        action: ImageAction,
+    },
+    #[command(name = "__sandbox-hold", hide = true)]
+    SandboxHold,
+    /// levelN or all: check a level (and every level below it).
+    #[command(external_subcommand)]
+    Check(Vec<OsString>),
+}
+
+#[derive(Debug, Subcommand)]
+enum ImageAction {
+    /// Build (or rebuild) the image.
+    Build,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "checker levelN")]
+struct CheckArgs {
+    /// Check the reference solution (solutionN) instead of your levelN.
+    #[arg(long, conflicts_with = "runtime")]
+    solution: bool,
+    /// Check any runtime executable that follows the runtime contract.
+    #[arg(long, value_name = "PATH")]
+    runtime: Option<PathBuf>,
+    /// Run later levels even after a level failed.
+    #[arg(long)]
+    keep_going: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Seconds each run of the runtime may take before its whole process group is killed.
+    #[arg(long, default_value = "10", value_name = "SECS")]
+    timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::PASSED });
+        }
+    };
+    let result = match cli.command {
+        Command::SandboxHold => crate::sandbox::hold().map(|_| exit::PASSED),
+        Command::List => list(),
+        Command::Image { action: ImageAction::Build } => build_image(),
+        Command::Check(words) => check(words),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("checker: {e:#}");
+            let bad_input = e.is::<Usage>() || e.is::<prepare::BuildFailed>();
+            ExitCode::from(if bad_input { exit::USAGE } else { exit::ENVIRONMENT })
+        }
+    }
+}
+
+/// Bad input: exit 2.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    Usage(msg.into()).into()
+}
+
+/// Parses `level3`, `3` or `all` into the levels to run.
+fn parse_target(word: &str) -> Result<Vec<u32>> {
+    let max = kit::ladder::LADDER.iter().map(|l| l.number).max().unwrap_or(0);
+    if word == "all" {
+        return Ok((0..=max).collect());
+    }
+    let number = word.strip_prefix("level").unwrap_or(word).parse::<u32>().ok().filter(|n| *n <= max);
+    match number {
+        Some(n) => Ok((0..=n).collect()),
+        None => Err(usage(format!(
+            "unknown level {word:?}: the ladder has level0 to level{max} (try `cargo run -p checker -- list`)"
+        ))),
+    }
+}
+
+fn check(words: Vec<OsString>) -> Result<u8> {
+    let target = words.first().map(|w| w.to_string_lossy().into_owned()).unwrap_or_default();
+    let levels = parse_target(&target)?;
+    let mut argv = vec![OsString::from(format!("checker {target}"))];
+    argv.extend(words.into_iter().skip(1));
+    let args = match CheckArgs::try_parse_from(argv) {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return Ok(if e.use_stderr() { exit::USAGE } else { exit::PASSED });
+        }
+    };
+    require_root(&target)?;
+    let top = *levels.last().unwrap_or(&0);
+    let human = args.format == Format::Human;
+    report::set_colour(std::io::stdout().is_terminal());
+
+    let runtime = match &args.runtime {
+        Some(path) => checked_runtime(path)?,
+        None => {
+            let level = kit::ladder::level(top).context("level")?;
+            let package = if args.solution { level.solution_package() } else { level.skeleton_package() };
+            if human {
+                eprintln!("building {package}…");
+            }
+            prepare::build_runtime(&package)?
+        }
+    };
+    let probe = prepare::build_probe()?;
+    let image = prepare::test_image(&probe)?;
+    let env = prepare::environment(runtime.clone(), image, Duration::from_secs(args.timeout))?;
+    if human {
+        println!("{}", format!("rubber-crab checker: {target} with {}", runtime.display()));
+    }
+    let mut current_level = None;
+    let results = suite::run_levels(&env, &levels, args.keep_going, |result| {
+        if human {
+            if current_level != Some(result.level) {
+                current_level = Some(result.level);
+                if let Some(level) = kit::ladder::level(result.level) {
+                    println!("{}", report::level_header(level));
+                }
+            }
+            println!("{}", report::human(result));
+        }
+    });
+    let _ = kit::container::remove_dir_on_one_filesystem(&env.work);
+    let summary = report::summarize(&results);
+    let code = if summary.failed > 0 {
+        exit::FAILED
+    } else if summary.errors > 0 {
+        exit::ENVIRONMENT
+    } else {
+        exit::PASSED
+    };
+    if human {
+        println!("{}", report::human_summary(&summary, &results, &target));
+    } else {
+        let doc = JsonReport {
+            schema: 1,
+            target: &target,
+            runtime: runtime.display().to_string(),
+            result: if code == exit::PASSED { "pass" } else { "fail" },
+            summary,
+            checks: &results,
+        };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    if !args.solution && args.runtime.is_none() {
+        record_progress(&levels, &results);
+    }
+    Ok(code)
+}
+
+fn record_progress(levels: &[u32], results: &[suite::CheckResult]) {
+    let mut per_level = BTreeMap::new();
+    for level in levels {
+        let mine: Vec<_> = results.iter().filter(|r| r.level == *level && r.status != Status::Skip).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let passed = mine.iter().all(|r| r.status == Status::Pass);
+        per_level.insert(*level, if passed { "pass" } else { "fail" });
+    }
+    crate::progress::record(&per_level);
+}
+
+fn checked_runtime(path: &std::path::Path) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|_| usage(format!("--runtime {}: no such file", path.display())))?;
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Err(usage(format!("--runtime {}: not an executable file (chmod +x it?)", path.display())));
+    }
+    // Absolute, but symlinks kept: a multi-call runtime may be named by its link.
+    std::path::absolute(path).map_err(|e| usage(format!("--runtime {}: {e}", path.display())))
+}
+
+/// The checker creates namespaces and mounts: it needs root. Exit 3 with the command to run.
+fn require_root(target: &str) -> Result<()> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    let me = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "target/debug/checker".into());
+    let rest: Vec<String> = std::env::args().skip(1).collect();
+    Err(NotRoot(format!(
+        "checking {target} needs root (it creates namespaces and mounts). Run:\n  sudo {me} {}",
+        rest.join(" ")
+    ))
+    .into())
+}
+
+#[derive(Debug)]
+struct NotRoot(String);
+
+impl std::fmt::Display for NotRoot {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotRoot {}
+
+fn list() -> Result<u8> {
+    report::set_colour(std::io::stdout().is_terminal());
+    let progress = crate::progress::load();
+    let mut next = None;
+    println!("The rubber-crab ladder (✓ passed, ✗ failed, · not checked yet):\n");
+    for level in kit::ladder::LADDER {
+        let mark = match progress.get(&level.number).map(String::as_str) {
+            Some("pass") => "✓",
+            Some(_) => "✗",
+            None => "·",
+        };
+        if mark != "✓" && next.is_none() {
+            next = Some(level);
+        }
+        println!("  {mark} level{:<3} levels/{:<16} {}", level.number, level.dir, level.title);
+    }
+    match next {
+        Some(level) => println!(
+            "\nNext: read levels/{}/README.md, then run `cargo run -p checker -- level{}`.",
+            level.dir, level.number
+        ),
+        None => println!("\nEvery level passed. Well done!"),
+    }
+    Ok(exit::PASSED)
+}
+
+fn build_image() -> Result<u8> {
+    let tar = kit::image::tar_path(&kit::paths::default_image_dir(), "busybox");
+    let toolset = kit::builder::build_image(&tar, &kit::builder::ImageSpec::default())?;
+    println!("built {} from {toolset:?}", tar.display());
+    println!("try: sudo target/debug/solution3 run -- /bin/sh");
+    Ok(exit::PASSED)
+}

@@ -1,0 +1,205 @@
+//! Level 0 — fork, exec, wait.
+
+use crate::check::{fail, report, stderr_tail, Check, Ctx, Verdict};
+use crate::run::{descends_from, Status};
+use anyhow::Result;
+
+const FORK: &str = "https://man7.org/linux/man-pages/man2/fork.2.html";
+const EXEC: &str = "https://man7.org/linux/man-pages/man3/exec.3.html";
+const WAIT: &str = "https://man7.org/linux/man-pages/man2/waitpid.2.html";
+
+pub const CHECKS: &[Check] = &[
+    Check {
+        id: "L0.fork-exec.output",
+        level: 0,
+        title: "stdout and stderr pass through, each to its own stream",
+        hint: "The child inherits the runtime's file descriptors 0, 1 and 2: don't close or redirect them before execvp.",
+        doc: EXEC,
+        run: output_passes_through,
+    },
+    Check {
+        id: "L0.fork-exec.exit-code",
+        level: 0,
+        title: "the command's exit code becomes the runtime's",
+        hint: "waitpid gives a WaitStatus: for WaitStatus::Exited(_, code), return code from run().",
+        doc: WAIT,
+        run: exit_code_propagates,
+    },
+    Check {
+        id: "L0.fork-exec.signal",
+        level: 0,
+        title: "death by signal N gives exit code 128+N",
+        hint: "A command killed by a signal has no exit code: waitpid says WaitStatus::Signaled(_, signal, _). Shells report 128 + the signal number.",
+        doc: WAIT,
+        run: signal_gives_128_plus_n,
+    },
+    Check {
+        id: "L0.fork-exec.argv",
+        level: 0,
+        title: "the command's arguments arrive unchanged (spaces, empty strings, unicode)",
+        hint: "Pass every argument to execvp as its own CString, in order; don't join them into one string or split them on spaces.",
+        doc: EXEC,
+        run: argv_preserved,
+    },
+    Check {
+        id: "L0.fork-exec.waits",
+        level: 0,
+        title: "the runtime waits for the command to end",
+        hint: "The parent must call waitpid(child) and only return once it reports that the child ended.",
+        doc: WAIT,
+        run: runtime_waits,
+    },
+    Check {
+        id: "L0.fork-exec.child",
+        level: 0,
+        title: "the command runs in a child of the runtime",
+        hint: "Call fork() first and execvp only in the child (ForkResult::Child): exec in the parent replaces the runtime itself, so nothing is left to wait or clean up.",
+        doc: FORK,
+        run: command_is_a_child,
+    },
+    Check {
+        id: "L0.fork-exec.missing-command",
+        level: 0,
+        title: "a missing command gives exit code 127 and a one-line error",
+        hint: "When execvp fails, print one line to stderr and leave the child with status 127 (kit::exit_child does both); never unwrap() or panic.",
+        doc: EXEC,
+        run: missing_command_is_127,
+    },
+];
+
+fn output_passes_through(ctx: &mut Ctx) -> Result<Verdict> {
+    let (out, err) = (format!("to-stdout-{}", crate::run::nonce()), format!("to-stderr-{}", crate::run::nonce()));
+    let run = ctx.probe("echo", &["--stdout", &out, "--stderr", &err])?;
+    if let Err(verdict) = report(&run) {
+        return Ok(verdict);
+    }
+    let (in_out, in_err) = (run.stdout.contains(&out), run.stderr.contains(&err));
+    let mixed = run.stdout.contains(&err) || run.stderr.contains(&out);
+    Ok(match (in_out && in_err, mixed) {
+        (true, false) => Verdict::Pass,
+        _ => fail(
+            format!("{out:?} on stdout and {err:?} on stderr"),
+            format!(
+                "stdout {} it, stderr {} it{}",
+                if in_out { "has" } else { "lacks" },
+                if in_err { "has" } else { "lacks" },
+                if mixed { "; the streams are mixed up" } else { "" }
+            ),
+        ),
+    })
+}
+
+/// A different exit code every run, so a hard-coded one cannot pass.
+fn random_code() -> i32 {
+    let n = u32::from_str_radix(&crate::run::nonce()[..4], 16).unwrap_or(42);
+    3 + (n % 100) as i32
+}
+
+fn exit_code_propagates(ctx: &mut Ctx) -> Result<Verdict> {
+    let code = random_code();
+    let run = ctx.probe("exit", &[&code.to_string()])?;
+    if let Err(verdict) = report(&run) {
+        return Ok(verdict);
+    }
+    Ok(match run.status {
+        Status::Exited(c) if c == code => Verdict::Pass,
+        other => fail(format!("exit status {code} (the command's own)"), other.to_string()),
+    })
+}
+
+fn signal_gives_128_plus_n(ctx: &mut Ctx) -> Result<Verdict> {
+    // SIGTERM (15) and SIGUSR1 (10): both kill by default and neither dumps core.
+    for signal in [15, 10] {
+        let run = ctx.probe("kill-self", &[&signal.to_string()])?;
+        if let Err(verdict) = report(&run) {
+            return Ok(verdict);
+        }
+        if run.status != Status::Exited(128 + signal) {
+            return Ok(fail(
+                format!("exit status {} (128 + signal {signal})", 128 + signal),
+                run.status.to_string(),
+            ));
+        }
+    }
+    Ok(Verdict::Pass)
+}
+
+fn argv_preserved(ctx: &mut Ctx) -> Result<Verdict> {
+    let args = ["two words", "", "ünïcødé ✓", "--image", "-x", "'quotes\"", "*"];
+    // After `--` the probe takes any words; the runtime must pass them on untouched.
+    let (mut argv, nonce) = ctx.probe_command("report", &["--"]);
+    argv.extend(args.iter().map(|s| s.to_string()));
+    let run = ctx.command(argv.clone(), nonce)?;
+    let report = match report(&run) {
+        Ok(r) => r,
+        Err(verdict) => return Ok(verdict),
+    };
+    let seen: Vec<String> = report
+        .get("argv")
+        .and_then(|a| a.as_array())
+        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    // The report subcommand does not know these extra words; compare from argv[1] on.
+    Ok(if seen.get(1..) == argv.get(1..) {
+        Verdict::Pass
+    } else {
+        fail(format!("argv {:?}", &argv[1..]), format!("argv {:?}", seen.get(1..).unwrap_or(&[])))
+    })
+}
+
+fn runtime_waits(ctx: &mut Ctx) -> Result<Verdict> {
+    let code = random_code();
+    let run = ctx.probe("sleep", &["400", "--exit", &code.to_string()])?;
+    if !run.stragglers.is_empty() {
+        return Ok(fail(
+            "the runtime exits only after the command has ended",
+            format!("the runtime ended ({}) while the command (host pid {:?}) was still running", run.status, run.stragglers),
+        ));
+    }
+    Ok(match run.status {
+        Status::Exited(c) if c == code => Verdict::Pass,
+        other => fail(format!("exit status {code}, after the command's 400 ms sleep"), other.to_string()),
+    })
+}
+
+fn command_is_a_child(ctx: &mut Ctx) -> Result<Verdict> {
+    // Ancestry is read while both processes are alive.
+    let (run, seen) = ctx.hold("report", &[], |held| {
+        (held.runtime_pid, held.probe_pid, held.probe_pid.is_some_and(|pid| descends_from(pid, held.runtime_pid)))
+    })?;
+    let Some((runtime_pid, probe_pid, descends)) = seen else {
+        return Ok(report(&run).err().unwrap_or_else(|| fail("the probe reports", "nothing")));
+    };
+    Ok(match probe_pid {
+        None => fail("the command is a process of its own", format!("could not find the probe's process{}", stderr_tail(&run))),
+        Some(pid) if pid == runtime_pid => fail(
+            "the command runs in a child process; the runtime stays alive to wait for it",
+            format!("the command replaced the runtime itself (both are host pid {pid}): exec happened without fork"),
+        ),
+        Some(pid) if !descends => fail(
+            format!("the command (host pid {pid}) descends from the runtime (host pid {runtime_pid})"),
+            "it is not a descendant of the runtime",
+        ),
+        Some(_) => Verdict::Pass,
+    })
+}
+
+fn missing_command_is_127(ctx: &mut Ctx) -> Result<Verdict> {
+    let nonce = crate::run::nonce();
+    let missing = format!("/no-such-command-{nonce}");
+    let run = ctx.command(vec![missing.clone()], nonce)?;
+    let lines: Vec<&str> = run.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let panicked = run.stderr.contains("panicked") || run.stderr.contains("RUST_BACKTRACE");
+    Ok(if run.status != Status::Exited(127) {
+        fail("exit status 127 (command not found)", run.status.to_string())
+    } else if panicked {
+        fail("a one-line error on stderr", "a panic: handle the execvp error instead of unwrapping it")
+    } else if lines.len() != 1 {
+        fail("exactly one line on stderr explaining the failure", format!("{} lines on stderr", lines.len()))
+    } else if !lines[0].contains(&missing) {
+        fail(format!("the error names the command {missing:?}"), format!("stderr: {:?}", lines[0]))
+    } else {
+        Verdict::Pass
+    })
+}
+

@@ -1,0 +1,151 @@
+//! Level 1 — chroot into a fresh copy of the image.
+
+use crate::check::{fail, field, report, Check, Ctx, Verdict};
+use anyhow::Result;
+use kit::builder::MARKER_PATH;
+use serde_json::Value;
+use std::path::Path;
+
+const CHROOT: &str = "https://man7.org/linux/man-pages/man2/chroot.2.html";
+
+pub const CHECKS: &[Check] = &[
+    Check {
+        id: "L1.chroot.image-root",
+        level: 1,
+        title: "the image's files are at /",
+        hint: "Extract the image into the container's rootfs (kit::image::extract), then chroot(rootfs) in the child before execvp.",
+        doc: CHROOT,
+        run: image_is_at_root,
+    },
+    Check {
+        id: "L1.chroot.host-hidden",
+        level: 1,
+        title: "a file on the host is invisible inside",
+        hint: "After chroot(rootfs), paths resolve inside the rootfs: the host's files are out of reach. Is chroot called in the child, before execvp?",
+        doc: CHROOT,
+        run: host_file_is_hidden,
+    },
+    Check {
+        id: "L1.chroot.cwd",
+        level: 1,
+        title: "the working directory is / inside the container",
+        hint: "chroot does not change the working directory: call chdir(\"/\") right after it.",
+        doc: CHROOT,
+        run: cwd_is_root,
+    },
+    Check {
+        id: "L1.chroot.fresh-copy",
+        level: 1,
+        title: "each run starts from a fresh copy of the image",
+        hint: "Extract into a new directory for every container (Container::create picks a new id each time); never reuse a previous rootfs.",
+        doc: CHROOT,
+        run: each_run_is_fresh,
+    },
+    Check {
+        id: "L1.chroot.under-container-dir",
+        level: 1,
+        title: "the rootfs lives under --container-dir",
+        hint: "Put the rootfs at container.rootfs(), i.e. <container-dir>/<id>/rootfs, using args.container_dir().",
+        doc: CHROOT,
+        run: rootfs_under_container_dir,
+    },
+];
+
+/// The content `path` had inside the container, if it was readable.
+fn file<'v>(report: &'v Value, path: &str) -> Option<&'v str> {
+    report.get("files")?.get(path)?.as_str()
+}
+
+fn image_is_at_root(ctx: &mut Ctx) -> Result<Verdict> {
+    let marker = format!("/{MARKER_PATH}");
+    let run = ctx.probe("report", &["--read", &marker])?;
+    let report = match report(&run) {
+        Ok(r) => r,
+        Err(verdict) => return Ok(verdict),
+    };
+    Ok(match file(report, &marker) {
+        Some(content) if content == ctx.env.image_marker => Verdict::Pass,
+        Some(other) => fail(format!("{marker} contains {:?}", ctx.env.image_marker), format!("it contains {other:?}")),
+        None => fail(format!("{marker} (the image's marker file) is readable at /"), "no such file: / is not the image's root"),
+    })
+}
+
+fn host_file_is_hidden(ctx: &mut Ctx) -> Result<Verdict> {
+    let host = ctx.env.host_marker.display().to_string();
+    let run = ctx.probe("report", &["--read", &host])?;
+    let report = match report(&run) {
+        Ok(r) => r,
+        Err(verdict) => return Ok(verdict),
+    };
+    Ok(match file(report, &host) {
+        None => Verdict::Pass,
+        Some(_) => fail(format!("{host}, a file on the host, is not visible inside"), "the container read it: it still sees the host's /"),
+    })
+}
+
+fn cwd_is_root(ctx: &mut Ctx) -> Result<Verdict> {
+    let run = ctx.probe("report", &[])?;
+    let report = match report(&run) {
+        Ok(r) => r,
+        Err(verdict) => return Ok(verdict),
+    };
+    Ok(match field(report, "cwd") {
+        "/" => Verdict::Pass,
+        other => fail("working directory /", format!("working directory {other:?}")),
+    })
+}
+
+fn each_run_is_fresh(ctx: &mut Ctx) -> Result<Verdict> {
+    let path = format!("{}/fresh-{}", crate::prepare::SCRATCH, crate::run::nonce());
+    let first = ctx.probe("write", &[&path])?;
+    let written = match report(&first) {
+        Ok(r) => r.get("ok").and_then(Value::as_bool).unwrap_or(false),
+        Err(verdict) => return Ok(verdict),
+    };
+    if !written {
+        return Ok(fail(format!("the first container can write {path}"), format!("the write failed: {}", field(report(&first).unwrap_or(&Value::Null), "error"))));
+    }
+    let second = ctx.probe("report", &["--read", &path])?;
+    let report = match report(&second) {
+        Ok(r) => r,
+        Err(verdict) => return Ok(verdict),
+    };
+    Ok(match file(report, &path) {
+        None => Verdict::Pass,
+        Some(_) => fail(
+            format!("{path}, written by the first container, is absent from the second"),
+            "the second container sees it: both used the same rootfs",
+        ),
+    })
+}
+
+fn rootfs_under_container_dir(ctx: &mut Ctx) -> Result<Verdict> {
+    let container_dir = ctx.container_dir.clone();
+    let marker_content = ctx.env.image_marker.clone();
+    let (run, found) = ctx.hold("report", &[], |_| find_marker(&container_dir, &marker_content, 4))?;
+    let Some(found) = found else {
+        return Ok(report(&run).err().unwrap_or_else(|| fail("the probe reports", "nothing")));
+    };
+    Ok(if found {
+        Verdict::Pass
+    } else {
+        fail(
+            format!("an extracted image (a {MARKER_PATH} file) under {} while the container runs", container_dir.display()),
+            "none there: the rootfs is somewhere else",
+        )
+    })
+}
+
+/// Whether a marker file with `content` exists within `depth` levels under `dir`.
+fn find_marker(dir: &Path, content: &str, depth: u32) -> bool {
+    if std::fs::read_to_string(dir.join(MARKER_PATH)).is_ok_and(|c| c == content) {
+        return true;
+    }
+    depth > 0
+        && std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .any(|e| find_marker(&e.path(), content, depth - 1))
+        })
+}

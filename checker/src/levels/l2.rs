@@ -1,0 +1,172 @@
+//! Level 2 — a mount namespace with its own /proc and /dev.
+
+use crate::check::{fail, field, mounts_of, report, Check, Ctx, Verdict};
+use crate::mounts;
+use anyhow::Result;
+use serde_json::Value;
+
+const MOUNT_NS: &str = "https://man7.org/linux/man-pages/man7/mount_namespaces.7.html";
+const PROC: &str = "https://man7.org/linux/man-pages/man5/proc.5.html";
+const MKNOD: &str = "https://man7.org/linux/man-pages/man2/mknod.2.html";
+
+pub const CHECKS: &[Check] = &[
+    Check {
+        id: "L2.mount-ns.namespace",
+        level: 2,
+        title: "the container has its own mount namespace",
+        hint: "Call unshare(CloneFlags::CLONE_NEWNS) in the child, before any mount.",
+        doc: MOUNT_NS,
+        run: own_mount_namespace,
+    },
+    Check {
+        id: "L2.mount-ns.proc",
+        level: 2,
+        title: "/proc inside is a procfs that shows the container's processes",
+        hint: "Mount a new proc filesystem on <rootfs>/proc before chroot: mount(Some(\"proc\"), &target, Some(\"proc\"), flags, None).",
+        doc: PROC,
+        run: proc_is_mounted,
+    },
+    Check {
+        id: "L2.mount-ns.no-propagation",
+        level: 2,
+        title: "a mount made inside never appears outside",
+        hint: "The copied mount table keeps each mount's propagation; on systemd hosts `/` is shared. Make everything private first: mount(None, \"/\", None, MS_REC | MS_PRIVATE, None).",
+        doc: MOUNT_NS,
+        run: mounts_do_not_propagate,
+    },
+    Check {
+        id: "L2.mount-ns.devices",
+        level: 2,
+        title: "/dev is a tmpfs with working null, zero, random, urandom and tty, and a devpts",
+        hint: "Mount a tmpfs on <rootfs>/dev, mknod each device (S_IFCHR, makedev(major, minor): null 1,3; zero 1,5; random 1,8; urandom 1,9; tty 5,0), chmod them 0666, and mount devpts on /dev/pts.",
+        doc: MKNOD,
+        run: devices_work,
+    },
+    Check {
+        id: "L2.mount-ns.no-leftovers",
+        level: 2,
+        title: "no mount is left behind after the container exits",
+        hint: "Mounts made in a private mount namespace vanish with it. A mount that survives was made in (or propagated to) the runtime's own namespace: unshare and make / private before mounting.",
+        doc: MOUNT_NS,
+        run: nothing_left_mounted,
+    },
+];
+
+fn own_mount_namespace(ctx: &mut Ctx) -> Result<Verdict> {
+    let sandbox_ns = ctx.sandbox.mnt_ns();
+    // Read from the host, so the answer does not depend on the container's /proc.
+    let (run, inside) = ctx.hold("report", &[], |held| {
+        held.probe_pid.and_then(|pid| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok()).map(|p| p.display().to_string())
+    })?;
+    let Some(inside) = inside else {
+        return Ok(report(&run).err().unwrap_or_else(|| fail("the probe reports", "nothing")));
+    };
+    let host = std::fs::read_link("/proc/self/ns/mnt").map(|p| p.display().to_string()).unwrap_or_default();
+    Ok(if inside.is_none() {
+        fail("the probe's process can be found on the host", "it could not")
+    } else if inside.as_deref() == Some(sandbox_ns.as_str()) || inside.as_deref() == Some(host.as_str()) {
+        fail(format!("a mount namespace other than the runtime's ({sandbox_ns})"), format!("the same one: {}", inside.unwrap_or_default()))
+    } else {
+        Verdict::Pass
+    })
+}
+
+fn proc_is_mounted(ctx: &mut Ctx) -> Result<Verdict> {
+    let run = ctx.probe("report", &[])?;
+    let report = match report(&run) {
+        Ok(r) => r,
+        Err(verdict) => return Ok(verdict),
+    };
+    let proc = mounts_of(report).into_iter().find(|m| m.mount_point == "/proc");
+    let shows_self = report.get("proc_shows_self").and_then(Value::as_bool).unwrap_or(false);
+    Ok(match proc {
+        None => fail("a mount on /proc inside the container", "nothing is mounted on /proc"),
+        Some(m) if m.fstype != "proc" => fail("/proc is a proc filesystem", format!("/proc is {}", m.fstype)),
+        Some(_) if !shows_self => fail(
+            "/proc/<the probe's pid>/cmdline shows the probe",
+            format!("it does not (the probe's pid is {}, /proc/self is {:?})", report.get("pid").unwrap_or(&Value::Null), field(report, "proc_self")),
+        ),
+        Some(_) => Verdict::Pass,
+    })
+}
+
+fn mounts_do_not_propagate(ctx: &mut Ctx) -> Result<Verdict> {
+    let name = format!("rc-tmpfs-{}", crate::run::nonce());
+    let target = format!("/{name}");
+    // While the probe holds its tmpfs, look for it in the runtime's namespace and on the host.
+    let (run, seen) = ctx.hold("mount-tmpfs", &[&target], |held| -> Result<Vec<String>> {
+        let tables = [("the runtime's namespace", held.sandbox.mounts()?), ("the host", mounts::read("/proc/self/mountinfo")?)];
+        Ok(tables
+            .iter()
+            .flat_map(|(place, table)| {
+                table.iter().filter(|m| m.mount_point.ends_with(&name)).map(move |m| format!("{} in {place}", mounts::describe(m)))
+            })
+            .collect())
+    })?;
+    let report = match report(&run) {
+        Ok(r) => r,
+        Err(verdict) => return Ok(verdict),
+    };
+    if !report.get("ok").and_then(Value::as_bool).unwrap_or(false) {
+        return Ok(fail(format!("the container can mount a tmpfs on {target}"), format!("mount failed: {}", field(report, "error"))));
+    }
+    Ok(match seen.transpose()? {
+        Some(seen) if seen.is_empty() => Verdict::Pass,
+        Some(seen) => fail(format!("the tmpfs mounted on {target} inside stays inside"), format!("it appeared outside: {}", seen.join("; "))),
+        None => fail("the probe reports after mounting", "it did not"),
+    })
+}
+
+fn devices_work(ctx: &mut Ctx) -> Result<Verdict> {
+    let run = ctx.probe("report", &[])?;
+    let report = match report(&run) {
+        Ok(r) => r,
+        Err(verdict) => return Ok(verdict),
+    };
+    let table = mounts_of(report);
+    match table.iter().find(|m| m.mount_point == "/dev") {
+        Some(m) if m.fstype == "tmpfs" => {}
+        Some(m) => return Ok(fail("/dev is a fresh tmpfs", format!("/dev is {} (the host's devices must not be exposed)", m.fstype))),
+        None => return Ok(fail("a tmpfs mounted on /dev", "nothing is mounted on /dev")),
+    }
+    let devices = report.get("devices").and_then(Value::as_array).cloned().unwrap_or_default();
+    for name in ["/dev/null", "/dev/zero", "/dev/random", "/dev/urandom", "/dev/tty"] {
+        let Some(d) = devices.iter().find(|d| d.get("path").and_then(Value::as_str) == Some(name)) else {
+            return Ok(fail(format!("{name} is reported"), "the probe did not report it"));
+        };
+        let flag = |k: &str| d.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let (major, minor) = (d.get("major").cloned().unwrap_or(Value::Null), d.get("minor").cloned().unwrap_or(Value::Null));
+        if !flag("exists") {
+            return Ok(fail(format!("{name} exists"), "it does not"));
+        }
+        if !flag("char_device") {
+            return Ok(fail(format!("{name} is a character device"), "it is not a character device (mknod with SFlag::S_IFCHR)"));
+        }
+        if !flag("works") {
+            return Ok(fail(
+                format!("{name} behaves like the real device"),
+                format!("it is {major}:{minor} and does not work: {}", field(d, "error")),
+            ));
+        }
+    }
+    Ok(match table.iter().find(|m| m.mount_point == "/dev/pts") {
+        Some(m) if m.fstype == "devpts" => Verdict::Pass,
+        Some(m) => fail("a devpts on /dev/pts", format!("/dev/pts is {}", m.fstype)),
+        None => fail("a devpts on /dev/pts", "nothing is mounted on /dev/pts"),
+    })
+}
+
+fn nothing_left_mounted(ctx: &mut Ctx) -> Result<Verdict> {
+    let host_before = mounts::read("/proc/self/mountinfo")?;
+    let run = ctx.probe("report", &[])?;
+    if let Err(verdict) = report(&run) {
+        return Ok(verdict);
+    }
+    let mut left: Vec<String> = ctx.sandbox.leftover_mounts()?.iter().map(|m| format!("{} in the runtime's namespace", mounts::describe(m))).collect();
+    left.extend(mounts::added(&host_before, &mounts::read("/proc/self/mountinfo")?).iter().map(|m| format!("{} on the host", mounts::describe(m))));
+    Ok(if left.is_empty() {
+        Verdict::Pass
+    } else {
+        fail("no mount left after the container exited", format!("still mounted: {}", left.join("; ")))
+    })
+}

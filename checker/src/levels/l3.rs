@@ -1,0 +1,123 @@
+//! Level 3 — pivot_root.
+
+use crate::check::{fail, mounts_of, report, Check, Ctx, Verdict};
+use crate::mounts;
+use anyhow::Result;
+use serde_json::Value;
+
+const PIVOT_ROOT: &str = "https://man7.org/linux/man-pages/man2/pivot_root.2.html";
+
+/// Pseudo filesystems that share one superblock with the host's when mounted again in the same
+/// namespaces (a new procfs is the host's procfs): seeing them inside is not seeing the host's files.
+const SHARED_PSEUDO_FS: &[&str] = &["proc", "sysfs", "cgroup", "cgroup2", "mqueue", "securityfs", "debugfs", "tracefs", "bpf"];
+
+pub const CHECKS: &[Check] = &[
+    Check {
+        id: "L3.pivot-root.root-mount",
+        level: 3,
+        title: "the container's root is a mount of its own (mountinfo has a / entry)",
+        hint: "pivot_root needs new_root to be a mount point: bind-mount the rootfs onto itself (MS_BIND | MS_REC), chdir into it, then pivot_root(\".\", \".old_root\").",
+        doc: PIVOT_ROOT,
+        run: root_is_a_mount,
+    },
+    Check {
+        id: "L3.pivot-root.no-host-mounts",
+        level: 3,
+        title: "no host mount is visible inside",
+        hint: "After pivot_root the host's root is still mounted at /.old_root: umount2(\"/.old_root\", MNT_DETACH).",
+        doc: PIVOT_ROOT,
+        run: no_host_mounts,
+    },
+    Check {
+        id: "L3.pivot-root.no-escape",
+        level: 3,
+        title: "the classic chroot escape does not reach the host",
+        hint: "A root process escapes a chroot with mkdir + chroot + chdir(\"..\") repeated: only pivot_root (and unmounting the old root) takes the host's / out of the mount namespace.",
+        doc: PIVOT_ROOT,
+        run: chroot_escape_fails,
+    },
+    Check {
+        id: "L3.pivot-root.old-root-removed",
+        level: 3,
+        title: "the old root's mount point is removed",
+        hint: "After unmounting the old root, remove its now-empty directory: std::fs::remove_dir(\"/.old_root\").",
+        doc: PIVOT_ROOT,
+        run: old_root_removed,
+    },
+];
+
+fn root_is_a_mount(ctx: &mut Ctx) -> Result<Verdict> {
+    let run = ctx.probe("report", &[])?;
+    let report = match report(&run) {
+        Ok(r) => r,
+        Err(verdict) => return Ok(verdict),
+    };
+    let table = mounts_of(report);
+    Ok(if table.iter().any(|m| m.mount_point == "/") {
+        Verdict::Pass
+    } else {
+        let points: Vec<&str> = table.iter().map(|m| m.mount_point.as_str()).collect();
+        fail("a mount on / in /proc/self/mountinfo (the rootfs, after pivot_root)", format!("no / entry, only {points:?}: the root is a plain directory, as after chroot"))
+    })
+}
+
+fn no_host_mounts(ctx: &mut Ctx) -> Result<Verdict> {
+    let run = ctx.probe("report", &[])?;
+    let report = match report(&run) {
+        Ok(r) => r,
+        Err(verdict) => return Ok(verdict),
+    };
+    let host = mounts::read("/proc/self/mountinfo")?;
+    // A mount of the host's is recognised by its device and the directory of it that is mounted.
+    let leaked: Vec<String> = mounts_of(report)
+        .iter()
+        .filter(|m| !SHARED_PSEUDO_FS.contains(&m.fstype.as_str()))
+        .filter(|m| host.iter().any(|h| h.major_minor == m.major_minor && h.root == m.root))
+        .map(|m| format!("{} ({})", m.mount_point, m.fstype))
+        .collect();
+    Ok(if leaked.is_empty() {
+        Verdict::Pass
+    } else {
+        fail("only the container's own mounts inside", format!("host mounts visible at {}", leaked.join(", ")))
+    })
+}
+
+fn chroot_escape_fails(ctx: &mut Ctx) -> Result<Verdict> {
+    let host = ctx.env.host_marker.display().to_string();
+    let run = ctx.probe("escape", &["--target", &host])?;
+    let report = match report(&run) {
+        Ok(r) => r,
+        Err(verdict) => return Ok(verdict),
+    };
+    Ok(if report.get("reached").and_then(Value::as_bool).unwrap_or(false) {
+        fail(
+            format!("mkdir x; chroot x; chdir(\"..\") ×64; chroot(\".\") cannot reach {host}"),
+            "it did: the escape read the host's file",
+        )
+    } else {
+        Verdict::Pass
+    })
+}
+
+fn old_root_removed(ctx: &mut Ctx) -> Result<Verdict> {
+    let run = ctx.probe("report", &[])?;
+    let report = match report(&run) {
+        Ok(r) => r,
+        Err(verdict) => return Ok(verdict),
+    };
+    let mount_points: Vec<String> = mounts_of(report).into_iter().map(|m| m.mount_point).collect();
+    let extra: Vec<String> = report
+        .get("root_entries")
+        .and_then(Value::as_array)
+        .map(|names| names.iter().filter_map(Value::as_str).map(String::from).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|name| !ctx.env.image_entries.contains(name))
+        .filter(|name| !mount_points.contains(&format!("/{name}")))
+        .collect();
+    Ok(if extra.is_empty() {
+        Verdict::Pass
+    } else {
+        fail("/ holds only the image's files and the container's mount points", format!("extra entries in /: {}", extra.join(", ")))
+    })
+}

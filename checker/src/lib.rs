@@ -1,0 +1,13 @@
+//! The rubber-crab checker: proves each level works by running a probe inside the container the
+//! learner's runtime creates, and by observing it from the host.
+
+pub mod check;
+pub mod cli;
+pub mod levels;
+pub mod mounts;
+pub mod prepare;
+pub mod progress;
+pub mod report;
+pub mod run;
+pub mod sandbox;
+pub mod suite;

@@ -1,0 +1,164 @@
+//! Everything a check run needs before the first check: the runtime built, the probe built
+//! statically, the test image built (cached) and scratch space.
+
+use crate::check::Env;
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A build that failed: cargo has already shown why. Exit 2.
+#[derive(Debug)]
+pub struct BuildFailed(pub String);
+
+impl std::fmt::Display for BuildFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BuildFailed {}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(kit::paths::workspace_root());
+    cmd
+}
+
+/// Builds `package` (a level or solution crate) and returns its executable. Cargo's diagnostics go
+/// to stderr as cargo shows them.
+pub fn build_runtime(package: &str) -> Result<PathBuf> {
+    let mut cmd = cargo();
+    cmd.args(["build", "--quiet", "--package", package, "--message-format=json-render-diagnostics"]);
+    let exe = build(cmd, package)?;
+    Ok(exe)
+}
+
+fn build(mut cmd: Command, package: &str) -> Result<PathBuf> {
+    let out = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).output().context("running cargo")?;
+    if !out.status.success() {
+        return Err(BuildFailed(format!("`{package}` did not build: fix the errors above, then run the checker again")).into());
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == package)
+        .filter_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+        .last()
+        .with_context(|| format!("cargo built {package} but named no executable"))
+}
+
+fn host_triple() -> Result<String> {
+    let out = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into())).arg("-vV").output()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(String::from))
+        .context("rustc -vV named no host triple")
+}
+
+/// Builds the probe as a static binary: it must run in any image, with no libraries there.
+pub fn build_probe() -> Result<PathBuf> {
+    let triple = host_triple()?;
+    let var = format!("CARGO_TARGET_{}_RUSTFLAGS", triple.to_uppercase().replace('-', "_"));
+    let target_dir = kit::paths::workspace_root().join("target/probe-static");
+    let mut cmd = cargo();
+    cmd.args(["build", "--quiet", "--release", "--package", "probe", "--bin", "probe", "--message-format=json-render-diagnostics"])
+        .args(["--target", &triple])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env(var, "-C target-feature=+crt-static");
+    build(cmd, "probe")
+}
+
+/// Where the checker keeps its cache and scratch space.
+pub fn checker_home() -> PathBuf {
+    kit::paths::home().join("checker")
+}
+
+/// A directory only the test image has: containers may write there without ever touching the
+/// host's files, even when a broken runtime forgot to chroot.
+pub const SCRATCH: &str = "/.rubber-crab-scratch";
+
+/// The test image: busybox (or the host's tools), the probe, and a marker with a nonce. Rebuilt
+/// only when the probe changed.
+pub struct TestImage {
+    pub dir: PathBuf,
+    pub name: String,
+    pub marker: String,
+    pub entries: Vec<String>,
+    pub probe: PathBuf,
+}
+
+pub fn test_image(built_probe: &Path) -> Result<TestImage> {
+    let home = checker_home();
+    let probe = home.join("bin/probe");
+    let dir = home.join("images");
+    let tar = kit::image::tar_path(&dir, "busybox");
+    let stamp_path = dir.join("busybox.stamp");
+    let probe_bytes = std::fs::read(built_probe).with_context(|| format!("reading {}", built_probe.display()))?;
+    let fingerprint = format!("v2 {} {:x}", probe_bytes.len(), fnv(&probe_bytes));
+    let stamp = std::fs::read_to_string(&stamp_path).unwrap_or_default();
+    let (cached, marker) = match stamp.split_once('\n') {
+        Some((fp, marker)) if fp == fingerprint && tar.is_file() && probe.is_file() => (true, marker.to_string()),
+        _ => (false, format!("rubber-crab test image {}\n", crate::run::nonce())),
+    };
+    if !cached {
+        std::fs::create_dir_all(probe.parent().context("probe dir")?)?;
+        let tmp = probe.with_extension("tmp");
+        std::fs::write(&tmp, &probe_bytes)?;
+        std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+        std::fs::rename(&tmp, &probe)?;
+        let spec = kit::builder::ImageSpec {
+            extra_files: vec![(probe.clone(), probe.clone())],
+            extra_dirs: vec![PathBuf::from(SCRATCH)],
+            marker: marker.clone(),
+        };
+        kit::builder::build_image(&tar, &spec)?;
+        std::fs::write(&stamp_path, format!("{fingerprint}\n{marker}"))?;
+    }
+    Ok(TestImage { entries: top_level_entries(&tar)?, dir, name: "busybox".into(), marker, probe })
+}
+
+/// FNV-1a: a fingerprint, not security.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+}
+
+fn top_level_entries(tar: &Path) -> Result<Vec<String>> {
+    let mut archive = tar::Archive::new(std::fs::File::open(tar)?);
+    let mut names = std::collections::BTreeSet::new();
+    for entry in archive.entries()? {
+        let path = entry?.path()?.into_owned();
+        if let Some(std::path::Component::Normal(first)) = path.components().find(|c| matches!(c, std::path::Component::Normal(_))) {
+            names.insert(first.to_string_lossy().into_owned());
+        }
+    }
+    Ok(names.into_iter().collect())
+}
+
+/// Builds the environment for checking `runtime`.
+pub fn environment(runtime: PathBuf, image: TestImage, timeout: Duration) -> Result<Env> {
+    let work = checker_home().join(format!("run-{}", std::process::id()));
+    let _ = kit::container::remove_dir_on_one_filesystem(&work);
+    std::fs::create_dir_all(&work)?;
+    let host_marker = work.join("host-marker");
+    let host_marker_content = format!("host only {}\n", crate::run::nonce());
+    std::fs::write(&host_marker, &host_marker_content)?;
+    if !runtime.is_file() {
+        bail!("{} is not a file", runtime.display());
+    }
+    Ok(Env {
+        runtime,
+        probe: image.probe,
+        image_dir: image.dir,
+        image: image.name,
+        image_marker: image.marker,
+        image_entries: image.entries,
+        host_marker,
+        host_marker_content,
+        work,
+        timeout,
+        output_cap: 256 * 1024,
+    })
+}

@@ -1,0 +1,129 @@
+//! Human and JSON output of check results.
+
+use crate::suite::{CheckResult, Status};
+use colored::Colorize;
+use serde::Serialize;
+
+/// Lines of learner output shown per stream in the human report.
+const OUTPUT_LINES: usize = 12;
+
+/// Colour only on a terminal and never with NO_COLOR.
+pub fn set_colour(stdout_is_terminal: bool) {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    colored::control::set_override(stdout_is_terminal && !no_color);
+}
+
+pub fn level_header(level: &kit::ladder::Level) -> String {
+    format!("\n{}", format!("Level {} — {}", level.number, level.title).bold())
+}
+
+/// One check's result, with the failure details.
+pub fn human(result: &CheckResult) -> String {
+    let mark = match result.status {
+        Status::Pass => "✓".green(),
+        Status::Fail => "✗".red(),
+        Status::Skip => "·".dimmed(),
+        Status::Error => "!".yellow(),
+    };
+    let mut out = format!("  {mark} {}  {}", result.id, result.title.dimmed());
+    let mut field = |name: &str, value: &str| {
+        for (i, line) in value.lines().enumerate() {
+            let label = if i == 0 { name } else { "" };
+            out.push_str(&format!("\n      {:<10}{line}", label.bold()));
+        }
+    };
+    if result.status == Status::Skip && result.reason.as_deref() != Some(crate::suite::EARLIER_LEVEL_FAILED) {
+        if let Some(reason) = &result.reason {
+            field("skipped", reason);
+        }
+    }
+    if result.status == Status::Error {
+        field("error", result.reason.as_deref().unwrap_or(""));
+    }
+    if let Some(expected) = &result.expected {
+        field("expected", expected);
+    }
+    if let Some(observed) = &result.observed {
+        field("observed", observed);
+    }
+    if let Some(reproduce) = &result.reproduce {
+        field("reproduce", reproduce);
+    }
+    if let Some(output) = &result.output {
+        let shown = learner_output(output);
+        if !shown.is_empty() {
+            field("output", &shown);
+        }
+    }
+    if let Some(hint) = result.hint {
+        field("hint", hint);
+    }
+    if matches!(result.status, Status::Fail | Status::Error) {
+        field("docs", result.doc);
+    }
+    out
+}
+
+/// The learner's output, each line prefixed with its stream, capped.
+fn learner_output(output: &crate::suite::Output) -> String {
+    let mut lines = Vec::new();
+    for (stream, text) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+        let all: Vec<&str> = text.lines().collect();
+        for line in all.iter().take(OUTPUT_LINES) {
+            // The probe's own line is for the checker; it would drown the learner's output.
+            let line = if line.starts_with(probe::MARKER) { "[the probe's report line]" } else { line };
+            lines.push(format!("{stream} │ {line}"));
+        }
+        if all.len() > OUTPUT_LINES {
+            lines.push(format!("{stream} │ … {} more lines", all.len() - OUTPUT_LINES));
+        }
+    }
+    if output.truncated_bytes > 0 {
+        lines.push(format!("(and {} more bytes, not captured)", output.truncated_bytes));
+    }
+    lines.join("\n")
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Summary {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub errors: usize,
+}
+
+pub fn summarize(results: &[CheckResult]) -> Summary {
+    let count = |s| results.iter().filter(|r| r.status == s).count();
+    Summary { passed: count(Status::Pass), failed: count(Status::Fail), skipped: count(Status::Skip), errors: count(Status::Error) }
+}
+
+/// The closing lines of the human report.
+pub fn human_summary(summary: &Summary, results: &[CheckResult], target: &str) -> String {
+    let mut out = format!("\n{} passed, {} failed, {} skipped", summary.passed, summary.failed, summary.skipped);
+    if summary.errors > 0 {
+        out.push_str(&format!(", {} could not run", summary.errors));
+    }
+    let first_bad = results.iter().find(|r| matches!(r.status, Status::Fail | Status::Error));
+    match first_bad {
+        None => out.push_str(&format!("\n{}", format!("{target}: every check passed.").green().bold())),
+        Some(bad) => {
+            if results.iter().any(|r| r.reason.as_deref() == Some(crate::suite::EARLIER_LEVEL_FAILED)) {
+                out.push_str(&format!("\nStopped after level {}: fix {} first (or pass --keep-going).", bad.level, bad.id));
+            } else {
+                out.push_str(&format!("\nFirst to fix: {}.", bad.id));
+            }
+        }
+    }
+    out
+}
+
+/// The JSON document: stable field names (add fields, never rename).
+#[derive(Serialize)]
+pub struct JsonReport<'a> {
+    pub schema: u32,
+    pub target: &'a str,
+    pub runtime: String,
+    pub result: &'static str,
+    pub summary: Summary,
+    pub checks: &'a [CheckResult],
+}

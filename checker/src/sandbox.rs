@@ -1,0 +1,120 @@
+//! The protective namespace every learner runtime runs in.
+//!
+//! The learner's code runs as root and will be wrong. Before each check the checker starts a small
+//! holder process in a new mount and UTS namespace whose mounts are *slaves* of the host's (nothing
+//! done inside can propagate out) and *shared* among themselves (so a runtime that forgets to make
+//! its mounts private still leaks them into the sandbox, where the checker sees it — and, like on
+//! a systemd host, pivot_root refuses its shared mounts). The runtime joins the holder's
+//! namespaces with setns(2) just before it execs. When the check is over the holder exits and its
+//! namespaces, with anything leaked into them, disappear.
+
+use crate::mounts::{self, Mount};
+use anyhow::{bail, Context, Result};
+use nix::mount::{mount, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+
+/// The hidden subcommand the holder runs as.
+pub const HOLD_COMMAND: &str = "__sandbox-hold";
+
+/// A running protective namespace.
+pub struct Sandbox {
+    holder: Child,
+    mnt: File,
+    uts: File,
+    /// The sandbox's mount table when it was created.
+    pub initial_mounts: Vec<Mount>,
+}
+
+impl Sandbox {
+    pub fn start() -> Result<Sandbox> {
+        let exe = std::env::current_exe().context("finding the checker's own executable")?;
+        let mut holder = Command::new(exe)
+            .arg(HOLD_COMMAND)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting the sandbox holder")?;
+        let mut line = String::new();
+        let stdout = holder.stdout.take().context("holder stdout")?;
+        BufReader::new(stdout).read_line(&mut line)?;
+        if line.trim() != "ready" {
+            let _ = holder.kill();
+            let _ = holder.wait();
+            bail!("the protective namespace could not be created (is this root, with mount namespaces enabled?)");
+        }
+        let pid = holder.id();
+        let mnt = File::open(format!("/proc/{pid}/ns/mnt"))?;
+        let uts = File::open(format!("/proc/{pid}/ns/uts"))?;
+        let mut sandbox = Sandbox { holder, mnt, uts, initial_mounts: Vec::new() };
+        sandbox.initial_mounts = sandbox.mounts()?;
+        Ok(sandbox)
+    }
+
+    pub fn holder_pid(&self) -> u32 {
+        self.holder.id()
+    }
+
+    /// The sandbox's mount table now.
+    pub fn mounts(&self) -> Result<Vec<Mount>> {
+        mounts::read(&format!("/proc/{}/mountinfo", self.holder_pid()))
+    }
+
+    /// Mounts present now that were not there when the sandbox started.
+    pub fn leftover_mounts(&self) -> Result<Vec<Mount>> {
+        Ok(mounts::added(&self.initial_mounts, &self.mounts()?))
+    }
+
+    /// The mount namespace id (`mnt:[4026532...]`) of the sandbox.
+    pub fn mnt_ns(&self) -> String {
+        std::fs::read_link(format!("/proc/{}/ns/mnt", self.holder_pid()))
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Makes `command` join the sandbox's namespaces between fork and exec.
+    pub fn enter_on_spawn(&self, command: &mut Command) {
+        use std::os::fd::AsRawFd;
+        let (mnt, uts) = (self.mnt.as_raw_fd(), self.uts.as_raw_fd());
+        // SAFETY: the closure runs in the forked child before exec and only calls setns(2), which
+        // is async-signal-safe; the fds stay open in the parent for the whole spawn.
+        unsafe {
+            command.pre_exec(move || {
+                use std::os::fd::BorrowedFd;
+                let mnt = BorrowedFd::borrow_raw(mnt);
+                let uts = BorrowedFd::borrow_raw(uts);
+                setns(mnt.as_fd(), CloneFlags::CLONE_NEWNS).map_err(std::io::Error::from)?;
+                setns(uts.as_fd(), CloneFlags::CLONE_NEWUTS).map_err(std::io::Error::from)?;
+                Ok(())
+            });
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // Closing its stdin tells the holder to exit; the namespace goes with it.
+        drop(self.holder.stdin.take());
+        let _ = self.holder.wait();
+    }
+}
+
+/// The holder's side: create the namespaces, set propagation, say "ready", wait for EOF.
+pub fn hold() -> Result<()> {
+    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS).context("unshare(CLONE_NEWNS | CLONE_NEWUTS)")?;
+    // Slave first: events from the host still arrive, ours never leave. Then shared: every mount
+    // gets a new peer group, so namespaces copied from this one propagate back into it.
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>).context("making / a slave")?;
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SHARED, None::<&str>).context("making / shared")?;
+    let mut out = std::io::stdout();
+    writeln!(out, "ready")?;
+    out.flush()?;
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    Ok(())
+}
