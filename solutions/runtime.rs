@@ -46,7 +46,13 @@ use nix::mount::{umount2, MntFlags};
 use nix::sys::wait::{waitpid, WaitStatus};
 //@ end
 //@ level 1
-use nix::unistd::{chdir, chroot};
+use nix::unistd::chdir;
+//@ end
+//@ level 3
+//@ else
+//@ level 1
+use nix::unistd::chroot;
+//@ end
 //@ end
 //@ level 3
 use nix::unistd::pivot_root;

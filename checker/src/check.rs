@@ -30,7 +30,10 @@ pub enum Verdict {
 
 /// `Fail` with what was expected and what was seen.
 pub fn fail(expected: impl Into<String>, observed: impl Into<String>) -> Verdict {
-    Verdict::Fail { expected: expected.into(), observed: observed.into() }
+    Verdict::Fail {
+        expected: expected.into(),
+        observed: observed.into(),
+    }
 }
 
 /// Everything about this checker run that checks share.
@@ -74,7 +77,12 @@ pub struct RunSummary {
 impl<'a> Ctx<'a> {
     pub fn new(env: &'a Env, container_dir: PathBuf) -> Result<Ctx<'a>> {
         std::fs::create_dir_all(&container_dir)?;
-        Ok(Ctx { env, sandbox: Sandbox::start()?, container_dir, runs: Vec::new() })
+        Ok(Ctx {
+            env,
+            sandbox: Sandbox::start()?,
+            container_dir,
+            runs: Vec::new(),
+        })
     }
 
     fn spec(&self, command: Vec<String>, nonce: String) -> Spec<'a> {
@@ -100,7 +108,12 @@ impl<'a> Ctx<'a> {
     /// The probe's argv for `subcommand` with `args`, and its nonce.
     pub fn probe_command(&self, subcommand: &str, args: &[&str]) -> (Vec<String>, String) {
         let nonce = run::nonce();
-        let mut argv = vec![run::path_str(&self.env.probe), subcommand.to_string(), "--nonce".into(), nonce.clone()];
+        let mut argv = vec![
+            run::path_str(&self.env.probe),
+            subcommand.to_string(),
+            "--nonce".into(),
+            nonce.clone(),
+        ];
         argv.extend(args.iter().map(|a| a.to_string()));
         (argv, nonce)
     }
@@ -120,7 +133,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// Runs the probe with `--hold` and observes the live container.
-    pub fn hold<T>(&mut self, subcommand: &str, args: &[&str], observe: impl FnOnce(&Held) -> T) -> Result<(Run, Option<T>)> {
+    pub fn hold<T>(
+        &mut self,
+        subcommand: &str,
+        args: &[&str],
+        observe: impl FnOnce(&Held) -> T,
+    ) -> Result<(Run, Option<T>)> {
         let mut with_hold: Vec<&str> = args.to_vec();
         with_hold.push("--hold");
         let (argv, nonce) = self.probe_command(subcommand, &with_hold);
@@ -146,7 +164,11 @@ pub fn report(run: &Run) -> std::result::Result<&Value, Verdict> {
         Ok(value) => Ok(value),
         Err(why) => Err(fail(
             "the probe runs inside the container and prints its report",
-            format!("no report from the probe ({why}); the runtime ended with {}{}", run.status, stderr_tail(run)),
+            format!(
+                "no report from the probe ({why}); the runtime ended with {}{}",
+                run.status,
+                stderr_tail(run)
+            ),
         )),
     }
 }
@@ -169,7 +191,13 @@ pub fn mounts_of(report: &Value) -> Vec<crate::mounts::Mount> {
     report
         .get("mountinfo")
         .and_then(Value::as_array)
-        .map(|lines| lines.iter().filter_map(Value::as_str).filter_map(probe::parse_mountinfo_line).collect())
+        .map(|lines| {
+            lines
+                .iter()
+                .filter_map(Value::as_str)
+                .filter_map(probe::parse_mountinfo_line)
+                .collect()
+        })
         .unwrap_or_default()
 }
 

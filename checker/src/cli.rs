@@ -84,13 +84,19 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::PASSED });
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::PASSED
+            });
         }
     };
     let result = match cli.command {
         Command::SandboxHold => crate::sandbox::hold().map(|_| exit::PASSED),
         Command::List => list(),
-        Command::Image { action: ImageAction::Build } => build_image(),
+        Command::Image {
+            action: ImageAction::Build,
+        } => build_image(),
         Command::Check(words) => check(words),
     };
     match result {
@@ -98,7 +104,11 @@ pub fn main() -> ExitCode {
         Err(e) => {
             eprintln!("checker: {e:#}");
             let bad_input = e.is::<Usage>() || e.is::<prepare::BuildFailed>();
-            ExitCode::from(if bad_input { exit::USAGE } else { exit::ENVIRONMENT })
+            ExitCode::from(if bad_input {
+                exit::USAGE
+            } else {
+                exit::ENVIRONMENT
+            })
         }
     }
 }
@@ -121,11 +131,20 @@ fn usage(msg: impl Into<String>) -> anyhow::Error {
 
 /// Parses `level3`, `3` or `all` into the levels to run.
 fn parse_target(word: &str) -> Result<Vec<u32>> {
-    let max = kit::ladder::LADDER.iter().map(|l| l.number).max().unwrap_or(0);
+    let max = kit::ladder::LADDER
+        .iter()
+        .map(|l| l.number)
+        .max()
+        .unwrap_or(0);
     if word == "all" {
         return Ok((0..=max).collect());
     }
-    let number = word.strip_prefix("level").unwrap_or(word).parse::<u32>().ok().filter(|n| *n <= max);
+    let number = word
+        .strip_prefix("level")
+        .unwrap_or(word)
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n <= max);
     match number {
         Some(n) => Ok((0..=n).collect()),
         None => Err(usage(format!(
@@ -135,7 +154,10 @@ fn parse_target(word: &str) -> Result<Vec<u32>> {
 }
 
 fn check(words: Vec<OsString>) -> Result<u8> {
-    let target = words.first().map(|w| w.to_string_lossy().into_owned()).unwrap_or_default();
+    let target = words
+        .first()
+        .map(|w| w.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let levels = parse_target(&target)?;
     let mut argv = vec![OsString::from(format!("checker {target}"))];
     argv.extend(words.into_iter().skip(1));
@@ -143,7 +165,11 @@ fn check(words: Vec<OsString>) -> Result<u8> {
         Ok(args) => args,
         Err(e) => {
             let _ = e.print();
-            return Ok(if e.use_stderr() { exit::USAGE } else { exit::PASSED });
+            return Ok(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::PASSED
+            });
         }
     };
     require_root(&target)?;
@@ -155,7 +181,11 @@ fn check(words: Vec<OsString>) -> Result<u8> {
         Some(path) => checked_runtime(path)?,
         None => {
             let level = kit::ladder::level(top).context("level")?;
-            let package = if args.solution { level.solution_package() } else { level.skeleton_package() };
+            let package = if args.solution {
+                level.solution_package()
+            } else {
+                level.skeleton_package()
+            };
             if human {
                 eprintln!("building {package}…");
             }
@@ -166,7 +196,10 @@ fn check(words: Vec<OsString>) -> Result<u8> {
     let image = prepare::test_image(&probe)?;
     let env = prepare::environment(runtime.clone(), image, Duration::from_secs(args.timeout))?;
     if human {
-        println!("{}", format!("rubber-crab checker: {target} with {}", runtime.display()));
+        println!(
+            "{}",
+            format!("rubber-crab checker: {target} with {}", runtime.display())
+        );
     }
     let mut current_level = None;
     let results = suite::run_levels(&env, &levels, args.keep_going, |result| {
@@ -211,7 +244,10 @@ fn check(words: Vec<OsString>) -> Result<u8> {
 fn record_progress(levels: &[u32], results: &[suite::CheckResult]) {
     let mut per_level = BTreeMap::new();
     for level in levels {
-        let mine: Vec<_> = results.iter().filter(|r| r.level == *level && r.status != Status::Skip).collect();
+        let mine: Vec<_> = results
+            .iter()
+            .filter(|r| r.level == *level && r.status != Status::Skip)
+            .collect();
         if mine.is_empty() {
             continue;
         }
@@ -223,9 +259,13 @@ fn record_progress(levels: &[u32], results: &[suite::CheckResult]) {
 
 fn checked_runtime(path: &std::path::Path) -> Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|_| usage(format!("--runtime {}: no such file", path.display())))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|_| usage(format!("--runtime {}: no such file", path.display())))?;
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
-        return Err(usage(format!("--runtime {}: not an executable file (chmod +x it?)", path.display())));
+        return Err(usage(format!(
+            "--runtime {}: not an executable file (chmod +x it?)",
+            path.display()
+        )));
     }
     // Absolute, but symlinks kept: a multi-call runtime may be named by its link.
     std::path::absolute(path).map_err(|e| usage(format!("--runtime {}: {e}", path.display())))
@@ -236,7 +276,9 @@ fn require_root(target: &str) -> Result<()> {
     if nix::unistd::geteuid().is_root() {
         return Ok(());
     }
-    let me = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "target/debug/checker".into());
+    let me = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "target/debug/checker".into());
     let rest: Vec<String> = std::env::args().skip(1).collect();
     Err(NotRoot(format!(
         "checking {target} needs root (it creates namespaces and mounts). Run:\n  sudo {me} {}",
@@ -270,7 +312,10 @@ fn list() -> Result<u8> {
         if mark != "✓" && next.is_none() {
             next = Some(level);
         }
-        println!("  {mark} level{:<3} levels/{:<16} {}", level.number, level.dir, level.title);
+        println!(
+            "  {mark} level{:<3} levels/{:<16} {}",
+            level.number, level.dir, level.title
+        );
     }
     match next {
         Some(level) => println!(

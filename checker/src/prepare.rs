@@ -30,15 +30,28 @@ fn cargo() -> Command {
 /// to stderr as cargo shows them.
 pub fn build_runtime(package: &str) -> Result<PathBuf> {
     let mut cmd = cargo();
-    cmd.args(["build", "--quiet", "--package", package, "--message-format=json-render-diagnostics"]);
+    cmd.args([
+        "build",
+        "--quiet",
+        "--package",
+        package,
+        "--message-format=json-render-diagnostics",
+    ]);
     let exe = build(cmd, package)?;
     Ok(exe)
 }
 
 fn build(mut cmd: Command, package: &str) -> Result<PathBuf> {
-    let out = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).output().context("running cargo")?;
+    let out = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running cargo")?;
     if !out.status.success() {
-        return Err(BuildFailed(format!("`{package}` did not build: fix the errors above, then run the checker again")).into());
+        return Err(BuildFailed(format!(
+            "`{package}` did not build: fix the errors above, then run the checker again"
+        ))
+        .into());
     }
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -50,7 +63,9 @@ fn build(mut cmd: Command, package: &str) -> Result<PathBuf> {
 }
 
 fn host_triple() -> Result<String> {
-    let out = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into())).arg("-vV").output()?;
+    let out = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+        .arg("-vV")
+        .output()?;
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find_map(|l| l.strip_prefix("host: ").map(String::from))
@@ -60,14 +75,26 @@ fn host_triple() -> Result<String> {
 /// Builds the probe as a static binary: it must run in any image, with no libraries there.
 pub fn build_probe() -> Result<PathBuf> {
     let triple = host_triple()?;
-    let var = format!("CARGO_TARGET_{}_RUSTFLAGS", triple.to_uppercase().replace('-', "_"));
+    let var = format!(
+        "CARGO_TARGET_{}_RUSTFLAGS",
+        triple.to_uppercase().replace('-', "_")
+    );
     let target_dir = kit::paths::workspace_root().join("target/probe-static");
     let mut cmd = cargo();
-    cmd.args(["build", "--quiet", "--release", "--package", "probe", "--bin", "probe", "--message-format=json-render-diagnostics"])
-        .args(["--target", &triple])
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .env(var, "-C target-feature=+crt-static");
+    cmd.args([
+        "build",
+        "--quiet",
+        "--release",
+        "--package",
+        "probe",
+        "--bin",
+        "probe",
+        "--message-format=json-render-diagnostics",
+    ])
+    .args(["--target", &triple])
+    .arg("--target-dir")
+    .arg(&target_dir)
+    .env(var, "-C target-feature=+crt-static");
     build(cmd, "probe")
 }
 
@@ -96,12 +123,18 @@ pub fn test_image(built_probe: &Path) -> Result<TestImage> {
     let dir = home.join("images");
     let tar = kit::image::tar_path(&dir, "busybox");
     let stamp_path = dir.join("busybox.stamp");
-    let probe_bytes = std::fs::read(built_probe).with_context(|| format!("reading {}", built_probe.display()))?;
+    let probe_bytes =
+        std::fs::read(built_probe).with_context(|| format!("reading {}", built_probe.display()))?;
     let fingerprint = format!("v2 {} {:x}", probe_bytes.len(), fnv(&probe_bytes));
     let stamp = std::fs::read_to_string(&stamp_path).unwrap_or_default();
     let (cached, marker) = match stamp.split_once('\n') {
-        Some((fp, marker)) if fp == fingerprint && tar.is_file() && probe.is_file() => (true, marker.to_string()),
-        _ => (false, format!("rubber-crab test image {}\n", crate::run::nonce())),
+        Some((fp, marker)) if fp == fingerprint && tar.is_file() && probe.is_file() => {
+            (true, marker.to_string())
+        }
+        _ => (
+            false,
+            format!("rubber-crab test image {}\n", crate::run::nonce()),
+        ),
     };
     if !cached {
         std::fs::create_dir_all(probe.parent().context("probe dir")?)?;
@@ -117,12 +150,20 @@ pub fn test_image(built_probe: &Path) -> Result<TestImage> {
         kit::builder::build_image(&tar, &spec)?;
         std::fs::write(&stamp_path, format!("{fingerprint}\n{marker}"))?;
     }
-    Ok(TestImage { entries: top_level_entries(&tar)?, dir, name: "busybox".into(), marker, probe })
+    Ok(TestImage {
+        entries: top_level_entries(&tar)?,
+        dir,
+        name: "busybox".into(),
+        marker,
+        probe,
+    })
 }
 
 /// FNV-1a: a fingerprint, not security.
 fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+    bytes.iter().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
 }
 
 fn top_level_entries(tar: &Path) -> Result<Vec<String>> {
@@ -130,7 +171,10 @@ fn top_level_entries(tar: &Path) -> Result<Vec<String>> {
     let mut names = std::collections::BTreeSet::new();
     for entry in archive.entries()? {
         let path = entry?.path()?.into_owned();
-        if let Some(std::path::Component::Normal(first)) = path.components().find(|c| matches!(c, std::path::Component::Normal(_))) {
+        if let Some(std::path::Component::Normal(first)) = path
+            .components()
+            .find(|c| matches!(c, std::path::Component::Normal(_)))
+        {
             names.insert(first.to_string_lossy().into_owned());
         }
     }

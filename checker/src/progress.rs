@@ -15,7 +15,10 @@ pub fn load() -> BTreeMap<u32, String> {
         .lines()
         .filter_map(|line| {
             let (level, result) = line.split_once(' ')?;
-            Some((level.strip_prefix("level")?.parse().ok()?, result.trim().to_string()))
+            Some((
+                level.strip_prefix("level")?.parse().ok()?,
+                result.trim().to_string(),
+            ))
         })
         .collect()
 }
@@ -26,7 +29,10 @@ pub fn record(results: &BTreeMap<u32, &'static str>) {
     for (level, result) in results {
         all.insert(*level, result.to_string());
     }
-    let text: String = all.iter().map(|(level, result)| format!("level{level} {result}\n")).collect();
+    let text: String = all
+        .iter()
+        .map(|(level, result)| format!("level{level} {result}\n"))
+        .collect();
     let _ = std::fs::create_dir_all(crate::prepare::checker_home());
     let _ = std::fs::write(path(), text);
 }

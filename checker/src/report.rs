@@ -14,7 +14,10 @@ pub fn set_colour(stdout_is_terminal: bool) {
 }
 
 pub fn level_header(level: &kit::ladder::Level) -> String {
-    format!("\n{}", format!("Level {} — {}", level.number, level.title).bold())
+    format!(
+        "\n{}",
+        format!("Level {} — {}", level.number, level.title).bold()
+    )
 }
 
 /// One check's result, with the failure details.
@@ -32,7 +35,9 @@ pub fn human(result: &CheckResult) -> String {
             out.push_str(&format!("\n      {:<10}{line}", label.bold()));
         }
     };
-    if result.status == Status::Skip && result.reason.as_deref() != Some(crate::suite::EARLIER_LEVEL_FAILED) {
+    if result.status == Status::Skip
+        && result.reason.as_deref() != Some(crate::suite::EARLIER_LEVEL_FAILED)
+    {
         if let Some(reason) = &result.reason {
             field("skipped", reason);
         }
@@ -71,15 +76,25 @@ fn learner_output(output: &crate::suite::Output) -> String {
         let all: Vec<&str> = text.lines().collect();
         for line in all.iter().take(OUTPUT_LINES) {
             // The probe's own line is for the checker; it would drown the learner's output.
-            let line = if line.starts_with(probe::MARKER) { "[the probe's report line]" } else { line };
+            let line = if line.starts_with(probe::MARKER) {
+                "[the probe's report line]"
+            } else {
+                line
+            };
             lines.push(format!("{stream} │ {line}"));
         }
         if all.len() > OUTPUT_LINES {
-            lines.push(format!("{stream} │ … {} more lines", all.len() - OUTPUT_LINES));
+            lines.push(format!(
+                "{stream} │ … {} more lines",
+                all.len() - OUTPUT_LINES
+            ));
         }
     }
     if output.truncated_bytes > 0 {
-        lines.push(format!("(and {} more bytes, not captured)", output.truncated_bytes));
+        lines.push(format!(
+            "(and {} more bytes, not captured)",
+            output.truncated_bytes
+        ));
     }
     lines.join("\n")
 }
@@ -94,21 +109,40 @@ pub struct Summary {
 
 pub fn summarize(results: &[CheckResult]) -> Summary {
     let count = |s| results.iter().filter(|r| r.status == s).count();
-    Summary { passed: count(Status::Pass), failed: count(Status::Fail), skipped: count(Status::Skip), errors: count(Status::Error) }
+    Summary {
+        passed: count(Status::Pass),
+        failed: count(Status::Fail),
+        skipped: count(Status::Skip),
+        errors: count(Status::Error),
+    }
 }
 
 /// The closing lines of the human report.
 pub fn human_summary(summary: &Summary, results: &[CheckResult], target: &str) -> String {
-    let mut out = format!("\n{} passed, {} failed, {} skipped", summary.passed, summary.failed, summary.skipped);
+    let mut out = format!(
+        "\n{} passed, {} failed, {} skipped",
+        summary.passed, summary.failed, summary.skipped
+    );
     if summary.errors > 0 {
         out.push_str(&format!(", {} could not run", summary.errors));
     }
-    let first_bad = results.iter().find(|r| matches!(r.status, Status::Fail | Status::Error));
+    let first_bad = results
+        .iter()
+        .find(|r| matches!(r.status, Status::Fail | Status::Error));
     match first_bad {
-        None => out.push_str(&format!("\n{}", format!("{target}: every check passed.").green().bold())),
+        None => out.push_str(&format!(
+            "\n{}",
+            format!("{target}: every check passed.").green().bold()
+        )),
         Some(bad) => {
-            if results.iter().any(|r| r.reason.as_deref() == Some(crate::suite::EARLIER_LEVEL_FAILED)) {
-                out.push_str(&format!("\nStopped after level {}: fix {} first (or pass --keep-going).", bad.level, bad.id));
+            if results
+                .iter()
+                .any(|r| r.reason.as_deref() == Some(crate::suite::EARLIER_LEVEL_FAILED))
+            {
+                out.push_str(&format!(
+                    "\nStopped after level {}: fix {} first (or pass --keep-going).",
+                    bad.level, bad.id
+                ));
             } else {
                 out.push_str(&format!("\nFirst to fix: {}.", bad.id));
             }

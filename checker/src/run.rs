@@ -27,7 +27,10 @@ impl std::fmt::Display for Status {
         match self {
             Status::Exited(code) => write!(f, "exit status {code}"),
             Status::Signaled(sig) => write!(f, "the runtime itself was killed by signal {sig}"),
-            Status::TimedOut => write!(f, "no exit: it was still running at the timeout and was killed"),
+            Status::TimedOut => write!(
+                f,
+                "no exit: it was still running at the timeout and was killed"
+            ),
         }
     }
 }
@@ -103,7 +106,11 @@ impl Spec<'_> {
         words.extend(self.runtime_args.iter().cloned());
         words.push("--".into());
         words.extend(self.command.iter().cloned());
-        words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
+        words
+            .iter()
+            .map(|w| shell_quote(w))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -116,14 +123,23 @@ pub fn run(spec: &Spec, sandbox: &Sandbox) -> Result<Run> {
 /// Runs the spec, waits for the probe's report, lets `observe` look at the live container, then
 /// releases the probe and waits for the runtime to end. `observe` is not called when the probe
 /// never reported (the run's `report` says why).
-pub fn run_holding<T>(spec: &Spec, sandbox: &Sandbox, observe: impl FnOnce(&Held) -> T) -> Result<(Run, Option<T>)> {
+pub fn run_holding<T>(
+    spec: &Spec,
+    sandbox: &Sandbox,
+    observe: impl FnOnce(&Held) -> T,
+) -> Result<(Run, Option<T>)> {
     let spawned = spawn(spec, sandbox)?;
     let deadline = Instant::now() + spec.timeout;
     let mut observed = None;
     loop {
         if let Ok(report) = probe::find_line(&spawned.stdout.text(), &spec.nonce) {
             let probe_pid = find_probe(&spec.command[0], &spec.nonce).first().copied();
-            let held = Held { sandbox, runtime_pid: spawned.child.id(), probe_pid, report: &report };
+            let held = Held {
+                sandbox,
+                runtime_pid: spawned.child.id(),
+                probe_pid,
+                report: &report,
+            };
             observed = Some(observe(&held));
             match probe_pid {
                 Some(pid) => {
@@ -152,7 +168,9 @@ impl Spawned {
     fn exited(&self) -> bool {
         // try_wait needs &mut; peek at /proc instead: a zombie or a missing entry means it ended.
         match std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())) {
-            Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z')),
             Err(_) => true,
         }
     }
@@ -171,24 +189,46 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
         // Its own process group, so a timeout can kill the runtime and everything it started.
         .process_group(0);
     sandbox.enter_on_spawn(&mut command);
-    let mut child = command.spawn().with_context(|| format!("starting {}", spec.runtime.display()))?;
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("starting {}", spec.runtime.display()))?;
     let stdout = Arc::new(Capture::default());
     let stderr = Arc::new(Capture::default());
     let readers = vec![
-        read_capped(child.stdout.take().context("stdout")?, stdout.clone(), spec.output_cap),
-        read_capped(child.stderr.take().context("stderr")?, stderr.clone(), spec.output_cap),
+        read_capped(
+            child.stdout.take().context("stdout")?,
+            stdout.clone(),
+            spec.output_cap,
+        ),
+        read_capped(
+            child.stderr.take().context("stderr")?,
+            stderr.clone(),
+            spec.output_cap,
+        ),
     ];
-    Ok(Spawned { child, stdout, stderr, readers })
+    Ok(Spawned {
+        child,
+        stdout,
+        stderr,
+        readers,
+    })
 }
 
-fn read_capped(mut stream: impl Read + Send + 'static, capture: Arc<Capture>, cap: usize) -> JoinHandle<()> {
+fn read_capped(
+    mut stream: impl Read + Send + 'static,
+    capture: Arc<Capture>,
+    cap: usize,
+) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut chunk = [0u8; 8192];
         while let Ok(n) = stream.read(&mut chunk) {
             if n == 0 {
                 break;
             }
-            let (Ok(mut bytes), Ok(mut dropped)) = (capture.bytes.lock(), capture.dropped.lock()) else { break };
+            let (Ok(mut bytes), Ok(mut dropped)) = (capture.bytes.lock(), capture.dropped.lock())
+            else {
+                break;
+            };
             let room = cap.saturating_sub(bytes.len()).min(n);
             bytes.extend_from_slice(&chunk[..room]);
             *dropped += n - room;
@@ -250,11 +290,15 @@ fn status_of(status: std::process::ExitStatus) -> Status {
 
 /// Host pids of processes running `program` with `nonce` among their arguments.
 pub fn find_probe(program: &str, nonce: &str) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
             let mut args = cmdline.split(|b| *b == 0);
             args.next() == Some(program.as_bytes()) && args.any(|a| a == nonce.as_bytes())
         })
@@ -270,7 +314,10 @@ fn kill_probes(program: &str, nonce: &str) {
 /// The parent pid of `pid` as the host sees it.
 pub fn parent_of(pid: u32) -> Option<u32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("PPid:")).and_then(|v| v.trim().parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Whether `ancestor` is `pid` or one of its ancestors.
@@ -290,7 +337,10 @@ pub fn descends_from(pid: u32, ancestor: u32) -> bool {
 
 /// Quotes a word for a POSIX shell, only when it needs it.
 pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "_./=:,+-@%".contains(c));
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./=:,+-@%".contains(c));
     if plain {
         word.to_string()
     } else {

@@ -51,7 +51,12 @@ impl Sandbox {
         let pid = holder.id();
         let mnt = File::open(format!("/proc/{pid}/ns/mnt"))?;
         let uts = File::open(format!("/proc/{pid}/ns/uts"))?;
-        let mut sandbox = Sandbox { holder, mnt, uts, initial_mounts: Vec::new() };
+        let mut sandbox = Sandbox {
+            holder,
+            mnt,
+            uts,
+            initial_mounts: Vec::new(),
+        };
         sandbox.initial_mounts = sandbox.mounts()?;
         Ok(sandbox)
     }
@@ -106,11 +111,26 @@ impl Drop for Sandbox {
 
 /// The holder's side: create the namespaces, set propagation, say "ready", wait for EOF.
 pub fn hold() -> Result<()> {
-    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS).context("unshare(CLONE_NEWNS | CLONE_NEWUTS)")?;
+    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS)
+        .context("unshare(CLONE_NEWNS | CLONE_NEWUTS)")?;
     // Slave first: events from the host still arrive, ours never leave. Then shared: every mount
     // gets a new peer group, so namespaces copied from this one propagate back into it.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>).context("making / a slave")?;
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SHARED, None::<&str>).context("making / shared")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .context("making / a slave")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SHARED,
+        None::<&str>,
+    )
+    .context("making / shared")?;
     let mut out = std::io::stdout();
     writeln!(out, "ready")?;
     out.flush()?;

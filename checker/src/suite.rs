@@ -49,11 +49,17 @@ pub struct Output {
 }
 
 /// The reason given to checks not run because an earlier level failed.
-pub const EARLIER_LEVEL_FAILED: &str = "an earlier level failed (use --keep-going to run it anyway)";
+pub const EARLIER_LEVEL_FAILED: &str =
+    "an earlier level failed (use --keep-going to run it anyway)";
 
 /// Runs the checks of each level up to `target`; stops after the first level with a failure
 /// unless `keep_going`. `on_result` sees each result as soon as it is known.
-pub fn run_levels(env: &Env, levels: &[u32], keep_going: bool, mut on_result: impl FnMut(&CheckResult)) -> Vec<CheckResult> {
+pub fn run_levels(
+    env: &Env,
+    levels: &[u32],
+    keep_going: bool,
+    mut on_result: impl FnMut(&CheckResult),
+) -> Vec<CheckResult> {
     let mut results = Vec::new();
     let mut stopped = false;
     for &level in levels {
@@ -66,7 +72,11 @@ pub fn run_levels(env: &Env, levels: &[u32], keep_going: bool, mut on_result: im
             on_result(&result);
             results.push(result);
         }
-        if !keep_going && results.iter().any(|r| r.level == level && matches!(r.status, Status::Fail | Status::Error)) {
+        if !keep_going
+            && results
+                .iter()
+                .any(|r| r.level == level && matches!(r.status, Status::Fail | Status::Error))
+        {
             stopped = true;
         }
     }
@@ -100,7 +110,9 @@ struct HostState {
 fn host_state() -> HostState {
     HostState {
         mounts: mounts::read("/proc/self/mountinfo").unwrap_or_default(),
-        hostname: nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
+        hostname: nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default(),
     }
 }
 
@@ -150,7 +162,11 @@ fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
 }
 
 fn output_of(run: &RunSummary) -> Output {
-    Output { stdout: run.stdout.clone(), stderr: run.stderr.clone(), truncated_bytes: run.dropped }
+    Output {
+        stdout: run.stdout.clone(),
+        stderr: run.stderr.clone(),
+        truncated_bytes: run.dropped,
+    }
 }
 
 /// What changed on the host, after undoing what can be undone: mounts that appeared under the
@@ -163,15 +179,22 @@ fn host_damage(before: &HostState, env: &Env) -> Option<String> {
     let mut damage = Vec::new();
     for m in mounts::added(&before.mounts, &after.mounts) {
         damage.push(format!("{} appeared on the host", mounts::describe(&m)));
-        if std::path::Path::new(&m.mount_point).starts_with(env.work.parent().unwrap_or(&env.work)) {
+        if std::path::Path::new(&m.mount_point).starts_with(env.work.parent().unwrap_or(&env.work))
+        {
             let _ = nix::mount::umount2(m.mount_point.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
     }
     for m in mounts::added(&after.mounts, &before.mounts) {
-        damage.push(format!("{} disappeared from the host", mounts::describe(&m)));
+        damage.push(format!(
+            "{} disappeared from the host",
+            mounts::describe(&m)
+        ));
     }
     if after.hostname != before.hostname {
-        damage.push(format!("the host's hostname changed from {:?} to {:?}", before.hostname, after.hostname));
+        damage.push(format!(
+            "the host's hostname changed from {:?} to {:?}",
+            before.hostname, after.hostname
+        ));
         let _ = nix::unistd::sethostname(&before.hostname);
     }
     Some(damage.join("; "))

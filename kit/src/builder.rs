@@ -33,7 +33,9 @@ pub enum Toolset {
 }
 
 const BUSYBOX_CANDIDATES: &[&str] = &["/bin/busybox", "/usr/bin/busybox"];
-const HOST_TOOLS: &[&str] = &["sh", "ls", "cat", "ps", "mount", "hostname", "ip", "id", "echo", "mkdir", "rm", "sleep"];
+const HOST_TOOLS: &[&str] = &[
+    "sh", "ls", "cat", "ps", "mount", "hostname", "ip", "id", "echo", "mkdir", "rm", "sleep",
+];
 
 /// Builds the image tar at `tar` (atomically: a half-built image is never visible).
 pub fn build_image(tar: &Path, spec: &ImageSpec) -> Result<Toolset> {
@@ -55,15 +57,28 @@ fn build_image_from(tar: &Path, spec: &ImageSpec, busybox_candidates: &[&str]) -
 }
 
 fn populate(root: &Path, spec: &ImageSpec, busybox_candidates: &[&str]) -> Result<Toolset> {
-    for d in ["bin", "dev", "etc", "proc", "sys", "tmp", "root", "mnt", "home"] {
+    for d in [
+        "bin", "dev", "etc", "proc", "sys", "tmp", "root", "mnt", "home",
+    ] {
         fs::create_dir_all(root.join(d))?;
     }
     fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777))?;
-    fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")?;
+    fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    )?;
     fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
-    let marker = if spec.marker.is_empty() { "rubber-crab busybox image\n".to_string() } else { spec.marker.clone() };
+    let marker = if spec.marker.is_empty() {
+        "rubber-crab busybox image\n".to_string()
+    } else {
+        spec.marker.clone()
+    };
     fs::write(root.join(MARKER_PATH), marker)?;
-    let toolset = match busybox_candidates.iter().map(Path::new).find(|p| p.is_file()) {
+    let toolset = match busybox_candidates
+        .iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+    {
         Some(busybox) => install_busybox(root, busybox)?,
         None => install_host_tools(root)?,
     };
@@ -79,8 +94,14 @@ fn populate(root: &Path, spec: &ImageSpec, busybox_candidates: &[&str]) -> Resul
 
 fn install_busybox(root: &Path, busybox: &Path) -> Result<Toolset> {
     copy_with_libraries(root, busybox, &root.join("bin/busybox"))?;
-    let out = Command::new(busybox).arg("--list").output().context("running busybox --list")?;
-    for applet in String::from_utf8_lossy(&out.stdout).lines().filter(|a| !a.is_empty() && *a != "busybox") {
+    let out = Command::new(busybox)
+        .arg("--list")
+        .output()
+        .context("running busybox --list")?;
+    for applet in String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|a| !a.is_empty() && *a != "busybox")
+    {
         // Relative links keep working wherever the rootfs is looked at from.
         let _ = symlink("busybox", root.join("bin").join(applet));
     }
@@ -175,7 +196,13 @@ mod tests {
     fn ldd_output_gives_absolute_library_paths() {
         let out = "\tlinux-vdso.so.1 (0x00007ffd)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f)\n\t/lib64/ld-linux-x86-64.so.2 (0x00007f)\n";
         let libs: Vec<_> = parse_ldd(out).into_iter().collect();
-        assert_eq!(libs, [PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6"), PathBuf::from("/lib64/ld-linux-x86-64.so.2")]);
+        assert_eq!(
+            libs,
+            [
+                PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6"),
+                PathBuf::from("/lib64/ld-linux-x86-64.so.2")
+            ]
+        );
         assert!(parse_ldd("\tnot a dynamic executable\n").is_empty());
         assert!(parse_ldd("\tstatically linked\n").is_empty());
     }
@@ -185,14 +212,20 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let tar = tmp.path().join("host.tar");
         let toolset = build_image_from(&tar, &ImageSpec::default(), &[]).unwrap();
-        let Toolset::HostBinaries(tools) = toolset else { panic!("expected host binaries, got {toolset:?}") };
+        let Toolset::HostBinaries(tools) = toolset else {
+            panic!("expected host binaries, got {toolset:?}")
+        };
         assert!(tools.iter().any(|t| t.ends_with("sh")));
         let root = tmp.path().join("rootfs");
         fs::create_dir(&root).unwrap();
         crate::image::extract_tar(&tar, &root, false).unwrap();
         // Every library the host's sh needs is in the image, at the same path.
         for lib in shared_libraries(&root.join("bin/sh")).unwrap() {
-            assert!(root.join(lib.strip_prefix("/").unwrap()).exists(), "{} missing from the image", lib.display());
+            assert!(
+                root.join(lib.strip_prefix("/").unwrap()).exists(),
+                "{} missing from the image",
+                lib.display()
+            );
         }
     }
 
@@ -211,7 +244,10 @@ mod tests {
         let root = tmp.path().join("rootfs");
         fs::create_dir(&root).unwrap();
         crate::image::extract_tar(&tar, &root, false).unwrap();
-        assert_eq!(fs::read_to_string(root.join(MARKER_PATH)).unwrap(), "nonce-123\n");
+        assert_eq!(
+            fs::read_to_string(root.join(MARKER_PATH)).unwrap(),
+            "nonce-123\n"
+        );
         assert!(root.join("bin/sh").exists(), "no /bin/sh in the image");
         assert!(root.join("opt/tool").is_file());
         assert!(root.join("scratch").is_dir());

@@ -57,7 +57,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub explain: bool,
     /// The command to run in the container, and its arguments.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
     pub command: Vec<OsString>,
 }
 
@@ -78,7 +83,9 @@ pub struct User {
 fn parse_cpus(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err(format!("{s:?} is not a positive number of CPUs (try 0.5 or 2)")),
+        _ => Err(format!(
+            "{s:?} is not a positive number of CPUs (try 0.5 or 2)"
+        )),
     }
 }
 
@@ -86,7 +93,9 @@ fn parse_memory_swap(s: &str) -> Result<MemorySwap, String> {
     if s.trim() == "-1" {
         return Ok(MemorySwap::Unlimited);
     }
-    parse_size(s).map(MemorySwap::Bytes).map_err(|e| e.to_string())
+    parse_size(s)
+        .map(MemorySwap::Bytes)
+        .map_err(|e| e.to_string())
 }
 
 fn parse_user(s: &str) -> Result<User, String> {
@@ -125,9 +134,28 @@ mod tests {
     #[test]
     fn every_contract_flag_is_accepted() {
         let run = parse(&[
-            "--image", "alpine", "--image-dir", "/i", "--container-dir", "/c", "--hostname", "box",
-            "--cpus", "0.5", "--cpu-shares", "512", "--memory", "64m", "--memory-swap", "-1",
-            "--pids-limit", "20", "--user", "1000:100", "--explain", "true",
+            "--image",
+            "alpine",
+            "--image-dir",
+            "/i",
+            "--container-dir",
+            "/c",
+            "--hostname",
+            "box",
+            "--cpus",
+            "0.5",
+            "--cpu-shares",
+            "512",
+            "--memory",
+            "64m",
+            "--memory-swap",
+            "-1",
+            "--pids-limit",
+            "20",
+            "--user",
+            "1000:100",
+            "--explain",
+            "true",
         ])
         .unwrap();
         assert_eq!(run.image, "alpine");
@@ -139,7 +167,13 @@ mod tests {
         assert_eq!(run.memory, Some(64 << 20));
         assert_eq!(run.memory_swap, Some(MemorySwap::Unlimited));
         assert_eq!(run.pids_limit, Some(20));
-        assert_eq!(run.user, Some(User { uid: 1000, gid: Some(100) }));
+        assert_eq!(
+            run.user,
+            Some(User {
+                uid: 1000,
+                gid: Some(100)
+            })
+        );
         assert!(run.explain);
         assert_eq!(run.command, ["true"]);
     }
@@ -149,18 +183,35 @@ mod tests {
         let run = parse(&["true"]).unwrap();
         assert_eq!(run.image, "busybox");
         assert_eq!((run.hostname, run.memory, run.user), (None, None, None));
-        assert_eq!(parse(&["--memory-swap", "128m", "true"]).unwrap().memory_swap, Some(MemorySwap::Bytes(128 << 20)));
-        assert_eq!(parse(&["--user", "7", "true"]).unwrap().user, Some(User { uid: 7, gid: None }));
+        assert_eq!(
+            parse(&["--memory-swap", "128m", "true"])
+                .unwrap()
+                .memory_swap,
+            Some(MemorySwap::Bytes(128 << 20))
+        );
+        assert_eq!(
+            parse(&["--user", "7", "true"]).unwrap().user,
+            Some(User { uid: 7, gid: None })
+        );
     }
 
     #[test]
     fn bad_input_is_a_usage_error_that_says_what_to_type() {
-        assert_eq!(parse(&[]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(
+            parse(&[]).unwrap_err().kind(),
+            ErrorKind::MissingRequiredArgument
+        );
         let e = parse(&["--memory", "12q", "true"]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ValueValidation);
         assert!(e.to_string().contains("64m"), "{e}");
-        assert!(parse(&["--cpus", "-1", "true"]).unwrap_err().to_string().contains("positive"));
-        assert!(parse(&["--user", "bob", "true"]).unwrap_err().to_string().contains("numeric"));
+        assert!(parse(&["--cpus", "-1", "true"])
+            .unwrap_err()
+            .to_string()
+            .contains("positive"));
+        assert!(parse(&["--user", "bob", "true"])
+            .unwrap_err()
+            .to_string()
+            .contains("numeric"));
         assert!(parse(&["--pids-limit", "0", "true"]).is_err());
         assert_eq!(e.exit_code(), 2);
     }

@@ -17,8 +17,12 @@ pub struct Container {
 impl Container {
     /// Picks a fresh id and creates `<container_dir>/<id>/`.
     pub fn create(container_dir: &Path) -> Result<Container> {
-        fs::create_dir_all(container_dir)
-            .map_err(|e| BadInput(format!("cannot create the container dir {}: {e}", container_dir.display())))?;
+        fs::create_dir_all(container_dir).map_err(|e| {
+            BadInput(format!(
+                "cannot create the container dir {}: {e}",
+                container_dir.display()
+            ))
+        })?;
         let id = new_id()?;
         let dir = container_dir.join(&id);
         fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -56,7 +60,10 @@ pub fn remove_dir_on_one_filesystem(dir: &Path) -> Result<()> {
     remove_tree(dir, dev, &mut skipped)?;
     if !skipped.is_empty() {
         let list: Vec<_> = skipped.iter().map(|p| p.display().to_string()).collect();
-        anyhow::bail!("left {} in place: still mounted (unmount it, then delete it)", list.join(", "));
+        anyhow::bail!(
+            "left {} in place: still mounted (unmount it, then delete it)",
+            list.join(", ")
+        );
     }
     Ok(())
 }
@@ -102,6 +109,9 @@ mod tests {
         std::os::unix::fs::symlink("/etc", c.rootfs().join("etc")).unwrap();
         c.remove().unwrap();
         assert!(!c.dir.exists());
-        assert!(Path::new("/etc").exists(), "removal must not follow symlinks");
+        assert!(
+            Path::new("/etc").exists(),
+            "removal must not follow symlinks"
+        );
     }
 }

@@ -35,7 +35,9 @@ fn format_line(pid: u32, call: &str, why: &str, colour: bool) -> String {
         (false, true) => format!("[pid {pid}] {call}"),
         (false, false) => format!("[pid {pid}] {call}  # {why}"),
         (true, true) => format!("\x1b[2m[pid {pid}]\x1b[0m \x1b[1m{call}\x1b[0m"),
-        (true, false) => format!("\x1b[2m[pid {pid}]\x1b[0m \x1b[1m{call}\x1b[0m  \x1b[2m# {why}\x1b[0m"),
+        (true, false) => {
+            format!("\x1b[2m[pid {pid}]\x1b[0m \x1b[1m{call}\x1b[0m  \x1b[2m# {why}\x1b[0m")
+        }
     }
 }
 
@@ -55,7 +57,10 @@ mod tests {
 
     #[test]
     fn a_line_names_the_pid_the_call_and_why() {
-        assert_eq!(format_line(7, "chroot(\"/r\")", "new root", false), "[pid 7] chroot(\"/r\")  # new root");
+        assert_eq!(
+            format_line(7, "chroot(\"/r\")", "new root", false),
+            "[pid 7] chroot(\"/r\")  # new root"
+        );
         assert_eq!(format_line(7, "fork()", "", false), "[pid 7] fork()");
         assert!(format_line(7, "fork()", "x", true).contains("\x1b[1mfork()"));
     }

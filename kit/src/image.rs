@@ -23,12 +23,18 @@ pub fn locate(image_dir: &Path, name: &str) -> Result<PathBuf> {
         return Ok(tar);
     }
     if name == "busybox" && image_dir == crate::paths::default_image_dir() {
-        eprintln!("note: building the busybox image at {} (first use)", tar.display());
+        eprintln!(
+            "note: building the busybox image at {} (first use)",
+            tar.display()
+        );
         crate::builder::build_image(&tar, &crate::builder::ImageSpec::default())?;
         return Ok(tar);
     }
     if name.contains('/') || name.is_empty() {
-        return Err(BadInput(format!("image name {name:?} must be a plain name like busybox")).into());
+        return Err(BadInput(format!(
+            "image name {name:?} must be a plain name like busybox"
+        ))
+        .into());
     }
     Err(BadInput(format!(
         "image {name:?} not found: there is no {} (build the demo image with `cargo run -p checker -- image build`)",
@@ -43,7 +49,8 @@ pub fn extract(image_dir: &Path, name: &str, dest: &Path) -> Result<()> {
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
     // Only root can give files away; in a user namespace ids the namespace does not map fail.
     let preserve_ownership = nix::unistd::geteuid().is_root();
-    extract_tar(&tar, dest, preserve_ownership).with_context(|| format!("extracting {} into {}", tar.display(), dest.display()))
+    extract_tar(&tar, dest, preserve_ownership)
+        .with_context(|| format!("extracting {} into {}", tar.display(), dest.display()))
 }
 
 /// A member of the tar that would escape the destination.
@@ -68,21 +75,36 @@ pub fn extract_tar(tar: &Path, dest: &Path, preserve_ownership: bool) -> Result<
         let link = entry.link_name()?.map(|l| l.into_owned());
         check_member(&member, entry.header().entry_type(), link.as_deref())?;
         // unpack_in also refuses to write through a symlink that points outside `dest`.
-        if !entry.unpack_in(dest).with_context(|| format!("unpacking {}", member.display()))? {
-            return Err(unsafe_member(&member, "it would be written outside the destination").into());
+        if !entry
+            .unpack_in(dest)
+            .with_context(|| format!("unpacking {}", member.display()))?
+        {
+            return Err(
+                unsafe_member(&member, "it would be written outside the destination").into(),
+            );
         }
     }
     Ok(())
 }
 
 fn unsafe_member(member: &Path, why: &'static str) -> UnsafeMember {
-    UnsafeMember { member: member.display().to_string(), why }
+    UnsafeMember {
+        member: member.display().to_string(),
+        why,
+    }
 }
 
 /// Decides whether one member may be extracted.
-pub fn check_member(member: &Path, kind: tar::EntryType, link: Option<&Path>) -> Result<(), UnsafeMember> {
+pub fn check_member(
+    member: &Path,
+    kind: tar::EntryType,
+    link: Option<&Path>,
+) -> Result<(), UnsafeMember> {
     if member.is_absolute() {
-        return Err(unsafe_member(member, "absolute paths are not allowed in an image"));
+        return Err(unsafe_member(
+            member,
+            "absolute paths are not allowed in an image",
+        ));
     }
     if member.components().any(|c| c == Component::ParentDir) {
         return Err(unsafe_member(member, "`..` would climb out of the root"));
@@ -91,7 +113,10 @@ pub fn check_member(member: &Path, kind: tar::EntryType, link: Option<&Path>) ->
         // A hard link names another member: it must stay inside the image.
         (tar::EntryType::Link, Some(target)) => {
             if target.is_absolute() || climbs_out(Path::new(""), target) {
-                return Err(unsafe_member(member, "hard link to a file outside the image"));
+                return Err(unsafe_member(
+                    member,
+                    "hard link to a file outside the image",
+                ));
             }
         }
         // An absolute symlink is fine: it is resolved inside the container's root at run time
@@ -99,7 +124,10 @@ pub fn check_member(member: &Path, kind: tar::EntryType, link: Option<&Path>) ->
         (tar::EntryType::Symlink, Some(target)) => {
             let dir = member.parent().unwrap_or(Path::new(""));
             if !target.is_absolute() && climbs_out(dir, target) {
-                return Err(unsafe_member(member, "symlink that points above the image's root"));
+                return Err(unsafe_member(
+                    member,
+                    "symlink that points above the image's root",
+                ));
             }
         }
         _ => {}
@@ -109,7 +137,10 @@ pub fn check_member(member: &Path, kind: tar::EntryType, link: Option<&Path>) ->
 
 /// Whether `target`, resolved from directory `dir` (both relative to the root), goes above the root.
 fn climbs_out(dir: &Path, target: &Path) -> bool {
-    let mut depth = dir.components().filter(|c| matches!(c, Component::Normal(_))).count() as i64;
+    let mut depth = dir
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .count() as i64;
     for c in target.components() {
         match c {
             Component::ParentDir => depth -= 1,
@@ -150,7 +181,9 @@ mod tests {
         file
     }
 
-    fn extract_members(members: &[(&str, EntryType, Option<&str>, &[u8])]) -> (tempfile::TempDir, Result<()>) {
+    fn extract_members(
+        members: &[(&str, EntryType, Option<&str>, &[u8])],
+    ) -> (tempfile::TempDir, Result<()>) {
         let tmp = tempfile::tempdir().unwrap();
         let tar = tar_with(tmp.path(), members);
         let dest = tmp.path().join("rootfs");
@@ -171,7 +204,10 @@ mod tests {
         result.unwrap();
         let root = tmp.path().join("rootfs");
         assert_eq!(std::fs::read(root.join("bin/cat")).unwrap(), b"#!");
-        assert_eq!(std::fs::read_link(root.join("bin/sh")).unwrap(), Path::new("/bin/busybox"));
+        assert_eq!(
+            std::fs::read_link(root.join("bin/sh")).unwrap(),
+            Path::new("/bin/busybox")
+        );
     }
 
     fn refusal(members: &[(&str, EntryType, Option<&str>, &[u8])]) -> String {
@@ -200,7 +236,10 @@ mod tests {
 
     #[test]
     fn hard_links_out_of_the_image_are_refused() {
-        assert!(refusal(&[("etc/shadow", EntryType::Link, Some("/etc/shadow"), b"")]).contains("hard link"));
+        assert!(
+            refusal(&[("etc/shadow", EntryType::Link, Some("/etc/shadow"), b"")])
+                .contains("hard link")
+        );
         assert!(refusal(&[("a", EntryType::Link, Some("../escaped"), b"")]).contains("hard link"));
     }
 
@@ -209,10 +248,13 @@ mod tests {
         // `link -> <tmp>` then `link/escaped` would write to <tmp>/escaped on the host.
         let tmp = tempfile::tempdir().unwrap();
         let target = tmp.path().to_str().unwrap().to_string();
-        let tar = tar_with(tmp.path(), &[
-            ("link", EntryType::Symlink, Some(&target), b""),
-            ("link/escaped", EntryType::Regular, None, b"x"),
-        ]);
+        let tar = tar_with(
+            tmp.path(),
+            &[
+                ("link", EntryType::Symlink, Some(&target), b""),
+                ("link/escaped", EntryType::Regular, None, b"x"),
+            ],
+        );
         let dest = tmp.path().join("rootfs");
         std::fs::create_dir(&dest).unwrap();
         assert!(extract_tar(&tar, &dest, false).is_err());
@@ -222,7 +264,10 @@ mod tests {
     #[test]
     fn climbing_is_measured_from_the_links_directory() {
         assert!(!climbs_out(Path::new("usr/bin"), Path::new("../../bin/sh")));
-        assert!(climbs_out(Path::new("usr/bin"), Path::new("../../../bin/sh")));
+        assert!(climbs_out(
+            Path::new("usr/bin"),
+            Path::new("../../../bin/sh")
+        ));
         assert!(climbs_out(Path::new(""), Path::new("..")));
         assert!(!climbs_out(Path::new("a"), Path::new("b/../../c")));
     }

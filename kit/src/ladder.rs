@@ -23,10 +23,26 @@ impl Level {
 }
 
 pub const LADDER: &[Level] = &[
-    Level { number: 0, dir: "00-fork-exec", title: "fork, exec and wait" },
-    Level { number: 1, dir: "01-chroot", title: "a root filesystem from an image, with chroot" },
-    Level { number: 2, dir: "02-mount-ns", title: "a mount namespace with its own /proc and /dev" },
-    Level { number: 3, dir: "03-pivot-root", title: "pivot_root: leave the host's filesystem behind" },
+    Level {
+        number: 0,
+        dir: "00-fork-exec",
+        title: "fork, exec and wait",
+    },
+    Level {
+        number: 1,
+        dir: "01-chroot",
+        title: "a root filesystem from an image, with chroot",
+    },
+    Level {
+        number: 2,
+        dir: "02-mount-ns",
+        title: "a mount namespace with its own /proc and /dev",
+    },
+    Level {
+        number: 3,
+        dir: "03-pivot-root",
+        title: "pivot_root: leave the host's filesystem behind",
+    },
 ];
 
 /// Looks a level up by number.

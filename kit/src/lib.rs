@@ -81,12 +81,16 @@ pub fn c_strings(args: &[OsString]) -> Vec<CString> {
 impl RunArgs {
     /// `--image-dir`, or the workspace default.
     pub fn image_dir(&self) -> PathBuf {
-        self.image_dir.clone().unwrap_or_else(paths::default_image_dir)
+        self.image_dir
+            .clone()
+            .unwrap_or_else(paths::default_image_dir)
     }
 
     /// `--container-dir`, or the workspace default.
     pub fn container_dir(&self) -> PathBuf {
-        self.container_dir.clone().unwrap_or_else(paths::default_container_dir)
+        self.container_dir
+            .clone()
+            .unwrap_or_else(paths::default_container_dir)
     }
 }
 
@@ -99,7 +103,11 @@ pub fn exit_child(err: anyhow::Error) -> ! {
         .chain()
         .filter_map(|cause| cause.downcast_ref::<syscall::SyscallError>())
         .any(|e| e.what.starts_with("exec"));
-    let code = if exec_failed { EXIT_CANNOT_EXEC } else { i32::from(EXIT_RUNTIME_FAILED) };
+    let code = if exec_failed {
+        EXIT_CANNOT_EXEC
+    } else {
+        i32::from(EXIT_RUNTIME_FAILED)
+    };
     // SAFETY: _exit takes no pointers and never returns; it is async-signal-safe, as a child of
     // fork must be.
     unsafe { libc::_exit(code) }

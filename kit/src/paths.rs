@@ -15,7 +15,10 @@ pub fn home() -> PathBuf {
 /// The workspace this kit was built in.
 pub fn workspace_root() -> PathBuf {
     // kit/ sits directly under the workspace root.
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
 }
 
 pub fn default_image_dir() -> PathBuf {

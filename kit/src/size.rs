@@ -12,9 +12,14 @@ pub struct SizeError {
 /// Parses a size the way `docker run --memory` does: a number, optionally with a fraction, then an
 /// optional unit `b`, `k`, `m`, `g` (powers of 1024, case-insensitive, a trailing `b` allowed as in `64mb`).
 pub fn parse_size(input: &str) -> Result<u64, SizeError> {
-    let err = |why| SizeError { input: input.to_string(), why };
+    let err = |why| SizeError {
+        input: input.to_string(),
+        why,
+    };
     let s = input.trim().to_ascii_lowercase();
-    let digits_end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let digits_end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (number, unit) = s.split_at(digits_end);
     if number.is_empty() {
         return Err(err("it does not start with a number"));
@@ -59,11 +64,23 @@ mod tests {
     #[test]
     fn malformed_sizes_say_what_to_type() {
         let e = parse_size("12q").unwrap_err().to_string();
-        assert!(e.contains("\"12q\"") && e.contains("unit is unknown") && e.contains("64m"), "{e}");
-        assert!(parse_size("m").unwrap_err().to_string().contains("does not start with a number"));
+        assert!(
+            e.contains("\"12q\"") && e.contains("unit is unknown") && e.contains("64m"),
+            "{e}"
+        );
+        assert!(parse_size("m")
+            .unwrap_err()
+            .to_string()
+            .contains("does not start with a number"));
         assert!(parse_size("").is_err());
-        assert!(parse_size("1.2.3m").unwrap_err().to_string().contains("malformed"));
+        assert!(parse_size("1.2.3m")
+            .unwrap_err()
+            .to_string()
+            .contains("malformed"));
         assert!(parse_size("-5m").is_err());
-        assert!(parse_size("99999999999t").unwrap_err().to_string().contains("too large"));
+        assert!(parse_size("99999999999t")
+            .unwrap_err()
+            .to_string()
+            .contains("too large"));
     }
 }

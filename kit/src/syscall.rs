@@ -22,7 +22,10 @@ pub trait SyscallExt<T> {
 
 impl<T> SyscallExt<T> for nix::Result<T> {
     fn syscall(self, what: impl Into<String>) -> Result<T, SyscallError> {
-        self.map_err(|errno| SyscallError { what: what.into(), errno })
+        self.map_err(|errno| SyscallError {
+            what: what.into(),
+            errno,
+        })
     }
 }
 
@@ -71,13 +74,19 @@ mod tests {
         let msg = e.unwrap_err().to_string();
         assert!(msg.starts_with("pivot_root(\"/c\", \"/c/.old_root\") failed: EINVAL (Invalid argument) — new_root must be a mount point"), "{msg}");
         assert!(!msg.contains('\n'));
-        let msg = Err::<(), _>(Errno::EPERM).syscall("mount /proc").unwrap_err().to_string();
+        let msg = Err::<(), _>(Errno::EPERM)
+            .syscall("mount /proc")
+            .unwrap_err()
+            .to_string();
         assert!(msg.ends_with("run it with sudo"), "{msg}");
     }
 
     #[test]
     fn unknown_errors_say_only_what_we_know() {
-        let msg = Err::<(), _>(Errno::EXDEV).syscall("pivot_root").unwrap_err().to_string();
+        let msg = Err::<(), _>(Errno::EXDEV)
+            .syscall("pivot_root")
+            .unwrap_err()
+            .to_string();
         assert_eq!(msg, "pivot_root failed: EXDEV (Cross-device link)");
     }
 }

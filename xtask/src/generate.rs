@@ -57,7 +57,7 @@ pub fn project_root() -> Result<PathBuf> {
 /// Generates (or, in check mode, checks) the crates of every level of `ladder` under `root`.
 pub fn run(root: &Path, ladder: &[Level], mode: Mode) -> Result<()> {
     let template = load_template(root, ladder)?;
-    let files = generated_files(&template, ladder);
+    let files = generated_files(&template, ladder)?;
     let mut problems = Vec::new();
     let mut written = 0;
     for (path, contents) in &files {
@@ -118,7 +118,7 @@ fn load_template(root: &Path, ladder: &[Level]) -> Result<Template> {
 }
 
 /// Every generated file, as (path relative to the root, contents).
-fn generated_files(template: &Template, ladder: &[Level]) -> Vec<(PathBuf, String)> {
+fn generated_files(template: &Template, ladder: &[Level]) -> Result<Vec<(PathBuf, String)>> {
     let mut files = Vec::new();
     for level in ladder {
         for (base, flavor) in [
@@ -128,10 +128,40 @@ fn generated_files(template: &Template, ladder: &[Level]) -> Vec<(PathBuf, Strin
             let dir = Path::new(base).join(level.dir);
             files.push((dir.join("Cargo.toml"), cargo_toml(level, flavor)));
             let code = template.render(level.number, flavor);
-            files.push((dir.join("src/main.rs"), format!("{RS_HEADER}\n{code}")));
+            files.push((
+                dir.join("src/main.rs"),
+                rustfmt(&format!("{RS_HEADER}\n{code}"))?,
+            ));
         }
     }
-    files
+    Ok(files)
+}
+
+/// Formats generated code with rustfmt, so the crates attendees read are always rustfmt-clean
+/// whatever blocks the template dropped (imports in particular are re-sorted).
+fn rustfmt(code: &str) -> Result<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("rustfmt")
+        .args(["--edition", "2021", "--emit", "stdout", "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running rustfmt (install it with `rustup component add rustfmt`)")?;
+    child
+        .stdin
+        .take()
+        .context("rustfmt stdin")?
+        .write_all(code.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "rustfmt rejected the generated code:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8(out.stdout)?)
 }
 
 fn cargo_toml(level: &Level, flavor: Flavor) -> String {

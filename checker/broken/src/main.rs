@@ -18,25 +18,73 @@ use std::path::{Path, PathBuf};
 /// Every fault, with the check that exists to catch it.
 const FAULTS: &[(&str, &str)] = &[
     ("correct", "nothing: a correct level-3 runtime"),
-    ("mixed-streams", "L0.fork-exec.output: the command's stderr goes to stdout"),
+    (
+        "mixed-streams",
+        "L0.fork-exec.output: the command's stderr goes to stdout",
+    ),
     ("exit-zero", "L0.fork-exec.exit-code: always exits 0"),
-    ("signal-number", "L0.fork-exec.signal: returns N, not 128+N, for death by signal N"),
-    ("joined-argv", "L0.fork-exec.argv: joins the arguments and splits them on spaces"),
-    ("no-wait", "L0.fork-exec.waits: exits without waiting for the command"),
-    ("exec-without-fork", "L0.fork-exec.child: execs the command in place of the runtime"),
-    ("panic-on-missing", "L0.fork-exec.missing-command: unwraps the exec error"),
-    ("no-chroot", "L1.chroot.*: runs the command in the host's root"),
+    (
+        "signal-number",
+        "L0.fork-exec.signal: returns N, not 128+N, for death by signal N",
+    ),
+    (
+        "joined-argv",
+        "L0.fork-exec.argv: joins the arguments and splits them on spaces",
+    ),
+    (
+        "no-wait",
+        "L0.fork-exec.waits: exits without waiting for the command",
+    ),
+    (
+        "exec-without-fork",
+        "L0.fork-exec.child: execs the command in place of the runtime",
+    ),
+    (
+        "panic-on-missing",
+        "L0.fork-exec.missing-command: unwraps the exec error",
+    ),
+    (
+        "no-chroot",
+        "L1.chroot.*: runs the command in the host's root",
+    ),
     ("no-chdir", "L1.chroot.cwd: chroot without chdir(\"/\")"),
-    ("shared-rootfs", "L1.chroot.fresh-copy: every container uses the same rootfs"),
-    ("rootfs-elsewhere", "L1.chroot.under-container-dir: the rootfs is in /tmp"),
-    ("no-unshare", "L2.mount-ns.namespace: mounts in the runtime's own mount namespace"),
+    (
+        "shared-rootfs",
+        "L1.chroot.fresh-copy: every container uses the same rootfs",
+    ),
+    (
+        "rootfs-elsewhere",
+        "L1.chroot.under-container-dir: the rootfs is in /tmp",
+    ),
+    (
+        "no-unshare",
+        "L2.mount-ns.namespace: mounts in the runtime's own mount namespace",
+    ),
     ("no-proc", "L2.mount-ns.proc: does not mount /proc"),
-    ("not-private", "L2.mount-ns.no-propagation: forgets to make / private"),
-    ("host-dev", "L2.mount-ns.devices: bind-mounts the host's /dev"),
-    ("file-devices", "L2.mount-ns.devices: regular files instead of device nodes"),
-    ("chroot-not-pivot", "L3.pivot-root.root-mount, no-escape: chroot instead of pivot_root"),
-    ("keep-old-root", "L3.pivot-root.no-host-mounts: does not unmount the old root"),
-    ("keep-old-dir", "L3.pivot-root.old-root-removed: unmounts the old root but leaves its directory"),
+    (
+        "not-private",
+        "L2.mount-ns.no-propagation: forgets to make / private",
+    ),
+    (
+        "host-dev",
+        "L2.mount-ns.devices: bind-mounts the host's /dev",
+    ),
+    (
+        "file-devices",
+        "L2.mount-ns.devices: regular files instead of device nodes",
+    ),
+    (
+        "chroot-not-pivot",
+        "L3.pivot-root.root-mount, no-escape: chroot instead of pivot_root",
+    ),
+    (
+        "keep-old-root",
+        "L3.pivot-root.no-host-mounts: does not unmount the old root",
+    ),
+    (
+        "keep-old-dir",
+        "L3.pivot-root.old-root-removed: unmounts the old root but leaves its directory",
+    ),
 ];
 
 fn fault() -> String {
@@ -49,7 +97,10 @@ fn is(name: &str) -> bool {
 
 fn main() -> std::process::ExitCode {
     if !FAULTS.iter().any(|(name, _)| is(name)) {
-        eprintln!("broken: unknown fault {:?}; start me through a symlink named after one of:", fault());
+        eprintln!(
+            "broken: unknown fault {:?}; start me through a symlink named after one of:",
+            fault()
+        );
         for (name, what) in FAULTS {
             eprintln!("  {name:<18} {what}");
         }
@@ -95,7 +146,8 @@ fn rootfs_for(args: &RunArgs) -> Result<(PathBuf, PathBuf)> {
         return Ok((dir.clone(), dir.join("rootfs")));
     }
     if is("rootfs-elsewhere") {
-        let dir = std::env::temp_dir().join(format!("rubber-crab-broken-{}", kit::container::new_id()?));
+        let dir =
+            std::env::temp_dir().join(format!("rubber-crab-broken-{}", kit::container::new_id()?));
         return Ok((dir.clone(), dir.join("rootfs")));
     }
     let container = Container::create(&args.container_dir())?;
@@ -107,8 +159,16 @@ fn argv(args: &RunArgs) -> Vec<CString> {
     if !is("joined-argv") {
         return argv;
     }
-    let joined: Vec<String> = argv.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-    joined.join(" ").split(' ').filter(|w| !w.is_empty()).map(|w| CString::new(w).expect("no NUL")).collect()
+    let joined: Vec<String> = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    joined
+        .join(" ")
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(|w| CString::new(w).expect("no NUL"))
+        .collect()
 }
 
 fn setup_and_exec(rootfs: &Path, argv: &[CString]) -> Result<std::convert::Infallible> {
@@ -117,10 +177,24 @@ fn setup_and_exec(rootfs: &Path, argv: &[CString]) -> Result<std::convert::Infal
             unshare(CloneFlags::CLONE_NEWNS).syscall("unshare")?;
         }
         if !is("not-private") && !is("no-unshare") {
-            mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).syscall("mount")?;
+            mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )
+            .syscall("mount")?;
         }
         if !is("no-proc") {
-            mount(Some("proc"), &rootfs.join("proc"), Some("proc"), MsFlags::empty(), None::<&str>).syscall("mount proc")?;
+            mount(
+                Some("proc"),
+                &rootfs.join("proc"),
+                Some("proc"),
+                MsFlags::empty(),
+                None::<&str>,
+            )
+            .syscall("mount proc")?;
         }
         make_dev(&rootfs.join("dev"))?;
         enter_root(rootfs)?;
@@ -137,21 +211,54 @@ fn setup_and_exec(rootfs: &Path, argv: &[CString]) -> Result<std::convert::Infal
 
 fn make_dev(dev: &Path) -> Result<()> {
     if is("host-dev") {
-        mount(Some("/dev"), dev, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).syscall("bind /dev")?;
+        mount(
+            Some("/dev"),
+            dev,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .syscall("bind /dev")?;
         return Ok(());
     }
-    mount(Some("tmpfs"), dev, Some("tmpfs"), MsFlags::empty(), Some("mode=755")).syscall("mount tmpfs")?;
-    for (name, major, minor) in [("null", 1, 3), ("zero", 1, 5), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)] {
+    mount(
+        Some("tmpfs"),
+        dev,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        Some("mode=755"),
+    )
+    .syscall("mount tmpfs")?;
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ] {
         let path = dev.join(name);
         if is("file-devices") {
             std::fs::write(&path, "")?;
         } else {
-            mknod(&path, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(major, minor)).syscall("mknod")?;
+            mknod(
+                &path,
+                SFlag::S_IFCHR,
+                Mode::from_bits_truncate(0o666),
+                makedev(major, minor),
+            )
+            .syscall("mknod")?;
         }
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666))?;
     }
     std::fs::create_dir_all(dev.join("pts"))?;
-    mount(Some("devpts"), &dev.join("pts"), Some("devpts"), MsFlags::empty(), Some("newinstance,ptmxmode=0666")).syscall("mount devpts")?;
+    mount(
+        Some("devpts"),
+        &dev.join("pts"),
+        Some("devpts"),
+        MsFlags::empty(),
+        Some("newinstance,ptmxmode=0666"),
+    )
+    .syscall("mount devpts")?;
     Ok(())
 }
 
@@ -163,7 +270,14 @@ fn enter_root(rootfs: &Path) -> Result<()> {
         }
         return Ok(());
     }
-    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).syscall("bind rootfs")?;
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .syscall("bind rootfs")?;
     chdir(rootfs).syscall("chdir")?;
     std::fs::create_dir_all("old")?;
     pivot_root(".", "old").syscall("pivot_root")?;

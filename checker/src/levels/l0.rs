@@ -68,7 +68,10 @@ pub const CHECKS: &[Check] = &[
 ];
 
 fn output_passes_through(ctx: &mut Ctx) -> Result<Verdict> {
-    let (out, err) = (format!("to-stdout-{}", crate::run::nonce()), format!("to-stderr-{}", crate::run::nonce()));
+    let (out, err) = (
+        format!("to-stdout-{}", crate::run::nonce()),
+        format!("to-stderr-{}", crate::run::nonce()),
+    );
     let run = ctx.probe("echo", &["--stdout", &out, "--stderr", &err])?;
     if let Err(verdict) = report(&run) {
         return Ok(verdict);
@@ -83,7 +86,11 @@ fn output_passes_through(ctx: &mut Ctx) -> Result<Verdict> {
                 "stdout {} it, stderr {} it{}",
                 if in_out { "has" } else { "lacks" },
                 if in_err { "has" } else { "lacks" },
-                if mixed { "; the streams are mixed up" } else { "" }
+                if mixed {
+                    "; the streams are mixed up"
+                } else {
+                    ""
+                }
             ),
         ),
     })
@@ -103,7 +110,10 @@ fn exit_code_propagates(ctx: &mut Ctx) -> Result<Verdict> {
     }
     Ok(match run.status {
         Status::Exited(c) if c == code => Verdict::Pass,
-        other => fail(format!("exit status {code} (the command's own)"), other.to_string()),
+        other => fail(
+            format!("exit status {code} (the command's own)"),
+            other.to_string(),
+        ),
     })
 }
 
@@ -125,7 +135,15 @@ fn signal_gives_128_plus_n(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 fn argv_preserved(ctx: &mut Ctx) -> Result<Verdict> {
-    let args = ["two words", "", "ünïcødé ✓", "--image", "-x", "'quotes\"", "*"];
+    let args = [
+        "two words",
+        "",
+        "ünïcødé ✓",
+        "--image",
+        "-x",
+        "'quotes\"",
+        "*",
+    ];
     // After `--` the probe takes any words; the runtime must pass them on untouched.
     let (mut argv, nonce) = ctx.probe_command("report", &["--"]);
     argv.extend(args.iter().map(|s| s.to_string()));
@@ -137,13 +155,20 @@ fn argv_preserved(ctx: &mut Ctx) -> Result<Verdict> {
     let seen: Vec<String> = report
         .get("argv")
         .and_then(|a| a.as_array())
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     // The report subcommand does not know these extra words; compare from argv[1] on.
     Ok(if seen.get(1..) == argv.get(1..) {
         Verdict::Pass
     } else {
-        fail(format!("argv {:?}", &argv[1..]), format!("argv {:?}", seen.get(1..).unwrap_or(&[])))
+        fail(
+            format!("argv {:?}", &argv[1..]),
+            format!("argv {:?}", seen.get(1..).unwrap_or(&[])),
+        )
     })
 }
 
@@ -153,22 +178,35 @@ fn runtime_waits(ctx: &mut Ctx) -> Result<Verdict> {
     if !run.stragglers.is_empty() {
         return Ok(fail(
             "the runtime exits only after the command has ended",
-            format!("the runtime ended ({}) while the command (host pid {:?}) was still running", run.status, run.stragglers),
+            format!(
+                "the runtime ended ({}) while the command (host pid {:?}) was still running",
+                run.status, run.stragglers
+            ),
         ));
     }
     Ok(match run.status {
         Status::Exited(c) if c == code => Verdict::Pass,
-        other => fail(format!("exit status {code}, after the command's 400 ms sleep"), other.to_string()),
+        other => fail(
+            format!("exit status {code}, after the command's 400 ms sleep"),
+            other.to_string(),
+        ),
     })
 }
 
 fn command_is_a_child(ctx: &mut Ctx) -> Result<Verdict> {
     // Ancestry is read while both processes are alive.
     let (run, seen) = ctx.hold("report", &[], |held| {
-        (held.runtime_pid, held.probe_pid, held.probe_pid.is_some_and(|pid| descends_from(pid, held.runtime_pid)))
+        (
+            held.runtime_pid,
+            held.probe_pid,
+            held.probe_pid
+                .is_some_and(|pid| descends_from(pid, held.runtime_pid)),
+        )
     })?;
     let Some((runtime_pid, probe_pid, descends)) = seen else {
-        return Ok(report(&run).err().unwrap_or_else(|| fail("the probe reports", "nothing")));
+        return Ok(report(&run)
+            .err()
+            .unwrap_or_else(|| fail("the probe reports", "nothing")));
     };
     Ok(match probe_pid {
         None => fail("the command is a process of its own", format!("could not find the probe's process{}", stderr_tail(&run))),
@@ -188,18 +226,33 @@ fn missing_command_is_127(ctx: &mut Ctx) -> Result<Verdict> {
     let nonce = crate::run::nonce();
     let missing = format!("/no-such-command-{nonce}");
     let run = ctx.command(vec![missing.clone()], nonce)?;
-    let lines: Vec<&str> = run.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     let panicked = run.stderr.contains("panicked") || run.stderr.contains("RUST_BACKTRACE");
     Ok(if run.status != Status::Exited(127) {
-        fail("exit status 127 (command not found)", run.status.to_string())
+        fail(
+            "exit status 127 (command not found)",
+            run.status.to_string(),
+        )
     } else if panicked {
-        fail("a one-line error on stderr", "a panic: handle the execvp error instead of unwrapping it")
+        fail(
+            "a one-line error on stderr",
+            "a panic: handle the execvp error instead of unwrapping it",
+        )
     } else if lines.len() != 1 {
-        fail("exactly one line on stderr explaining the failure", format!("{} lines on stderr", lines.len()))
+        fail(
+            "exactly one line on stderr explaining the failure",
+            format!("{} lines on stderr", lines.len()),
+        )
     } else if !lines[0].contains(&missing) {
-        fail(format!("the error names the command {missing:?}"), format!("stderr: {:?}", lines[0]))
+        fail(
+            format!("the error names the command {missing:?}"),
+            format!("stderr: {:?}", lines[0]),
+        )
     } else {
         Verdict::Pass
     })
 }
-

@@ -65,8 +65,14 @@ fn image_is_at_root(ctx: &mut Ctx) -> Result<Verdict> {
     };
     Ok(match file(report, &marker) {
         Some(content) if content == ctx.env.image_marker => Verdict::Pass,
-        Some(other) => fail(format!("{marker} contains {:?}", ctx.env.image_marker), format!("it contains {other:?}")),
-        None => fail(format!("{marker} (the image's marker file) is readable at /"), "no such file: / is not the image's root"),
+        Some(other) => fail(
+            format!("{marker} contains {:?}", ctx.env.image_marker),
+            format!("it contains {other:?}"),
+        ),
+        None => fail(
+            format!("{marker} (the image's marker file) is readable at /"),
+            "no such file: / is not the image's root",
+        ),
     })
 }
 
@@ -79,7 +85,10 @@ fn host_file_is_hidden(ctx: &mut Ctx) -> Result<Verdict> {
     };
     Ok(match file(report, &host) {
         None => Verdict::Pass,
-        Some(_) => fail(format!("{host}, a file on the host, is not visible inside"), "the container read it: it still sees the host's /"),
+        Some(_) => fail(
+            format!("{host}, a file on the host, is not visible inside"),
+            "the container read it: it still sees the host's /",
+        ),
     })
 }
 
@@ -91,7 +100,10 @@ fn cwd_is_root(ctx: &mut Ctx) -> Result<Verdict> {
     };
     Ok(match field(report, "cwd") {
         "/" => Verdict::Pass,
-        other => fail("working directory /", format!("working directory {other:?}")),
+        other => fail(
+            "working directory /",
+            format!("working directory {other:?}"),
+        ),
     })
 }
 
@@ -103,7 +115,13 @@ fn each_run_is_fresh(ctx: &mut Ctx) -> Result<Verdict> {
         Err(verdict) => return Ok(verdict),
     };
     if !written {
-        return Ok(fail(format!("the first container can write {path}"), format!("the write failed: {}", field(report(&first).unwrap_or(&Value::Null), "error"))));
+        return Ok(fail(
+            format!("the first container can write {path}"),
+            format!(
+                "the write failed: {}",
+                field(report(&first).unwrap_or(&Value::Null), "error")
+            ),
+        ));
     }
     let second = ctx.probe("report", &["--read", &path])?;
     let report = match report(&second) {
@@ -122,15 +140,22 @@ fn each_run_is_fresh(ctx: &mut Ctx) -> Result<Verdict> {
 fn rootfs_under_container_dir(ctx: &mut Ctx) -> Result<Verdict> {
     let container_dir = ctx.container_dir.clone();
     let marker_content = ctx.env.image_marker.clone();
-    let (run, found) = ctx.hold("report", &[], |_| find_marker(&container_dir, &marker_content, 4))?;
+    let (run, found) = ctx.hold("report", &[], |_| {
+        find_marker(&container_dir, &marker_content, 4)
+    })?;
     let Some(found) = found else {
-        return Ok(report(&run).err().unwrap_or_else(|| fail("the probe reports", "nothing")));
+        return Ok(report(&run)
+            .err()
+            .unwrap_or_else(|| fail("the probe reports", "nothing")));
     };
     Ok(if found {
         Verdict::Pass
     } else {
         fail(
-            format!("an extracted image (a {MARKER_PATH} file) under {} while the container runs", container_dir.display()),
+            format!(
+                "an extracted image (a {MARKER_PATH} file) under {} while the container runs",
+                container_dir.display()
+            ),
             "none there: the rootfs is somewhere else",
         )
     })

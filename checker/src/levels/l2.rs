@@ -56,16 +56,30 @@ fn own_mount_namespace(ctx: &mut Ctx) -> Result<Verdict> {
     let sandbox_ns = ctx.sandbox.mnt_ns();
     // Read from the host, so the answer does not depend on the container's /proc.
     let (run, inside) = ctx.hold("report", &[], |held| {
-        held.probe_pid.and_then(|pid| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok()).map(|p| p.display().to_string())
+        held.probe_pid
+            .and_then(|pid| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok())
+            .map(|p| p.display().to_string())
     })?;
     let Some(inside) = inside else {
-        return Ok(report(&run).err().unwrap_or_else(|| fail("the probe reports", "nothing")));
+        return Ok(report(&run)
+            .err()
+            .unwrap_or_else(|| fail("the probe reports", "nothing")));
     };
-    let host = std::fs::read_link("/proc/self/ns/mnt").map(|p| p.display().to_string()).unwrap_or_default();
+    let host = std::fs::read_link("/proc/self/ns/mnt")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     Ok(if inside.is_none() {
-        fail("the probe's process can be found on the host", "it could not")
-    } else if inside.as_deref() == Some(sandbox_ns.as_str()) || inside.as_deref() == Some(host.as_str()) {
-        fail(format!("a mount namespace other than the runtime's ({sandbox_ns})"), format!("the same one: {}", inside.unwrap_or_default()))
+        fail(
+            "the probe's process can be found on the host",
+            "it could not",
+        )
+    } else if inside.as_deref() == Some(sandbox_ns.as_str())
+        || inside.as_deref() == Some(host.as_str())
+    {
+        fail(
+            format!("a mount namespace other than the runtime's ({sandbox_ns})"),
+            format!("the same one: {}", inside.unwrap_or_default()),
+        )
     } else {
         Verdict::Pass
     })
@@ -77,14 +91,29 @@ fn proc_is_mounted(ctx: &mut Ctx) -> Result<Verdict> {
         Ok(r) => r,
         Err(verdict) => return Ok(verdict),
     };
-    let proc = mounts_of(report).into_iter().find(|m| m.mount_point == "/proc");
-    let shows_self = report.get("proc_shows_self").and_then(Value::as_bool).unwrap_or(false);
+    let proc = mounts_of(report)
+        .into_iter()
+        .find(|m| m.mount_point == "/proc");
+    let shows_self = report
+        .get("proc_shows_self")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     Ok(match proc {
-        None => fail("a mount on /proc inside the container", "nothing is mounted on /proc"),
-        Some(m) if m.fstype != "proc" => fail("/proc is a proc filesystem", format!("/proc is {}", m.fstype)),
+        None => fail(
+            "a mount on /proc inside the container",
+            "nothing is mounted on /proc",
+        ),
+        Some(m) if m.fstype != "proc" => fail(
+            "/proc is a proc filesystem",
+            format!("/proc is {}", m.fstype),
+        ),
         Some(_) if !shows_self => fail(
             "/proc/<the probe's pid>/cmdline shows the probe",
-            format!("it does not (the probe's pid is {}, /proc/self is {:?})", report.get("pid").unwrap_or(&Value::Null), field(report, "proc_self")),
+            format!(
+                "it does not (the probe's pid is {}, /proc/self is {:?})",
+                report.get("pid").unwrap_or(&Value::Null),
+                field(report, "proc_self")
+            ),
         ),
         Some(_) => Verdict::Pass,
     })
@@ -95,11 +124,17 @@ fn mounts_do_not_propagate(ctx: &mut Ctx) -> Result<Verdict> {
     let target = format!("/{name}");
     // While the probe holds its tmpfs, look for it in the runtime's namespace and on the host.
     let (run, seen) = ctx.hold("mount-tmpfs", &[&target], |held| -> Result<Vec<String>> {
-        let tables = [("the runtime's namespace", held.sandbox.mounts()?), ("the host", mounts::read("/proc/self/mountinfo")?)];
+        let tables = [
+            ("the runtime's namespace", held.sandbox.mounts()?),
+            ("the host", mounts::read("/proc/self/mountinfo")?),
+        ];
         Ok(tables
             .iter()
             .flat_map(|(place, table)| {
-                table.iter().filter(|m| m.mount_point.ends_with(&name)).map(move |m| format!("{} in {place}", mounts::describe(m)))
+                table
+                    .iter()
+                    .filter(|m| m.mount_point.ends_with(&name))
+                    .map(move |m| format!("{} in {place}", mounts::describe(m)))
             })
             .collect())
     })?;
@@ -108,11 +143,17 @@ fn mounts_do_not_propagate(ctx: &mut Ctx) -> Result<Verdict> {
         Err(verdict) => return Ok(verdict),
     };
     if !report.get("ok").and_then(Value::as_bool).unwrap_or(false) {
-        return Ok(fail(format!("the container can mount a tmpfs on {target}"), format!("mount failed: {}", field(report, "error"))));
+        return Ok(fail(
+            format!("the container can mount a tmpfs on {target}"),
+            format!("mount failed: {}", field(report, "error")),
+        ));
     }
     Ok(match seen.transpose()? {
         Some(seen) if seen.is_empty() => Verdict::Pass,
-        Some(seen) => fail(format!("the tmpfs mounted on {target} inside stays inside"), format!("it appeared outside: {}", seen.join("; "))),
+        Some(seen) => fail(
+            format!("the tmpfs mounted on {target} inside stays inside"),
+            format!("it appeared outside: {}", seen.join("; ")),
+        ),
         None => fail("the probe reports after mounting", "it did not"),
     })
 }
@@ -126,26 +167,64 @@ fn devices_work(ctx: &mut Ctx) -> Result<Verdict> {
     let table = mounts_of(report);
     match table.iter().find(|m| m.mount_point == "/dev") {
         Some(m) if m.fstype == "tmpfs" => {}
-        Some(m) => return Ok(fail("/dev is a fresh tmpfs", format!("/dev is {} (the host's devices must not be exposed)", m.fstype))),
-        None => return Ok(fail("a tmpfs mounted on /dev", "nothing is mounted on /dev")),
+        Some(m) => {
+            return Ok(fail(
+                "/dev is a fresh tmpfs",
+                format!(
+                    "/dev is {} (the host's devices must not be exposed)",
+                    m.fstype
+                ),
+            ))
+        }
+        None => {
+            return Ok(fail(
+                "a tmpfs mounted on /dev",
+                "nothing is mounted on /dev",
+            ))
+        }
     }
-    let devices = report.get("devices").and_then(Value::as_array).cloned().unwrap_or_default();
-    for name in ["/dev/null", "/dev/zero", "/dev/random", "/dev/urandom", "/dev/tty"] {
-        let Some(d) = devices.iter().find(|d| d.get("path").and_then(Value::as_str) == Some(name)) else {
-            return Ok(fail(format!("{name} is reported"), "the probe did not report it"));
+    let devices = report
+        .get("devices")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for name in [
+        "/dev/null",
+        "/dev/zero",
+        "/dev/random",
+        "/dev/urandom",
+        "/dev/tty",
+    ] {
+        let Some(d) = devices
+            .iter()
+            .find(|d| d.get("path").and_then(Value::as_str) == Some(name))
+        else {
+            return Ok(fail(
+                format!("{name} is reported"),
+                "the probe did not report it",
+            ));
         };
         let flag = |k: &str| d.get(k).and_then(Value::as_bool).unwrap_or(false);
-        let (major, minor) = (d.get("major").cloned().unwrap_or(Value::Null), d.get("minor").cloned().unwrap_or(Value::Null));
+        let (major, minor) = (
+            d.get("major").cloned().unwrap_or(Value::Null),
+            d.get("minor").cloned().unwrap_or(Value::Null),
+        );
         if !flag("exists") {
             return Ok(fail(format!("{name} exists"), "it does not"));
         }
         if !flag("char_device") {
-            return Ok(fail(format!("{name} is a character device"), "it is not a character device (mknod with SFlag::S_IFCHR)"));
+            return Ok(fail(
+                format!("{name} is a character device"),
+                "it is not a character device (mknod with SFlag::S_IFCHR)",
+            ));
         }
         if !flag("works") {
             return Ok(fail(
                 format!("{name} behaves like the real device"),
-                format!("it is {major}:{minor} and does not work: {}", field(d, "error")),
+                format!(
+                    "it is {major}:{minor} and does not work: {}",
+                    field(d, "error")
+                ),
             ));
         }
     }
@@ -162,11 +241,23 @@ fn nothing_left_mounted(ctx: &mut Ctx) -> Result<Verdict> {
     if let Err(verdict) = report(&run) {
         return Ok(verdict);
     }
-    let mut left: Vec<String> = ctx.sandbox.leftover_mounts()?.iter().map(|m| format!("{} in the runtime's namespace", mounts::describe(m))).collect();
-    left.extend(mounts::added(&host_before, &mounts::read("/proc/self/mountinfo")?).iter().map(|m| format!("{} on the host", mounts::describe(m))));
+    let mut left: Vec<String> = ctx
+        .sandbox
+        .leftover_mounts()?
+        .iter()
+        .map(|m| format!("{} in the runtime's namespace", mounts::describe(m)))
+        .collect();
+    left.extend(
+        mounts::added(&host_before, &mounts::read("/proc/self/mountinfo")?)
+            .iter()
+            .map(|m| format!("{} on the host", mounts::describe(m))),
+    );
     Ok(if left.is_empty() {
         Verdict::Pass
     } else {
-        fail("no mount left after the container exited", format!("still mounted: {}", left.join("; ")))
+        fail(
+            "no mount left after the container exited",
+            format!("still mounted: {}", left.join("; ")),
+        )
     })
 }

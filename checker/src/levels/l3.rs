@@ -9,7 +9,17 @@ const PIVOT_ROOT: &str = "https://man7.org/linux/man-pages/man2/pivot_root.2.htm
 
 /// Pseudo filesystems that share one superblock with the host's when mounted again in the same
 /// namespaces (a new procfs is the host's procfs): seeing them inside is not seeing the host's files.
-const SHARED_PSEUDO_FS: &[&str] = &["proc", "sysfs", "cgroup", "cgroup2", "mqueue", "securityfs", "debugfs", "tracefs", "bpf"];
+const SHARED_PSEUDO_FS: &[&str] = &[
+    "proc",
+    "sysfs",
+    "cgroup",
+    "cgroup2",
+    "mqueue",
+    "securityfs",
+    "debugfs",
+    "tracefs",
+    "bpf",
+];
 
 pub const CHECKS: &[Check] = &[
     Check {
@@ -57,7 +67,10 @@ fn root_is_a_mount(ctx: &mut Ctx) -> Result<Verdict> {
         Verdict::Pass
     } else {
         let points: Vec<&str> = table.iter().map(|m| m.mount_point.as_str()).collect();
-        fail("a mount on / in /proc/self/mountinfo (the rootfs, after pivot_root)", format!("no / entry, only {points:?}: the root is a plain directory, as after chroot"))
+        fail(
+            "a mount on / in /proc/self/mountinfo (the rootfs, after pivot_root)",
+            format!("no / entry, only {points:?}: the root is a plain directory, as after chroot"),
+        )
     })
 }
 
@@ -72,13 +85,19 @@ fn no_host_mounts(ctx: &mut Ctx) -> Result<Verdict> {
     let leaked: Vec<String> = mounts_of(report)
         .iter()
         .filter(|m| !SHARED_PSEUDO_FS.contains(&m.fstype.as_str()))
-        .filter(|m| host.iter().any(|h| h.major_minor == m.major_minor && h.root == m.root))
+        .filter(|m| {
+            host.iter()
+                .any(|h| h.major_minor == m.major_minor && h.root == m.root)
+        })
         .map(|m| format!("{} ({})", m.mount_point, m.fstype))
         .collect();
     Ok(if leaked.is_empty() {
         Verdict::Pass
     } else {
-        fail("only the container's own mounts inside", format!("host mounts visible at {}", leaked.join(", ")))
+        fail(
+            "only the container's own mounts inside",
+            format!("host mounts visible at {}", leaked.join(", ")),
+        )
     })
 }
 
@@ -89,14 +108,20 @@ fn chroot_escape_fails(ctx: &mut Ctx) -> Result<Verdict> {
         Ok(r) => r,
         Err(verdict) => return Ok(verdict),
     };
-    Ok(if report.get("reached").and_then(Value::as_bool).unwrap_or(false) {
-        fail(
-            format!("mkdir x; chroot x; chdir(\"..\") ×64; chroot(\".\") cannot reach {host}"),
-            "it did: the escape read the host's file",
-        )
-    } else {
-        Verdict::Pass
-    })
+    Ok(
+        if report
+            .get("reached")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+        {
+            fail(
+                format!("mkdir x; chroot x; chdir(\"..\") ×64; chroot(\".\") cannot reach {host}"),
+                "it did: the escape read the host's file",
+            )
+        } else {
+            Verdict::Pass
+        },
+    )
 }
 
 fn old_root_removed(ctx: &mut Ctx) -> Result<Verdict> {
@@ -105,11 +130,20 @@ fn old_root_removed(ctx: &mut Ctx) -> Result<Verdict> {
         Ok(r) => r,
         Err(verdict) => return Ok(verdict),
     };
-    let mount_points: Vec<String> = mounts_of(report).into_iter().map(|m| m.mount_point).collect();
+    let mount_points: Vec<String> = mounts_of(report)
+        .into_iter()
+        .map(|m| m.mount_point)
+        .collect();
     let extra: Vec<String> = report
         .get("root_entries")
         .and_then(Value::as_array)
-        .map(|names| names.iter().filter_map(Value::as_str).map(String::from).collect::<Vec<_>>())
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default()
         .into_iter()
         .filter(|name| !ctx.env.image_entries.contains(name))
@@ -118,6 +152,9 @@ fn old_root_removed(ctx: &mut Ctx) -> Result<Verdict> {
     Ok(if extra.is_empty() {
         Verdict::Pass
     } else {
-        fail("/ holds only the image's files and the container's mount points", format!("extra entries in /: {}", extra.join(", ")))
+        fail(
+            "/ holds only the image's files and the container's mount points",
+            format!("extra entries in /: {}", extra.join(", ")),
+        )
     })
 }
