@@ -196,10 +196,7 @@ fn check(words: Vec<OsString>) -> Result<u8> {
     let image = prepare::test_image(&probe)?;
     let env = prepare::environment(runtime.clone(), image, Duration::from_secs(args.timeout))?;
     if human {
-        println!(
-            "{}",
-            format!("rubber-crab checker: {target} with {}", runtime.display())
-        );
+        println!("rubber-crab checker: {target} with {}", runtime.display());
     }
     let mut current_level = None;
     let results = suite::run_levels(&env, &levels, args.keep_going, |result| {
@@ -281,7 +278,7 @@ fn require_root(target: &str) -> Result<()> {
         .unwrap_or_else(|_| "target/debug/checker".into());
     let rest: Vec<String> = std::env::args().skip(1).collect();
     Err(NotRoot(format!(
-        "checking {target} needs root (it creates namespaces and mounts). Run:\n  sudo {me} {}",
+        "checking {target} needs root (it creates namespaces and mounts). Run:\n  sudo -E env \"PATH=$PATH\" {me} {}",
         rest.join(" ")
     ))
     .into())

@@ -55,10 +55,10 @@ fn build(mut cmd: Command, package: &str) -> Result<PathBuf> {
     }
     String::from_utf8_lossy(&out.stdout)
         .lines()
+        .rev()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == package)
-        .filter_map(|msg| msg["executable"].as_str().map(PathBuf::from))
-        .last()
+        .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
         .with_context(|| format!("cargo built {package} but named no executable"))
 }
 
@@ -123,6 +123,13 @@ pub fn test_image(built_probe: &Path) -> Result<TestImage> {
     let dir = home.join("images");
     let tar = kit::image::tar_path(&dir, "busybox");
     let stamp_path = dir.join("busybox.stamp");
+    std::fs::create_dir_all(&dir)?;
+    // Several checkers may start at once (the test suite does): one builds, the others wait and
+    // reuse its image, so no checker sees the marker change under it.
+    let lock = std::fs::File::create(dir.join(".lock"))?;
+    let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, errno)| errno)
+        .context("locking the image cache")?;
     let probe_bytes =
         std::fs::read(built_probe).with_context(|| format!("reading {}", built_probe.display()))?;
     let fingerprint = format!("v2 {} {:x}", probe_bytes.len(), fnv(&probe_bytes));
@@ -138,7 +145,7 @@ pub fn test_image(built_probe: &Path) -> Result<TestImage> {
     };
     if !cached {
         std::fs::create_dir_all(probe.parent().context("probe dir")?)?;
-        let tmp = probe.with_extension("tmp");
+        let tmp = probe.with_extension(format!("tmp{}", std::process::id()));
         std::fs::write(&tmp, &probe_bytes)?;
         std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
         std::fs::rename(&tmp, &probe)?;

@@ -178,7 +178,7 @@ pub fn parse_ldd(output: &str) -> BTreeSet<PathBuf> {
 }
 
 fn write_tar(root: &Path, tar: &Path) -> Result<()> {
-    let tmp = tar.with_extension("tar.tmp");
+    let tmp = tar.with_extension(format!("tar.tmp{}", std::process::id()));
     let file = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let mut builder = tar::Builder::new(file);
     builder.follow_symlinks(false);
@@ -252,6 +252,15 @@ mod tests {
         assert!(root.join("opt/tool").is_file());
         assert!(root.join("scratch").is_dir());
         assert!(root.join("proc").is_dir() && root.join("dev").is_dir());
-        assert!(!tmp.path().join("images/test.tar.tmp").exists());
+        let left: Vec<_> = fs::read_dir(tmp.path().join("images"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(
+            left,
+            ["test.tar"],
+            "only the image is left in the image dir"
+        );
     }
 }

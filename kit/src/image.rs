@@ -109,30 +109,29 @@ pub fn check_member(
     if member.components().any(|c| c == Component::ParentDir) {
         return Err(unsafe_member(member, "`..` would climb out of the root"));
     }
+    let parent = member.parent().unwrap_or(Path::new(""));
     match (kind, link) {
         // A hard link names another member: it must stay inside the image.
-        (tar::EntryType::Link, Some(target)) => {
-            if target.is_absolute() || climbs_out(Path::new(""), target) {
-                return Err(unsafe_member(
-                    member,
-                    "hard link to a file outside the image",
-                ));
-            }
+        (tar::EntryType::Link, Some(target))
+            if target.is_absolute() || climbs_out(Path::new(""), target) =>
+        {
+            Err(unsafe_member(
+                member,
+                "hard link to a file outside the image",
+            ))
         }
         // An absolute symlink is fine: it is resolved inside the container's root at run time
         // (`/bin/sh -> /bin/busybox`). A relative one must not climb above the image's root.
-        (tar::EntryType::Symlink, Some(target)) => {
-            let dir = member.parent().unwrap_or(Path::new(""));
-            if !target.is_absolute() && climbs_out(dir, target) {
-                return Err(unsafe_member(
-                    member,
-                    "symlink that points above the image's root",
-                ));
-            }
+        (tar::EntryType::Symlink, Some(target))
+            if !target.is_absolute() && climbs_out(parent, target) =>
+        {
+            Err(unsafe_member(
+                member,
+                "symlink that points above the image's root",
+            ))
         }
-        _ => {}
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Whether `target`, resolved from directory `dir` (both relative to the root), goes above the root.

@@ -15,77 +15,102 @@ use nix::unistd::{chdir, chroot, execvp, fork, pivot_root, ForkResult};
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
-/// Every fault, with the check that exists to catch it.
-const FAULTS: &[(&str, &str)] = &[
-    ("correct", "nothing: a correct level-3 runtime"),
+/// Every fault: its name, the level of runtime it is (the mechanisms of levels 0..=level are
+/// there, correct but for the fault), and the check that exists to catch it.
+const FAULTS: &[(&str, u32, &str)] = &[
+    ("correct", 3, "nothing: a correct level-3 runtime"),
     (
         "mixed-streams",
+        0,
         "L0.fork-exec.output: the command's stderr goes to stdout",
     ),
-    ("exit-zero", "L0.fork-exec.exit-code: always exits 0"),
+    ("exit-zero", 0, "L0.fork-exec.exit-code: always exits 0"),
     (
         "signal-number",
+        0,
         "L0.fork-exec.signal: returns N, not 128+N, for death by signal N",
     ),
     (
         "joined-argv",
+        0,
         "L0.fork-exec.argv: joins the arguments and splits them on spaces",
     ),
     (
         "no-wait",
+        0,
         "L0.fork-exec.waits: exits without waiting for the command",
     ),
     (
         "exec-without-fork",
+        0,
         "L0.fork-exec.child: execs the command in place of the runtime",
     ),
     (
         "panic-on-missing",
+        0,
         "L0.fork-exec.missing-command: unwraps the exec error",
     ),
     (
         "no-chroot",
-        "L1.chroot.*: runs the command in the host's root",
+        1,
+        "L1.chroot.image-root, host-hidden: extracts the image but never chroots",
     ),
-    ("no-chdir", "L1.chroot.cwd: chroot without chdir(\"/\")"),
+    ("no-chdir", 1, "L1.chroot.cwd: chroot without chdir(\"/\")"),
     (
         "shared-rootfs",
+        1,
         "L1.chroot.fresh-copy: every container uses the same rootfs",
     ),
     (
         "rootfs-elsewhere",
+        1,
         "L1.chroot.under-container-dir: the rootfs is in /tmp",
     ),
     (
         "no-unshare",
+        2,
         "L2.mount-ns.namespace: mounts in the runtime's own mount namespace",
     ),
-    ("no-proc", "L2.mount-ns.proc: does not mount /proc"),
+    ("no-proc", 2, "L2.mount-ns.proc: does not mount /proc"),
     (
         "not-private",
-        "L2.mount-ns.no-propagation: forgets to make / private",
+        2,
+        "L2.mount-ns.no-propagation, no-leftovers: forgets to make / private",
     ),
     (
         "host-dev",
+        2,
         "L2.mount-ns.devices: bind-mounts the host's /dev",
     ),
     (
         "file-devices",
+        2,
         "L2.mount-ns.devices: regular files instead of device nodes",
     ),
     (
         "chroot-not-pivot",
+        2,
         "L3.pivot-root.root-mount, no-escape: chroot instead of pivot_root",
     ),
     (
         "keep-old-root",
+        3,
         "L3.pivot-root.no-host-mounts: does not unmount the old root",
     ),
     (
         "keep-old-dir",
+        3,
         "L3.pivot-root.old-root-removed: unmounts the old root but leaves its directory",
     ),
 ];
+
+/// The level of runtime this fault is.
+fn level() -> u32 {
+    FAULTS
+        .iter()
+        .find(|(name, _, _)| is(name))
+        .map_or(3, |(_, level, _)| *level)
+}
 
 fn fault() -> String {
     std::env::var("BROKEN_FAULT").unwrap_or_else(|_| kit::program_name())
@@ -96,13 +121,13 @@ fn is(name: &str) -> bool {
 }
 
 fn main() -> std::process::ExitCode {
-    if !FAULTS.iter().any(|(name, _)| is(name)) {
+    if !FAULTS.iter().any(|(name, _, _)| is(name)) {
         eprintln!(
             "broken: unknown fault {:?}; start me through a symlink named after one of:",
             fault()
         );
-        for (name, what) in FAULTS {
-            eprintln!("  {name:<18} {what}");
+        for (name, level, what) in FAULTS {
+            eprintln!("  {name:<18} level {level}  {what}");
         }
         return std::process::ExitCode::from(2);
     }
@@ -111,7 +136,9 @@ fn main() -> std::process::ExitCode {
 
 fn run(args: RunArgs) -> Result<i32> {
     let (dir, rootfs) = rootfs_for(&args)?;
-    kit::image::extract(&args.image_dir(), &args.image, &rootfs)?;
+    if level() >= 1 {
+        kit::image::extract(&args.image_dir(), &args.image, &rootfs)?;
+    }
     let argv = argv(&args);
     if is("exec-without-fork") {
         let Err(err) = setup_and_exec(&rootfs, &argv);
@@ -172,7 +199,7 @@ fn argv(args: &RunArgs) -> Vec<CString> {
 }
 
 fn setup_and_exec(rootfs: &Path, argv: &[CString]) -> Result<std::convert::Infallible> {
-    if !is("no-chroot") {
+    if level() >= 2 {
         if !is("no-unshare") {
             unshare(CloneFlags::CLONE_NEWNS).syscall("unshare")?;
         }
@@ -197,6 +224,8 @@ fn setup_and_exec(rootfs: &Path, argv: &[CString]) -> Result<std::convert::Infal
             .syscall("mount proc")?;
         }
         make_dev(&rootfs.join("dev"))?;
+    }
+    if level() >= 1 && !is("no-chroot") {
         enter_root(rootfs)?;
     }
     if is("mixed-streams") {
@@ -263,7 +292,7 @@ fn make_dev(dev: &Path) -> Result<()> {
 }
 
 fn enter_root(rootfs: &Path) -> Result<()> {
-    if is("chroot-not-pivot") || is("no-chdir") {
+    if level() < 3 {
         chroot(rootfs).syscall("chroot")?;
         if !is("no-chdir") {
             chdir("/").syscall("chdir")?;

@@ -118,8 +118,9 @@ fn each_run_is_fresh(ctx: &mut Ctx) -> Result<Verdict> {
         return Ok(fail(
             format!("the first container can write {path}"),
             format!(
-                "the write failed: {}",
-                field(report(&first).unwrap_or(&Value::Null), "error")
+                "the write failed: {} ({} exists only in the image: is the container's / the image?)",
+                field(report(&first).unwrap_or(&Value::Null), "error"),
+                crate::prepare::SCRATCH
             ),
         ));
     }

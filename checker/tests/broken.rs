@@ -1,0 +1,136 @@
+//! Each check catches the mistake it exists for: a runtime broken in exactly one way fails
+//! exactly the checks listed here and passes every other one.
+
+mod common;
+use common::*;
+
+/// (fault, level checked, the checks that must fail). See checker/broken/src/main.rs.
+const CASES: &[(&str, u32, &[&str])] = &[
+    ("correct", 3, &[]),
+    (
+        "mixed-streams",
+        0,
+        &["L0.fork-exec.output", "L0.fork-exec.missing-command"],
+    ),
+    (
+        "exit-zero",
+        0,
+        &[
+            "L0.fork-exec.exit-code",
+            "L0.fork-exec.signal",
+            "L0.fork-exec.waits",
+            "L0.fork-exec.missing-command",
+        ],
+    ),
+    ("signal-number", 0, &["L0.fork-exec.signal"]),
+    ("joined-argv", 0, &["L0.fork-exec.argv"]),
+    (
+        "no-wait",
+        0,
+        &[
+            "L0.fork-exec.exit-code",
+            "L0.fork-exec.signal",
+            "L0.fork-exec.waits",
+            "L0.fork-exec.child",
+            "L0.fork-exec.missing-command",
+        ],
+    ),
+    // Once the runtime has become the command, nothing is left to turn a signal into 128+N.
+    (
+        "exec-without-fork",
+        0,
+        &["L0.fork-exec.signal", "L0.fork-exec.child"],
+    ),
+    ("panic-on-missing", 0, &["L0.fork-exec.missing-command"]),
+    (
+        "no-chroot",
+        1,
+        &[
+            "L1.chroot.image-root",
+            "L1.chroot.host-hidden",
+            "L1.chroot.fresh-copy",
+        ],
+    ),
+    ("no-chdir", 1, &["L1.chroot.cwd"]),
+    ("shared-rootfs", 1, &["L1.chroot.fresh-copy"]),
+    ("rootfs-elsewhere", 1, &["L1.chroot.under-container-dir"]),
+    (
+        "no-unshare",
+        2,
+        &[
+            "L2.mount-ns.namespace",
+            "L2.mount-ns.no-propagation",
+            "L2.mount-ns.no-leftovers",
+        ],
+    ),
+    // Without /proc the probe cannot read its mountinfo, so /dev's tmpfs goes unseen too.
+    ("no-proc", 2, &["L2.mount-ns.proc", "L2.mount-ns.devices"]),
+    (
+        "not-private",
+        2,
+        &["L2.mount-ns.no-propagation", "L2.mount-ns.no-leftovers"],
+    ),
+    ("host-dev", 2, &["L2.mount-ns.devices"]),
+    ("file-devices", 2, &["L2.mount-ns.devices"]),
+    (
+        "chroot-not-pivot",
+        3,
+        &["L3.pivot-root.root-mount", "L3.pivot-root.no-escape"],
+    ),
+    ("keep-old-root", 3, &["L3.pivot-root.no-host-mounts"]),
+    ("keep-old-dir", 3, &["L3.pivot-root.old-root-removed"]),
+];
+
+#[test]
+fn each_broken_runtime_fails_exactly_its_checks() {
+    if !root_or_skip("each_broken_runtime_fails_exactly_its_checks") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut mismatches = Vec::new();
+    for (fault, level, expected) in CASES {
+        let runtime = broken(fault, dir.path());
+        let runtime = runtime.to_str().unwrap();
+        let out = checker(&[
+            &format!("level{level}"),
+            "--keep-going",
+            "--runtime",
+            runtime,
+            "--format",
+            "json",
+        ]);
+        let failed: Vec<String> = statuses(&stdout(&out))
+            .into_iter()
+            .filter(|(_, s)| s != "pass")
+            .map(|(id, s)| format!("{id}:{s}"))
+            .collect();
+        let wanted: Vec<String> = expected.iter().map(|id| format!("{id}:fail")).collect();
+        if failed != wanted {
+            mismatches.push(format!("{fault}: expected {wanted:?}, got {failed:?}"));
+        }
+        let code = out.status.code();
+        assert_eq!(
+            code,
+            Some(if expected.is_empty() { 0 } else { 1 }),
+            "{fault}: exit code"
+        );
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+#[test]
+fn every_check_has_a_broken_runtime_that_fails_it() {
+    let caught: Vec<&str> = CASES
+        .iter()
+        .flat_map(|(_, _, ids)| ids.iter().copied())
+        .collect();
+    for level in 0..=3 {
+        for check in checker::levels::checks(level) {
+            assert!(
+                caught.contains(&check.id),
+                "no broken runtime proves {} can fail",
+                check.id
+            );
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The reference ladder passes; every pristine skeleton fails at its own level, on the checks
+//! its missing mechanism is about, and the report it gets is snapshotted.
+
+mod common;
+use common::*;
+
+#[test]
+fn every_solution_passes_its_level() {
+    if !root_or_skip("every_solution_passes_its_level") {
+        return;
+    }
+    for level in 0..=3 {
+        let out = checker(&[&format!("level{level}"), "--solution"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "solution{level} failed:\n{}",
+            stdout(&out)
+        );
+        assert!(
+            stdout(&out).contains("0 failed, 0 skipped"),
+            "{}",
+            stdout(&out)
+        );
+    }
+}
+
+/// Masks what varies between runs: paths, ids and nonces, pids, namespace inodes, random codes.
+fn normalised(text: &str) -> String {
+    let root = workspace_root().display().to_string();
+    let filters: &[(&str, &str)] = &[
+        (r"run-\d+", "run-[PID]"),
+        (r"\b[0-9a-f]{12}\b", "[ID]"),
+        (r"pid \d+", "pid [PID]"),
+        (r":\[\d+\]", ":[INODE]"),
+        (r"(exit --nonce \[ID\]) \d+", "$1 [N]"),
+        (r"--exit \d+", "--exit [N]"),
+        (
+            r"exit status \d+ \(the command",
+            "exit status [N] (the command",
+        ),
+    ];
+    let mut text = text.replace(&root, "[ROOT]");
+    for (pattern, replacement) in filters {
+        text = regex::Regex::new(pattern)
+            .unwrap()
+            .replace_all(&text, *replacement)
+            .into_owned();
+    }
+    text
+}
+
+#[test]
+fn every_skeleton_fails_at_its_level_and_only_there() {
+    if !root_or_skip("every_skeleton_fails_at_its_level_and_only_there") {
+        return;
+    }
+    for level in 0..=3 {
+        let out = checker(&[&format!("level{level}"), "--format", "json"]);
+        assert_eq!(out.status.code(), Some(1), "level{level} should fail");
+        for (id, status) in statuses(&stdout(&out)) {
+            let check_level: u32 = id[1..id.find('.').unwrap()].parse().unwrap();
+            if check_level < level {
+                assert_eq!(
+                    status, "pass",
+                    "skeleton level{level} must pass the earlier level's {id}"
+                );
+            }
+        }
+        let human = checker(&[&format!("level{level}")]);
+        insta::assert_snapshot!(
+            format!("skeleton_level{level}"),
+            normalised(&stdout(&human))
+        );
+    }
+}
