@@ -218,8 +218,10 @@ const DEVICES: &[(&str, u64, u64)] =
 fn mount_dev(rootfs: &Path) -> Result<()> {
     let dev = rootfs.join("dev");
     std::fs::create_dir_all(&dev)?;
-    explain!("an empty /dev, in memory", "mount(\"tmpfs\", {:?}, \"tmpfs\", MS_NOSUID, \"mode=755\")", dev);
-    mount(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID, Some("mode=755,size=64k"))
+    // Device nodes take no space: 64k is plenty, and caps what the container can write there.
+    let options = "mode=755,size=64k";
+    explain!("an empty /dev, in memory", "mount(\"tmpfs\", {:?}, \"tmpfs\", MS_NOSUID, {options:?})", dev);
+    mount(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID, Some(options))
         .syscall(format!("mount tmpfs on {dev:?}"))?;
     for &(name, major, minor) in DEVICES {
         let path = dev.join(name);
@@ -233,8 +235,10 @@ fn mount_dev(rootfs: &Path) -> Result<()> {
     }
     let pts = dev.join("pts");
     std::fs::create_dir_all(&pts)?;
-    explain!("a private set of pseudo-terminals", "mount(\"devpts\", {:?}, \"devpts\", 0, \"newinstance,ptmxmode=0666\")", pts);
-    mount(Some("devpts"), &pts, Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("newinstance,ptmxmode=0666,mode=620"))
+    // newinstance: the container's terminals are its own, not the host's (devpts(4)).
+    let options = "newinstance,ptmxmode=0666,mode=620";
+    explain!("a private set of pseudo-terminals", "mount(\"devpts\", {:?}, \"devpts\", MS_NOSUID | MS_NOEXEC, {options:?})", pts);
+    mount(Some("devpts"), &pts, Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some(options))
         .syscall(format!("mount devpts on {pts:?}"))?;
     for (link, target) in [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
         std::os::unix::fs::symlink(target, dev.join(link))?;

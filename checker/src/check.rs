@@ -159,7 +159,15 @@ impl<'a> Ctx<'a> {
 }
 
 /// The probe's report from a run, or the failure that explains why there is none.
+/// A run that had to be killed at the timeout fails whatever its report says: a runtime must
+/// end when its command does.
 pub fn report(run: &Run) -> std::result::Result<&Value, Verdict> {
+    if run.status == crate::run::Status::TimedOut {
+        return Err(fail(
+            "the runtime exits once the command has ended",
+            format!("{}{}", run.status, stderr_tail(run)),
+        ));
+    }
     match &run.report {
         Ok(value) => Ok(value),
         Err(why) => Err(fail(

@@ -119,3 +119,51 @@ fn json_output_has_the_documented_schema() {
     }
     assert_eq!(doc["summary"]["failed"], checks.len());
 }
+
+#[test]
+fn a_hanging_runtime_is_killed_at_the_timeout_with_everything_it_started() {
+    if !root_or_skip("a_hanging_runtime_is_killed_at_the_timeout_with_everything_it_started") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = broken("hang", dir.path());
+    let started = std::time::Instant::now();
+    let out = checker(&[
+        "level0",
+        "--runtime",
+        runtime.to_str().unwrap(),
+        "--timeout",
+        "1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let observed: Vec<&str> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["observed"].as_str())
+        .collect();
+    assert!(
+        observed
+            .iter()
+            .any(|o| o.contains("still running at the timeout")),
+        "{observed:?}"
+    );
+    // Seven checks, each given one second: the timeout, not the hang, bounds the run.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    // Nothing the runtime started survives it.
+    let leftovers: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path().join("exe")).ok())
+        .map(|exe| exe.display().to_string())
+        .filter(|exe| exe.ends_with("/broken"))
+        .collect();
+    assert!(leftovers.is_empty(), "still running: {leftovers:?}");
+}

@@ -51,6 +51,11 @@ const FAULTS: &[(&str, u32, &str)] = &[
         "L0.fork-exec.missing-command: unwraps the exec error",
     ),
     (
+        "hang",
+        0,
+        "every check, by the timeout: runs the command, then never exits",
+    ),
+    (
         "no-chroot",
         1,
         "L1.chroot.image-root, host-hidden: extracts the image but never chroots",
@@ -154,6 +159,11 @@ fn run(args: RunArgs) -> Result<i32> {
     };
     if is("no-wait") {
         return Ok(0);
+    }
+    if is("hang") {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
     }
     let code = match waitpid(child, None)? {
         WaitStatus::Exited(_, code) => code,

@@ -158,9 +158,11 @@ const DEVICES: &[(&str, u64, u64)] = &[
 fn mount_dev(rootfs: &Path) -> Result<()> {
     let dev = rootfs.join("dev");
     std::fs::create_dir_all(&dev)?;
+    // Device nodes take no space: 64k is plenty, and caps what the container can write there.
+    let options = "mode=755,size=64k";
     explain!(
         "an empty /dev, in memory",
-        "mount(\"tmpfs\", {:?}, \"tmpfs\", MS_NOSUID, \"mode=755\")",
+        "mount(\"tmpfs\", {:?}, \"tmpfs\", MS_NOSUID, {options:?})",
         dev
     );
     mount(
@@ -168,7 +170,7 @@ fn mount_dev(rootfs: &Path) -> Result<()> {
         &dev,
         Some("tmpfs"),
         MsFlags::MS_NOSUID,
-        Some("mode=755,size=64k"),
+        Some(options),
     )
     .syscall(format!("mount tmpfs on {dev:?}"))?;
     for &(name, major, minor) in DEVICES {
@@ -195,9 +197,11 @@ fn mount_dev(rootfs: &Path) -> Result<()> {
     }
     let pts = dev.join("pts");
     std::fs::create_dir_all(&pts)?;
+    // newinstance: the container's terminals are its own, not the host's (devpts(4)).
+    let options = "newinstance,ptmxmode=0666,mode=620";
     explain!(
         "a private set of pseudo-terminals",
-        "mount(\"devpts\", {:?}, \"devpts\", 0, \"newinstance,ptmxmode=0666\")",
+        "mount(\"devpts\", {:?}, \"devpts\", MS_NOSUID | MS_NOEXEC, {options:?})",
         pts
     );
     mount(
@@ -205,7 +209,7 @@ fn mount_dev(rootfs: &Path) -> Result<()> {
         &pts,
         Some("devpts"),
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=620"),
+        Some(options),
     )
     .syscall(format!("mount devpts on {pts:?}"))?;
     for (link, target) in [
