@@ -78,9 +78,10 @@ fn run(args: RunArgs) -> Result<i32> {
     extract_image(&args, &rootfs)?;
     //@ end
     //@ level 0
-    //@ todo 1: fork() a child. fork returns twice: in the child (ForkResult::Child) and in the
-    //@ todo    parent (ForkResult::Parent { child }). The child runs `child(...)`, the parent
-    //@ todo    `wait_for(child)`. fork is `unsafe` in nix: say why it is sound here.
+    //@ todo 1: fork() a child. fork returns twice: in the child (ForkResult::Child)
+    //@ todo    and in the parent (ForkResult::Parent { child }). The child calls `child(&args)`
+    //@ todo    and hands its error to kit::exit_child; the parent returns `wait_for(child)`.
+    //@ todo    nix's fork is `unsafe`: write a // SAFETY: comment saying why it is sound here.
     explain!("copy this process: the copy will become the command", "fork()");
     // SAFETY: the runtime is single-threaded, so the child may run any code before it execs.
     match unsafe { fork() }.syscall("fork")? {
@@ -128,8 +129,8 @@ fn remove_container(container: &Container) {
 }
 //@ end
 //@ level 0
-//@ todo 2: write `child`: in the child process, replace the program with the command
-//@ todo    (`exec_command`, below, calls execvp). It returns only if something failed.
+//@ todo 2: write `fn child(args: &RunArgs) -> Result<Infallible>`: in the child process,
+//@ todo    become the command by calling `exec_command` (step 3). It returns only on failure.
 
 /// In the child: set up the container, then become the command. Returns only on failure.
 //@ from 1
@@ -138,23 +139,27 @@ fn child(args: &RunArgs, rootfs: &Path) -> Result<Infallible> {
 fn child(args: &RunArgs) -> Result<Infallible> {
     //@ end
     //@ level 2
-    //@ todo 1: unshare(CLONE_NEWNS): from here on this process has its own copy of the mount table.
+    //@ todo 1: unshare(CLONE_NEWNS): from here on this process has its own copy of
+    //@ todo    the mount table.
     unshare_mount_namespace()?;
-    //@ todo 2: make every mount in the copy private (MS_REC | MS_PRIVATE), so that mounts made
-    //@ todo    below are not propagated back to the host's mount namespace.
+    //@ todo 2: make every mount in the copy private (MS_REC | MS_PRIVATE), so that
+    //@ todo    the mounts made below are not propagated back to the host.
     make_mounts_private()?;
     //@ todo 3: mount a fresh procfs on <rootfs>/proc.
     mount_proc(rootfs)?;
-    //@ todo 4: mount a tmpfs on <rootfs>/dev and create the device nodes in it, then devpts.
+    //@ todo 4: mount a tmpfs on <rootfs>/dev, create the device nodes in it (null,
+    //@ todo    zero, random, urandom, tty), then mount a devpts on <rootfs>/dev/pts.
     mount_dev(rootfs)?;
     //@ end
     //@ level 3
-    //@ todo 1: replace chroot_into with pivot_into: bind-mount the rootfs onto itself,
-    //@ todo    pivot_root into it, then unmount and remove the old root.
+    //@ todo 1: replace chroot_into with a `pivot_into(rootfs)` you write: bind-mount
+    //@ todo    the rootfs onto itself, chdir into it, pivot_root(".", ".old_root"),
+    //@ todo    chdir("/"), then unmount the old root (MNT_DETACH) and remove its directory.
     pivot_into(rootfs)?;
     //@ else
     //@ level 1
-    //@ todo 1: chroot into the rootfs, then chdir("/") so the working directory is inside it.
+    //@ todo 1: chroot into the rootfs, then chdir("/") so that the working directory
+    //@ todo    is inside the new root too.
     chroot_into(rootfs)?;
     //@ else
     //@ only 1
@@ -273,8 +278,10 @@ fn pivot_into(rootfs: &Path) -> Result<()> {
 }
 //@ end
 //@ level 0
-//@ todo 3: write `exec_command` (execvp the command, searching PATH) and `wait_for`: waitpid
-//@ todo    for the child, then return its exit code, or 128 + N if signal N killed it.
+//@ todo 3: write `fn exec_command(command: &[OsString]) -> Result<Infallible>`
+//@ todo    (kit::c_strings, then nix's execvp, which searches PATH) and
+//@ todo    `fn wait_for(child: Pid) -> Result<i32>`: waitpid for the child, then return
+//@ todo    its exit code, or 128 + N if signal N killed it.
 
 /// Replaces this process's program with the command, searching PATH like a shell. On success
 /// execvp never returns: the only possible result is an error.

@@ -15,15 +15,18 @@ fn main() -> std::process::ExitCode {
 
 /// Runs the command in a new container and returns the exit code to leave with.
 fn run(args: RunArgs) -> Result<i32> {
-    // TODO(level 0) step 1: fork() a child. fork returns twice: in the child (ForkResult::Child) and in the
-    //     parent (ForkResult::Parent { child }). The child runs `child(...)`, the parent
-    //     `wait_for(child)`. fork is `unsafe` in nix: say why it is sound here.
+    // TODO(level 0) step 1: fork() a child. fork returns twice: in the child (ForkResult::Child)
+    //     and in the parent (ForkResult::Parent { child }). The child calls `child(&args)`
+    //     and hands its error to kit::exit_child; the parent returns `wait_for(child)`.
+    //     nix's fork is `unsafe`: write a // SAFETY: comment saying why it is sound here.
     let _ = args;
     anyhow::bail!("no command runs yet: write the TODOs in levels/00-fork-exec/src/main.rs")
 }
 
-// TODO(level 0) step 2: write `child`: in the child process, replace the program with the command
-//     (`exec_command`, below, calls execvp). It returns only if something failed.
+// TODO(level 0) step 2: write `fn child(args: &RunArgs) -> Result<Infallible>`: in the child process,
+//     become the command by calling `exec_command` (step 3). It returns only on failure.
 
-// TODO(level 0) step 3: write `exec_command` (execvp the command, searching PATH) and `wait_for`: waitpid
-//     for the child, then return its exit code, or 128 + N if signal N killed it.
+// TODO(level 0) step 3: write `fn exec_command(command: &[OsString]) -> Result<Infallible>`
+//     (kit::c_strings, then nix's execvp, which searches PATH) and
+//     `fn wait_for(child: Pid) -> Result<i32>`: waitpid for the child, then return
+//     its exit code, or 128 + N if signal N killed it.

@@ -66,7 +66,8 @@ fn remove_container(container: &Container) {
 
 /// In the child: set up the container, then become the command. Returns only on failure.
 fn child(args: &RunArgs, rootfs: &Path) -> Result<Infallible> {
-    // TODO(level 1) step 1: chroot into the rootfs, then chdir("/") so the working directory is inside it.
+    // TODO(level 1) step 1: chroot into the rootfs, then chdir("/") so that the working directory
+    //     is inside the new root too.
     let _ = rootfs; // unused until you chroot into it
     exec_command(&args.command)
 }

@@ -68,11 +68,13 @@ fn remove_container(container: &Container) {
 
 /// In the child: set up the container, then become the command. Returns only on failure.
 fn child(args: &RunArgs, rootfs: &Path) -> Result<Infallible> {
-    // TODO(level 2) step 1: unshare(CLONE_NEWNS): from here on this process has its own copy of the mount table.
-    // TODO(level 2) step 2: make every mount in the copy private (MS_REC | MS_PRIVATE), so that mounts made
-    //     below are not propagated back to the host's mount namespace.
+    // TODO(level 2) step 1: unshare(CLONE_NEWNS): from here on this process has its own copy of
+    //     the mount table.
+    // TODO(level 2) step 2: make every mount in the copy private (MS_REC | MS_PRIVATE), so that
+    //     the mounts made below are not propagated back to the host.
     // TODO(level 2) step 3: mount a fresh procfs on <rootfs>/proc.
-    // TODO(level 2) step 4: mount a tmpfs on <rootfs>/dev and create the device nodes in it, then devpts.
+    // TODO(level 2) step 4: mount a tmpfs on <rootfs>/dev, create the device nodes in it (null,
+    //     zero, random, urandom, tty), then mount a devpts on <rootfs>/dev/pts.
     chroot_into(rootfs)?;
     exec_command(&args.command)
 }

@@ -76,8 +76,9 @@ fn child(args: &RunArgs, rootfs: &Path) -> Result<Infallible> {
     make_mounts_private()?;
     mount_proc(rootfs)?;
     mount_dev(rootfs)?;
-    // TODO(level 3) step 1: replace chroot_into with pivot_into: bind-mount the rootfs onto itself,
-    //     pivot_root into it, then unmount and remove the old root.
+    // TODO(level 3) step 1: replace chroot_into with a `pivot_into(rootfs)` you write: bind-mount
+    //     the rootfs onto itself, chdir into it, pivot_root(".", ".old_root"),
+    //     chdir("/"), then unmount the old root (MNT_DETACH) and remove its directory.
     chroot_into(rootfs)?;
     exec_command(&args.command)
 }
