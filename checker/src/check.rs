@@ -4,7 +4,7 @@ use crate::run::{self, Held, Run, Spec};
 use crate::sandbox::Sandbox;
 use anyhow::Result;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// One check: a stable id, what it proves, and how.
@@ -159,6 +159,18 @@ impl<'a> Ctx<'a> {
 }
 
 /// The probe's report from a run, or the failure that explains why there is none.
+/// The probe's report from a run; when there is none, returns the failure that explains why
+/// from the calling check.
+macro_rules! report_or_fail {
+    ($run:expr) => {
+        match $crate::check::report(&$run) {
+            Ok(report) => report,
+            Err(verdict) => return Ok(verdict),
+        }
+    };
+}
+pub(crate) use report_or_fail;
+
 /// A run that had to be killed at the timeout fails whatever its report says: a runtime must
 /// end when its command does.
 pub fn report(run: &Run) -> std::result::Result<&Value, Verdict> {
@@ -207,9 +219,4 @@ pub fn mounts_of(report: &Value) -> Vec<crate::mounts::Mount> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// Whether `path` is inside `dir`.
-pub fn is_within(path: &Path, dir: &Path) -> bool {
-    path.starts_with(dir)
 }

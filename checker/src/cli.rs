@@ -114,16 +114,9 @@ pub fn main() -> ExitCode {
 }
 
 /// Bad input: exit 2.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 struct Usage(String);
-
-impl std::fmt::Display for Usage {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Usage {}
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     Usage(msg.into()).into()
@@ -284,16 +277,10 @@ fn require_root(target: &str) -> Result<()> {
     .into())
 }
 
-#[derive(Debug)]
+/// Not root: exit 3, with the command to run instead.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 struct NotRoot(String);
-
-impl std::fmt::Display for NotRoot {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for NotRoot {}
 
 fn list() -> Result<u8> {
     report::set_colour(std::io::stdout().is_terminal());

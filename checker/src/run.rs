@@ -8,7 +8,7 @@ use nix::unistd::Pid;
 use serde_json::Value;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -355,10 +355,6 @@ pub fn nonce() -> String {
 
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
-}
-
-pub fn pathbuf(s: &str) -> PathBuf {
-    PathBuf::from(s)
 }
 
 #[cfg(test)]

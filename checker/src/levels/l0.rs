@@ -1,6 +1,6 @@
 //! Level 0 — fork, exec, wait.
 
-use crate::check::{fail, report, stderr_tail, Check, Ctx, Verdict};
+use crate::check::{fail, report, report_or_fail, stderr_tail, Check, Ctx, Verdict};
 use crate::run::{descends_from, Status};
 use anyhow::Result;
 
@@ -73,9 +73,7 @@ fn output_passes_through(ctx: &mut Ctx) -> Result<Verdict> {
         format!("to-stderr-{}", crate::run::nonce()),
     );
     let run = ctx.probe("echo", &["--stdout", &out, "--stderr", &err])?;
-    if let Err(verdict) = report(&run) {
-        return Ok(verdict);
-    }
+    report_or_fail!(run);
     let (in_out, in_err) = (run.stdout.contains(&out), run.stderr.contains(&err));
     let mixed = run.stdout.contains(&err) || run.stderr.contains(&out);
     Ok(match (in_out && in_err, mixed) {
@@ -105,9 +103,7 @@ fn random_code() -> i32 {
 fn exit_code_propagates(ctx: &mut Ctx) -> Result<Verdict> {
     let code = random_code();
     let run = ctx.probe("exit", &[&code.to_string()])?;
-    if let Err(verdict) = report(&run) {
-        return Ok(verdict);
-    }
+    report_or_fail!(run);
     Ok(match run.status {
         Status::Exited(c) if c == code => Verdict::Pass,
         other => fail(
@@ -121,9 +117,7 @@ fn signal_gives_128_plus_n(ctx: &mut Ctx) -> Result<Verdict> {
     // SIGTERM (15) and SIGUSR1 (10): both kill by default and neither dumps core.
     for signal in [15, 10] {
         let run = ctx.probe("kill-self", &[&signal.to_string()])?;
-        if let Err(verdict) = report(&run) {
-            return Ok(verdict);
-        }
+        report_or_fail!(run);
         if run.status != Status::Exited(128 + signal) {
             return Ok(fail(
                 format!("exit status {} (128 + signal {signal})", 128 + signal),
@@ -148,10 +142,7 @@ fn argv_preserved(ctx: &mut Ctx) -> Result<Verdict> {
     let (mut argv, nonce) = ctx.probe_command("report", &["--"]);
     argv.extend(args.iter().map(|s| s.to_string()));
     let run = ctx.command(argv.clone(), nonce)?;
-    let report = match report(&run) {
-        Ok(r) => r,
-        Err(verdict) => return Ok(verdict),
-    };
+    let report = report_or_fail!(run);
     let seen: Vec<String> = report
         .get("argv")
         .and_then(|a| a.as_array())

@@ -1,6 +1,6 @@
 //! Level 1 — chroot into a fresh copy of the image.
 
-use crate::check::{fail, field, report, Check, Ctx, Verdict};
+use crate::check::{fail, field, report, report_or_fail, Check, Ctx, Verdict};
 use anyhow::Result;
 use kit::builder::MARKER_PATH;
 use serde_json::Value;
@@ -59,10 +59,7 @@ fn file<'v>(report: &'v Value, path: &str) -> Option<&'v str> {
 fn image_is_at_root(ctx: &mut Ctx) -> Result<Verdict> {
     let marker = format!("/{MARKER_PATH}");
     let run = ctx.probe("report", &["--read", &marker])?;
-    let report = match report(&run) {
-        Ok(r) => r,
-        Err(verdict) => return Ok(verdict),
-    };
+    let report = report_or_fail!(run);
     Ok(match file(report, &marker) {
         Some(content) if content == ctx.env.image_marker => Verdict::Pass,
         Some(other) => fail(
@@ -79,10 +76,7 @@ fn image_is_at_root(ctx: &mut Ctx) -> Result<Verdict> {
 fn host_file_is_hidden(ctx: &mut Ctx) -> Result<Verdict> {
     let host = ctx.env.host_marker.display().to_string();
     let run = ctx.probe("report", &["--read", &host])?;
-    let report = match report(&run) {
-        Ok(r) => r,
-        Err(verdict) => return Ok(verdict),
-    };
+    let report = report_or_fail!(run);
     Ok(match file(report, &host) {
         None => Verdict::Pass,
         Some(_) => fail(
@@ -94,10 +88,7 @@ fn host_file_is_hidden(ctx: &mut Ctx) -> Result<Verdict> {
 
 fn cwd_is_root(ctx: &mut Ctx) -> Result<Verdict> {
     let run = ctx.probe("report", &[])?;
-    let report = match report(&run) {
-        Ok(r) => r,
-        Err(verdict) => return Ok(verdict),
-    };
+    let report = report_or_fail!(run);
     Ok(match field(report, "cwd") {
         "/" => Verdict::Pass,
         other => fail(
@@ -110,10 +101,10 @@ fn cwd_is_root(ctx: &mut Ctx) -> Result<Verdict> {
 fn each_run_is_fresh(ctx: &mut Ctx) -> Result<Verdict> {
     let path = format!("{}/fresh-{}", crate::prepare::SCRATCH, crate::run::nonce());
     let first = ctx.probe("write", &[&path])?;
-    let written = match report(&first) {
-        Ok(r) => r.get("ok").and_then(Value::as_bool).unwrap_or(false),
-        Err(verdict) => return Ok(verdict),
-    };
+    let written = report_or_fail!(first)
+        .get("ok")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     if !written {
         return Ok(fail(
             format!("the first container can write {path}"),
@@ -125,10 +116,7 @@ fn each_run_is_fresh(ctx: &mut Ctx) -> Result<Verdict> {
         ));
     }
     let second = ctx.probe("report", &["--read", &path])?;
-    let report = match report(&second) {
-        Ok(r) => r,
-        Err(verdict) => return Ok(verdict),
-    };
+    let report = report_or_fail!(second);
     Ok(match file(report, &path) {
         None => Verdict::Pass,
         Some(_) => fail(

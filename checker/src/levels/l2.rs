@@ -1,6 +1,6 @@
 //! Level 2 — a mount namespace with its own /proc and /dev.
 
-use crate::check::{fail, field, mounts_of, report, Check, Ctx, Verdict};
+use crate::check::{fail, field, mounts_of, report, report_or_fail, Check, Ctx, Verdict};
 use crate::mounts;
 use anyhow::Result;
 use serde_json::Value;
@@ -87,10 +87,7 @@ fn own_mount_namespace(ctx: &mut Ctx) -> Result<Verdict> {
 
 fn proc_is_mounted(ctx: &mut Ctx) -> Result<Verdict> {
     let run = ctx.probe("report", &[])?;
-    let report = match report(&run) {
-        Ok(r) => r,
-        Err(verdict) => return Ok(verdict),
-    };
+    let report = report_or_fail!(run);
     let proc = mounts_of(report)
         .into_iter()
         .find(|m| m.mount_point == "/proc");
@@ -138,10 +135,7 @@ fn mounts_do_not_propagate(ctx: &mut Ctx) -> Result<Verdict> {
             })
             .collect())
     })?;
-    let report = match report(&run) {
-        Ok(r) => r,
-        Err(verdict) => return Ok(verdict),
-    };
+    let report = report_or_fail!(run);
     if !report.get("ok").and_then(Value::as_bool).unwrap_or(false) {
         return Ok(fail(
             format!("the container can mount a tmpfs on {target}"),
@@ -160,10 +154,7 @@ fn mounts_do_not_propagate(ctx: &mut Ctx) -> Result<Verdict> {
 
 fn devices_work(ctx: &mut Ctx) -> Result<Verdict> {
     let run = ctx.probe("report", &[])?;
-    let report = match report(&run) {
-        Ok(r) => r,
-        Err(verdict) => return Ok(verdict),
-    };
+    let report = report_or_fail!(run);
     let table = mounts_of(report);
     match table.iter().find(|m| m.mount_point == "/dev") {
         Some(m) if m.fstype == "tmpfs" => {}
@@ -238,9 +229,7 @@ fn devices_work(ctx: &mut Ctx) -> Result<Verdict> {
 fn nothing_left_mounted(ctx: &mut Ctx) -> Result<Verdict> {
     let host_before = mounts::read("/proc/self/mountinfo")?;
     let run = ctx.probe("report", &[])?;
-    if let Err(verdict) = report(&run) {
-        return Ok(verdict);
-    }
+    report_or_fail!(run);
     let mut left: Vec<String> = ctx
         .sandbox
         .leftover_mounts()?

@@ -1,6 +1,6 @@
 //! Level 3 — pivot_root.
 
-use crate::check::{fail, mounts_of, report, Check, Ctx, Verdict};
+use crate::check::{fail, mounts_of, report_or_fail, Check, Ctx, Verdict};
 use crate::mounts;
 use anyhow::Result;
 use serde_json::Value;
@@ -58,10 +58,7 @@ pub const CHECKS: &[Check] = &[
 
 fn root_is_a_mount(ctx: &mut Ctx) -> Result<Verdict> {
     let run = ctx.probe("report", &[])?;
-    let report = match report(&run) {
-        Ok(r) => r,
-        Err(verdict) => return Ok(verdict),
-    };
+    let report = report_or_fail!(run);
     let table = mounts_of(report);
     Ok(if table.iter().any(|m| m.mount_point == "/") {
         Verdict::Pass
@@ -76,10 +73,7 @@ fn root_is_a_mount(ctx: &mut Ctx) -> Result<Verdict> {
 
 fn no_host_mounts(ctx: &mut Ctx) -> Result<Verdict> {
     let run = ctx.probe("report", &[])?;
-    let report = match report(&run) {
-        Ok(r) => r,
-        Err(verdict) => return Ok(verdict),
-    };
+    let report = report_or_fail!(run);
     let host = mounts::read("/proc/self/mountinfo")?;
     // A mount of the host's is recognised by its device and the directory of it that is mounted.
     let leaked: Vec<String> = mounts_of(report)
@@ -104,10 +98,7 @@ fn no_host_mounts(ctx: &mut Ctx) -> Result<Verdict> {
 fn chroot_escape_fails(ctx: &mut Ctx) -> Result<Verdict> {
     let host = ctx.env.host_marker.display().to_string();
     let run = ctx.probe("escape", &["--target", &host])?;
-    let report = match report(&run) {
-        Ok(r) => r,
-        Err(verdict) => return Ok(verdict),
-    };
+    let report = report_or_fail!(run);
     Ok(
         if report
             .get("reached")
@@ -126,10 +117,7 @@ fn chroot_escape_fails(ctx: &mut Ctx) -> Result<Verdict> {
 
 fn old_root_removed(ctx: &mut Ctx) -> Result<Verdict> {
     let run = ctx.probe("report", &[])?;
-    let report = match report(&run) {
-        Ok(r) => r,
-        Err(verdict) => return Ok(verdict),
-    };
+    let report = report_or_fail!(run);
     let mount_points: Vec<String> = mounts_of(report)
         .into_iter()
         .map(|m| m.mount_point)
