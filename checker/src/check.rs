@@ -180,6 +180,9 @@ pub fn report(run: &Run) -> std::result::Result<&Value, Verdict> {
             format!("{}{}", run.status, stderr_tail(run)),
         ));
     }
+    if !run.stragglers.is_empty() {
+        return Err(exited_early(run));
+    }
     match &run.report {
         Ok(value) => Ok(value),
         Err(why) => Err(fail(
@@ -191,6 +194,17 @@ pub fn report(run: &Run) -> std::result::Result<&Value, Verdict> {
             ),
         )),
     }
+}
+
+/// The failure of a runtime that ended while what it started was still running.
+pub fn exited_early(run: &Run) -> Verdict {
+    fail(
+        "the runtime exits only after the command has ended",
+        format!(
+            "the runtime ended ({}) while the command (host pids {:?}) was still running",
+            run.status, run.stragglers
+        ),
+    )
 }
 
 /// The last line of the runtime's stderr, for observations.

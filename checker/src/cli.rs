@@ -166,44 +166,56 @@ fn check(words: Vec<OsString>) -> Result<u8> {
         }
     };
     require_root(&target)?;
-    let top = *levels.last().unwrap_or(&0);
     let human = args.format == Format::Human;
     report::set_colour(std::io::stdout().is_terminal());
-
-    let runtime = match &args.runtime {
-        Some(path) => checked_runtime(path)?,
-        None => {
-            let level = kit::ladder::level(top).context("level")?;
-            let package = if args.solution {
-                level.solution_package()
-            } else {
-                level.skeleton_package()
-            };
-            if human {
-                eprintln!("building {package}…");
-            }
-            prepare::build_runtime(&package)?
-        }
-    };
     let probe = prepare::build_probe()?;
     let image = prepare::test_image(&probe)?;
-    let env = prepare::environment(runtime.clone(), image, Duration::from_secs(args.timeout))?;
+    let timeout = Duration::from_secs(args.timeout);
     if human {
-        println!("rubber-crab checker: {target} with {}", runtime.display());
+        println!("rubber-crab checker: {target}");
     }
-    let mut current_level = None;
-    let results = suite::run_levels(&env, &levels, args.keep_going, |result| {
-        if human {
-            if current_level != Some(result.level) {
-                current_level = Some(result.level);
-                if let Some(level) = kit::ladder::level(result.level) {
-                    println!("{}", report::level_header(level));
+    let mut results = Vec::new();
+    let mut runtimes = Vec::new();
+    for (runtime, levels) in plan(&target, &levels, &args)? {
+        let failed_before = results
+            .iter()
+            .any(|r: &suite::CheckResult| matches!(r.status, Status::Fail | Status::Error));
+        if failed_before && !args.keep_going {
+            // An earlier level failed: say what was not run, without building anything.
+            for &level in &levels {
+                for (i, check) in crate::levels::checks(level).iter().enumerate() {
+                    let result = suite::skipped(check, suite::EARLIER_LEVEL_FAILED);
+                    print_human(human, &result, (i == 0).then_some("not run"));
+                    results.push(result);
                 }
             }
-            println!("{}", report::human(result));
+            continue;
         }
-    });
-    let _ = kit::container::remove_dir_on_one_filesystem(&env.work);
+        let runtime = match runtime {
+            Runtime::Path(path) => path,
+            Runtime::Package(package) => {
+                if human {
+                    eprintln!("building {package}…");
+                }
+                prepare::build_runtime(&package)?
+            }
+        };
+        let env = prepare::environment(runtime.clone(), image.clone(), timeout)?;
+        let mut current_level = None;
+        results.extend(suite::run_levels(
+            &env,
+            &levels,
+            args.keep_going,
+            |result| {
+                let header =
+                    (current_level != Some(result.level)).then(|| runtime.display().to_string());
+                current_level = Some(result.level);
+                print_human(human, result, header.as_deref());
+            },
+        ));
+        let _ = kit::container::remove_dir_on_one_filesystem(&env.work);
+        runtimes.push(runtime.display().to_string());
+    }
     let summary = report::summarize(&results);
     let code = if summary.failed > 0 {
         exit::FAILED
@@ -218,7 +230,7 @@ fn check(words: Vec<OsString>) -> Result<u8> {
         let doc = JsonReport {
             schema: 1,
             target: &target,
-            runtime: runtime.display().to_string(),
+            runtime: runtimes.join(", "),
             result: if code == exit::PASSED { "pass" } else { "fail" },
             summary,
             checks: &results,
@@ -229,6 +241,44 @@ fn check(words: Vec<OsString>) -> Result<u8> {
         record_progress(&levels, &results);
     }
     Ok(code)
+}
+
+/// What to build or run, and which levels' checks to run on it.
+enum Runtime {
+    Path(PathBuf),
+    Package(String),
+}
+
+/// `levelN`: the crate of level N, checked on levels 0..=N. `all`: every level's own crate on its
+/// level's checks (with `--solution`, the whole reference ladder). `--runtime`: that executable.
+fn plan(target: &str, levels: &[u32], args: &CheckArgs) -> Result<Vec<(Runtime, Vec<u32>)>> {
+    let package = |number: u32| -> Result<Runtime> {
+        let level = kit::ladder::level(number).context("a level of the ladder")?;
+        Ok(Runtime::Package(if args.solution {
+            level.solution_package()
+        } else {
+            level.skeleton_package()
+        }))
+    };
+    Ok(match (&args.runtime, target) {
+        (Some(path), _) => vec![(Runtime::Path(checked_runtime(path)?), levels.to_vec())],
+        (None, "all") => levels
+            .iter()
+            .map(|&n| Ok((package(n)?, vec![n])))
+            .collect::<Result<_>>()?,
+        (None, _) => vec![(package(*levels.last().unwrap_or(&0))?, levels.to_vec())],
+    })
+}
+
+/// Prints one result in human mode, after the level's header when `header` names its runtime.
+fn print_human(human: bool, result: &suite::CheckResult, header: Option<&str>) {
+    if !human {
+        return;
+    }
+    if let (Some(runtime), Some(level)) = (header, kit::ladder::level(result.level)) {
+        println!("{}", report::level_header(level, runtime));
+    }
+    println!("{}", report::human(result));
 }
 
 fn record_progress(levels: &[u32], results: &[suite::CheckResult]) {

@@ -102,6 +102,7 @@ pub const SCRATCH: &str = "/.rubber-crab-scratch";
 
 /// The test image: busybox (or the host's tools), the probe, and a marker with a nonce. Rebuilt
 /// only when the probe changed.
+#[derive(Clone)]
 pub struct TestImage {
     pub dir: PathBuf,
     pub name: String,

@@ -13,11 +13,10 @@ pub fn set_colour(stdout_is_terminal: bool) {
     colored::control::set_override(stdout_is_terminal && !no_color);
 }
 
-pub fn level_header(level: &kit::ladder::Level) -> String {
-    format!(
-        "\n{}",
-        format!("Level {} — {}", level.number, level.title).bold()
-    )
+/// `Level 3 — pivot_root…  (what runs it)`.
+pub fn level_header(level: &kit::ladder::Level, runtime: &str) -> String {
+    let title = format!("Level {} — {}", level.number, level.title);
+    format!("\n{}  {}", title.bold(), format!("({runtime})").dimmed())
 }
 
 /// One check's result, with the failure details.

@@ -68,7 +68,8 @@ pub struct Run {
     pub report: Result<Value, String>,
     /// The runtime's host pid.
     pub runtime_pid: u32,
-    /// Probe processes still alive right after the runtime exited.
+    /// Processes of the runtime's process group (the command, most likely) still running right
+    /// after the runtime exited.
     pub stragglers: Vec<u32>,
 }
 
@@ -250,7 +251,7 @@ fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
             }
         }
     };
-    let stragglers = find_probe(&spec.command[0], &spec.nonce);
+    let stragglers = live_members_of_group(spawned.child.id());
     // Whatever the runtime left running goes now: its process group, and any probe that escaped it.
     let _ = kill(pgid, Signal::SIGKILL);
     kill_probes(&spec.command[0], &spec.nonce);
@@ -301,6 +302,27 @@ pub fn find_probe(program: &str, nonce: &str) -> Vec<u32> {
             };
             let mut args = cmdline.split(|b| *b == 0);
             args.next() == Some(program.as_bytes()) && args.any(|a| a == nonce.as_bytes())
+        })
+        .collect()
+}
+
+/// Host pids of the live (not zombie) processes in process group `pgid`.
+fn live_members_of_group(pgid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // After the command name in parentheses: state, ppid, pgrp, ...
+            let fields: Vec<&str> = stat
+                .rsplit_once(") ")
+                .map(|(_, rest)| rest.split(' ').collect())
+                .unwrap_or_default();
+            fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.to_string()
         })
         .collect()
 }

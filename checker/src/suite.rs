@@ -83,7 +83,8 @@ pub fn run_levels(
     results
 }
 
-fn skipped(check: &'static Check, reason: &str) -> CheckResult {
+/// A check that was not run, and why.
+pub fn skipped(check: &'static Check, reason: &str) -> CheckResult {
     CheckResult {
         id: check.id,
         level: check.level,

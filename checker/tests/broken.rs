@@ -81,6 +81,12 @@ const CASES: &[(&str, u32, &[&str])] = &[
     ("keep-old-dir", 3, &["L3.pivot-root.old-root-removed"]),
 ];
 
+/// Checks whose verdict on a fault depends on timing, left out of the comparison for that fault:
+/// a runtime that does not wait still passes them when the command happens to finish before the
+/// runtime exits. (`L0.fork-exec.waits` gives the command 400 ms, so it always catches it.)
+const TIMING_DEPENDENT: &[(&str, &[&str])] =
+    &[("no-wait", &["L0.fork-exec.output", "L0.fork-exec.argv"])];
+
 #[test]
 fn each_broken_runtime_fails_exactly_its_checks() {
     if !root_or_skip("each_broken_runtime_fails_exactly_its_checks") {
@@ -99,9 +105,13 @@ fn each_broken_runtime_fails_exactly_its_checks() {
             "--format",
             "json",
         ]);
+        let racy: &[&str] = TIMING_DEPENDENT
+            .iter()
+            .find(|(f, _)| f == fault)
+            .map_or(&[], |(_, ids)| ids);
         let failed: Vec<String> = statuses(&stdout(&out))
             .into_iter()
-            .filter(|(_, s)| s != "pass")
+            .filter(|(id, s)| s != "pass" && !racy.contains(&id.as_str()))
             .map(|(id, s)| format!("{id}:{s}"))
             .collect();
         let wanted: Vec<String> = expected.iter().map(|id| format!("{id}:fail")).collect();

@@ -23,6 +23,17 @@ fn every_solution_passes_its_level() {
             stdout(&out)
         );
     }
+    // `all --solution`: each solution on its own level's checks.
+    let out = checker(&["all", "--solution", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let ran = statuses(&stdout(&out));
+    assert_eq!(
+        ran.len(),
+        (0..=3)
+            .map(|n| checker::levels::checks(n).len())
+            .sum::<usize>()
+    );
+    assert!(ran.iter().all(|(_, status)| status == "pass"), "{ran:?}");
 }
 
 /// Masks what varies between runs: paths, ids and nonces, pids, namespace inodes, random codes.

@@ -2,6 +2,8 @@
 //! convention; the alias lives in `.cargo/config.toml`).
 
 mod generate;
+#[cfg(test)]
+mod guides;
 mod template;
 
 use std::process::ExitCode;
