@@ -32,8 +32,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn start() -> Result<Sandbox> {
-        let exe = std::env::current_exe().context("finding the checker's own executable")?;
-        let mut holder = Command::new(exe)
+        // /proc/self/exe, not current_exe(): it still works when the checker's file was replaced
+        // (rebuilt) while it runs.
+        let mut holder = Command::new("/proc/self/exe")
             .arg(HOLD_COMMAND)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
