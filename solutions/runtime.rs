@@ -32,12 +32,56 @@
 //!
 //! Try: `cargo run -p solution3 -- run -- /bin/cat /proc/self/mountinfo`
 //@ end
+//@ only 4
+//! Level 4 — UTS and IPC namespaces: a hostname of its own.
+//!
+//! `unshare(CLONE_NEWUTS)` gives the container its own hostname (uts_namespaces(7));
+//! `CLONE_NEWIPC` its own System V IPC objects and POSIX message queues. Setting the hostname
+//! inside changes nothing on the host.
+//!
+//! Try: `cargo run -p solution4 -- run --hostname box -- /bin/hostname`, then `hostname` on the host.
+//@ end
+//@ only 5
+//! Level 5 — a PID namespace: the command is PID 1.
+//!
+//! `unshare(CLONE_NEWPID)` does not move the caller: its next child is the first process, PID 1,
+//! of a new PID namespace (pid_namespaces(7)). A procfs mounted inside then lists only the
+//! container's processes.
+//!
+//! Try: `cargo run -p solution5 -- run -- /bin/ps`
+//@ end
+//@ only 6
+//! Level 6 — a network namespace: only a loopback device, brought up.
+//!
+//! `unshare(CLONE_NEWNET)` gives the container a network stack of its own (network_namespaces(7)):
+//! no interfaces but `lo`, and `lo` is down until the runtime brings it up.
+//!
+//! Try: `cargo run -p solution6 -- run -- /bin/cat /proc/net/dev`
+//@ end
+//@ only 7
+//! Level 7 — overlayfs: one extracted image, a thin writable layer per container.
+//!
+//! The image is extracted once and shared read-only by every container; each container gets an
+//! overlay mount whose upper layer takes its writes (overlayfs(5), filesystems/overlayfs in the
+//! kernel docs). Starting a container no longer copies the image.
+//!
+//! Try: `cargo run -p solution7 -- run -- /bin/sh -c 'rm /bin/ls; echo gone'`, then again: ls is back.
+//@ end
 
 use kit::prelude::*;
+//@ level 6
+use nix::errno::Errno;
+//@ end
 //@ level 2
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+//@ end
+//@ level 4
+use nix::unistd::sethostname;
+//@ end
+//@ level 6
+use std::os::fd::AsRawFd;
 //@ end
 //@ level 3
 use nix::mount::{umount2, MntFlags};
@@ -74,8 +118,19 @@ fn main() -> std::process::ExitCode {
 fn run(args: RunArgs) -> Result<i32> {
     //@ from 1
     let container = Container::create(&args.container_dir())?;
-    let rootfs = container.rootfs();
-    extract_image(&args, &rootfs)?;
+    //@ end
+    //@ level 7
+    //@ todo 1: stop extracting a whole copy of the image for every container: delete the
+    //@ todo    extract_image call here; the child mounts an overlay instead (step 2).
+    //@ else
+    //@ from 1
+    extract_image(&args, &container.rootfs())?;
+    //@ end
+    //@ end
+    //@ level 5
+    //@ todo 1: unshare(CLONE_NEWPID) here, in the parent, before fork: the runtime stays where it
+    //@ todo    is, and the child it forks next becomes PID 1 of the new namespace.
+    unshare_pid_namespace()?;
     //@ end
     //@ level 0
     //@ todo 1: fork() a child. fork returns twice: in the child (ForkResult::Child)
@@ -87,7 +142,7 @@ fn run(args: RunArgs) -> Result<i32> {
     match unsafe { fork() }.syscall("fork")? {
         ForkResult::Child => {
             //@ from 1
-            let Err(err) = child(&args, &rootfs);
+            let Err(err) = child(&args, &container);
             //@ else
             let Err(err) = child(&args);
             //@ end
@@ -106,6 +161,8 @@ fn run(args: RunArgs) -> Result<i32> {
     anyhow::bail!("no command runs yet: write the TODOs in levels/00-fork-exec/src/main.rs")
     //@ end
 }
+//@ level 7
+//@ else
 //@ from 1
 
 /// Unpacks a fresh copy of the image: each container starts from the image as it was built.
@@ -118,6 +175,9 @@ fn extract_image(args: &RunArgs, rootfs: &Path) -> Result<()> {
     );
     kit::image::extract(&args.image_dir(), &args.image, rootfs)
 }
+//@ end
+//@ end
+//@ from 1
 
 /// Deletes the container's directory once the command has ended. A failure here must not hide
 /// the command's exit code, so it is only reported.
@@ -134,9 +194,24 @@ fn remove_container(container: &Container) {
 
 /// In the child: set up the container, then become the command. Returns only on failure.
 //@ from 1
-fn child(args: &RunArgs, rootfs: &Path) -> Result<Infallible> {
+fn child(args: &RunArgs, container: &Container) -> Result<Infallible> {
+    let rootfs = &container.rootfs();
     //@ else
 fn child(args: &RunArgs) -> Result<Infallible> {
+    //@ end
+    //@ level 4
+    //@ todo 1: unshare(CLONE_NEWUTS | CLONE_NEWIPC): a hostname and IPC objects of its own.
+    unshare_uts_and_ipc()?;
+    //@ todo 2: sethostname to --hostname (args.hostname), or to the container id (container.id)
+    //@ todo    when no hostname was given.
+    set_hostname(args.hostname.as_deref().unwrap_or(&container.id))?;
+    //@ end
+    //@ level 6
+    //@ todo 1: unshare(CLONE_NEWNET): a network stack of its own, with only `lo`, down.
+    unshare_network()?;
+    //@ todo 2: bring `lo` up, with the SIOCGIFFLAGS and SIOCSIFFLAGS ioctls (netdevice(7)),
+    //@ todo    in a `bring_up_loopback()` you write.
+    bring_up_loopback()?;
     //@ end
     //@ level 2
     //@ todo 1: unshare(CLONE_NEWNS): from here on this process has its own copy of
@@ -145,6 +220,11 @@ fn child(args: &RunArgs) -> Result<Infallible> {
     //@ todo 2: make every mount in the copy private (MS_REC | MS_PRIVATE), so that
     //@ todo    the mounts made below are not propagated back to the host.
     make_mounts_private()?;
+    //@ level 7
+    //@ todo 2: mount an overlay on the rootfs: lowerdir = the image extracted once
+    //@ todo    (kit::image::extract_once), upperdir and workdir in the container's dir.
+    mount_overlay(args, container)?;
+    //@ end
     //@ todo 3: mount a fresh procfs on <rootfs>/proc.
     mount_proc(rootfs)?;
     //@ todo 4: mount a tmpfs on <rootfs>/dev, create the device nodes in it (null,
@@ -248,6 +328,82 @@ fn mount_dev(rootfs: &Path) -> Result<()> {
     for (link, target) in [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
         std::os::unix::fs::symlink(target, dev.join(link))?;
     }
+    Ok(())
+}
+//@ end
+//@ level 4
+
+/// A UTS namespace of its own: the hostname (and NIS domain name) set inside stay inside.
+/// IPC too: System V semaphores, shared memory and message queues (ipc_namespaces(7)).
+fn unshare_uts_and_ipc() -> Result<()> {
+    explain!("a hostname and IPC objects of its own", "unshare(CLONE_NEWUTS | CLONE_NEWIPC)");
+    unshare(CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC).syscall("unshare(CLONE_NEWUTS | CLONE_NEWIPC)")?;
+    Ok(())
+}
+
+fn set_hostname(name: &str) -> Result<()> {
+    explain!("only this UTS namespace sees it", "sethostname({name:?})");
+    sethostname(name).syscall(format!("sethostname({name:?})"))?;
+    Ok(())
+}
+//@ end
+//@ level 5
+
+/// The caller stays in its PID namespace; only the children it creates from now on are in the
+/// new one, the first of them as PID 1 (pid_namespaces(7)).
+fn unshare_pid_namespace() -> Result<()> {
+    explain!("the next child will be PID 1 of a new PID namespace", "unshare(CLONE_NEWPID)");
+    unshare(CloneFlags::CLONE_NEWPID).syscall("unshare(CLONE_NEWPID)")?;
+    Ok(())
+}
+//@ end
+//@ level 6
+
+/// A network stack of its own: interfaces, routes, firewall, ports (network_namespaces(7)).
+fn unshare_network() -> Result<()> {
+    explain!("a network stack of its own, with only a loopback device", "unshare(CLONE_NEWNET)");
+    unshare(CloneFlags::CLONE_NEWNET).syscall("unshare(CLONE_NEWNET)")?;
+    Ok(())
+}
+
+/// A new network namespace's `lo` is down: nothing, not even 127.0.0.1, works until it is up.
+/// This is `ip link set lo up` with the ioctl interface of netdevice(7): read the flags, add
+/// IFF_UP, write them back. The ioctls need a socket, any socket.
+fn bring_up_loopback() -> Result<()> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").context("opening a socket for the ioctls")?;
+    // SAFETY: ifreq is plain old data; all zeroes is a valid (empty) request.
+    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in request.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    explain!("read lo's flags", "ioctl(sock, SIOCGIFFLAGS, {{ ifr_name: \"lo\" }})");
+    // SAFETY: SIOCGIFFLAGS reads ifr_name and writes ifr_flags of the ifreq we own.
+    Errno::result(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) })
+        .syscall("ioctl(SIOCGIFFLAGS, \"lo\")")?;
+    // SAFETY: SIOCGIFFLAGS filled in the flags member of the union.
+    unsafe { request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    explain!("bring it up", "ioctl(sock, SIOCSIFFLAGS, {{ ifr_name: \"lo\", ifr_flags: IFF_UP | ... }})");
+    // SAFETY: SIOCSIFFLAGS only reads the ifreq we own.
+    Errno::result(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) })
+        .syscall("ioctl(SIOCSIFFLAGS, \"lo\")")?;
+    Ok(())
+}
+//@ end
+//@ level 7
+
+/// Mounts the container's root as an overlay: the image, extracted once, is the read-only lower
+/// layer; the container's writes go to its own upper layer, and deletes become whiteouts there.
+/// workdir is overlayfs's scratch space and must be on the same filesystem as upperdir.
+fn mount_overlay(args: &RunArgs, container: &Container) -> Result<()> {
+    let lower = kit::image::extract_once(&args.image_dir(), &args.image)?;
+    let (upper, work, merged) = (container.dir.join("upper"), container.dir.join("work"), container.rootfs());
+    for dir in [&upper, &work, &merged] {
+        std::fs::create_dir_all(dir)?;
+    }
+    let options = format!("lowerdir={},upperdir={},workdir={}", lower.display(), upper.display(), work.display());
+    explain!("the image below, this container's changes on top", "mount(\"overlay\", {merged:?}, \"overlay\", 0, {options:?})");
+    mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(options.as_str()))
+        .syscall(format!("mount overlay on {merged:?}"))?;
     Ok(())
 }
 //@ end

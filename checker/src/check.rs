@@ -62,6 +62,10 @@ pub struct Ctx<'a> {
     pub env: &'a Env,
     pub sandbox: Sandbox,
     pub container_dir: PathBuf,
+    /// This check's image dir (see [`Ctx::new`]).
+    pub image_dir: PathBuf,
+    /// Extra runtime flags for the runs that follow, e.g. `--hostname box`.
+    pub flags: Vec<String>,
     pub runs: Vec<RunSummary>,
 }
 
@@ -75,26 +79,41 @@ pub struct RunSummary {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(env: &'a Env, container_dir: PathBuf) -> Result<Ctx<'a>> {
+    /// A fresh sandbox, and scratch space under `dir`: the containers' dir, and an image dir of
+    /// its own holding (a hard link to) the test image, so that a runtime that damages its
+    /// extracted image (level 7) damages only this check's copy.
+    pub fn new(env: &'a Env, dir: PathBuf) -> Result<Ctx<'a>> {
+        let container_dir = dir.join("containers");
+        let image_dir = dir.join("images");
         std::fs::create_dir_all(&container_dir)?;
+        std::fs::create_dir_all(&image_dir)?;
+        let tar = kit::image::tar_path(&env.image_dir, &env.image);
+        let link = kit::image::tar_path(&image_dir, &env.image);
+        if std::fs::hard_link(&tar, &link).is_err() {
+            std::fs::copy(&tar, &link)?;
+        }
         Ok(Ctx {
             env,
             sandbox: Sandbox::start()?,
             container_dir,
+            image_dir,
+            flags: Vec::new(),
             runs: Vec::new(),
         })
     }
 
-    fn spec(&self, command: Vec<String>, nonce: String) -> Spec<'a> {
-        let runtime_args = vec![
+    /// The runtime's arguments before `--`: the image, the dirs, and [`Ctx::flags`].
+    pub fn spec(&self, command: Vec<String>, nonce: String) -> Spec<'a> {
+        let mut runtime_args = vec![
             "run".to_string(),
             "--image".into(),
             self.env.image.clone(),
             "--image-dir".into(),
-            run::path_str(&self.env.image_dir),
+            run::path_str(&self.image_dir),
             "--container-dir".into(),
             run::path_str(&self.container_dir),
         ];
+        runtime_args.extend(self.flags.iter().cloned());
         Spec {
             runtime: &self.env.runtime,
             runtime_args,
@@ -149,8 +168,13 @@ impl<'a> Ctx<'a> {
     }
 
     fn record(&mut self, run: &Run) {
+        // The scratch image dir goes with the check; the shared one holds the same image, so
+        // the command still reproduces the run after the checker is done.
+        let shared = run::path_str(&self.env.image_dir);
         self.runs.push(RunSummary {
-            command_line: run.command_line.clone(),
+            command_line: run
+                .command_line
+                .replace(&run::path_str(&self.image_dir), &shared),
             stdout: run.stdout.clone(),
             stderr: run.stderr.clone(),
             dropped: run.dropped,

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod cli;
 pub mod levels;
+pub mod links;
 pub mod mounts;
 pub mod prepare;
 pub mod progress;

@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use nix::mount::{mount, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -24,6 +24,8 @@ pub const HOLD_COMMAND: &str = "__sandbox-hold";
 /// A running protective namespace.
 pub struct Sandbox {
     holder: Child,
+    /// The holder's answers (see [`hold`]).
+    answers: BufReader<std::process::ChildStdout>,
     mnt: File,
     uts: File,
     /// The sandbox's mount table when it was created.
@@ -42,8 +44,8 @@ impl Sandbox {
             .spawn()
             .context("starting the sandbox holder")?;
         let mut line = String::new();
-        let stdout = holder.stdout.take().context("holder stdout")?;
-        BufReader::new(stdout).read_line(&mut line)?;
+        let mut answers = BufReader::new(holder.stdout.take().context("holder stdout")?);
+        answers.read_line(&mut line)?;
         if line.trim() != "ready" {
             let _ = holder.kill();
             let _ = holder.wait();
@@ -54,6 +56,7 @@ impl Sandbox {
         let uts = File::open(format!("/proc/{pid}/ns/uts"))?;
         let mut sandbox = Sandbox {
             holder,
+            answers,
             mnt,
             uts,
             initial_mounts: Vec::new(),
@@ -78,9 +81,24 @@ impl Sandbox {
 
     /// The mount namespace id (`mnt:[4026532...]`) of the sandbox.
     pub fn mnt_ns(&self) -> String {
-        std::fs::read_link(format!("/proc/{}/ns/mnt", self.holder_pid()))
+        self.ns("mnt")
+    }
+
+    /// The id of the sandbox's namespace of `kind` (`uts:[...]`, `pid:[...]`): the runtime's own.
+    pub fn ns(&self, kind: &str) -> String {
+        std::fs::read_link(format!("/proc/{}/ns/{kind}", self.holder_pid()))
             .map(|p| p.display().to_string())
             .unwrap_or_default()
+    }
+
+    /// The hostname in the sandbox's UTS namespace: what the runtime itself sees.
+    pub fn hostname(&mut self) -> Result<String> {
+        let stdin = self.holder.stdin.as_mut().context("holder stdin")?;
+        stdin.write_all(b"hostname\n")?;
+        stdin.flush()?;
+        let mut line = String::new();
+        self.answers.read_line(&mut line)?;
+        Ok(line.trim_end_matches('\n').to_string())
     }
 
     /// Makes `command` join the sandbox's namespaces between fork and exec.
@@ -110,7 +128,8 @@ impl Drop for Sandbox {
     }
 }
 
-/// The holder's side: create the namespaces, set propagation, say "ready", wait for EOF.
+/// The holder's side: create the namespaces, set propagation, say "ready", then answer
+/// `hostname` requests on stdin until EOF.
 pub fn hold() -> Result<()> {
     unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS)
         .context("unshare(CLONE_NEWNS | CLONE_NEWUTS)")?;
@@ -135,7 +154,12 @@ pub fn hold() -> Result<()> {
     let mut out = std::io::stdout();
     writeln!(out, "ready")?;
     out.flush()?;
-    let mut sink = Vec::new();
-    let _ = std::io::stdin().read_to_end(&mut sink);
+    for request in std::io::stdin().lines() {
+        if request?.trim() == "hostname" {
+            let name = nix::unistd::gethostname()?;
+            writeln!(out, "{}", name.to_string_lossy())?;
+            out.flush()?;
+        }
+    }
     Ok(())
 }

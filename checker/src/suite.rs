@@ -106,10 +106,13 @@ pub fn skipped(check: &'static Check, reason: &str) -> CheckResult {
 struct HostState {
     mounts: Vec<mounts::Mount>,
     hostname: String,
+    /// Network links: name and flags.
+    links: Vec<(String, String)>,
 }
 
 fn host_state() -> HostState {
     HostState {
+        links: crate::links::host_links(),
         mounts: mounts::read("/proc/self/mountinfo").unwrap_or_default(),
         hostname: nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
@@ -120,8 +123,8 @@ fn host_state() -> HostState {
 fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
     let started = Instant::now();
     let before = host_state();
-    let container_dir = env.work.join(format!("{}-{index}", check.id));
-    let (verdict, runs) = match Ctx::new(env, container_dir.clone()) {
+    let check_dir = env.work.join(format!("{}-{index}", check.id));
+    let (verdict, runs) = match Ctx::new(env, check_dir.clone()) {
         Ok(mut ctx) => {
             let verdict = (check.run)(&mut ctx);
             (verdict, std::mem::take(&mut ctx.runs))
@@ -134,7 +137,7 @@ fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
         (_, Some(damage)) => Ok(crate::check::fail("the host is unchanged", damage)),
         (verdict, None) => verdict,
     };
-    if let Err(e) = kit::container::remove_dir_on_one_filesystem(&container_dir) {
+    if let Err(e) = kit::container::remove_dir_on_one_filesystem(&check_dir) {
         eprintln!("checker: warning: {e:#}");
     }
     let last = runs.last();
@@ -190,6 +193,28 @@ fn host_damage(before: &HostState, env: &Env) -> Option<String> {
             "{} disappeared from the host",
             mounts::describe(&m)
         ));
+    }
+    for link in after
+        .links
+        .iter()
+        .filter(|l| !before.links.iter().any(|b| b.0 == l.0))
+    {
+        damage.push(format!("network link {} appeared on the host", link.0));
+        crate::links::remove_leaked(&link.0);
+    }
+    for link in before
+        .links
+        .iter()
+        .filter(|l| !after.links.iter().any(|a| a.0 == l.0))
+    {
+        damage.push(format!("network link {} disappeared from the host", link.0));
+    }
+    for (name, flags) in &after.links {
+        if let Some((_, old)) = before.links.iter().find(|(n, f)| n == name && f != flags) {
+            damage.push(format!(
+                "the flags of host link {name} changed from {old} to {flags}"
+            ));
+        }
     }
     if after.hostname != before.hostname {
         damage.push(format!(

@@ -53,6 +53,10 @@ fn build_image_from(tar: &Path, spec: &ImageSpec, busybox_candidates: &[&str]) -
         Ok(toolset)
     });
     let _ = fs::remove_dir_all(&staging);
+    // A copy extracted from the previous tar (image::extract_once) is stale now.
+    if let (Ok(_), Some(stem)) = (&result, tar.file_stem()) {
+        crate::container::remove_dir_on_one_filesystem(&dir.join(stem))?;
+    }
     result
 }
 

@@ -53,6 +53,33 @@ pub fn extract(image_dir: &Path, name: &str, dest: &Path) -> Result<()> {
         .with_context(|| format!("extracting {} into {}", tar.display(), dest.display()))
 }
 
+/// Where [`extract_once`] keeps image `name`: `DIR/NAME/`.
+pub fn extracted_dir(image_dir: &Path, name: &str) -> PathBuf {
+    image_dir.join(name)
+}
+
+/// Extracts image `name` once, into `DIR/NAME/`, and returns that directory; later calls reuse
+/// it. The extraction goes to a temporary directory renamed into place, so a container starting
+/// at the same moment never sees a half-extracted image.
+pub fn extract_once(image_dir: &Path, name: &str) -> Result<PathBuf> {
+    let dest = extracted_dir(image_dir, name);
+    if dest.is_dir() {
+        return Ok(dest);
+    }
+    let tmp = image_dir.join(format!(".{name}.extracting-{}", std::process::id()));
+    let _ = crate::container::remove_dir_on_one_filesystem(&tmp);
+    extract(image_dir, name, &tmp)?;
+    if let Err(e) = std::fs::rename(&tmp, &dest) {
+        // Another container won the race: use its copy.
+        crate::container::remove_dir_on_one_filesystem(&tmp)?;
+        if !dest.is_dir() {
+            return Err(e)
+                .with_context(|| format!("moving the extracted image to {}", dest.display()));
+        }
+    }
+    Ok(dest)
+}
+
 /// A member of the tar that would escape the destination.
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("refusing tar member {member:?}: {why}")]
@@ -166,6 +193,9 @@ mod tests {
             h.set_entry_type(*kind);
             h.set_mode(0o755);
             h.set_size(data.len() as u64);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
             // Header::set_path refuses `..` and absolute paths, so write the raw name bytes.
             let name = &mut h.as_old_mut().name;
             name[..path.len()].copy_from_slice(path.as_bytes());
@@ -215,6 +245,29 @@ mod tests {
         // Nothing may have been written next to the destination.
         assert!(!tmp.path().join("escaped").exists());
         format!("{err:#}")
+    }
+
+    #[test]
+    fn an_image_is_extracted_once_and_then_reused() {
+        let tmp = tempfile::tempdir().unwrap();
+        tar_with(tmp.path(), &[("marker", EntryType::Regular, None, b"one")]);
+        std::fs::rename(tmp.path().join("image.tar"), tmp.path().join("img.tar")).unwrap();
+        let dir = extract_once(tmp.path(), "img").unwrap();
+        assert_eq!(dir, tmp.path().join("img"));
+        let inode =
+            std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(dir.join("marker")).unwrap());
+        // A second call finds it: same file, not a new extraction.
+        let again = extract_once(tmp.path(), "img").unwrap();
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(again.join("marker")).unwrap()),
+            inode
+        );
+        let names: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "only img.tar and img/ are left: {names:?}");
     }
 
     #[test]

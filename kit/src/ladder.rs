@@ -43,6 +43,26 @@ pub const LADDER: &[Level] = &[
         dir: "03-pivot-root",
         title: "pivot_root: leave the host's filesystem behind",
     },
+    Level {
+        number: 4,
+        dir: "04-uts-ns",
+        title: "UTS and IPC namespaces: a hostname of its own",
+    },
+    Level {
+        number: 5,
+        dir: "05-pid-ns",
+        title: "a PID namespace: the command is PID 1",
+    },
+    Level {
+        number: 6,
+        dir: "06-net-ns",
+        title: "a network namespace with only loopback, up",
+    },
+    Level {
+        number: 7,
+        dir: "07-overlay",
+        title: "overlayfs: the image once, a writable layer per container",
+    },
 ];
 
 /// Looks a level up by number.

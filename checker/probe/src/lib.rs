@@ -93,6 +93,16 @@ impl Outcome {
     }
 }
 
+/// The reply of `kill-check`: what kill(pid, 0) answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KillCheck {
+    pub ok: bool,
+    pub error: Option<String>,
+    /// The errno name (`ESRCH`, `EPERM`), or null when the signal could be sent.
+    pub errno: Option<String>,
+}
+
 /// The reply of `report`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -130,6 +140,8 @@ pub struct Report {
     pub devices: Vec<Device>,
     /// `/proc/<getpid()>/cmdline` exists and contains the nonce.
     pub proc_shows_self: bool,
+    /// The pids `/proc` lists (its numeric entries), sorted.
+    pub proc_pids: Vec<u32>,
 }
 
 impl Report {
@@ -452,6 +464,7 @@ container exited";
                 error: None,
             }],
             proc_shows_self: true,
+            proc_pids: vec![1],
         };
         let value = serde_json::to_value(&report).unwrap();
         let line = format_line("rt", &value);

@@ -11,10 +11,12 @@
 //! exit N                                the line, then exit status N
 //! kill-self SIG                         the line, then raise SIG (exit 99 if still alive 1 s later)
 //! sleep MS [--exit N]                   sleep, then the line, then exit status N
-//! write PATH [--content TEXT]           create/truncate PATH (default content "rubber-crab\n")
-//! delete PATH                           remove a file (or an empty directory)
+//! write PATH [--content TEXT] [--hold]  create/truncate PATH (default content "rubber-crab\n")
+//! delete PATH [--hold]                  remove a file (or an empty directory)
 //! mount-tmpfs PATH [--hold]             mkdir -p PATH and mount a 1 MiB tmpfs there
 //! escape --target PATH                  the classic chroot escape, then read PATH
+//! kill-check PID                        kill(PID, 0): the errno name, or null if PID is visible
+//! tcp-loopback                          a TCP round trip over 127.0.0.1
 //! ```
 //!
 //! `--hold` keeps the process alive after the line until SIGTERM, SIGUSR1 or SIGINT, at most
@@ -30,12 +32,14 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::time::{Duration, Instant};
 use std::{env, process, ptr, thread};
 
-use probe::{format_line, Device, Escape, MountTmpfs, Outcome, Report, CONTENT_CAP, MARKER};
+use probe::{
+    format_line, Device, Escape, KillCheck, MountTmpfs, Outcome, Report, CONTENT_CAP, MARKER,
+};
 use serde::Serialize;
 
 /// Appended to every usage error, which stays on one line.
 const USAGE: &str =
-    "usage: probe report|echo|exit|kill-self|sleep|write|delete|mount-tmpfs|escape \
+    "usage: probe report|echo|exit|kill-self|sleep|write|delete|mount-tmpfs|escape|kill-check|tcp-loopback \
                      --nonce NONCE [ARGS...]";
 
 /// Namespaces listed in `report`'s `ns`.
@@ -83,8 +87,14 @@ enum Cmd {
     Write {
         path: String,
         content: String,
+        hold: bool,
     },
-    Delete(String),
+    KillCheck(libc::pid_t),
+    TcpLoopback,
+    Delete {
+        path: String,
+        hold: bool,
+    },
     MountTmpfs {
         path: String,
         hold: bool,
@@ -116,8 +126,14 @@ fn run(nonce: &str, cmd: Cmd) -> i32 {
         Cmd::Exit(code) => exit(nonce, code),
         Cmd::KillSelf(sig) => kill_self(nonce, sig),
         Cmd::Sleep { ms, exit } => sleep(nonce, ms, exit),
-        Cmd::Write { path, content } => write(nonce, &path, &content),
-        Cmd::Delete(path) => delete(nonce, &path),
+        Cmd::Write {
+            path,
+            content,
+            hold,
+        } => write(nonce, &path, &content, hold),
+        Cmd::KillCheck(pid) => kill_check(nonce, pid),
+        Cmd::TcpLoopback => tcp_loopback(nonce),
+        Cmd::Delete { path, hold } => delete(nonce, &path, hold),
         Cmd::MountTmpfs { path, hold } => mount_tmpfs(nonce, &path, hold),
         Cmd::Escape { target } => escape(nonce, &target),
     }
@@ -200,8 +216,21 @@ fn parse(args: &[String]) -> Result<(String, Cmd), String> {
             let exit = f.last("--exit").as_deref().map_or(Ok(0), parse_exit_code)?;
             Cmd::Sleep { ms, exit }
         }
+        "kill-check" => {
+            let f = Flags::parse(rest, &[], &[])?;
+            let [pid] = f.positionals(["PID"])?;
+            Cmd::KillCheck(
+                pid.parse()
+                    .map_err(|_| format!("PID must be a number, got {pid:?}"))?,
+            )
+        }
+        "tcp-loopback" => {
+            let f = Flags::parse(rest, &[], &[])?;
+            let [] = f.positionals([])?;
+            Cmd::TcpLoopback
+        }
         "write" => {
-            let f = Flags::parse(rest, &["--content"], &[])?;
+            let f = Flags::parse(rest, &["--content"], &["--hold"])?;
             let [path] = f.positionals(["PATH"])?;
             let content = f
                 .last("--content")
@@ -209,12 +238,16 @@ fn parse(args: &[String]) -> Result<(String, Cmd), String> {
             Cmd::Write {
                 path: path.into(),
                 content,
+                hold: f.has("--hold"),
             }
         }
         "delete" => {
-            let f = Flags::parse(rest, &[], &[])?;
+            let f = Flags::parse(rest, &[], &["--hold"])?;
             let [path] = f.positionals(["PATH"])?;
-            Cmd::Delete(path.into())
+            Cmd::Delete {
+                path: path.into(),
+                hold: f.has("--hold"),
+            }
         }
         "mount-tmpfs" => {
             let f = Flags::parse(rest, &[], &["--hold"])?;
@@ -425,20 +458,73 @@ fn sleep(nonce: &str, ms: u64, code: i32) -> i32 {
     code
 }
 
-fn write(nonce: &str, path: &str, content: &str) -> i32 {
+fn write(nonce: &str, path: &str, content: &str, hold: bool) -> i32 {
+    let held = hold.then(block_hold_signals);
     let outcome = Outcome::from_result(fs::write(path, content));
+    emit(nonce, &outcome);
+    match held {
+        Some(set) => wait_for_signal(&set),
+        None => status_of(outcome.ok),
+    }
+}
+
+/// kill(pid, 0): can this process see `pid` at all? ESRCH means no such process here.
+fn kill_check(nonce: &str, pid: libc::pid_t) -> i32 {
+    // SAFETY: signal 0 sends nothing; kill only checks that `pid` exists and may be signalled.
+    let rc = unsafe { libc::kill(pid, 0) };
+    let errno =
+        (rc != 0).then(|| errno_name(io::Error::last_os_error().raw_os_error().unwrap_or(0)));
+    emit(
+        nonce,
+        &KillCheck {
+            ok: true,
+            error: None,
+            errno,
+        },
+    );
+    0
+}
+
+fn errno_name(errno: i32) -> String {
+    match errno {
+        libc::ESRCH => "ESRCH".into(),
+        libc::EPERM => "EPERM".into(),
+        other => format!("errno {other}"),
+    }
+}
+
+/// A TCP round trip over 127.0.0.1: listen on a free port, connect, send, receive.
+fn tcp_loopback(nonce: &str) -> i32 {
+    let result = (|| -> io::Result<()> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let mut client =
+            std::net::TcpStream::connect_timeout(&listener.local_addr()?, Duration::from_secs(2))?;
+        let (mut server, _) = listener.accept()?;
+        client.write_all(b"ping")?;
+        let mut got = [0u8; 4];
+        server.read_exact(&mut got)?;
+        if &got != b"ping" {
+            return Err(io::Error::other("the bytes came back changed"));
+        }
+        Ok(())
+    })();
+    let outcome = Outcome::from_result(result);
     emit(nonce, &outcome);
     status_of(outcome.ok)
 }
 
-fn delete(nonce: &str, path: &str) -> i32 {
+fn delete(nonce: &str, path: &str, hold: bool) -> i32 {
+    let held = hold.then(block_hold_signals);
     let result = match fs::symlink_metadata(path) {
         Ok(meta) if meta.is_dir() => fs::remove_dir(path),
         _ => fs::remove_file(path),
     };
     let outcome = Outcome::from_result(result);
     emit(nonce, &outcome);
-    status_of(outcome.ok)
+    match held {
+        Some(set) => wait_for_signal(&set),
+        None => status_of(outcome.ok),
+    }
 }
 
 fn mount_tmpfs(nonce: &str, path: &str, hold: bool) -> i32 {
@@ -580,7 +666,22 @@ fn collect_report(nonce: &str, reads: &[String]) -> Report {
         proc_shows_self: fs::read(format!("/proc/{pid}/cmdline"))
             .map(|cmdline| cmdline.windows(nonce.len()).any(|w| w == nonce.as_bytes()))
             .unwrap_or(false),
+        proc_pids: proc_pids(),
     }
+}
+
+/// The numeric entries of /proc: every process this /proc shows.
+fn proc_pids() -> Vec<u32> {
+    let mut pids: Vec<u32> = fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    pids.sort_unstable();
+    pids
 }
 
 fn nodename() -> io::Result<String> {

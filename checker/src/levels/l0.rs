@@ -3,6 +3,8 @@
 use crate::check::{exited_early, fail, report, report_or_fail, stderr_tail, Check, Ctx, Verdict};
 use crate::run::{descends_from, Status};
 use anyhow::Result;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
 const FORK: &str = "https://man7.org/linux/man-pages/man2/fork.2.html";
 const EXEC: &str = "https://man7.org/linux/man-pages/man3/exec.3.html";
@@ -114,18 +116,24 @@ fn exit_code_propagates(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 fn signal_gives_128_plus_n(ctx: &mut Ctx) -> Result<Verdict> {
-    // SIGTERM (15) and SIGUSR1 (10): both kill by default and neither dumps core.
-    for signal in [15, 10] {
-        let run = ctx.probe("kill-self", &[&signal.to_string()])?;
-        report_or_fail!(run);
-        if run.status != Status::Exited(128 + signal) {
-            return Ok(fail(
-                format!("exit status {} (128 + signal {signal})", 128 + signal),
-                run.status.to_string(),
-            ));
-        }
+    // SIGKILL from the host: from level 5 on the command is PID 1 of its namespace, and PID 1
+    // ignores every signal it has no handler for, except SIGKILL sent from outside.
+    let (run, killed) = ctx.hold("report", &[], |held| {
+        held.probe_pid
+            .is_some_and(|pid| kill(Pid::from_raw(pid as i32), Signal::SIGKILL).is_ok())
+    })?;
+    if killed != Some(true) {
+        return Ok(report(&run)
+            .err()
+            .unwrap_or_else(|| fail("the command can be found and killed", "it could not")));
     }
-    Ok(Verdict::Pass)
+    Ok(match run.status {
+        Status::Exited(137) => Verdict::Pass,
+        other => fail(
+            "exit status 137 (128 + 9: the command was killed by SIGKILL)",
+            other.to_string(),
+        ),
+    })
 }
 
 fn argv_preserved(ctx: &mut Ctx) -> Result<Verdict> {

@@ -127,11 +127,12 @@ fn each_run_is_fresh(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 fn rootfs_under_container_dir(ctx: &mut Ctx) -> Result<Verdict> {
+    // A file the container writes must land under --container-dir: in its rootfs, or in its
+    // overlay's upper layer from level 7 on.
+    let name = format!("here-{}", crate::run::nonce());
+    let path = format!("{}/{name}", crate::prepare::SCRATCH);
     let container_dir = ctx.container_dir.clone();
-    let marker_content = ctx.env.image_marker.clone();
-    let (run, found) = ctx.hold("report", &[], |_| {
-        find_marker(&container_dir, &marker_content, 4)
-    })?;
+    let (run, found) = ctx.hold("write", &[&path], |_| find_file(&container_dir, &name, 5))?;
     let Some(found) = found else {
         return Ok(report(&run)
             .err()
@@ -142,24 +143,22 @@ fn rootfs_under_container_dir(ctx: &mut Ctx) -> Result<Verdict> {
     } else {
         fail(
             format!(
-                "an extracted image (a {MARKER_PATH} file) under {} while the container runs",
+                "{path}, written in the container, is under {}",
                 container_dir.display()
             ),
-            "none there: the rootfs is somewhere else",
+            "it is not there: the container's files are somewhere else",
         )
     })
 }
 
-/// Whether a marker file with `content` exists within `depth` levels under `dir`.
-fn find_marker(dir: &Path, content: &str, depth: u32) -> bool {
-    if std::fs::read_to_string(dir.join(MARKER_PATH)).is_ok_and(|c| c == content) {
-        return true;
-    }
-    depth > 0
-        && std::fs::read_dir(dir).is_ok_and(|entries| {
-            entries
-                .flatten()
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                .any(|e| find_marker(&e.path(), content, depth - 1))
-        })
+/// Whether a file called `name` exists within `depth` levels under `dir`.
+fn find_file(dir: &Path, name: &str, depth: u32) -> bool {
+    dir.join(name).exists()
+        || depth > 0
+            && std::fs::read_dir(dir).is_ok_and(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .any(|e| find_file(&e.path(), name, depth - 1))
+            })
 }

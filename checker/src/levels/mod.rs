@@ -6,6 +6,10 @@ mod l0;
 mod l1;
 mod l2;
 mod l3;
+mod l4;
+mod l5;
+mod l6;
+mod l7;
 
 /// The checks of `level`, in the order they run.
 pub fn checks(level: u32) -> &'static [Check] {
@@ -14,6 +18,10 @@ pub fn checks(level: u32) -> &'static [Check] {
         1 => l1::CHECKS,
         2 => l2::CHECKS,
         3 => l3::CHECKS,
+        4 => l4::CHECKS,
+        5 => l5::CHECKS,
+        6 => l6::CHECKS,
+        7 => l7::CHECKS,
         _ => &[],
     }
 }

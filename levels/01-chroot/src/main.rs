@@ -20,8 +20,7 @@ fn main() -> std::process::ExitCode {
 /// Runs the command in a new container and returns the exit code to leave with.
 fn run(args: RunArgs) -> Result<i32> {
     let container = Container::create(&args.container_dir())?;
-    let rootfs = container.rootfs();
-    extract_image(&args, &rootfs)?;
+    extract_image(&args, &container.rootfs())?;
     explain!(
         "copy this process: the copy will become the command",
         "fork()"
@@ -29,7 +28,7 @@ fn run(args: RunArgs) -> Result<i32> {
     // SAFETY: the runtime is single-threaded, so the child may run any code before it execs.
     match unsafe { fork() }.syscall("fork")? {
         ForkResult::Child => {
-            let Err(err) = child(&args, &rootfs);
+            let Err(err) = child(&args, &container);
             kit::exit_child(err)
         }
         ForkResult::Parent { child } => {
@@ -65,7 +64,8 @@ fn remove_container(container: &Container) {
 }
 
 /// In the child: set up the container, then become the command. Returns only on failure.
-fn child(args: &RunArgs, rootfs: &Path) -> Result<Infallible> {
+fn child(args: &RunArgs, container: &Container) -> Result<Infallible> {
+    let rootfs = &container.rootfs();
     // TODO(level 1) step 1: chroot into the rootfs, then chdir("/") so that the working directory
     //     is inside the new root too.
     let _ = rootfs; // unused until you chroot into it

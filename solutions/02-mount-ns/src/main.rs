@@ -25,8 +25,7 @@ fn main() -> std::process::ExitCode {
 /// Runs the command in a new container and returns the exit code to leave with.
 fn run(args: RunArgs) -> Result<i32> {
     let container = Container::create(&args.container_dir())?;
-    let rootfs = container.rootfs();
-    extract_image(&args, &rootfs)?;
+    extract_image(&args, &container.rootfs())?;
     explain!(
         "copy this process: the copy will become the command",
         "fork()"
@@ -34,7 +33,7 @@ fn run(args: RunArgs) -> Result<i32> {
     // SAFETY: the runtime is single-threaded, so the child may run any code before it execs.
     match unsafe { fork() }.syscall("fork")? {
         ForkResult::Child => {
-            let Err(err) = child(&args, &rootfs);
+            let Err(err) = child(&args, &container);
             kit::exit_child(err)
         }
         ForkResult::Parent { child } => {
@@ -70,7 +69,8 @@ fn remove_container(container: &Container) {
 }
 
 /// In the child: set up the container, then become the command. Returns only on failure.
-fn child(args: &RunArgs, rootfs: &Path) -> Result<Infallible> {
+fn child(args: &RunArgs, container: &Container) -> Result<Infallible> {
+    let rootfs = &container.rootfs();
     unshare_mount_namespace()?;
     make_mounts_private()?;
     mount_proc(rootfs)?;

@@ -1,0 +1,126 @@
+//! Level 5 — a PID namespace.
+
+use crate::check::{fail, field, report, report_or_fail, Check, Ctx, Verdict};
+use anyhow::Result;
+use serde_json::Value;
+
+const PID_NS: &str = "https://man7.org/linux/man-pages/man7/pid_namespaces.7.html";
+
+pub const CHECKS: &[Check] = &[
+    Check {
+        id: "L5.pid-ns.namespace",
+        level: 5,
+        title: "the container has a PID namespace of its own",
+        hint: "unshare(CLONE_NEWPID) in the parent, before fork: the caller stays put, the next child is PID 1 of the new namespace.",
+        doc: PID_NS,
+        run: own_pid_namespace,
+    },
+    Check {
+        id: "L5.pid-ns.pid-one",
+        level: 5,
+        title: "the command is PID 1, and /proc/self says so",
+        hint: "getpid() is 1 but /proc/self is not? /proc must be a procfs mounted from inside the new PID namespace, i.e. in the child, after the fork.",
+        doc: PID_NS,
+        run: command_is_pid_one,
+    },
+    Check {
+        id: "L5.pid-ns.proc-lists-container",
+        level: 5,
+        title: "/proc lists only the container's processes",
+        hint: "A procfs shows the PID namespace of whoever mounted it: mount a new one in the child (not a bind mount of the host's /proc).",
+        doc: "https://man7.org/linux/man-pages/man5/proc.5.html",
+        run: proc_lists_only_the_container,
+    },
+    Check {
+        id: "L5.pid-ns.host-pid-unreachable",
+        level: 5,
+        title: "a host process is unreachable (kill(pid, 0) fails with ESRCH)",
+        hint: "Processes outside the PID namespace have no pid inside it: if kill(host pid, 0) succeeds, the command is not in a new PID namespace.",
+        doc: PID_NS,
+        run: host_pid_unreachable,
+    },
+];
+
+fn own_pid_namespace(ctx: &mut Ctx) -> Result<Verdict> {
+    let outside = ctx.sandbox.ns("pid");
+    let (run, inside) = ctx.hold("report", &[], |held| {
+        held.probe_pid
+            .and_then(|pid| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok())
+            .map(|p| p.display().to_string())
+    })?;
+    let Some(Some(inside)) = inside else {
+        return Ok(report(&run).err().unwrap_or_else(|| {
+            fail(
+                "the probe's process can be found on the host",
+                "it could not",
+            )
+        }));
+    };
+    Ok(if inside == outside {
+        fail(
+            format!("a PID namespace other than the runtime's ({outside})"),
+            format!("the same one: {inside}"),
+        )
+    } else {
+        Verdict::Pass
+    })
+}
+
+fn command_is_pid_one(ctx: &mut Ctx) -> Result<Verdict> {
+    let run = ctx.probe("report", &[])?;
+    let report = report_or_fail!(run);
+    let pid = report.get("pid").and_then(Value::as_i64).unwrap_or(0);
+    let proc_self = field(report, "proc_self");
+    Ok(if pid != 1 {
+        fail("getpid() is 1", format!("getpid() is {pid}"))
+    } else if proc_self != "1" {
+        fail(
+            "/proc/self is 1, like getpid()",
+            format!("/proc/self is {proc_self:?}: this /proc belongs to another PID namespace"),
+        )
+    } else {
+        Verdict::Pass
+    })
+}
+
+fn proc_lists_only_the_container(ctx: &mut Ctx) -> Result<Verdict> {
+    let run = ctx.probe("report", &[])?;
+    let report = report_or_fail!(run);
+    let pids: Vec<i64> = report
+        .get("proc_pids")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default();
+    Ok(if pids == [1] {
+        Verdict::Pass
+    } else {
+        let shown: Vec<String> = pids.iter().take(8).map(|p| p.to_string()).collect();
+        let more = if pids.len() > 8 {
+            format!(" and {} more", pids.len() - 8)
+        } else {
+            String::new()
+        };
+        fail(
+            "/proc lists one process: the command, PID 1",
+            format!("/proc lists {}{more}", shown.join(", ")),
+        )
+    })
+}
+
+fn host_pid_unreachable(ctx: &mut Ctx) -> Result<Verdict> {
+    // The checker itself is a host process for sure.
+    let host_pid = std::process::id().to_string();
+    let run = ctx.probe("kill-check", &[&host_pid])?;
+    let report = report_or_fail!(run);
+    Ok(match report.get("errno").and_then(Value::as_str) {
+        Some("ESRCH") => Verdict::Pass,
+        Some(other) => fail(
+            format!("kill({host_pid}, 0) fails with ESRCH"),
+            format!("it fails with {other}"),
+        ),
+        None => fail(
+            format!("kill({host_pid}, 0) fails with ESRCH: no such process here"),
+            "it succeeded: the host's processes are visible",
+        ),
+    })
+}
