@@ -294,7 +294,8 @@ fn mount_proc(rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The character devices a program expects, as (name, major, minor): devices(7) lists them.
+/// The character devices a program expects, as (name, major, minor), from the kernel's list of
+/// device numbers (docs.kernel.org/admin-guide/devices.html).
 const DEVICES: &[(&str, u64, u64)] =
     &[("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
 
@@ -320,7 +321,8 @@ fn mount_dev(rootfs: &Path) -> Result<()> {
     }
     let pts = dev.join("pts");
     std::fs::create_dir_all(&pts)?;
-    // newinstance: the container's terminals are its own, not the host's (devpts(4)).
+    // newinstance: the container's terminals are its own, not the host's (pts(4),
+    // docs.kernel.org/filesystems/devpts.html).
     let options = "newinstance,ptmxmode=0666,mode=620";
     explain!("a private set of pseudo-terminals", "mount(\"devpts\", {:?}, \"devpts\", MS_NOSUID | MS_NOEXEC, {options:?})", pts);
     mount(Some("devpts"), &pts, Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some(options))
@@ -434,8 +436,9 @@ fn pivot_into(rootfs: &Path) -> Result<()> {
 }
 //@ end
 //@ level 0
-//@ todo 3: write `fn exec_command(command: &[OsString]) -> Result<Infallible>`
-//@ todo    (kit::c_strings, then nix's execvp, which searches PATH) and
+//@ todo 3: write `fn exec_command(command: &[std::ffi::OsString]) -> Result<Infallible>`
+//@ todo    (kit::c_strings, then nix's execvp, which searches PATH; name its error with
+//@ todo    `.syscall(format!("execvp({:?})", argv[0]))` so kit::exit_child exits 127) and
 //@ todo    `fn wait_for(child: Pid) -> Result<i32>`: waitpid for the child, then return
 //@ todo    its exit code, or 128 + N if signal N killed it.
 

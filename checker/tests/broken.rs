@@ -6,7 +6,7 @@ use common::*;
 
 /// (fault, level checked, the checks that must fail). See checker/broken/src/main.rs.
 const CASES: &[(&str, u32, &[&str])] = &[
-    ("correct", 3, &[]),
+    ("correct", 7, &[]),
     (
         "mixed-streams",
         0,
@@ -79,6 +79,77 @@ const CASES: &[(&str, u32, &[&str])] = &[
     ),
     ("keep-old-root", 3, &["L3.pivot-root.no-host-mounts"]),
     ("keep-old-dir", 3, &["L3.pivot-root.old-root-removed"]),
+    (
+        "no-uts",
+        4,
+        &["L4.uts-ns.namespaces", "L4.uts-ns.runtime-hostname"],
+    ),
+    (
+        "hostname-before-unshare",
+        4,
+        &["L4.uts-ns.runtime-hostname"],
+    ),
+    ("ignore-hostname-flag", 4, &["L4.uts-ns.hostname"]),
+    ("hostname-fixed", 4, &["L4.uts-ns.default-hostname"]),
+    (
+        "no-pid-ns",
+        5,
+        &[
+            "L5.pid-ns.namespace",
+            "L5.pid-ns.pid-one",
+            "L5.pid-ns.proc-lists-container",
+            "L5.pid-ns.host-pid-unreachable",
+        ],
+    ),
+    // The host's /proc does not show the probe as its pid 1, whose cmdline L2 reads.
+    (
+        "host-proc",
+        5,
+        &[
+            "L2.mount-ns.proc",
+            "L5.pid-ns.pid-one",
+            "L5.pid-ns.proc-lists-container",
+        ],
+    ),
+    (
+        "no-net-ns",
+        6,
+        &["L6.net-ns.namespace", "L6.net-ns.only-lo"],
+    ),
+    ("lo-down", 6, &["L6.net-ns.loopback"]),
+    (
+        "no-overlay",
+        7,
+        &[
+            "L7.overlay.root-is-overlay",
+            "L7.overlay.image-untouched",
+            "L7.overlay.extracted-once",
+        ],
+    ),
+    // Writing to the shared image also breaks the fresh copy of level 1.
+    (
+        "write-through",
+        7,
+        &[
+            "L1.chroot.fresh-copy",
+            "L1.chroot.under-container-dir",
+            "L7.overlay.root-is-overlay",
+            "L7.overlay.image-untouched",
+            "L7.overlay.isolated",
+        ],
+    ),
+    // Leaves its shared upper dir behind, too.
+    (
+        "shared-upper",
+        7,
+        &[
+            "L1.chroot.fresh-copy",
+            "L7.overlay.isolated",
+            "L7.overlay.cleanup",
+        ],
+    ),
+    ("extract-each-time", 7, &["L7.overlay.extracted-once"]),
+    ("keep-container-dir", 7, &["L7.overlay.cleanup"]),
 ];
 
 /// Checks whose verdict on a fault depends on timing, left out of the comparison for that fault:
@@ -134,7 +205,7 @@ fn every_check_has_a_broken_runtime_that_fails_it() {
         .iter()
         .flat_map(|(_, _, ids)| ids.iter().copied())
         .collect();
-    for level in 0..=3 {
+    for level in 0..=7 {
         for check in checker::levels::checks(level) {
             assert!(
                 caught.contains(&check.id),

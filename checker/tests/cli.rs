@@ -22,7 +22,7 @@ fn an_unknown_level_is_a_usage_error_naming_the_ladder() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
-        err.contains("unknown level \"level9\"") && err.contains("level0 to level3"),
+        err.contains("unknown level \"level9\"") && err.contains("level0 to level7"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "one line: {err}");
@@ -57,7 +57,8 @@ fn list_shows_the_ladder_and_what_to_do_next() {
     let out = run(&["list"]);
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
-    for dir in ["00-fork-exec", "01-chroot", "02-mount-ns", "03-pivot-root"] {
+    for level in kit::ladder::LADDER {
+        let dir = level.dir;
         assert!(text.contains(dir), "{text}");
     }
     assert!(text.contains("cargo run -p checker -- level"), "{text}");
@@ -166,4 +167,39 @@ fn a_hanging_runtime_is_killed_at_the_timeout_with_everything_it_started() {
         .filter(|exe| exe.ends_with("/broken"))
         .collect();
     assert!(leftovers.is_empty(), "still running: {leftovers:?}");
+}
+
+#[test]
+fn a_link_left_on_the_host_fails_the_check_and_is_removed() {
+    if !root_or_skip("a_link_left_on_the_host_fails_the_check_and_is_removed") {
+        return;
+    }
+    let links = || -> Vec<String> {
+        std::fs::read_dir("/sys/class/net")
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let before = links();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = broken("host-link", dir.path());
+    let out = checker(&[
+        "level0",
+        "--runtime",
+        runtime.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for check in doc["checks"].as_array().unwrap() {
+        let observed = check["observed"].as_str().unwrap_or("");
+        assert!(
+            observed.contains("network link rcleak"),
+            "{}: {observed}",
+            check["id"]
+        );
+    }
+    assert_eq!(links(), before, "the leaked links were removed");
 }

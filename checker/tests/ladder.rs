@@ -4,12 +4,15 @@
 mod common;
 use common::*;
 
+/// The top of the ladder.
+const LAST: u32 = 7;
+
 #[test]
 fn every_solution_passes_its_level() {
     if !root_or_skip("every_solution_passes_its_level") {
         return;
     }
-    for level in 0..=3 {
+    for level in 0..=LAST {
         let out = checker(&[&format!("level{level}"), "--solution"]);
         assert_eq!(
             out.status.code(),
@@ -29,7 +32,7 @@ fn every_solution_passes_its_level() {
     let ran = statuses(&stdout(&out));
     assert_eq!(
         ran.len(),
-        (0..=3)
+        (0..=LAST)
             .map(|n| checker::levels::checks(n).len())
             .sum::<usize>()
     );
@@ -68,7 +71,7 @@ fn every_skeleton_fails_at_its_level_and_only_there() {
     if !root_or_skip("every_skeleton_fails_at_its_level_and_only_there") {
         return;
     }
-    for level in 0..=3 {
+    for level in 0..=LAST {
         let out = checker(&[&format!("level{level}"), "--format", "json"]);
         assert_eq!(out.status.code(), Some(1), "level{level} should fail");
         for (id, status) in statuses(&stdout(&out)) {

@@ -7,18 +7,20 @@
 
 use anyhow::{bail, Context, Result};
 use kit::prelude::*;
+use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{chdir, chroot, execvp, fork, pivot_root, ForkResult};
+use nix::unistd::{chdir, chroot, execvp, fork, pivot_root, sethostname, ForkResult};
 use std::ffi::CString;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// Every fault: its name, the level of runtime it is (the mechanisms of levels 0..=level are
 /// there, correct but for the fault), and the check that exists to catch it.
 const FAULTS: &[(&str, u32, &str)] = &[
-    ("correct", 3, "nothing: a correct level-3 runtime"),
+    ("correct", 7, "nothing: a correct level-7 runtime"),
     (
         "mixed-streams",
         0,
@@ -107,6 +109,68 @@ const FAULTS: &[(&str, u32, &str)] = &[
         3,
         "L3.pivot-root.old-root-removed: unmounts the old root but leaves its directory",
     ),
+    (
+        "no-uts",
+        4,
+        "L4.uts-ns.namespaces: sets the hostname without a UTS namespace",
+    ),
+    (
+        "hostname-before-unshare",
+        4,
+        "L4.uts-ns.runtime-hostname: sethostname, then unshare",
+    ),
+    (
+        "ignore-hostname-flag",
+        4,
+        "L4.uts-ns.hostname: always uses the container id",
+    ),
+    (
+        "hostname-fixed",
+        4,
+        "L4.uts-ns.default-hostname: \"container\" instead of the id",
+    ),
+    ("no-pid-ns", 5, "L5.pid-ns.*: never unshares CLONE_NEWPID"),
+    (
+        "host-proc",
+        5,
+        "L5.pid-ns.pid-one, proc-lists-container: bind-mounts the host's /proc",
+    ),
+    (
+        "no-net-ns",
+        6,
+        "L6.net-ns.namespace, only-lo: never unshares CLONE_NEWNET",
+    ),
+    ("lo-down", 6, "L6.net-ns.loopback: leaves lo down"),
+    (
+        "host-link",
+        6,
+        "every check, by the host guard: leaves a tun device on the host",
+    ),
+    (
+        "no-overlay",
+        6,
+        "L7.overlay.*: a copy of the image per container, as at level 6",
+    ),
+    (
+        "write-through",
+        7,
+        "L7.overlay.image-untouched: bind-mounts the extracted image itself",
+    ),
+    (
+        "shared-upper",
+        7,
+        "L7.overlay.isolated: one upper dir for every container",
+    ),
+    (
+        "extract-each-time",
+        7,
+        "L7.overlay.extracted-once: extracts the image again per container",
+    ),
+    (
+        "keep-container-dir",
+        7,
+        "L7.overlay.cleanup: leaves <container-dir>/<id>/ behind",
+    ),
 ];
 
 /// The level of runtime this fault is.
@@ -141,18 +205,24 @@ fn main() -> std::process::ExitCode {
 
 fn run(args: RunArgs) -> Result<i32> {
     let (dir, rootfs) = rootfs_for(&args)?;
-    if level() >= 1 {
+    if (1..7).contains(&level()) || is("no-overlay") {
         kit::image::extract(&args.image_dir(), &args.image, &rootfs)?;
+    }
+    if is("host-link") {
+        leak_tun_link(&dir)?;
+    }
+    if level() >= 5 && !is("no-pid-ns") {
+        unshare(CloneFlags::CLONE_NEWPID).syscall("unshare(CLONE_NEWPID)")?;
     }
     let argv = argv(&args);
     if is("exec-without-fork") {
-        let Err(err) = setup_and_exec(&rootfs, &argv);
+        let Err(err) = setup_and_exec(&args, &dir, &rootfs, &argv);
         kit::exit_child(err);
     }
     // SAFETY: single-threaded; the child only sets up and execs.
     let child = match unsafe { fork() }? {
         ForkResult::Child => {
-            let Err(err) = setup_and_exec(&rootfs, &argv);
+            let Err(err) = setup_and_exec(&args, &dir, &rootfs, &argv);
             kit::exit_child(err)
         }
         ForkResult::Parent { child } => child,
@@ -171,7 +241,7 @@ fn run(args: RunArgs) -> Result<i32> {
         WaitStatus::Signaled(_, signal, _) => 128 + signal as i32,
         other => bail!("unexpected wait status {other:?}"),
     };
-    if !is("shared-rootfs") {
+    if !is("shared-rootfs") && !is("keep-container-dir") {
         let _ = kit::container::remove_dir_on_one_filesystem(&dir);
     }
     Ok(if is("exit-zero") { 0 } else { code })
@@ -208,7 +278,18 @@ fn argv(args: &RunArgs) -> Vec<CString> {
         .collect()
 }
 
-fn setup_and_exec(rootfs: &Path, argv: &[CString]) -> Result<std::convert::Infallible> {
+fn setup_and_exec(
+    args: &RunArgs,
+    dir: &Path,
+    rootfs: &Path,
+    argv: &[CString],
+) -> Result<std::convert::Infallible> {
+    if level() >= 4 {
+        set_up_uts(args, dir)?;
+    }
+    if level() >= 6 {
+        set_up_network()?;
+    }
     if level() >= 2 {
         if !is("no-unshare") {
             unshare(CloneFlags::CLONE_NEWNS).syscall("unshare")?;
@@ -223,7 +304,20 @@ fn setup_and_exec(rootfs: &Path, argv: &[CString]) -> Result<std::convert::Infal
             )
             .syscall("mount")?;
         }
-        if !is("no-proc") {
+        if level() >= 7 && !is("no-overlay") {
+            mount_overlay(args, dir, rootfs)?;
+        }
+        if is("host-proc") {
+            let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+            mount(
+                Some("/proc"),
+                &rootfs.join("proc"),
+                None::<&str>,
+                flags,
+                None::<&str>,
+            )
+            .syscall("bind /proc")?;
+        } else if !is("no-proc") {
             mount(
                 Some("proc"),
                 &rootfs.join("proc"),
@@ -326,6 +420,124 @@ fn enter_root(rootfs: &Path) -> Result<()> {
         if !is("keep-old-dir") {
             std::fs::remove_dir("/old").context("rmdir /old")?;
         }
+    }
+    Ok(())
+}
+
+fn set_up_uts(args: &RunArgs, dir: &Path) -> Result<()> {
+    let id = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let hostname = match (
+        &args.hostname,
+        is("ignore-hostname-flag"),
+        is("hostname-fixed"),
+    ) {
+        (Some(name), false, _) => name.clone(),
+        (_, _, true) => "container".to_string(),
+        _ => id,
+    };
+    if is("hostname-before-unshare") {
+        sethostname(&hostname).syscall("sethostname")?;
+    }
+    if !is("no-uts") {
+        unshare(CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC)
+            .syscall("unshare(CLONE_NEWUTS)")?;
+    }
+    sethostname(&hostname).syscall("sethostname")?;
+    Ok(())
+}
+
+fn set_up_network() -> Result<()> {
+    if !is("no-net-ns") {
+        unshare(CloneFlags::CLONE_NEWNET).syscall("unshare(CLONE_NEWNET)")?;
+    }
+    if is("lo-down") {
+        return Ok(());
+    }
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0")?;
+    // SAFETY: ifreq is plain old data; the ioctls read and write only the request we own.
+    unsafe {
+        let mut request: libc::ifreq = std::mem::zeroed();
+        request.ifr_name[0] = b'l' as libc::c_char;
+        request.ifr_name[1] = b'o' as libc::c_char;
+        Errno::result(libc::ioctl(
+            socket.as_raw_fd(),
+            libc::SIOCGIFFLAGS,
+            &mut request,
+        ))
+        .syscall("SIOCGIFFLAGS")?;
+        request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        Errno::result(libc::ioctl(
+            socket.as_raw_fd(),
+            libc::SIOCSIFFLAGS,
+            &request,
+        ))
+        .syscall("SIOCSIFFLAGS")?;
+    }
+    Ok(())
+}
+
+fn mount_overlay(args: &RunArgs, dir: &Path, rootfs: &Path) -> Result<()> {
+    if is("extract-each-time") {
+        let _ = kit::container::remove_dir_on_one_filesystem(&kit::image::extracted_dir(
+            &args.image_dir(),
+            &args.image,
+        ));
+    }
+    let lower = kit::image::extract_once(&args.image_dir(), &args.image)?;
+    std::fs::create_dir_all(rootfs)?;
+    if is("write-through") {
+        let flags = MsFlags::MS_BIND;
+        mount(Some(&lower), rootfs, None::<&str>, flags, None::<&str>).syscall("bind the image")?;
+        return Ok(());
+    }
+    let layers = if is("shared-upper") {
+        args.container_dir().join("shared")
+    } else {
+        dir.to_path_buf()
+    };
+    let (upper, work) = (layers.join("upper"), layers.join("work"));
+    std::fs::create_dir_all(&upper)?;
+    std::fs::create_dir_all(&work)?;
+    let options = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    mount(
+        Some("overlay"),
+        rootfs,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(options.as_str()),
+    )
+    .syscall("mount overlay")?;
+    Ok(())
+}
+
+/// A persistent tun device left on the host: what a leaked veth looks like to the host guard.
+fn leak_tun_link(dir: &Path) -> Result<()> {
+    let id = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = format!("rcleak{}", &id[..6.min(id.len())]);
+    let tun = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")?;
+    // SAFETY: as in set_up_network; TUNSETPERSIST takes an integer.
+    unsafe {
+        let mut request: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in request.ifr_name.iter_mut().zip(name.bytes()) {
+            *dst = src as libc::c_char;
+        }
+        request.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
+        Errno::result(libc::ioctl(tun.as_raw_fd(), 0x4004_54ca, &request)).syscall("TUNSETIFF")?;
+        Errno::result(libc::ioctl(tun.as_raw_fd(), 0x4004_54cb, 1)).syscall("TUNSETPERSIST")?;
     }
     Ok(())
 }

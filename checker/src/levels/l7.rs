@@ -90,7 +90,10 @@ fn image_untouched(ctx: &mut Ctx) -> Result<Verdict> {
     let (in_image, whiteout) = seen.unwrap_or((false, false));
     Ok(if !lower(ctx).is_dir() {
         fail(
-            format!("the image, extracted once at {}, is the overlay's lower layer", lower(ctx).display()),
+            format!(
+                "the image, extracted once at {}, is the overlay's lower layer",
+                lower(ctx).display()
+            ),
             "there is no such directory: the container's files do not come from it",
         )
     } else if !in_image || !lower_file.exists() {

@@ -122,7 +122,8 @@ fn mount_proc(rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The character devices a program expects, as (name, major, minor): devices(7) lists them.
+/// The character devices a program expects, as (name, major, minor), from the kernel's list of
+/// device numbers (docs.kernel.org/admin-guide/devices.html).
 const DEVICES: &[(&str, u64, u64)] = &[
     ("null", 1, 3),
     ("zero", 1, 5),
@@ -176,7 +177,8 @@ fn mount_dev(rootfs: &Path) -> Result<()> {
     }
     let pts = dev.join("pts");
     std::fs::create_dir_all(&pts)?;
-    // newinstance: the container's terminals are its own, not the host's (devpts(4)).
+    // newinstance: the container's terminals are its own, not the host's (pts(4),
+    // docs.kernel.org/filesystems/devpts.html).
     let options = "newinstance,ptmxmode=0666,mode=620";
     explain!(
         "a private set of pseudo-terminals",
