@@ -184,6 +184,7 @@ fn top_level_entries(tar: &Path) -> Result<Vec<String>> {
 
 /// Builds the environment for checking `runtime`.
 pub fn environment(runtime: PathBuf, image: TestImage, timeout: Duration) -> Result<Env> {
+    remove_stale_work_dirs();
     let work = checker_home().join(format!("run-{}", std::process::id()));
     let _ = kit::container::remove_dir_on_one_filesystem(&work);
     std::fs::create_dir_all(&work)?;
@@ -206,4 +207,23 @@ pub fn environment(runtime: PathBuf, image: TestImage, timeout: Duration) -> Res
         timeout,
         output_cap: 256 * 1024,
     })
+}
+
+/// Removes the scratch dirs (`run-<pid>`) of checkers that were killed before cleaning up.
+fn remove_stale_work_dirs() {
+    let Ok(entries) = std::fs::read_dir(checker_home()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("run-")
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = kit::container::remove_dir_on_one_filesystem(&entry.path());
+        }
+    }
 }

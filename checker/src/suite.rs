@@ -174,54 +174,161 @@ fn output_of(run: &RunSummary) -> Output {
 }
 
 /// What changed on the host, after undoing what can be undone: mounts that appeared under the
-/// checker's own directories are unmounted, the hostname is restored.
+/// checker's own directories are unmounted, the hostname is restored, a leaked tun device is
+/// deleted.
 fn host_damage(before: &HostState, env: &Env) -> Option<String> {
-    let after = host_state();
-    if &after == before {
-        return None;
+    let changes = changes(before, &host_state());
+    for change in &changes {
+        undo(change, env);
     }
-    let mut damage = Vec::new();
-    for m in mounts::added(&before.mounts, &after.mounts) {
-        damage.push(format!("{} appeared on the host", mounts::describe(&m)));
-        if std::path::Path::new(&m.mount_point).starts_with(env.work.parent().unwrap_or(&env.work))
+    let text: Vec<String> = changes.iter().map(describe).collect();
+    (!text.is_empty()).then(|| text.join("; "))
+}
+
+/// One difference between two snapshots of the host.
+#[derive(Debug, PartialEq, Eq)]
+enum Change {
+    MountAdded(mounts::Mount),
+    MountRemoved(mounts::Mount),
+    LinkAdded(String),
+    LinkRemoved(String),
+    LinkFlags {
+        name: String,
+        before: String,
+        after: String,
+    },
+    Hostname {
+        before: String,
+        after: String,
+    },
+}
+
+fn changes(before: &HostState, after: &HostState) -> Vec<Change> {
+    let mut changes: Vec<Change> = mounts::added(&before.mounts, &after.mounts)
+        .into_iter()
+        .map(Change::MountAdded)
+        .collect();
+    changes.extend(
+        mounts::added(&after.mounts, &before.mounts)
+            .into_iter()
+            .map(Change::MountRemoved),
+    );
+    let flags_of = |links: &[(String, String)], name: &str| {
+        links
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, f)| f.clone())
+    };
+    for (name, flags) in &after.links {
+        match flags_of(&before.links, name) {
+            None => changes.push(Change::LinkAdded(name.clone())),
+            Some(old) if &old != flags => changes.push(Change::LinkFlags {
+                name: name.clone(),
+                before: old,
+                after: flags.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (name, _) in before
+        .links
+        .iter()
+        .filter(|(name, _)| flags_of(&after.links, name).is_none())
+    {
+        changes.push(Change::LinkRemoved(name.clone()));
+    }
+    if after.hostname != before.hostname {
+        changes.push(Change::Hostname {
+            before: before.hostname.clone(),
+            after: after.hostname.clone(),
+        });
+    }
+    changes
+}
+
+fn describe(change: &Change) -> String {
+    match change {
+        Change::MountAdded(m) => format!("{} appeared on the host", mounts::describe(m)),
+        Change::MountRemoved(m) => format!("{} disappeared from the host", mounts::describe(m)),
+        Change::LinkAdded(name) => format!("network link {name} appeared on the host"),
+        Change::LinkRemoved(name) => format!("network link {name} disappeared from the host"),
+        Change::LinkFlags {
+            name,
+            before,
+            after,
+        } => format!("the flags of host link {name} changed from {before} to {after}"),
+        Change::Hostname { before, after } => {
+            format!("the host's hostname changed from {before:?} to {after:?}")
+        }
+    }
+}
+
+/// Undoes a change when it is ours to undo: only mounts under the checker's own directory, only
+/// the hostname we saw before, only tun devices (see links::remove_leaked).
+fn undo(change: &Change, env: &Env) {
+    match change {
+        Change::MountAdded(m)
+            if std::path::Path::new(&m.mount_point)
+                .starts_with(env.work.parent().unwrap_or(&env.work)) =>
         {
             let _ = nix::mount::umount2(m.mount_point.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
+        Change::LinkAdded(name) => crate::links::remove_leaked(name),
+        Change::Hostname { before, .. } => {
+            let _ = nix::unistd::sethostname(before);
+        }
+        _ => {}
     }
-    for m in mounts::added(&after.mounts, &before.mounts) {
-        damage.push(format!(
-            "{} disappeared from the host",
-            mounts::describe(&m)
-        ));
-    }
-    for link in after
-        .links
-        .iter()
-        .filter(|l| !before.links.iter().any(|b| b.0 == l.0))
-    {
-        damage.push(format!("network link {} appeared on the host", link.0));
-        crate::links::remove_leaked(&link.0);
-    }
-    for link in before
-        .links
-        .iter()
-        .filter(|l| !after.links.iter().any(|a| a.0 == l.0))
-    {
-        damage.push(format!("network link {} disappeared from the host", link.0));
-    }
-    for (name, flags) in &after.links {
-        if let Some((_, old)) = before.links.iter().find(|(n, f)| n == name && f != flags) {
-            damage.push(format!(
-                "the flags of host link {name} changed from {old} to {flags}"
-            ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(mounts: &str, hostname: &str, links: &[(&str, &str)]) -> HostState {
+        HostState {
+            mounts: mounts::parse(mounts),
+            hostname: hostname.into(),
+            links: links
+                .iter()
+                .map(|(n, f)| (n.to_string(), f.to_string()))
+                .collect(),
         }
     }
-    if after.hostname != before.hostname {
-        damage.push(format!(
-            "the host's hostname changed from {:?} to {:?}",
-            before.hostname, after.hostname
-        ));
-        let _ = nix::unistd::sethostname(&before.hostname);
+
+    const ROOT: &str = "22 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n";
+    const PROC: &str = "23 22 0:21 / /proc rw,relatime - proc proc rw\n";
+
+    #[test]
+    fn an_unchanged_host_has_no_changes() {
+        let host = state(ROOT, "vm", &[("lo", "0x9")]);
+        assert!(changes(&host, &state(ROOT, "vm", &[("lo", "0x9")])).is_empty());
     }
-    Some(damage.join("; "))
+
+    #[test]
+    fn every_kind_of_change_is_seen_and_named() {
+        let before = state(
+            &format!("{ROOT}{PROC}"),
+            "vm",
+            &[("lo", "0x9"), ("eth0", "0x1003")],
+        );
+        let leaked = "99 22 0:50 / /work/x rw - tmpfs tmpfs rw\n";
+        let after = state(
+            &format!("{ROOT}{leaked}"),
+            "box",
+            &[("lo", "0x8"), ("veth0", "0x1002")],
+        );
+        let said: Vec<String> = changes(&before, &after).iter().map(describe).collect();
+        assert_eq!(
+            said,
+            [
+                "tmpfs on /work/x appeared on the host",
+                "proc on /proc disappeared from the host",
+                "the flags of host link lo changed from 0x9 to 0x8",
+                "network link veth0 appeared on the host",
+                "network link eth0 disappeared from the host",
+                "the host's hostname changed from \"vm\" to \"box\"",
+            ]
+        );
+    }
 }

@@ -49,6 +49,7 @@ const CASES: &[(&str, u32, &[&str])] = &[
             "L1.chroot.image-root",
             "L1.chroot.host-hidden",
             "L1.chroot.fresh-copy",
+            "L1.chroot.under-container-dir",
         ],
     ),
     ("no-chdir", 1, &["L1.chroot.cwd"]),

@@ -168,38 +168,3 @@ fn a_hanging_runtime_is_killed_at_the_timeout_with_everything_it_started() {
         .collect();
     assert!(leftovers.is_empty(), "still running: {leftovers:?}");
 }
-
-#[test]
-fn a_link_left_on_the_host_fails_the_check_and_is_removed() {
-    if !root_or_skip("a_link_left_on_the_host_fails_the_check_and_is_removed") {
-        return;
-    }
-    let links = || -> Vec<String> {
-        std::fs::read_dir("/sys/class/net")
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect()
-    };
-    let before = links();
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = broken("host-link", dir.path());
-    let out = checker(&[
-        "level0",
-        "--runtime",
-        runtime.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for check in doc["checks"].as_array().unwrap() {
-        let observed = check["observed"].as_str().unwrap_or("");
-        assert!(
-            observed.contains("network link rcleak"),
-            "{}: {observed}",
-            check["id"]
-        );
-    }
-    assert_eq!(links(), before, "the leaked links were removed");
-}

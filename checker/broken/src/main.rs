@@ -142,11 +142,6 @@ const FAULTS: &[(&str, u32, &str)] = &[
     ),
     ("lo-down", 6, "L6.net-ns.loopback: leaves lo down"),
     (
-        "host-link",
-        6,
-        "every check, by the host guard: leaves a tun device on the host",
-    ),
-    (
         "no-overlay",
         6,
         "L7.overlay.*: a copy of the image per container, as at level 6",
@@ -207,9 +202,6 @@ fn run(args: RunArgs) -> Result<i32> {
     let (dir, rootfs) = rootfs_for(&args)?;
     if (1..7).contains(&level()) || is("no-overlay") {
         kit::image::extract(&args.image_dir(), &args.image, &rootfs)?;
-    }
-    if is("host-link") {
-        leak_tun_link(&dir)?;
     }
     if level() >= 5 && !is("no-pid-ns") {
         unshare(CloneFlags::CLONE_NEWPID).syscall("unshare(CLONE_NEWPID)")?;
@@ -515,29 +507,5 @@ fn mount_overlay(args: &RunArgs, dir: &Path, rootfs: &Path) -> Result<()> {
         Some(options.as_str()),
     )
     .syscall("mount overlay")?;
-    Ok(())
-}
-
-/// A persistent tun device left on the host: what a leaked veth looks like to the host guard.
-fn leak_tun_link(dir: &Path) -> Result<()> {
-    let id = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = format!("rcleak{}", &id[..6.min(id.len())]);
-    let tun = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/net/tun")?;
-    // SAFETY: as in set_up_network; TUNSETPERSIST takes an integer.
-    unsafe {
-        let mut request: libc::ifreq = std::mem::zeroed();
-        for (dst, src) in request.ifr_name.iter_mut().zip(name.bytes()) {
-            *dst = src as libc::c_char;
-        }
-        request.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
-        Errno::result(libc::ioctl(tun.as_raw_fd(), 0x4004_54ca, &request)).syscall("TUNSETIFF")?;
-        Errno::result(libc::ioctl(tun.as_raw_fd(), 0x4004_54cb, 1)).syscall("TUNSETPERSIST")?;
-    }
     Ok(())
 }
