@@ -258,3 +258,66 @@ pub fn mounts_of(report: &Value) -> Vec<crate::mounts::Mount> {
         })
         .unwrap_or_default()
 }
+
+/// The check that the container has namespaces of its own, of each of `kinds` (`mnt`, `uts`,
+/// `pid`...): read from the host (`/proc/<probe>/ns/<kind>`), so the answer does not depend on
+/// the container's own /proc, and compared with the runtime's (the sandbox's) and the checker's.
+pub fn own_namespaces(ctx: &mut Ctx, kinds: &[&str]) -> Result<Verdict> {
+    let outside: Vec<String> = kinds.iter().map(|kind| ctx.sandbox.ns(kind)).collect();
+    let (run, inside) = ctx.hold("report", &[], |held| {
+        let read = |pid: u32, kind: &str| {
+            std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+                .ok()
+                .map(|p| p.display().to_string())
+        };
+        held.probe_pid
+            .map(|pid| kinds.iter().map(|kind| read(pid, kind)).collect::<Vec<_>>())
+    })?;
+    let Some(Some(inside)) = inside else {
+        return Ok(report(&run).err().unwrap_or_else(|| {
+            fail(
+                "the probe's process can be found on the host",
+                "it could not",
+            )
+        }));
+    };
+    for ((kind, outside), inside) in kinds.iter().zip(&outside).zip(&inside) {
+        let checker_own = std::fs::read_link(format!("/proc/self/ns/{kind}"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        match inside {
+            Some(inside) if inside != outside && *inside != checker_own => {}
+            Some(inside) => {
+                return Ok(fail(
+                    format!(
+                        "a {} namespace other than the runtime's ({outside})",
+                        ns_name(kind)
+                    ),
+                    format!("the same one: {inside}"),
+                ))
+            }
+            None => {
+                return Ok(fail(
+                    format!(
+                        "the probe's {} namespace can be read from the host",
+                        ns_name(kind)
+                    ),
+                    "it could not",
+                ))
+            }
+        }
+    }
+    Ok(Verdict::Pass)
+}
+
+/// How namespaces are called in prose (namespaces(7)).
+fn ns_name(kind: &str) -> &str {
+    match kind {
+        "mnt" => "mount",
+        "uts" => "UTS",
+        "ipc" => "IPC",
+        "pid" => "PID",
+        "net" => "network",
+        other => other,
+    }
+}

@@ -55,6 +55,18 @@ fn normalised(text: &str) -> String {
             "exit status [N] (the command",
         ),
         (r"exit status \d+, after", "exit status [N], after"),
+        // Pids, hostnames, links and filesystems are the machine's.
+        (r"getpid\(\) is \d+", "getpid() is [PID]"),
+        (r"kill\(\d+, 0\)", "kill([PID], 0)"),
+        (r"(kill-check --nonce \[ID\]) \d+", "$1 [PID]"),
+        (r"/proc lists \d[^\n]*", "/proc lists [PIDS]"),
+        (r"box-[0-9a-f]{6}", "box-[RANDOM]"),
+        (
+            r#"observed  hostname "[^"]*""#,
+            r#"observed  hostname "[HOST]""#,
+        ),
+        (r#"observed  \["lo"[^\n]*"#, "observed  [HOST LINKS]"),
+        (r"observed  / is \w+", "observed  / is [FS]"),
     ];
     let mut text = text.replace(&root, "[ROOT]");
     for (pattern, replacement) in filters {

@@ -1,6 +1,6 @@
 //! Level 2 — a mount namespace with its own /proc and /dev.
 
-use crate::check::{fail, field, mounts_of, report, report_or_fail, Check, Ctx, Verdict};
+use crate::check::{fail, field, mounts_of, own_namespaces, report_or_fail, Check, Ctx, Verdict};
 use crate::mounts;
 use anyhow::Result;
 use serde_json::Value;
@@ -53,36 +53,7 @@ pub const CHECKS: &[Check] = &[
 ];
 
 fn own_mount_namespace(ctx: &mut Ctx) -> Result<Verdict> {
-    let sandbox_ns = ctx.sandbox.mnt_ns();
-    // Read from the host, so the answer does not depend on the container's /proc.
-    let (run, inside) = ctx.hold("report", &[], |held| {
-        held.probe_pid
-            .and_then(|pid| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok())
-            .map(|p| p.display().to_string())
-    })?;
-    let Some(inside) = inside else {
-        return Ok(report(&run)
-            .err()
-            .unwrap_or_else(|| fail("the probe reports", "nothing")));
-    };
-    let host = std::fs::read_link("/proc/self/ns/mnt")
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    Ok(if inside.is_none() {
-        fail(
-            "the probe's process can be found on the host",
-            "it could not",
-        )
-    } else if inside.as_deref() == Some(sandbox_ns.as_str())
-        || inside.as_deref() == Some(host.as_str())
-    {
-        fail(
-            format!("a mount namespace other than the runtime's ({sandbox_ns})"),
-            format!("the same one: {}", inside.unwrap_or_default()),
-        )
-    } else {
-        Verdict::Pass
-    })
+    own_namespaces(ctx, &["mnt"])
 }
 
 fn proc_is_mounted(ctx: &mut Ctx) -> Result<Verdict> {

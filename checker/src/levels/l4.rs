@@ -1,6 +1,6 @@
 //! Level 4 — UTS and IPC namespaces.
 
-use crate::check::{fail, field, report, report_or_fail, Check, Ctx, Verdict};
+use crate::check::{fail, field, own_namespaces, report_or_fail, Check, Ctx, Verdict};
 use anyhow::Result;
 
 const UTS: &str = "https://man7.org/linux/man-pages/man7/uts_namespaces.7.html";
@@ -41,36 +41,7 @@ pub const CHECKS: &[Check] = &[
 ];
 
 fn own_uts_and_ipc(ctx: &mut Ctx) -> Result<Verdict> {
-    let (uts, ipc) = (ctx.sandbox.ns("uts"), ctx.sandbox.ns("ipc"));
-    let (run, inside) = ctx.hold("report", &[], |held| {
-        let ns = |kind: &str| {
-            held.probe_pid
-                .and_then(|pid| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok())
-                .map(|p| p.display().to_string())
-        };
-        (ns("uts"), ns("ipc"))
-    })?;
-    let Some((Some(inside_uts), Some(inside_ipc))) = inside else {
-        return Ok(report(&run).err().unwrap_or_else(|| {
-            fail(
-                "the probe's process can be found on the host",
-                "it could not",
-            )
-        }));
-    };
-    Ok(if inside_uts == uts {
-        fail(
-            format!("a UTS namespace other than the runtime's ({uts})"),
-            format!("the same one: {inside_uts}"),
-        )
-    } else if inside_ipc == ipc {
-        fail(
-            format!("an IPC namespace other than the runtime's ({ipc})"),
-            format!("the same one: {inside_ipc}"),
-        )
-    } else {
-        Verdict::Pass
-    })
+    own_namespaces(ctx, &["uts", "ipc"])
 }
 
 fn hostname_is_the_flag(ctx: &mut Ctx) -> Result<Verdict> {

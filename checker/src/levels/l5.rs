@@ -1,6 +1,6 @@
 //! Level 5 — a PID namespace.
 
-use crate::check::{fail, field, report, report_or_fail, Check, Ctx, Verdict};
+use crate::check::{fail, field, own_namespaces, report_or_fail, Check, Ctx, Verdict};
 use anyhow::Result;
 use serde_json::Value;
 
@@ -42,28 +42,7 @@ pub const CHECKS: &[Check] = &[
 ];
 
 fn own_pid_namespace(ctx: &mut Ctx) -> Result<Verdict> {
-    let outside = ctx.sandbox.ns("pid");
-    let (run, inside) = ctx.hold("report", &[], |held| {
-        held.probe_pid
-            .and_then(|pid| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok())
-            .map(|p| p.display().to_string())
-    })?;
-    let Some(Some(inside)) = inside else {
-        return Ok(report(&run).err().unwrap_or_else(|| {
-            fail(
-                "the probe's process can be found on the host",
-                "it could not",
-            )
-        }));
-    };
-    Ok(if inside == outside {
-        fail(
-            format!("a PID namespace other than the runtime's ({outside})"),
-            format!("the same one: {inside}"),
-        )
-    } else {
-        Verdict::Pass
-    })
+    own_namespaces(ctx, &["pid"])
 }
 
 fn command_is_pid_one(ctx: &mut Ctx) -> Result<Verdict> {

@@ -1,6 +1,6 @@
 //! Level 6 — a network namespace.
 
-use crate::check::{fail, field, report, report_or_fail, Check, Ctx, Verdict};
+use crate::check::{fail, field, own_namespaces, report_or_fail, Check, Ctx, Verdict};
 use anyhow::Result;
 use serde_json::Value;
 
@@ -34,28 +34,7 @@ pub const CHECKS: &[Check] = &[
 ];
 
 fn own_network_namespace(ctx: &mut Ctx) -> Result<Verdict> {
-    let outside = ctx.sandbox.ns("net");
-    let (run, inside) = ctx.hold("report", &[], |held| {
-        held.probe_pid
-            .and_then(|pid| std::fs::read_link(format!("/proc/{pid}/ns/net")).ok())
-            .map(|p| p.display().to_string())
-    })?;
-    let Some(Some(inside)) = inside else {
-        return Ok(report(&run).err().unwrap_or_else(|| {
-            fail(
-                "the probe's process can be found on the host",
-                "it could not",
-            )
-        }));
-    };
-    Ok(if inside == outside {
-        fail(
-            format!("a network namespace other than the host's ({outside})"),
-            format!("the same one: {inside}"),
-        )
-    } else {
-        Verdict::Pass
-    })
+    own_namespaces(ctx, &["net"])
 }
 
 fn only_loopback(ctx: &mut Ctx) -> Result<Verdict> {
