@@ -1,6 +1,7 @@
 //! `cargo xtask <task>`: the workshop's maintenance tasks, one module per task (the cargo-xtask
 //! convention; the alias lives in `.cargo/config.toml`).
 
+mod bench;
 mod generate;
 #[cfg(test)]
 mod guides;
@@ -16,7 +17,9 @@ usage: cargo xtask <task>
 
 tasks:
   generate [--check]  render solutions/runtime.rs into every level's crates in levels/ and
-                      solutions/; with --check, write nothing and fail if any is out of date";
+                      solutions/; with --check, write nothing and fail if any is out of date
+  bench               time container starts of solution6 (a copy of the image per container)
+                      and solution7 (overlayfs), with a small and a 200 MiB image (needs root)";
 
 /// Exit status for a bad command line.
 const EXIT_USAGE: u8 = 2;
@@ -41,6 +44,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         ["generate", "--check"] => {
             generate::run(&generate::project_root()?, LADDER, generate::Mode::Check)?
         }
+        ["bench"] => bench::run(&generate::project_root()?)?,
         ["help" | "--help" | "-h"] => println!("{USAGE}"),
         [] => {
             eprintln!("{USAGE}");

@@ -1,0 +1,117 @@
+//! `cargo xtask bench`: how long a container takes to start and exit, per level, with the small
+//! demo image and with the same image grown by a 200 MiB file. It shows what level 7 buys:
+//! before it every start copies the whole image; from it on the image is extracted once.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The levels compared: the last one that copies the image per container, and overlayfs.
+const LEVELS: &[u32] = &[6, 7];
+const RUNS: u32 = 10;
+const BIG_MIB: usize = 200;
+
+pub fn run(root: &Path) -> Result<()> {
+    if !nix_is_root() {
+        bail!("the runtimes need root: run `sudo -E env \"PATH=$PATH\" cargo xtask bench`");
+    }
+    let status = Command::new(env!("CARGO"))
+        .current_dir(root)
+        .args(["build", "--release", "--quiet"])
+        .args(
+            LEVELS
+                .iter()
+                .flat_map(|n| ["-p".to_string(), format!("solution{n}")]),
+        )
+        .status()?;
+    if !status.success() {
+        bail!("the solutions did not build");
+    }
+    let scratch = root.join("target/rubber-crab/bench");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)?;
+    let small = kit::image::locate(&kit::paths::default_image_dir(), "busybox")?;
+    std::fs::copy(&small, scratch.join("small.tar"))?;
+    grow_image(&small, &scratch.join("big.tar"))?;
+    println!("container start + exit (`run -- /bin/true`), release build, mean of {RUNS} runs after the first:\n");
+    println!(
+        "{:<12} {:>14} {:>14} {:>16}",
+        "",
+        "small: first",
+        "small: next",
+        format!("+{BIG_MIB} MiB: next")
+    );
+    for level in LEVELS {
+        let exe = root.join(format!("target/release/solution{level}"));
+        let (first, next) = time_starts(&exe, &scratch, "small")?;
+        let (_, big_next) = time_starts(&exe, &scratch, "big")?;
+        println!(
+            "{:<12} {:>11} ms {:>11} ms {:>13} ms",
+            format!("solution{level}"),
+            first.as_millis(),
+            next.as_millis(),
+            big_next.as_millis()
+        );
+    }
+    std::fs::remove_dir_all(&scratch)?;
+    Ok(())
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// The demo image plus one large file, as a second image.
+fn grow_image(small: &Path, big: &Path) -> Result<()> {
+    std::fs::copy(small, big)?;
+    let blob = big.with_extension("blob");
+    let chunk: Vec<u8> = (0..1 << 20)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut file = std::fs::File::create(&blob)?;
+    for _ in 0..BIG_MIB {
+        std::io::Write::write_all(&mut file, &chunk)?;
+    }
+    let status = Command::new("tar")
+        .arg("-rf")
+        .arg(big)
+        .arg("-C")
+        .arg(blob.parent().context("blob dir")?)
+        .arg(blob.file_name().context("blob name")?)
+        .status()?;
+    std::fs::remove_file(&blob)?;
+    if !status.success() {
+        bail!("tar could not append to {}", big.display());
+    }
+    Ok(())
+}
+
+/// The first start, and the mean of the next RUNS starts.
+fn time_starts(exe: &PathBuf, scratch: &Path, image: &str) -> Result<(Duration, Duration)> {
+    let start = || -> Result<Duration> {
+        let began = Instant::now();
+        let status = Command::new(exe)
+            .args(["run", "--image", image, "--image-dir"])
+            .arg(scratch)
+            .arg("--container-dir")
+            .arg(scratch.join("containers"))
+            .args(["--", "/bin/true"])
+            .status()?;
+        if !status.success() {
+            bail!("{} run failed: {status}", exe.display());
+        }
+        Ok(began.elapsed())
+    };
+    let first = start()?;
+    let mut total = Duration::ZERO;
+    for _ in 0..RUNS {
+        total += start()?;
+    }
+    Ok((first, total / RUNS))
+}
