@@ -176,6 +176,7 @@ fn check(words: Vec<OsString>) -> Result<u8> {
     }
     let mut results = Vec::new();
     let mut runtimes = Vec::new();
+    let mut progress = BTreeMap::new();
     for (runtime, levels) in plan(&target, &levels, &args)? {
         let failed_before = results
             .iter()
@@ -202,17 +203,18 @@ fn check(words: Vec<OsString>) -> Result<u8> {
         };
         let env = prepare::environment(runtime.clone(), image.clone(), timeout)?;
         let mut current_level = None;
-        results.extend(suite::run_levels(
-            &env,
-            &levels,
-            args.keep_going,
-            |result| {
-                let header =
-                    (current_level != Some(result.level)).then(|| runtime.display().to_string());
-                current_level = Some(result.level);
-                print_human(human, result, header.as_deref());
-            },
-        ));
+        let crate_results = suite::run_levels(&env, &levels, args.keep_going, |result| {
+            let header =
+                (current_level != Some(result.level)).then(|| runtime.display().to_string());
+            current_level = Some(result.level);
+            print_human(human, result, header.as_deref());
+        });
+        // Progress is about your crates: level N's crate passed when every check it ran passed.
+        if let (Some(&top), false) = (levels.last(), args.solution || args.runtime.is_some()) {
+            let passed = crate_results.iter().all(|r| r.status == Status::Pass);
+            progress.insert(top, if passed { "pass" } else { "fail" });
+        }
+        results.extend(crate_results);
         let _ = kit::container::remove_dir_on_one_filesystem(&env.work);
         runtimes.push(runtime.display().to_string());
     }
@@ -237,9 +239,7 @@ fn check(words: Vec<OsString>) -> Result<u8> {
         };
         println!("{}", serde_json::to_string_pretty(&doc)?);
     }
-    if !args.solution && args.runtime.is_none() {
-        record_progress(&levels, &results);
-    }
+    crate::progress::record(&progress);
     Ok(code)
 }
 
@@ -279,22 +279,6 @@ fn print_human(human: bool, result: &suite::CheckResult, header: Option<&str>) {
         println!("{}", report::level_header(level, runtime));
     }
     println!("{}", report::human(result));
-}
-
-fn record_progress(levels: &[u32], results: &[suite::CheckResult]) {
-    let mut per_level = BTreeMap::new();
-    for level in levels {
-        let mine: Vec<_> = results
-            .iter()
-            .filter(|r| r.level == *level && r.status != Status::Skip)
-            .collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let passed = mine.iter().all(|r| r.status == Status::Pass);
-        per_level.insert(*level, if passed { "pass" } else { "fail" });
-    }
-    crate::progress::record(&per_level);
 }
 
 fn checked_runtime(path: &std::path::Path) -> Result<PathBuf> {
