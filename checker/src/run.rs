@@ -73,22 +73,12 @@ pub struct Run {
     pub stragglers: Vec<u32>,
 }
 
-impl Run {
-    pub fn code(&self) -> Option<i32> {
-        match self.status {
-            Status::Exited(code) => Some(code),
-            _ => None,
-        }
-    }
-}
-
 /// What a check sees while a holding probe is alive.
 pub struct Held<'a> {
     pub sandbox: &'a Sandbox,
     pub runtime_pid: u32,
     /// The probe's host pid, found by its nonce.
     pub probe_pid: Option<u32>,
-    pub report: &'a Value,
 }
 
 pub struct Spec<'a> {
@@ -133,13 +123,12 @@ pub fn run_holding<T>(
     let deadline = Instant::now() + spec.timeout;
     let mut observed = None;
     loop {
-        if let Ok(report) = probe::find_line(&spawned.stdout.text(), &spec.nonce) {
+        if probe::find_line(&spawned.stdout.text(), &spec.nonce).is_ok() {
             let probe_pid = find_probe(&spec.command[0], &spec.nonce).first().copied();
             let held = Held {
                 sandbox,
                 runtime_pid: spawned.child.id(),
                 probe_pid,
-                report: &report,
             };
             observed = Some(observe(&held));
             match probe_pid {

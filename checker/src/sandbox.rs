@@ -79,11 +79,6 @@ impl Sandbox {
         Ok(mounts::added(&self.initial_mounts, &self.mounts()?))
     }
 
-    /// The mount namespace id (`mnt:[4026532...]`) of the sandbox.
-    pub fn mnt_ns(&self) -> String {
-        self.ns("mnt")
-    }
-
     /// The id of the sandbox's namespace of `kind` (`uts:[...]`, `pid:[...]`): the runtime's own.
     pub fn ns(&self, kind: &str) -> String {
         std::fs::read_link(format!("/proc/{}/ns/{kind}", self.holder_pid()))
