@@ -24,6 +24,7 @@ pub mod exit {
 #[command(
     name = "checker",
     about = "Checks a rubber-crab level: `checker level3` runs the checks of levels 0 to 3.",
+    override_usage = "checker levelN|all [--solution | --runtime PATH] [--keep-going] [--format human|json] [--timeout SECS]\n       checker list\n       checker image build",
     after_help = "Examples:\n  cargo run -p checker -- level0\n  cargo run -p checker -- level3 --solution\n  cargo run -p checker -- level2 --runtime ./my-runtime\n  cargo run -p checker -- list"
 )]
 struct Cli {
@@ -347,8 +348,13 @@ fn list() -> Result<u8> {
 
 fn build_image() -> Result<u8> {
     let tar = kit::image::tar_path(&kit::paths::default_image_dir(), "busybox");
-    let toolset = kit::builder::build_image(&tar, &kit::builder::ImageSpec::default())?;
-    println!("built {} from {toolset:?}", tar.display());
-    println!("try: sudo target/debug/solution3 run -- /bin/sh");
+    let from = match kit::builder::build_image(&tar, &kit::builder::ImageSpec::default())? {
+        kit::builder::Toolset::Busybox(busybox) => format!("{}", busybox.display()),
+        kit::builder::Toolset::HostBinaries(tools) => {
+            format!("the host's {} tools and their libraries", tools.len())
+        }
+    };
+    println!("built {} from {from}", tar.display());
+    println!("try: cargo run -p solution3 -- run --explain -- /bin/sh");
     Ok(exit::PASSED)
 }
