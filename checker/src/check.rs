@@ -4,7 +4,7 @@ use crate::run::{self, Held, Run, Spec};
 use crate::sandbox::Sandbox;
 use anyhow::Result;
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// One check: a stable id, what it proves, and how.
@@ -244,19 +244,41 @@ pub fn field<'v>(report: &'v Value, name: &str) -> &'v str {
     report.get(name).and_then(Value::as_str).unwrap_or("")
 }
 
+/// The items of an array field of a report; none when it is missing.
+pub fn items<'v>(report: &'v Value, name: &str) -> &'v [Value] {
+    report
+        .get(name)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// The string items of an array field of a report.
+pub fn strings<'v>(report: &'v Value, name: &str) -> Vec<&'v str> {
+    items(report, name)
+        .iter()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 /// The report's mountinfo lines, parsed.
 pub fn mounts_of(report: &Value) -> Vec<crate::mounts::Mount> {
-    report
-        .get("mountinfo")
-        .and_then(Value::as_array)
-        .map(|lines| {
-            lines
-                .iter()
-                .filter_map(Value::as_str)
-                .filter_map(probe::parse_mountinfo_line)
-                .collect()
-        })
-        .unwrap_or_default()
+    strings(report, "mountinfo")
+        .into_iter()
+        .filter_map(probe::parse_mountinfo_line)
+        .collect()
+}
+
+/// Whether `found` holds for `dir` or a directory within `depth` levels under it (symlinks
+/// are not followed).
+pub fn somewhere_under(dir: &Path, depth: u32, found: &dyn Fn(&Path) -> bool) -> bool {
+    found(dir)
+        || depth > 0
+            && std::fs::read_dir(dir).is_ok_and(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .any(|e| somewhere_under(&e.path(), depth - 1, found))
+            })
 }
 
 /// The check that the container has namespaces of its own, of each of `kinds` (`mnt`, `uts`,

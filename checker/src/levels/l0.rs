@@ -1,6 +1,8 @@
 //! Level 0 — fork, exec, wait.
 
-use crate::check::{exited_early, fail, report, report_or_fail, stderr_tail, Check, Ctx, Verdict};
+use crate::check::{
+    exited_early, fail, report, report_or_fail, stderr_tail, strings, Check, Ctx, Verdict,
+};
 use crate::run::{descends_from, Status};
 use anyhow::Result;
 use nix::sys::signal::{kill, Signal};
@@ -151,24 +153,18 @@ fn argv_preserved(ctx: &mut Ctx) -> Result<Verdict> {
     argv.extend(args.iter().map(|s| s.to_string()));
     let run = ctx.command(argv.clone(), nonce)?;
     let report = report_or_fail!(run);
-    let seen: Vec<String> = report
-        .get("argv")
-        .and_then(|a| a.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    // The report subcommand does not know these extra words; compare from argv[1] on.
-    Ok(if seen.get(1..) == argv.get(1..) {
-        Verdict::Pass
-    } else {
-        fail(
-            format!("argv {:?}", &argv[1..]),
-            format!("argv {:?}", seen.get(1..).unwrap_or(&[])),
-        )
-    })
+    let seen = strings(report, "argv");
+    // argv[0] is the probe's path as the runtime passed it; compare the words after it.
+    Ok(
+        if seen.len() == argv.len() && seen.iter().skip(1).eq(argv.iter().skip(1)) {
+            Verdict::Pass
+        } else {
+            fail(
+                format!("argv {:?}", &argv[1..]),
+                format!("argv {:?}", seen.get(1..).unwrap_or(&[])),
+            )
+        },
+    )
 }
 
 fn runtime_waits(ctx: &mut Ctx) -> Result<Verdict> {

@@ -1,10 +1,9 @@
 //! Level 1 — chroot into a fresh copy of the image.
 
-use crate::check::{fail, field, report, report_or_fail, Check, Ctx, Verdict};
+use crate::check::{fail, field, report, report_or_fail, somewhere_under, Check, Ctx, Verdict};
 use anyhow::Result;
 use kit::builder::MARKER_PATH;
 use serde_json::Value;
-use std::path::Path;
 
 const CHROOT: &str = "https://man7.org/linux/man-pages/man2/chroot.2.html";
 
@@ -132,7 +131,9 @@ fn rootfs_under_container_dir(ctx: &mut Ctx) -> Result<Verdict> {
     let name = format!("here-{}", crate::run::nonce());
     let path = format!("{}/{name}", crate::prepare::SCRATCH);
     let container_dir = ctx.container_dir.clone();
-    let (run, found) = ctx.hold("write", &[&path], |_| find_file(&container_dir, &name, 5))?;
+    let (run, found) = ctx.hold("write", &[&path], |_| {
+        somewhere_under(&container_dir, 5, &|dir| dir.join(&name).exists())
+    })?;
     let Some(found) = found else {
         return Ok(report(&run)
             .err()
@@ -149,16 +150,4 @@ fn rootfs_under_container_dir(ctx: &mut Ctx) -> Result<Verdict> {
             "it is not there: the container's files are somewhere else",
         )
     })
-}
-
-/// Whether a file called `name` exists within `depth` levels under `dir`.
-fn find_file(dir: &Path, name: &str, depth: u32) -> bool {
-    dir.join(name).exists()
-        || depth > 0
-            && std::fs::read_dir(dir).is_ok_and(|entries| {
-                entries
-                    .flatten()
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                    .any(|e| find_file(&e.path(), name, depth - 1))
-            })
 }

@@ -1,6 +1,8 @@
 //! Level 2 — a mount namespace with its own /proc and /dev.
 
-use crate::check::{fail, field, mounts_of, own_namespaces, report_or_fail, Check, Ctx, Verdict};
+use crate::check::{
+    fail, field, items, mounts_of, own_namespaces, report_or_fail, Check, Ctx, Verdict,
+};
 use crate::mounts;
 use anyhow::Result;
 use serde_json::Value;
@@ -145,11 +147,7 @@ fn devices_work(ctx: &mut Ctx) -> Result<Verdict> {
             ))
         }
     }
-    let devices = report
-        .get("devices")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let devices = items(report, "devices");
     for name in [
         "/dev/null",
         "/dev/zero",

@@ -1,6 +1,6 @@
 //! Level 3 — pivot_root.
 
-use crate::check::{fail, mounts_of, report_or_fail, Check, Ctx, Verdict};
+use crate::check::{fail, mounts_of, report_or_fail, strings, Check, Ctx, Verdict};
 use crate::mounts;
 use anyhow::Result;
 use serde_json::Value;
@@ -122,19 +122,9 @@ fn old_root_removed(ctx: &mut Ctx) -> Result<Verdict> {
         .into_iter()
         .map(|m| m.mount_point)
         .collect();
-    let extra: Vec<String> = report
-        .get("root_entries")
-        .and_then(Value::as_array)
-        .map(|names| {
-            names
-                .iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default()
+    let extra: Vec<&str> = strings(report, "root_entries")
         .into_iter()
-        .filter(|name| !ctx.env.image_entries.contains(name))
+        .filter(|name| !ctx.env.image_entries.iter().any(|e| e == name))
         .filter(|name| !mount_points.contains(&format!("/{name}")))
         .collect();
     Ok(if extra.is_empty() {

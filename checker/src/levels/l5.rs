@@ -1,6 +1,6 @@
 //! Level 5 — a PID namespace.
 
-use crate::check::{fail, field, own_namespaces, report_or_fail, Check, Ctx, Verdict};
+use crate::check::{fail, field, items, own_namespaces, report_or_fail, Check, Ctx, Verdict};
 use anyhow::Result;
 use serde_json::Value;
 
@@ -65,11 +65,10 @@ fn command_is_pid_one(ctx: &mut Ctx) -> Result<Verdict> {
 fn proc_lists_only_the_container(ctx: &mut Ctx) -> Result<Verdict> {
     let run = ctx.probe("report", &[])?;
     let report = report_or_fail!(run);
-    let pids: Vec<i64> = report
-        .get("proc_pids")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_i64).collect())
-        .unwrap_or_default();
+    let pids: Vec<i64> = items(report, "proc_pids")
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
     Ok(if pids == [1] {
         Verdict::Pass
     } else {

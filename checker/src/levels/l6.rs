@@ -1,6 +1,6 @@
 //! Level 6 — a network namespace.
 
-use crate::check::{fail, field, own_namespaces, report_or_fail, Check, Ctx, Verdict};
+use crate::check::{fail, field, own_namespaces, report_or_fail, strings, Check, Ctx, Verdict};
 use anyhow::Result;
 use serde_json::Value;
 
@@ -40,11 +40,7 @@ fn own_network_namespace(ctx: &mut Ctx) -> Result<Verdict> {
 fn only_loopback(ctx: &mut Ctx) -> Result<Verdict> {
     let run = ctx.probe("report", &[])?;
     let report = report_or_fail!(run);
-    let interfaces: Vec<&str> = report
-        .get("interfaces")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let interfaces = strings(report, "interfaces");
     Ok(if interfaces == ["lo"] {
         Verdict::Pass
     } else {

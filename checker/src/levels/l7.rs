@@ -1,6 +1,6 @@
 //! Level 7 — overlayfs.
 
-use crate::check::{fail, mounts_of, report_or_fail, Check, Ctx, Verdict};
+use crate::check::{fail, mounts_of, report_or_fail, somewhere_under, Check, Ctx, Verdict};
 use crate::mounts;
 use anyhow::Result;
 use kit::builder::MARKER_PATH;
@@ -113,15 +113,10 @@ fn image_untouched(ctx: &mut Ctx) -> Result<Verdict> {
 
 /// Whether a whiteout (a character device 0:0) called `name` is within `depth` levels of `dir`.
 fn find_whiteout(dir: &Path, name: &str, depth: u32) -> bool {
-    let here = std::fs::symlink_metadata(dir.join(name))
-        .is_ok_and(|m| m.file_type().is_char_device() && m.rdev() == 0);
-    here || depth > 0
-        && std::fs::read_dir(dir).is_ok_and(|entries| {
-            entries
-                .flatten()
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                .any(|e| find_whiteout(&e.path(), name, depth - 1))
-        })
+    somewhere_under(dir, depth, &|dir| {
+        std::fs::symlink_metadata(dir.join(name))
+            .is_ok_and(|m| m.file_type().is_char_device() && m.rdev() == 0)
+    })
 }
 
 fn containers_isolated(ctx: &mut Ctx) -> Result<Verdict> {
