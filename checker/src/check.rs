@@ -198,10 +198,22 @@ pub(crate) use report_or_fail;
 /// A run that had to be killed at the timeout fails whatever its report says: a runtime must
 /// end when its command does.
 pub fn report(run: &Run) -> std::result::Result<&Value, Verdict> {
+    if run.oom_killed {
+        return Err(fail(
+            format!(
+                "the runtime and its command use less than the checker's memory cap ({} MiB)",
+                crate::cgroups::MEMORY_LIMIT >> 20
+            ),
+            format!(
+                "the kernel's OOM killer killed one of their processes; the runtime ended with {}",
+                run.status
+            ),
+        ));
+    }
     if run.status == crate::run::Status::TimedOut {
         return Err(fail(
             "the runtime exits once the command has ended",
-            format!("{}{}", run.status, stderr_tail(run)),
+            format!("{}{}{}", run.status, stderr_tail(run), pids_cap_note(run)),
         ));
     }
     if !run.stragglers.is_empty() {
@@ -212,9 +224,10 @@ pub fn report(run: &Run) -> std::result::Result<&Value, Verdict> {
         Err(why) => Err(fail(
             "the probe runs inside the container and prints its report",
             format!(
-                "no report from the probe ({why}); the runtime ended with {}{}",
+                "no report from the probe ({why}); the runtime ended with {}{}{}",
                 run.status,
-                stderr_tail(run)
+                stderr_tail(run),
+                flood_note(run)
             ),
         )),
     }
@@ -228,6 +241,29 @@ pub fn exited_early(run: &Run) -> Verdict {
             "the runtime ended ({}) while the command (host pids {:?}) was still running",
             run.status, run.stragglers
         ),
+    )
+}
+
+/// A runaway fork loop is stopped by the cage, then by the timeout: say so.
+fn pids_cap_note(run: &Run) -> String {
+    if !run.hit_pids_cap {
+        return String::new();
+    }
+    format!(
+        "; its processes reached the checker's cap of {} and forks were refused (does it fork in a loop?)",
+        crate::cgroups::PIDS_LIMIT
+    )
+}
+
+/// Past the capture cap, output is read and thrown away (all but the probe's lines): say so when
+/// the report is missing.
+fn flood_note(run: &Run) -> String {
+    if run.dropped == 0 {
+        return String::new();
+    }
+    format!(
+        "; the output passed the checker's capture cap and {} bytes were dropped (does the runtime print in a loop?)",
+        run.dropped
     )
 }
 

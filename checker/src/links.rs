@@ -25,19 +25,19 @@ pub fn host_links() -> Vec<(String, String)> {
 /// Removes a link a runtime left behind, when we know how: a persistent tun/tap device (the
 /// kind a runtime can create without netlink) is deleted by clearing its persist flag.
 /// Anything else is only reported: we never touch links we cannot prove we may remove.
-pub fn remove_leaked(name: &str) {
+pub fn remove_leaked(name: &str) -> bool {
     let Ok(tun_flags) = std::fs::read_to_string(format!("/sys/class/net/{name}/tun_flags")) else {
-        return;
+        return false;
     };
     let Ok(flags) = i16::from_str_radix(tun_flags.trim().trim_start_matches("0x"), 16) else {
-        return;
+        return false;
     };
     let Ok(tun) = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/net/tun")
     else {
-        return;
+        return false;
     };
     // SAFETY: ifreq is plain old data; all zeroes is a valid request.
     let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
@@ -52,9 +52,8 @@ pub fn remove_leaked(name: &str) {
     // SAFETY: TUNSETIFF reads the ifreq we own; TUNSETPERSIST takes an integer. Closing the fd
     // after clearing persist deletes the device.
     unsafe {
-        if libc::ioctl(tun.as_raw_fd(), TUNSETIFF, &request) == 0 {
-            libc::ioctl(tun.as_raw_fd(), TUNSETPERSIST, 0);
-        }
+        libc::ioctl(tun.as_raw_fd(), TUNSETIFF, &request) == 0
+            && libc::ioctl(tun.as_raw_fd(), TUNSETPERSIST, 0) == 0
     }
 }
 

@@ -1,6 +1,7 @@
 //! Running the learner's runtime: spawn it in the sandbox, capture its output (capped), enforce the
 //! timeout by killing its whole process group, and find the probe it started by its nonce.
 
+use crate::cgroups::Cage;
 use crate::sandbox::Sandbox;
 use anyhow::{Context, Result};
 use nix::sys::signal::{kill, Signal};
@@ -19,6 +20,8 @@ use std::time::{Duration, Instant};
 pub enum Status {
     Exited(i32),
     Signaled(i32),
+    /// SIGKILLed by the kernel's OOM killer: the cage's memory cap.
+    OutOfMemory,
     TimedOut,
 }
 
@@ -26,7 +29,12 @@ impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         match self {
             Status::Exited(code) => write!(f, "exit status {code}"),
-            Status::Signaled(sig) => write!(f, "the runtime itself was killed by signal {sig}"),
+            Status::Signaled(sig) => write!(f, "the runtime itself died of signal {sig}"),
+            Status::OutOfMemory => write!(
+                f,
+                "the runtime was killed by the kernel's OOM killer (with its command it used more than the checker's {} MiB memory cap)",
+                crate::cgroups::MEMORY_LIMIT >> 20
+            ),
             Status::TimedOut => write!(
                 f,
                 "no exit: it was still running at the timeout and was killed"
@@ -35,16 +43,35 @@ impl std::fmt::Display for Status {
     }
 }
 
-/// Output captured from one stream, capped.
+/// Output captured from one stream, capped. Past the cap, only the probe's lines are kept: the
+/// learner's logging, however much, never hides the probe's report.
 #[derive(Debug, Default)]
 pub struct Capture {
     bytes: Mutex<Vec<u8>>,
     dropped: Mutex<usize>,
+    /// Lines starting with the probe's marker, found past the cap.
+    probe_lines: Mutex<Vec<u8>>,
 }
 
 impl Capture {
     pub fn text(&self) -> String {
         let bytes = self.bytes.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// The probe's report with `nonce`, captured or found past the cap.
+    fn probe_report(&self, nonce: &str) -> Result<Value, probe::ParseError> {
+        probe::find_line(&self.text(), nonce)
+            .or_else(|e| probe::find_line(&self.probe_lines(), nonce).map_err(|_| e))
+    }
+
+    /// The probe's lines that arrived past the cap.
+    fn probe_lines(&self) -> String {
+        let bytes = self
+            .probe_lines
+            .lock()
+            .map(|b| b.clone())
+            .unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
@@ -68,9 +95,14 @@ pub struct Run {
     pub report: Result<Value, String>,
     /// The runtime's host pid.
     pub runtime_pid: u32,
-    /// Processes of the runtime's process group (the command, most likely) still running right
-    /// after the runtime exited.
+    /// Processes the runtime started (the command, most likely) still running right after the
+    /// runtime exited: members of its process group, or of its cage.
     pub stragglers: Vec<u32>,
+    /// Whether the kernel's OOM killer killed a process of the runtime's tree (the cage's
+    /// memory cap).
+    pub oom_killed: bool,
+    /// Whether a fork of the runtime's tree was refused at the cage's pids cap.
+    pub hit_pids_cap: bool,
 }
 
 /// What a check sees while a holding probe is alive.
@@ -123,7 +155,7 @@ pub fn run_holding<T>(
     let deadline = Instant::now() + spec.timeout;
     let mut observed = None;
     loop {
-        if probe::find_line(&spawned.stdout.text(), &spec.nonce).is_ok() {
+        if spawned.stdout.probe_report(&spec.nonce).is_ok() {
             let probe_pid = find_probe(&spec.command[0], &spec.nonce).first().copied();
             let held = Held {
                 sandbox,
@@ -149,6 +181,8 @@ pub fn run_holding<T>(
 
 struct Spawned {
     child: Child,
+    /// The cgroups holding the runtime's whole tree, where the host has them.
+    cage: Option<Cage>,
     stdout: Arc<Capture>,
     stderr: Arc<Capture>,
     readers: Vec<JoinHandle<()>>,
@@ -157,12 +191,7 @@ struct Spawned {
 impl Spawned {
     fn exited(&self) -> bool {
         // try_wait needs &mut; peek at /proc instead: a zombie or a missing entry means it ended.
-        match std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())) {
-            Ok(stat) => stat
-                .rsplit_once(") ")
-                .is_some_and(|(_, rest)| rest.starts_with('Z')),
-            Err(_) => true,
-        }
+        stat_fields(self.child.id()).is_none_or(|fields| fields[0] == "Z")
     }
 }
 
@@ -179,6 +208,10 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
         // Its own process group, so a timeout can kill the runtime and everything it started.
         .process_group(0);
     sandbox.enter_on_spawn(&mut command);
+    let cage = cage_for(&spec.nonce);
+    if let Some(cage) = &cage {
+        cage.enter_on_spawn(&mut command);
+    }
     let mut child = command
         .spawn()
         .with_context(|| format!("starting {}", spec.runtime.display()))?;
@@ -198,6 +231,7 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
     ];
     Ok(Spawned {
         child,
+        cage,
         stdout,
         stderr,
         readers,
@@ -211,6 +245,7 @@ fn read_capped(
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut chunk = [0u8; 8192];
+        let mut past_cap: Option<ProbeLines> = None;
         while let Ok(n) = stream.read(&mut chunk) {
             if n == 0 {
                 break;
@@ -222,28 +257,97 @@ fn read_capped(
             let room = cap.saturating_sub(bytes.len()).min(n);
             bytes.extend_from_slice(&chunk[..room]);
             *dropped += n - room;
+            if room < n {
+                // The line cut by the cap may be the probe's: it goes on past the cap.
+                let lines = past_cap.get_or_insert_with(|| ProbeLines::continuing(&bytes));
+                lines.feed(&chunk[room..n], &capture);
+            }
         }
     })
 }
 
+/// The longest probe line kept past the cap (a report with a large mount table fits).
+const PROBE_LINE_MAX: usize = 1 << 20;
+
+/// Past the cap, reads lines and keeps only those that start with the probe's marker.
+struct ProbeLines {
+    /// The line being read, while it may still be the probe's.
+    line: Vec<u8>,
+    /// The line being read cannot be the probe's: skip to its end.
+    skipping: bool,
+}
+
+impl ProbeLines {
+    /// Starts with the unfinished last line of what was captured.
+    fn continuing(captured: &[u8]) -> ProbeLines {
+        let start = captured
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let mut lines = ProbeLines {
+            line: Vec::new(),
+            skipping: false,
+        };
+        for &byte in &captured[start..] {
+            lines.push(byte);
+        }
+        lines
+    }
+
+    fn feed(&mut self, bytes: &[u8], capture: &Capture) {
+        for &byte in bytes {
+            if byte != b'\n' {
+                self.push(byte);
+                continue;
+            }
+            if !self.skipping {
+                if let Ok(mut kept) = capture.probe_lines.lock() {
+                    kept.extend_from_slice(&self.line);
+                    kept.push(b'\n');
+                }
+            }
+            self.line.clear();
+            self.skipping = false;
+        }
+    }
+
+    fn push(&mut self, byte: u8) {
+        if self.skipping {
+            return;
+        }
+        self.line.push(byte);
+        let marker = probe::MARKER.as_bytes();
+        let prefix = &self.line[..self.line.len().min(marker.len())];
+        if !marker.starts_with(prefix) || self.line.len() > PROBE_LINE_MAX {
+            self.skipping = true;
+            self.line.clear();
+        }
+    }
+}
+
 fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
-    let pgid = Pid::from_raw(-(spawned.child.id() as i32));
     let status = loop {
         match spawned.child.try_wait() {
             Ok(Some(status)) => break status_of(status),
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
             _ => {
-                let _ = kill(pgid, Signal::SIGKILL);
-                kill_probes(&spec.command[0], &spec.nonce);
+                kill_everything(&spawned, spec);
                 let _ = spawned.child.wait();
                 break Status::TimedOut;
             }
         }
     };
-    let stragglers = live_members_of_group(spawned.child.id());
-    // Whatever the runtime left running goes now: its process group, and any probe that escaped it.
-    let _ = kill(pgid, Signal::SIGKILL);
-    kill_probes(&spec.command[0], &spec.nonce);
+    let mut stragglers = live_members_of_group(spawned.child.id());
+    if let Some(cage) = &spawned.cage {
+        stragglers.extend(cage.members());
+        stragglers.sort_unstable();
+        stragglers.dedup();
+    }
+    // Whatever the runtime left running goes now: its process group, its cage, and any probe
+    // that escaped both.
+    kill_everything(&spawned, spec);
+    let oom_killed = spawned.cage.as_ref().is_some_and(Cage::oom_killed);
+    let hit_pids_cap = spawned.cage.as_ref().is_some_and(Cage::hit_pids_cap);
     // The readers end when every writer has closed the pipes; don't wait forever for one that a
     // runaway process outside the group still holds.
     let until = Instant::now() + Duration::from_secs(2);
@@ -256,7 +360,14 @@ fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
         }
     }
     let stdout = spawned.stdout.text();
-    let report = probe::find_line(&stdout, &spec.nonce).map_err(|e| e.to_string());
+    let report = spawned
+        .stdout
+        .probe_report(&spec.nonce)
+        .map_err(|e| e.to_string());
+    let status = match status {
+        Status::Signaled(9) if oom_killed => Status::OutOfMemory,
+        other => other,
+    };
     Run {
         command_line: spec.command_line(),
         nonce: spec.nonce.clone(),
@@ -267,7 +378,39 @@ fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
         report,
         runtime_pid: spawned.child.id(),
         stragglers,
+        oom_killed,
+        hit_pids_cap,
     }
+}
+
+/// Kills the runtime's process group, every process in its cage, and any probe of this run.
+fn kill_everything(spawned: &Spawned, spec: &Spec) {
+    let _ = kill(Pid::from_raw(-(spawned.child.id() as i32)), Signal::SIGKILL);
+    if let Some(cage) = &spawned.cage {
+        cage.kill_all();
+    }
+    kill_probes(&spec.command[0], &spec.nonce);
+}
+
+/// Why runs have no cage on this host, the first time it was found out (for the report).
+static NO_CAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// A cage for one run, named after the checker and the run's nonce; none (and the reason noted
+/// once) where the host has no usable memory or pids controller.
+fn cage_for(nonce: &str) -> Option<Cage> {
+    let name = format!("{}-{nonce}", std::process::id());
+    match Cage::create(crate::cgroups::host_layout(), &name) {
+        Ok(cage) => Some(cage),
+        Err(e) => {
+            let _ = NO_CAGE.set(format!("{e:#}"));
+            None
+        }
+    }
+}
+
+/// Why runs were not caged, if they were not.
+pub fn no_cage_reason() -> Option<&'static str> {
+    NO_CAGE.get().map(String::as_str)
 }
 
 fn status_of(status: std::process::ExitStatus) -> Status {
@@ -278,13 +421,29 @@ fn status_of(status: std::process::ExitStatus) -> Status {
     }
 }
 
-/// Host pids of processes running `program` with `nonce` among their arguments.
-pub fn find_probe(program: &str, nonce: &str) -> Vec<u32> {
+/// Every pid in /proc, as the host sees them.
+fn host_pids() -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// The fields of `/proc/<pid>/stat` after the command name: state, ppid, pgrp, ... (proc(5)).
+/// None when the process is gone.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(") ")?;
+    let fields: Vec<String> = rest.split(' ').map(String::from).collect();
+    (fields.len() > 2).then_some(fields)
+}
+
+/// Host pids of processes running `program` with `nonce` among their arguments.
+pub fn find_probe(program: &str, nonce: &str) -> Vec<u32> {
+    host_pids()
+        .into_iter()
         .filter(|pid| {
             let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
                 return false;
@@ -297,22 +456,10 @@ pub fn find_probe(program: &str, nonce: &str) -> Vec<u32> {
 
 /// Host pids of the live (not zombie) processes in process group `pgid`.
 fn live_members_of_group(pgid: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            // After the command name in parentheses: state, ppid, pgrp, ...
-            let fields: Vec<&str> = stat
-                .rsplit_once(") ")
-                .map(|(_, rest)| rest.split(' ').collect())
-                .unwrap_or_default();
-            fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.to_string()
-        })
+    let pgid = pgid.to_string();
+    host_pids()
+        .into_iter()
+        .filter(|&pid| stat_fields(pid).is_some_and(|f| f[0] != "Z" && f[2] == pgid))
         .collect()
 }
 
@@ -371,6 +518,31 @@ pub fn path_str(p: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn capture(input: Vec<u8>, cap: usize) -> Arc<Capture> {
+        let capture = Arc::new(Capture::default());
+        read_capped(std::io::Cursor::new(input), capture.clone(), cap)
+            .join()
+            .unwrap();
+        capture
+    }
+
+    #[test]
+    fn the_probe_line_survives_a_flood_of_output() {
+        let mut input = b"y".repeat(100_000);
+        input.extend_from_slice(b"\nlog RCPROBE not at the start\nRCPROBE abc {}\nmore\n");
+        let c = capture(input, 1000);
+        assert_eq!(c.text().len(), 1000);
+        assert!(c.dropped() > 99_000);
+        assert_eq!(c.probe_lines(), "RCPROBE abc {}\n");
+    }
+
+    #[test]
+    fn a_probe_line_cut_by_the_cap_is_kept_whole() {
+        let c = capture(b"hello\nRCPROBE abc {\"x\": 1}\n".to_vec(), 12);
+        assert_eq!(c.text(), "hello\nRCPRO");
+        assert_eq!(c.probe_lines(), "RCPROBE abc {\"x\": 1}\n");
+    }
 
     #[test]
     fn words_are_quoted_only_when_needed() {

@@ -1,7 +1,7 @@
 //! Runs the checks of levels 0..=N in order, each in a fresh sandbox, guarding the host.
 
 use crate::check::{Check, Ctx, Env, RunSummary, Verdict};
-use crate::mounts;
+use crate::{cgroups, mounts};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -108,6 +108,8 @@ struct HostState {
     hostname: String,
     /// Network links: name and flags.
     links: Vec<(String, String)>,
+    /// Groups under `rubber-crab/` in every cgroup hierarchy.
+    cgroups: Vec<cgroups::RuntimeGroup>,
 }
 
 fn host_state() -> HostState {
@@ -117,6 +119,7 @@ fn host_state() -> HostState {
         hostname: nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_default(),
+        cgroups: cgroups::runtime_groups(cgroups::host_layout()),
     }
 }
 
@@ -178,10 +181,13 @@ fn output_of(run: &RunSummary) -> Output {
 /// deleted.
 fn host_damage(before: &HostState, env: &Env) -> Option<String> {
     let changes = changes(before, &host_state());
-    for change in &changes {
-        undo(change, env);
-    }
-    let text: Vec<String> = changes.iter().map(describe).collect();
+    let text: Vec<String> = changes
+        .iter()
+        .map(|change| match undo(change, env) {
+            true => format!("{} (the checker undid it)", describe(change)),
+            false => describe(change),
+        })
+        .collect();
     (!text.is_empty()).then(|| text.join("; "))
 }
 
@@ -201,6 +207,8 @@ enum Change {
         before: String,
         after: String,
     },
+    CgroupAdded(cgroups::RuntimeGroup),
+    CgroupRemoved(cgroups::RuntimeGroup),
 }
 
 fn changes(before: &HostState, after: &HostState) -> Vec<Change> {
@@ -237,6 +245,16 @@ fn changes(before: &HostState, after: &HostState) -> Vec<Change> {
     {
         changes.push(Change::LinkRemoved(name.clone()));
     }
+    for group in &after.cgroups {
+        if !before.cgroups.contains(group) {
+            changes.push(Change::CgroupAdded(group.clone()));
+        }
+    }
+    for group in &before.cgroups {
+        if !after.cgroups.contains(group) {
+            changes.push(Change::CgroupRemoved(group.clone()));
+        }
+    }
     if after.hostname != before.hostname {
         changes.push(Change::Hostname {
             before: before.hostname.clone(),
@@ -260,24 +278,32 @@ fn describe(change: &Change) -> String {
         Change::Hostname { before, after } => {
             format!("the host's hostname changed from {before:?} to {after:?}")
         }
+        Change::CgroupAdded(g) => format!(
+            "cgroup {} ({}) was left on the host after the container exited",
+            g.path, g.hierarchy
+        ),
+        Change::CgroupRemoved(g) => format!(
+            "cgroup {} ({}) disappeared from the host",
+            g.path, g.hierarchy
+        ),
     }
 }
 
 /// Undoes a change when it is ours to undo: only mounts under the checker's own directory, only
-/// the hostname we saw before, only tun devices (see links::remove_leaked).
-fn undo(change: &Change, env: &Env) {
+/// the hostname we saw before, only tun devices (see links::remove_leaked), only groups under
+/// `rubber-crab/` that appeared during the check (their processes are killed first).
+fn undo(change: &Change, env: &Env) -> bool {
     match change {
         Change::MountAdded(m)
             if std::path::Path::new(&m.mount_point)
                 .starts_with(env.work.parent().unwrap_or(&env.work)) =>
         {
-            let _ = nix::mount::umount2(m.mount_point.as_str(), nix::mount::MntFlags::MNT_DETACH);
+            nix::mount::umount2(m.mount_point.as_str(), nix::mount::MntFlags::MNT_DETACH).is_ok()
         }
         Change::LinkAdded(name) => crate::links::remove_leaked(name),
-        Change::Hostname { before, .. } => {
-            let _ = nix::unistd::sethostname(before);
-        }
-        _ => {}
+        Change::Hostname { before, .. } => nix::unistd::sethostname(before).is_ok(),
+        Change::CgroupAdded(group) => cgroups::remove_group(&group.dir).is_ok(),
+        _ => false,
     }
 }
 
@@ -287,6 +313,7 @@ mod tests {
 
     fn state(mounts: &str, hostname: &str, links: &[(&str, &str)]) -> HostState {
         HostState {
+            cgroups: Vec::new(),
             mounts: mounts::parse(mounts),
             hostname: hostname.into(),
             links: links
@@ -313,11 +340,16 @@ mod tests {
             &[("lo", "0x9"), ("eth0", "0x1003")],
         );
         let leaked = "99 22 0:50 / /work/x rw - tmpfs tmpfs rw\n";
-        let after = state(
+        let mut after = state(
             &format!("{ROOT}{leaked}"),
             "box",
             &[("lo", "0x8"), ("veth0", "0x1002")],
         );
+        after.cgroups.push(cgroups::RuntimeGroup {
+            hierarchy: "memory".into(),
+            path: "rubber-crab/3f2a".into(),
+            dir: "/sys/fs/cgroup/memory/rubber-crab/3f2a".into(),
+        });
         let said: Vec<String> = changes(&before, &after).iter().map(describe).collect();
         assert_eq!(
             said,
@@ -327,6 +359,7 @@ mod tests {
                 "the flags of host link lo changed from 0x9 to 0x8",
                 "network link veth0 appeared on the host",
                 "network link eth0 disappeared from the host",
+                "cgroup rubber-crab/3f2a (memory) was left on the host after the container exited",
                 "the host's hostname changed from \"vm\" to \"box\"",
             ]
         );

@@ -21,9 +21,39 @@ pub fn root_or_skip(test: &str) -> bool {
 pub struct Host {
     mounts: Vec<String>,
     hostname: String,
+    links: Vec<String>,
+    /// Groups named rubber-crab* (the runtimes' and the checker's cages) in every hierarchy.
+    cgroups: Vec<String>,
 }
 
 pub fn host() -> Host {
+    let mut links: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    links.sort();
+    let layout = checker::cgroups::Layout::of_host();
+    let mut cgroups: Vec<String> = layout
+        .hierarchies
+        .iter()
+        .flat_map(|h| std::fs::read_dir(&h.mount_point).into_iter().flatten())
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("rubber-crab")
+        })
+        .flat_map(|p| {
+            let below = std::fs::read_dir(&p)
+                .into_iter()
+                .flatten()
+                .map(|e| e.unwrap().path());
+            std::iter::once(p.clone()).chain(below.filter(|c| c.is_dir()))
+        })
+        .map(|p| p.display().to_string())
+        .collect();
+    cgroups.sort();
     let mounts = std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()
@@ -34,7 +64,12 @@ pub fn host() -> Host {
         .unwrap()
         .to_string_lossy()
         .into_owned();
-    Host { mounts, hostname }
+    Host {
+        mounts,
+        hostname,
+        links,
+        cgroups,
+    }
 }
 
 /// Runs the checker with `args`, asserting the host's mount table and hostname are unchanged.

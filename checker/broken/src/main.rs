@@ -17,6 +17,8 @@ use std::ffi::CString;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+mod hostile;
+
 /// Every fault: its name, the level of runtime it is (the mechanisms of levels 0..=level are
 /// there, correct but for the fault), and the check that exists to catch it.
 const FAULTS: &[(&str, u32, &str)] = &[
@@ -56,6 +58,39 @@ const FAULTS: &[(&str, u32, &str)] = &[
         "hang",
         0,
         "every check, by the timeout: runs the command, then never exits",
+    ),
+    // Hostile runtimes: not mistakes a check exists for, but ways to attack the checker itself.
+    // Each must get a clear verdict within the timeout and leave the host as it was.
+    (
+        "flood",
+        0,
+        "the checker's output cap: prints 50 MB before running the command",
+    ),
+    (
+        "fork-bomb",
+        0,
+        "the checker's pids cap: forks without limit (only inside a pids-capped cgroup)",
+    ),
+    (
+        "memory-hog",
+        0,
+        "the checker's memory cap: allocates and touches 1 GiB",
+    ),
+    ("panic", 0, "a runtime that panics before doing anything"),
+    (
+        "orphan",
+        0,
+        "the cage: exits at once, its child having left the process group (setsid)",
+    ),
+    (
+        "mount-over-work",
+        0,
+        "the host guard: escapes to the host's mount namespace and mounts over the checker's work dir",
+    ),
+    (
+        "leave-behind",
+        0,
+        "the host guard: leaves a rubber-crab/ cgroup (with the command in it) and a mount behind",
     ),
     (
         "no-chroot",
@@ -199,6 +234,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(args: RunArgs) -> Result<i32> {
+    hostile::attack(&fault(), &args)?;
     let (dir, rootfs) = rootfs_for(&args)?;
     // Up to level 6 (and the no-overlay fault, a level-6 runtime) each container gets a copy.
     if (1..7).contains(&level()) {

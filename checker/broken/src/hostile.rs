@@ -1,0 +1,134 @@
+//! Hostile runtimes: what a learner's runtime can do, by mistake or not, that must not hurt the
+//! host or hang the checker. Each attack runs before the (otherwise correct) level-0 runtime.
+
+use anyhow::{bail, Context, Result};
+use kit::prelude::*;
+use nix::mount::{mount, MsFlags};
+use nix::sched::{setns, CloneFlags};
+use nix::unistd::{fork, setsid, ForkResult};
+use std::io::Write;
+use std::time::Duration;
+
+pub fn attack(fault: &str, args: &RunArgs) -> Result<()> {
+    match fault {
+        "flood" => flood(),
+        "fork-bomb" => fork_bomb(),
+        "memory-hog" => memory_hog(),
+        "panic" => panic!("this runtime panics on purpose"),
+        "orphan" => orphan(),
+        "mount-over-work" => mount_over_work(args),
+        "leave-behind" => leave_behind(args),
+        _ => Ok(()),
+    }
+}
+
+/// 50 MB of log lines on stdout, then the command's own output as usual.
+fn flood() -> Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for n in 0..1_000_000 {
+        writeln!(
+            out,
+            "log line {n:>8}: the runtime is very chatty today.........."
+        )?;
+    }
+    Ok(out.flush()?)
+}
+
+/// Every process forks forever. Refuses to start outside a pids-capped group: this is a test of
+/// the checker's cage, not of the machine.
+fn fork_bomb() -> Result<()> {
+    let groups = std::fs::read_to_string("/proc/self/cgroup")?;
+    if !groups.contains("rubber-crab-checker") {
+        bail!("refusing to fork-bomb outside the checker's cage");
+    }
+    loop {
+        // SAFETY: single-threaded; parent and child both only loop here.
+        if unsafe { fork() }.is_err() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// Allocates 1 GiB and touches every page, so it is really used.
+fn memory_hog() -> Result<()> {
+    let mut hog = vec![0u8; 1 << 30];
+    for page in hog.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    std::hint::black_box(&hog);
+    Ok(())
+}
+
+/// The runtime exits at once; its child leaves the process group (a new session), waits a
+/// little and carries on as the runtime.
+fn orphan() -> Result<()> {
+    // SAFETY: single-threaded.
+    match unsafe { fork() }? {
+        ForkResult::Parent { .. } => std::process::exit(0),
+        ForkResult::Child => {
+            setsid()?;
+            std::thread::sleep(Duration::from_millis(300));
+            Ok(())
+        }
+    }
+}
+
+/// Joins the mount namespace of its parent (the checker: the host's) and mounts a tmpfs over the
+/// checker's scratch directory for this check (the parent of `--container-dir`).
+fn mount_over_work(args: &RunArgs) -> Result<()> {
+    let parent = std::fs::File::open(format!("/proc/{}/ns/mnt", nix::unistd::getppid()))?;
+    setns(parent, CloneFlags::CLONE_NEWNS).syscall("setns(<parent's mount namespace>)")?;
+    let work = args
+        .container_dir()
+        .parent()
+        .context("the container dir has a parent")?
+        .to_path_buf();
+    mount(
+        Some("hostile"),
+        &work,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .syscall("mount tmpfs over the work dir")?;
+    Ok(())
+}
+
+/// Moves itself (and so the command it starts) into a new `rubber-crab/<id>` group and never
+/// removes it; mounts a tmpfs on the container dir and never unmounts it.
+fn leave_behind(args: &RunArgs) -> Result<()> {
+    let group = cgroup_root()?
+        .join("rubber-crab")
+        .join(format!("left-{}", std::process::id()));
+    std::fs::create_dir_all(&group)?;
+    std::fs::write(group.join("cgroup.procs"), "0")?;
+    mount(
+        Some("hostile"),
+        &args.container_dir(),
+        Some("tmpfs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .syscall("mount tmpfs on the container dir")?;
+    Ok(())
+}
+
+/// The memory hierarchy on a v1 host, the unified tree on a v2 host.
+fn cgroup_root() -> Result<std::path::PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
+    let mut unified = None;
+    for line in mountinfo.lines() {
+        let Some((_, after)) = line.split_once(" - ") else {
+            continue;
+        };
+        let fields: Vec<&str> = line.split(' ').collect();
+        let point = fields.get(4).copied().unwrap_or("");
+        if after.starts_with("cgroup ") && after.split(',').any(|o| o == "memory") {
+            return Ok(point.into());
+        }
+        if after.starts_with("cgroup2 ") {
+            unified = Some(point.into());
+        }
+    }
+    unified.context("no cgroup hierarchy is mounted")
+}

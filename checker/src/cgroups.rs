@@ -1,0 +1,498 @@
+//! Cgroups as the checker uses them:
+//!
+//! - the host's layout (v1, v2 or hybrid), detected from the mount table, never assumed;
+//! - the *cage*: a group per run of the learner's runtime that caps its whole process tree
+//!   (memory, number of processes) and lets the checker kill every process in it at once, even
+//!   those that left the runtime's process group;
+//! - the groups under `rubber-crab/` that a runtime creates for its containers and must remove
+//!   when they exit: the host guard snapshots them before and after every check.
+
+use crate::mounts::Mount;
+use anyhow::{Context, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Where a learner's runtime puts its containers' groups (DESIGN.md).
+pub const RUNTIME_PARENT: &str = "rubber-crab";
+/// Where the checker puts its cages: beside the runtime's groups, never inside them.
+const CAGE_PARENT: &str = "rubber-crab-checker";
+
+/// The cage's limits. Generous for any level, far below what could hurt the machine.
+pub const MEMORY_LIMIT: u64 = 512 * 1024 * 1024;
+pub const PIDS_LIMIT: u32 = 512;
+
+/// The host's layout, read once.
+pub fn host_layout() -> &'static Layout {
+    static LAYOUT: OnceLock<Layout> = OnceLock::new();
+    LAYOUT.get_or_init(Layout::of_host)
+}
+
+/// One mounted cgroup hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// `memory`, `cpu,cpuacct`, `name=systemd`, or `unified` for the v2 tree.
+    pub name: String,
+    pub mount_point: PathBuf,
+}
+
+impl Hierarchy {
+    fn is_unified(&self) -> bool {
+        self.name == "unified"
+    }
+
+    fn has(&self, controller: &str) -> bool {
+        self.name.split(',').any(|c| c == controller)
+    }
+}
+
+/// The host's cgroup layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub hierarchies: Vec<Hierarchy>,
+}
+
+const V1_CONTROLLERS: &[&str] = &[
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "net_prio",
+    "blkio",
+    "perf_event",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
+];
+
+impl Layout {
+    /// The layout of the host the checker runs on.
+    pub fn of_host() -> Layout {
+        Layout::from_mounts(&crate::mounts::read("/proc/self/mountinfo").unwrap_or_default())
+    }
+
+    pub fn from_mounts(mounts: &[Mount]) -> Layout {
+        let mut hierarchies: Vec<Hierarchy> = Vec::new();
+        for m in mounts {
+            let name = match m.fstype.as_str() {
+                "cgroup2" => "unified".to_string(),
+                "cgroup" => m
+                    .super_options
+                    .split(',')
+                    .filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name="))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                _ => continue,
+            };
+            // A hierarchy mounted twice is still one hierarchy.
+            if !name.is_empty() && !hierarchies.iter().any(|h| h.name == name) {
+                hierarchies.push(Hierarchy {
+                    name,
+                    mount_point: PathBuf::from(&m.mount_point),
+                });
+            }
+        }
+        Layout { hierarchies }
+    }
+
+    /// `v2`, `v1`, `hybrid` (v1 controllers beside a v2 tree) or `none`.
+    pub fn kind(&self) -> &'static str {
+        let unified = self.hierarchies.iter().any(Hierarchy::is_unified);
+        let v1 = self.hierarchies.iter().any(|h| !h.is_unified());
+        match (v1, unified) {
+            (false, true) => "v2",
+            (true, false) => "v1",
+            (true, true) => "hybrid",
+            (false, false) => "none",
+        }
+    }
+
+    /// The hierarchy that holds `controller`: the v1 one that has it, else the v2 tree when its
+    /// root offers it.
+    fn holding(&self, controller: &str) -> Option<&Hierarchy> {
+        self.hierarchies
+            .iter()
+            .find(|h| h.has(controller))
+            .or_else(|| {
+                self.hierarchies.iter().find(|h| {
+                    h.is_unified()
+                        && v2_controllers(&h.mount_point)
+                            .iter()
+                            .any(|c| c == controller)
+                })
+            })
+    }
+}
+
+fn v2_controllers(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("cgroup.controllers"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+/// A group the checker created to hold one run of the learner's runtime.
+pub struct Cage {
+    /// One group per hierarchy used (v1: memory and pids; v2: one group with both).
+    groups: Vec<CageGroup>,
+}
+
+struct CageGroup {
+    dir: PathBuf,
+    unified: bool,
+    /// `cgroup.procs`, opened before the fork so that the child only has to write to it.
+    procs: File,
+}
+
+impl Cage {
+    /// Creates the cage `rubber-crab-checker/<name>` in the hierarchies that hold the memory and
+    /// pids controllers, with the limits set. `Err` says why there is no cage here (the checker
+    /// then relies on the process group alone).
+    pub fn create(layout: &Layout, name: &str) -> Result<Cage> {
+        remove_stale_cages(layout);
+        let mut groups: Vec<CageGroup> = Vec::new();
+        for controller in ["memory", "pids"] {
+            let Some(hierarchy) = layout.holding(controller) else {
+                continue;
+            };
+            if let Some(group) = groups
+                .iter()
+                .find(|g| g.dir.starts_with(&hierarchy.mount_point))
+            {
+                limit(&group.dir, controller, group.unified)?;
+                continue;
+            }
+            let parent = hierarchy.mount_point.join(CAGE_PARENT);
+            let dir = parent.join(name);
+            create_group(&parent, &dir, hierarchy.is_unified(), controller)?;
+            limit(&dir, controller, hierarchy.is_unified())?;
+            let procs = std::fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join("cgroup.procs"))
+                .with_context(|| format!("opening {}/cgroup.procs", dir.display()))?;
+            groups.push(CageGroup {
+                dir,
+                unified: hierarchy.is_unified(),
+                procs,
+            });
+        }
+        anyhow::ensure!(
+            !groups.is_empty(),
+            "this host has no memory or pids cgroup controller"
+        );
+        Ok(Cage { groups })
+    }
+
+    /// Makes `command` join the cage between fork and exec, before it can start anything.
+    pub fn enter_on_spawn(&self, command: &mut Command) {
+        use std::os::fd::AsRawFd;
+        let fds: Vec<i32> = self.groups.iter().map(|g| g.procs.as_raw_fd()).collect();
+        // SAFETY: runs in the forked child before exec; only write(2), which is
+        // async-signal-safe, on fds the parent keeps open for the whole spawn. Writing "0" to
+        // cgroup.procs moves the writing process (v1 and v2 alike).
+        unsafe {
+            command.pre_exec(move || {
+                for &fd in &fds {
+                    if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+    }
+
+    /// Host pids of the processes in the cage.
+    pub fn members(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self.groups.iter().flat_map(|g| members(&g.dir)).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    /// Kills every process in the cage and waits (up to 2 s) until none is left.
+    pub fn kill_all(&self) {
+        for group in &self.groups {
+            kill_group(&group.dir, group.unified);
+        }
+    }
+
+    /// Whether a fork in the cage was refused because it hit the pids cap.
+    pub fn hit_pids_cap(&self) -> bool {
+        self.groups.iter().any(|g| {
+            std::fs::read_to_string(g.dir.join("pids.events"))
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.strip_prefix("max ").is_some_and(|n| n.trim() != "0"))
+        })
+    }
+
+    /// Whether the kernel's OOM killer killed a process of the cage (it hit the memory cap).
+    pub fn oom_killed(&self) -> bool {
+        self.groups.iter().any(|g| {
+            let events = if g.unified {
+                "memory.events"
+            } else {
+                "memory.oom_control"
+            };
+            std::fs::read_to_string(g.dir.join(events))
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.strip_prefix("oom_kill ").is_some_and(|n| n.trim() != "0"))
+        })
+    }
+}
+
+impl Drop for Cage {
+    fn drop(&mut self) {
+        self.kill_all();
+        for group in &self.groups {
+            let _ = remove_group(&group.dir);
+            // The parent goes too once no other checker uses it (EBUSY otherwise: fine).
+            if let Some(parent) = group.dir.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+    }
+}
+
+fn create_group(parent: &Path, dir: &Path, unified: bool, controller: &str) -> Result<()> {
+    // Another checker may remove the (empty) parent between our two mkdirs: try again once.
+    for attempt in 0..2 {
+        let _ = std::fs::create_dir(parent);
+        if unified {
+            // v2: a controller reaches a group only when its parent enables it for its children.
+            std::fs::write(
+                parent.join("cgroup.subtree_control"),
+                format!("+{controller}"),
+            )
+            .with_context(|| format!("enabling {controller} in {}", parent.display()))?;
+        }
+        match std::fs::create_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt == 0 => continue,
+            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+        }
+    }
+    unreachable!("the loop returns on its last attempt")
+}
+
+fn limit(dir: &Path, controller: &str, unified: bool) -> Result<()> {
+    let (file, value) = match (controller, unified) {
+        ("memory", true) => ("memory.max", MEMORY_LIMIT.to_string()),
+        ("memory", false) => ("memory.limit_in_bytes", MEMORY_LIMIT.to_string()),
+        ("pids", _) => ("pids.max", PIDS_LIMIT.to_string()),
+        _ => return Ok(()),
+    };
+    std::fs::write(dir.join(file), &value)
+        .with_context(|| format!("writing {}/{file}", dir.display()))?;
+    // No swap either, or the cap only slows a runaway allocation down (the v1 file exists only
+    // when the kernel accounts swap).
+    match (controller, unified) {
+        ("memory", true) => {
+            let _ = std::fs::write(dir.join("memory.swap.max"), "0");
+        }
+        ("memory", false) => {
+            let _ = std::fs::write(dir.join("memory.memsw.limit_in_bytes"), value);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The pids in a group (its `cgroup.procs`).
+pub fn members(dir: &Path) -> Vec<u32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Kills every process in `dir` and its sub-groups: `cgroup.kill` where the kernel has it (v2,
+/// Linux 5.14+), else SIGKILL to each member until none is left (a fork bomb in a pids-capped
+/// group cannot outrun that).
+fn kill_group(dir: &Path, unified: bool) {
+    if unified && std::fs::write(dir.join("cgroup.kill"), "1").is_ok() {
+        wait_until_empty(dir);
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let pids = members_below(dir);
+        if pids.is_empty() || Instant::now() > deadline {
+            return;
+        }
+        for pid in pids {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn wait_until_empty(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !members_below(dir).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Members of `dir` and of every group below it.
+fn members_below(dir: &Path) -> Vec<u32> {
+    groups_below(dir, 8)
+        .iter()
+        .chain(std::iter::once(&dir.to_path_buf()))
+        .flat_map(|g| members(g))
+        .collect()
+}
+
+/// The groups below `dir`, deepest first (the order rmdir needs), at most `depth` levels down.
+fn groups_below(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    if depth == 0 {
+        return Vec::new();
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut groups = Vec::new();
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let child = entry.path();
+            groups.extend(groups_below(&child, depth - 1));
+            groups.push(child);
+        }
+    }
+    groups
+}
+
+/// Kills what is left in a group and removes it with its sub-groups (a cgroup directory is
+/// removed with rmdir, never by deleting its files).
+pub fn remove_group(dir: &Path) -> std::io::Result<()> {
+    kill_group(dir, false);
+    for group in groups_below(dir, 8) {
+        let _ = std::fs::remove_dir(group);
+    }
+    // A killed process leaves its group a moment after it dies.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match std::fs::remove_dir(dir) {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            other => return other,
+        }
+    }
+}
+
+/// Cages of checkers that died without cleaning up (named `<pid>-...`, that pid gone).
+fn remove_stale_cages(layout: &Layout) {
+    for hierarchy in &layout.hierarchies {
+        let Ok(entries) = std::fs::read_dir(hierarchy.mount_point.join(CAGE_PARENT)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let owner = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
+            if owner.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+                let _ = remove_group(&entry.path());
+            }
+        }
+    }
+}
+
+/// A group under `rubber-crab/` in one hierarchy, e.g. (`memory`, `rubber-crab/3f2a`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RuntimeGroup {
+    pub hierarchy: String,
+    /// Path relative to the hierarchy's root, e.g. `rubber-crab/3f2a`.
+    pub path: String,
+    pub dir: PathBuf,
+}
+
+/// Every group below `rubber-crab/` in every hierarchy, sorted.
+pub fn runtime_groups(layout: &Layout) -> Vec<RuntimeGroup> {
+    let mut groups = Vec::new();
+    for hierarchy in &layout.hierarchies {
+        let parent = hierarchy.mount_point.join(RUNTIME_PARENT);
+        for dir in groups_below(&parent, 4) {
+            let relative = dir
+                .strip_prefix(&hierarchy.mount_point)
+                .unwrap_or(&dir)
+                .display()
+                .to_string();
+            groups.push(RuntimeGroup {
+                hierarchy: hierarchy.name.clone(),
+                path: relative,
+                dir,
+            });
+        }
+    }
+    groups.sort();
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(mountinfo: &str) -> Layout {
+        Layout::from_mounts(&crate::mounts::parse(mountinfo))
+    }
+
+    const V2: &str = "30 22 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
+    const V1: &str = "\
+31 25 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+32 25 0:28 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
+33 25 0:29 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n";
+    const HYBRID_TREE: &str =
+        "34 25 0:30 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate\n";
+
+    #[test]
+    fn a_pure_v2_host_has_one_unified_tree() {
+        let l = layout(V2);
+        assert_eq!(l.kind(), "v2");
+        assert_eq!(
+            l.hierarchies,
+            [Hierarchy {
+                name: "unified".into(),
+                mount_point: "/sys/fs/cgroup".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn v1_hierarchies_are_named_by_their_controllers() {
+        let l = layout(V1);
+        assert_eq!(l.kind(), "v1");
+        let names: Vec<&str> = l.hierarchies.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["memory", "cpu,cpuacct", "name=systemd"]);
+        assert_eq!(
+            l.holding("memory").map(|h| h.mount_point.clone()),
+            Some("/sys/fs/cgroup/memory".into())
+        );
+        assert!(l.holding("pids").is_none());
+    }
+
+    #[test]
+    fn v1_controllers_beside_a_v2_tree_are_hybrid() {
+        assert_eq!(layout(&format!("{V1}{HYBRID_TREE}")).kind(), "hybrid");
+        assert_eq!(layout("").kind(), "none");
+    }
+
+    #[test]
+    fn a_hierarchy_mounted_twice_counts_once() {
+        let twice = format!("{V2}40 22 0:26 / /mnt/cg rw - cgroup2 cgroup2 rw\n");
+        assert_eq!(layout(&twice).hierarchies.len(), 1);
+    }
+}

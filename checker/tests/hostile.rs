@@ -1,0 +1,200 @@
+//! Hostile runtimes: whatever the learner's runtime does, the checker gives a clear verdict within
+//! the timeout, and the host is exactly as before (no mount, cgroup, link, hostname or process
+//! left). See the hostile faults in checker/broken/src/hostile.rs.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// One hostile runtime, checked at level 0, and the verdict it must get.
+struct Case {
+    fault: &'static str,
+    /// Exactly the checks that must fail.
+    failing: &'static [&'static str],
+    /// Words that one of the failed checks' `observed` (or its output) must contain.
+    says: &'static str,
+    /// Whether it needs the checker's cage (memory and pids cgroups) to be safe or to be caught.
+    needs_cage: bool,
+}
+
+const ALL: &[&str] = &[
+    "L0.fork-exec.output",
+    "L0.fork-exec.exit-code",
+    "L0.fork-exec.signal",
+    "L0.fork-exec.argv",
+    "L0.fork-exec.waits",
+    "L0.fork-exec.child",
+    "L0.fork-exec.missing-command",
+];
+
+const CASES: &[Case] = &[
+    Case {
+        // 50 MB of logging: only the check that compares the output fails; the probe's line is
+        // still found past the capture cap.
+        fault: "flood",
+        failing: &["L0.fork-exec.output"],
+        says: "stdout lacks it",
+        needs_cage: false,
+    },
+    Case {
+        fault: "panic",
+        failing: ALL,
+        says: "panics on purpose",
+        needs_cage: false,
+    },
+    Case {
+        fault: "orphan",
+        failing: ALL,
+        says: "was still running",
+        needs_cage: true,
+    },
+    Case {
+        fault: "mount-over-work",
+        failing: ALL,
+        says: "appeared on the host (the checker undid it)",
+        needs_cage: false,
+    },
+    Case {
+        fault: "leave-behind",
+        failing: ALL,
+        says: "was left on the host after the container exited (the checker undid it)",
+        needs_cage: false,
+    },
+    Case {
+        fault: "memory-hog",
+        failing: ALL,
+        says: "OOM killer",
+        needs_cage: true,
+    },
+    Case {
+        fault: "fork-bomb",
+        failing: ALL,
+        says: "forks were refused",
+        needs_cage: true,
+    },
+];
+
+/// Seconds each run may take: the fork bomb and the orphan are stopped by it.
+const TIMEOUT: u64 = 2;
+
+#[test]
+fn hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged() {
+    if !root_or_skip("hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged") {
+        return;
+    }
+    let layout = checker::cgroups::Layout::of_host();
+    let caged = ["memory", "pids"].iter().all(|c| {
+        layout.hierarchies.iter().any(|h| {
+            h.name.split(',').any(|n| n == *c)
+                || h.name == "unified"
+                    && std::fs::read_to_string(h.mount_point.join("cgroup.controllers"))
+                        .is_ok_and(|s| s.split_whitespace().any(|n| n == *c))
+        })
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut problems = Vec::new();
+    for case in CASES {
+        if case.needs_cage && !caged {
+            eprintln!(
+                "skipped {}: this host has no memory and pids cgroup controllers",
+                case.fault
+            );
+            continue;
+        }
+        let runtime = broken(case.fault, dir.path());
+        let started = Instant::now();
+        let out = checker(&[
+            "level0",
+            "--keep-going",
+            "--timeout",
+            &TIMEOUT.to_string(),
+            "--format",
+            "json",
+            "--runtime",
+            runtime.to_str().unwrap(),
+        ]);
+        let took = started.elapsed();
+        // Seven checks, at most two runs each, each bounded by the timeout (and cleanup).
+        let bound = Duration::from_secs(ALL.len() as u64 * (2 * TIMEOUT + 3));
+        if took > bound {
+            problems.push(format!(
+                "{}: took {took:?}, more than {bound:?}",
+                case.fault
+            ));
+        }
+        if out.status.code() != Some(1) {
+            problems.push(format!(
+                "{}: exit code {:?}, expected 1",
+                case.fault,
+                out.status.code()
+            ));
+        }
+        let doc: Value = serde_json::from_str(&stdout(&out))
+            .unwrap_or_else(|e| panic!("{}: not JSON ({e})", case.fault));
+        let checks = doc["checks"].as_array().unwrap();
+        let failed: Vec<&str> = checks
+            .iter()
+            .filter(|c| c["status"] != "pass")
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        if failed != case.failing {
+            problems.push(format!(
+                "{}: expected {:?} to fail, got {failed:?}",
+                case.fault, case.failing
+            ));
+        }
+        let said = checks.iter().any(|c| {
+            c["observed"].as_str().unwrap_or("").contains(case.says)
+                || c["output"].to_string().contains(case.says)
+        });
+        if !said {
+            problems.push(format!(
+                "{}: no verdict says {:?}: {}",
+                case.fault,
+                case.says,
+                stdout(&out)
+            ));
+        }
+        let left = processes_of(&[runtime.as_path(), &probe_path()]);
+        if !left.is_empty() {
+            problems.push(format!("{}: processes left running: {left:?}", case.fault));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+fn probe_path() -> std::path::PathBuf {
+    workspace_root().join("target/rubber-crab/checker/bin/probe")
+}
+
+/// Pids of live processes running one of `programs` (by /proc/<pid>/exe, or by argv[0] for a
+/// symlinked multi-call binary).
+fn processes_of(programs: &[&std::path::Path]) -> Vec<u32> {
+    let broken_exe = checker::prepare::build_runtime("broken").unwrap();
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'))
+        {
+            continue;
+        }
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        let argv0 = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let argv0 =
+            String::from_utf8_lossy(argv0.split(|b| *b == 0).next().unwrap_or(&[])).into_owned();
+        if exe == broken_exe
+            || programs
+                .iter()
+                .any(|p| exe == *p || argv0 == p.to_string_lossy())
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
