@@ -420,6 +420,16 @@ pub struct RuntimeGroup {
     pub dir: PathBuf,
 }
 
+/// The `rubber-crab/` dirs that exist, one per hierarchy at most.
+pub fn runtime_parents(layout: &Layout) -> Vec<PathBuf> {
+    layout
+        .hierarchies
+        .iter()
+        .map(|h| h.mount_point.join(RUNTIME_PARENT))
+        .filter(|dir| dir.is_dir())
+        .collect()
+}
+
 /// Every group below `rubber-crab/` in every hierarchy, sorted.
 pub fn runtime_groups(layout: &Layout) -> Vec<RuntimeGroup> {
     let mut groups = Vec::new();

@@ -24,8 +24,8 @@ pub mod exit {
 #[command(
     name = "checker",
     about = "Checks a rubber-crab level: `checker level3` runs the checks of levels 0 to 3.",
-    override_usage = "checker levelN|all [--solution | --runtime PATH] [--keep-going] [--format human|json] [--timeout SECS]\n       checker list\n       checker image build",
-    after_help = "Examples:\n  cargo run -p checker -- level0\n  cargo run -p checker -- level3 --solution\n  cargo run -p checker -- level2 --runtime ./my-runtime\n  cargo run -p checker -- list"
+    override_usage = "checker levelN|all [--solution | --runtime PATH] [--keep-going] [--format human|json] [--timeout SECS]\n       checker list\n       checker hint [levelN] [--all]\n       checker watch [levelN] [--poll]\n       checker image build",
+    after_help = "Examples:\n  cargo run -p checker -- level0\n  cargo run -p checker -- level3 --solution\n  cargo run -p checker -- level2 --runtime ./my-runtime\n  cargo run -p checker -- list\n  cargo run -p checker -- hint level3\n  cargo run -p checker -- watch"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -34,8 +34,24 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// The ladder, with each level's last result.
+    /// The ladder, with each level's last result, and what to do next.
     List,
+    /// The next hint for a level (your current level by default); --all shows every hint.
+    Hint {
+        /// levelN (default: the first level you have not passed).
+        level: Option<String>,
+        /// Show every hint of the level at once.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Re-check a level (your current level by default) each time you save one of its files.
+    Watch {
+        /// levelN (default: the first level you have not passed).
+        level: Option<String>,
+        /// Look for changes every 500 ms instead of using inotify.
+        #[arg(long)]
+        poll: bool,
+    },
     /// Build the busybox demo image (target/rubber-crab/images/busybox.tar).
     Image {
         #[command(subcommand)]
@@ -95,6 +111,10 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::SandboxHold => crate::sandbox::hold().map(|_| exit::PASSED),
         Command::List => list(),
+        Command::Hint { level, all } => hint(level.as_deref(), all),
+        Command::Watch { level, poll } => {
+            one_level(level.as_deref()).and_then(|n| crate::watch::watch(n, poll))
+        }
         Command::Image {
             action: ImageAction::Build,
         } => build_image(),
@@ -167,6 +187,7 @@ fn check(words: Vec<OsString>) -> Result<u8> {
         }
     };
     require_root(&target)?;
+    let started = std::time::Instant::now();
     let human = args.format == Format::Human;
     report::set_colour(std::io::stdout().is_terminal());
     let probe = prepare::build_probe()?;
@@ -193,6 +214,13 @@ fn check(words: Vec<OsString>) -> Result<u8> {
             }
             continue;
         }
+        // The level's files as they are built: progress is recorded against them.
+        let fingerprint = match (&runtime, levels.last()) {
+            (Runtime::Package(_), Some(&top)) if !args.solution => {
+                kit::ladder::level(top).map(crate::progress::fingerprint)
+            }
+            _ => None,
+        };
         let runtime = match runtime {
             Runtime::Path(path) => path,
             Runtime::Package(package) => {
@@ -211,9 +239,9 @@ fn check(words: Vec<OsString>) -> Result<u8> {
             print_human(human, result, header.as_deref());
         });
         // Progress is about your crates: level N's crate passed when every check it ran passed.
-        if let (Some(&top), false) = (levels.last(), args.solution || args.runtime.is_some()) {
+        if let (Some(&top), Some(fingerprint)) = (levels.last(), fingerprint) {
             let passed = crate_results.iter().all(|r| r.status == Status::Pass);
-            progress.insert(top, if passed { "pass" } else { "fail" });
+            progress.insert(top, (if passed { "pass" } else { "fail" }, fingerprint));
         }
         results.extend(crate_results);
         let _ = kit::container::remove_dir_on_one_filesystem(&env.work);
@@ -229,12 +257,20 @@ fn check(words: Vec<OsString>) -> Result<u8> {
     };
     if human {
         println!("{}", report::human_summary(&summary, &results, &target));
+        if let Some(why) = crate::run::no_cage_reason() {
+            println!("note: the runs were not caged in a cgroup ({why}); a timeout still kills their process group");
+        }
     } else {
+        let top = kit::ladder::level(*levels.last().unwrap_or(&0));
         let doc = JsonReport {
             schema: 1,
             target: &target,
             runtime: runtimes.join(", "),
             result: if code == exit::PASSED { "pass" } else { "fail" },
+            exit_code: code,
+            guide: top.map_or_else(String::new, |l| format!("levels/{}/README.md", l.dir)),
+            duration_ms: started.elapsed().as_millis() as u64,
+            host: report::HostFacts::read(),
             summary,
             checks: &results,
         };
@@ -317,31 +353,59 @@ fn require_root(target: &str) -> Result<()> {
 #[error("{0}")]
 struct NotRoot(String);
 
+/// A single level, `levelN` or `N`; the attendee's current level when not given.
+fn one_level(word: Option<&str>) -> Result<u32> {
+    match word {
+        None => Ok(crate::progress::current_level()),
+        Some("all") => Err(usage("name one level here, e.g. level3")),
+        Some(word) => Ok(*parse_target(word)?.last().unwrap_or(&0)),
+    }
+}
+
+fn hint(level: Option<&str>, all: bool) -> Result<u8> {
+    let number = one_level(level)?;
+    let level = kit::ladder::level(number).context("a level of the ladder")?;
+    println!("{}", crate::hints::next(level, all)?);
+    Ok(exit::PASSED)
+}
+
 fn list() -> Result<u8> {
+    use crate::progress::State;
     report::set_colour(std::io::stdout().is_terminal());
-    let progress = crate::progress::load();
-    let mut next = None;
-    println!("The rubber-crab ladder (✓ passed, ✗ failed, · not checked yet):\n");
+    let states = crate::progress::states();
+    let current = crate::progress::current_level();
+    println!("The rubber-crab ladder (✓ passed, ✗ failed, · not checked since its files last changed):\n");
     for level in kit::ladder::LADDER {
-        let mark = match progress.get(&level.number).map(String::as_str) {
-            Some("pass") => "✓",
-            Some(_) => "✗",
-            None => "·",
+        let state = states
+            .get(&level.number)
+            .copied()
+            .unwrap_or(State::NotChecked);
+        let mark = match state {
+            State::Passed => "✓",
+            State::Failed => "✗",
+            State::NotChecked => "·",
         };
-        if mark != "✓" && next.is_none() {
-            next = Some(level);
-        }
+        let here = if level.number == current && state != State::Passed {
+            "  ← you are here"
+        } else {
+            ""
+        };
         println!(
-            "  {mark} level{:<3} levels/{:<16} {}",
+            "  {mark} level{:<3} levels/{:<16} {}{here}",
             level.number, level.dir, level.title
         );
     }
-    match next {
-        Some(level) => println!(
-            "\nNext: read levels/{}/README.md, then run `cargo run -p checker -- level{}`.",
+    let level = kit::ladder::level(current).context("a level of the ladder")?;
+    match states.get(&current) {
+        Some(State::Passed) => println!("\nEvery level passed. Well done!"),
+        Some(State::Failed) => println!(
+            "\nNext: fix level {} and run `cargo run -p checker -- level{}` (stuck? `cargo run -p checker -- hint level{}`).",
+            level.number, level.number, level.number
+        ),
+        _ => println!(
+            "\nNext: read levels/{}/README.md, then run `cargo run -p checker -- level{}` (or `cargo run -p checker -- watch` to re-check on every save).",
             level.dir, level.number
         ),
-        None => println!("\nEvery level passed. Well done!"),
     }
     Ok(exit::PASSED)
 }

@@ -4,6 +4,7 @@
 pub mod cgroups;
 pub mod check;
 pub mod cli;
+pub mod hints;
 pub mod levels;
 pub mod links;
 pub mod mounts;
@@ -13,3 +14,4 @@ pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod suite;
+pub mod watch;

@@ -1,38 +1,176 @@
-//! The attendee's progress: one line per level with its last result, in a plain-text file
+//! The attendee's progress: one line per level, `level3 pass <fingerprint>`, in a plain-text file
 //! (`target/rubber-crab/checker/progress`) that `checker list` reads.
+//!
+//! The file is recomputed, not trusted: the fingerprint is a hash of the level's files when it
+//! was checked, and a level whose files changed since is shown as not checked.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn path() -> PathBuf {
     crate::prepare::checker_home().join("progress")
 }
 
-/// Last known result per level: `pass` or `fail`.
-pub fn load() -> BTreeMap<u32, String> {
-    std::fs::read_to_string(path())
-        .unwrap_or_default()
-        .lines()
+/// A level's state, recomputed from the last result and the level's files now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Passed,
+    Failed,
+    /// Never checked, or its files changed since it was.
+    NotChecked,
+}
+
+/// One recorded result: `pass` or `fail`, and the fingerprint of the level's files then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub result: String,
+    pub fingerprint: String,
+}
+
+pub fn parse(text: &str) -> BTreeMap<u32, Record> {
+    text.lines()
         .filter_map(|line| {
-            let (level, result) = line.split_once(' ')?;
+            let mut words = line.split_whitespace();
+            let level = words.next()?.strip_prefix("level")?.parse().ok()?;
+            let result = words.next()?.to_string();
+            let fingerprint = words.next().unwrap_or("").to_string();
             Some((
-                level.strip_prefix("level")?.parse().ok()?,
-                result.trim().to_string(),
+                level,
+                Record {
+                    result,
+                    fingerprint,
+                },
             ))
         })
         .collect()
 }
 
-/// Records the results of the attendee's own levels (never of solutions or other runtimes).
-pub fn record(results: &BTreeMap<u32, &'static str>) {
+fn load() -> BTreeMap<u32, Record> {
+    parse(&std::fs::read_to_string(path()).unwrap_or_default())
+}
+
+/// The state of a level given its record and its files' fingerprint now.
+pub fn state_of(record: Option<&Record>, fingerprint_now: &str) -> State {
+    match record {
+        Some(r) if r.fingerprint == fingerprint_now && r.result == "pass" => State::Passed,
+        Some(r) if r.fingerprint == fingerprint_now => State::Failed,
+        _ => State::NotChecked,
+    }
+}
+
+/// Every level's state now.
+pub fn states() -> BTreeMap<u32, State> {
+    let records = load();
+    kit::ladder::LADDER
+        .iter()
+        .map(|level| {
+            let now = fingerprint(level);
+            (level.number, state_of(records.get(&level.number), &now))
+        })
+        .collect()
+}
+
+/// Where the attendee is: the first level not passed (the last level when all passed).
+pub fn current_level() -> u32 {
+    let states = states();
+    kit::ladder::LADDER
+        .iter()
+        .map(|l| l.number)
+        .find(|n| states.get(n) != Some(&State::Passed))
+        .unwrap_or_else(|| kit::ladder::LADDER.last().map_or(0, |l| l.number))
+}
+
+/// Records the results of the attendee's own levels (never of solutions or other runtimes),
+/// each with the fingerprint its files had when it was built.
+pub fn record(results: &BTreeMap<u32, (&'static str, String)>) {
     let mut all = load();
-    for (level, result) in results {
-        all.insert(*level, result.to_string());
+    for (level, (result, fingerprint)) in results {
+        all.insert(
+            *level,
+            Record {
+                result: result.to_string(),
+                fingerprint: fingerprint.clone(),
+            },
+        );
     }
     let text: String = all
         .iter()
-        .map(|(level, result)| format!("level{level} {result}\n"))
+        .map(|(level, r)| format!("level{level} {} {}\n", r.result, r.fingerprint))
         .collect();
     let _ = std::fs::create_dir_all(crate::prepare::checker_home());
     let _ = std::fs::write(path(), text);
+}
+
+/// A hash of the level's `Cargo.toml` and every file under its `src/`, names included.
+pub fn fingerprint(level: &kit::ladder::Level) -> String {
+    fingerprint_of(&kit::paths::workspace_root().join("levels").join(level.dir))
+}
+
+fn fingerprint_of(dir: &Path) -> String {
+    let mut files = vec![dir.join("Cargo.toml")];
+    files_under(&dir.join("src"), &mut files);
+    files.sort();
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for file in files {
+        let name = file
+            .strip_prefix(dir)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        let content = std::fs::read(&file).unwrap_or_default();
+        for byte in name.bytes().chain([0]).chain(content).chain([0]) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+fn files_under(dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => files_under(&path, files),
+            Ok(t) if t.is_file() => files.push(path),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_counts_only_while_the_files_are_unchanged() {
+        let records = parse("level0 pass aaaa\nlevel1 fail bbbb\nlevel2 pass\nnonsense\n");
+        assert_eq!(state_of(records.get(&0), "aaaa"), State::Passed);
+        assert_eq!(state_of(records.get(&0), "cccc"), State::NotChecked);
+        assert_eq!(state_of(records.get(&1), "bbbb"), State::Failed);
+        // A line from before fingerprints were recorded proves nothing.
+        assert_eq!(state_of(records.get(&2), "dddd"), State::NotChecked);
+        assert_eq!(state_of(records.get(&3), "eeee"), State::NotChecked);
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_the_level_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(dir.path().join("Cargo.toml"), "[package]\n").unwrap();
+        std::fs::write(src.join("main.rs"), "fn main() {}\n").unwrap();
+        let first = fingerprint_of(dir.path());
+        assert_eq!(fingerprint_of(dir.path()), first, "stable");
+        std::fs::write(src.join("main.rs"), "fn main() { todo!() }\n").unwrap();
+        let edited = fingerprint_of(dir.path());
+        assert_ne!(edited, first, "an edit");
+        std::fs::write(src.join("mounts.rs"), "").unwrap();
+        assert_ne!(
+            fingerprint_of(dir.path()),
+            edited,
+            "a new (even empty) file"
+        );
+    }
 }

@@ -157,6 +157,59 @@ pub struct JsonReport<'a> {
     pub target: &'a str,
     pub runtime: String,
     pub result: &'static str,
+    /// The process exit code this run ends with (README, "Exit codes").
+    pub exit_code: u8,
+    /// The guide of the highest level checked.
+    pub guide: String,
+    pub duration_ms: u64,
+    pub host: HostFacts,
     pub summary: Summary,
     pub checks: &'a [CheckResult],
+}
+
+/// What an instructor collecting a room's reports needs to know about each machine.
+#[derive(Serialize)]
+pub struct HostFacts {
+    /// `uname -r`.
+    pub kernel: String,
+    pub arch: String,
+    /// `v1`, `v2`, `hybrid` or `none`.
+    pub cgroups: &'static str,
+    /// The mounted cgroup hierarchies: `memory /sys/fs/cgroup/memory`, `unified /sys/fs/cgroup`.
+    pub cgroup_hierarchies: Vec<String>,
+    /// How the learner's runs were bounded: the cage's limits, or why there was none.
+    pub cage: String,
+    pub checker_version: &'static str,
+}
+
+impl HostFacts {
+    pub fn read() -> HostFacts {
+        let layout = crate::cgroups::host_layout();
+        let uname = nix::sys::utsname::uname().ok();
+        let field = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
+            uname
+                .as_ref()
+                .map(|u| f(u).to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        HostFacts {
+            kernel: field(nix::sys::utsname::UtsName::release),
+            arch: field(nix::sys::utsname::UtsName::machine),
+            cgroups: layout.kind(),
+            cgroup_hierarchies: layout
+                .hierarchies
+                .iter()
+                .map(|h| format!("{} {}", h.name, h.mount_point.display()))
+                .collect(),
+            cage: match crate::run::no_cage_reason() {
+                None => format!(
+                    "memory {} MiB, {} processes, per run",
+                    crate::cgroups::MEMORY_LIMIT >> 20,
+                    crate::cgroups::PIDS_LIMIT
+                ),
+                Some(why) => format!("none ({why}): runs were bounded by their process group only"),
+            },
+            checker_version: env!("CARGO_PKG_VERSION"),
+        }
+    }
 }

@@ -540,7 +540,7 @@ mod tests {
     #[test]
     fn a_probe_line_cut_by_the_cap_is_kept_whole() {
         let c = capture(b"hello\nRCPROBE abc {\"x\": 1}\n".to_vec(), 12);
-        assert_eq!(c.text(), "hello\nRCPRO");
+        assert_eq!(c.text(), "hello\nRCPROB");
         assert_eq!(c.probe_lines(), "RCPROBE abc {\"x\": 1}\n");
     }
 

@@ -110,6 +110,8 @@ struct HostState {
     links: Vec<(String, String)>,
     /// Groups under `rubber-crab/` in every cgroup hierarchy.
     cgroups: Vec<cgroups::RuntimeGroup>,
+    /// The hierarchies' `rubber-crab/` dirs that exist.
+    cgroup_parents: Vec<std::path::PathBuf>,
 }
 
 fn host_state() -> HostState {
@@ -120,6 +122,7 @@ fn host_state() -> HostState {
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_default(),
         cgroups: cgroups::runtime_groups(cgroups::host_layout()),
+        cgroup_parents: cgroups::runtime_parents(cgroups::host_layout()),
     }
 }
 
@@ -180,7 +183,11 @@ fn output_of(run: &RunSummary) -> Output {
 /// checker's own directories are unmounted, the hostname is restored, a leaked tun device is
 /// deleted.
 fn host_damage(before: &HostState, env: &Env) -> Option<String> {
-    let changes = changes(before, &host_state());
+    let after = host_state();
+    let changes: Vec<Change> = changes(before, &after)
+        .into_iter()
+        .filter(|change| !another_checkers(change, env))
+        .collect();
     let text: Vec<String> = changes
         .iter()
         .map(|change| match undo(change, env) {
@@ -188,7 +195,30 @@ fn host_damage(before: &HostState, env: &Env) -> Option<String> {
             false => describe(change),
         })
         .collect();
+    // A runtime may leave the (empty) `rubber-crab/` parent, as Docker leaves `docker/`: that is
+    // no damage, but the checker takes away what the check brought.
+    for parent in &after.cgroup_parents {
+        if !before.cgroup_parents.contains(parent) {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
     (!text.is_empty()).then(|| text.join("; "))
+}
+
+/// A mount change under another checker's scratch dir (`run-<its pid>`) is that checker's to
+/// report: several checkers may run at once (the test suite does).
+fn another_checkers(change: &Change, env: &Env) -> bool {
+    let (Change::MountAdded(m) | Change::MountRemoved(m)) = change else {
+        return false;
+    };
+    let home = env.work.parent().unwrap_or(&env.work);
+    let first_under_home = std::path::Path::new(&m.mount_point)
+        .strip_prefix(home)
+        .ok()
+        .and_then(|rest| rest.components().next());
+    first_under_home.is_some_and(|dir| {
+        dir.as_os_str().to_string_lossy().starts_with("run-") && home.join(dir) != env.work
+    })
 }
 
 /// One difference between two snapshots of the host.
@@ -314,6 +344,7 @@ mod tests {
     fn state(mounts: &str, hostname: &str, links: &[(&str, &str)]) -> HostState {
         HostState {
             cgroups: Vec::new(),
+            cgroup_parents: Vec::new(),
             mounts: mounts::parse(mounts),
             hostname: hostname.into(),
             links: links

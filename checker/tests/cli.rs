@@ -119,6 +119,93 @@ fn json_output_has_the_documented_schema() {
         assert_eq!(check["status"], "fail");
     }
     assert_eq!(doc["summary"]["failed"], checks.len());
+    // What an instructor collecting a room's reports needs.
+    assert_eq!(doc["exit_code"], 1);
+    assert_eq!(doc["guide"], "levels/00-fork-exec/README.md");
+    assert!(doc["duration_ms"].as_u64().unwrap() > 0);
+    let kernel = nix::sys::utsname::uname().unwrap();
+    assert_eq!(doc["host"]["kernel"], kernel.release().to_str().unwrap());
+    assert!(["v1", "v2", "hybrid", "none"].contains(&doc["host"]["cgroups"].as_str().unwrap()));
+    assert!(doc["host"]["cage"].is_string());
+    assert!(
+        checks.iter().any(|c| c["output"]["stderr"].is_string()),
+        "the learner's output is in the report"
+    );
+}
+
+/// `checker` with its state (progress, hints) in a directory of the test's own.
+fn run_at_home(home: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = assert_cmd::Command::cargo_bin("checker")
+        .unwrap()
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("RUBBER_CRAB_HOME", home)
+        .output()
+        .unwrap();
+    (out.status.code(), stdout(&out))
+}
+
+#[test]
+fn hints_come_one_at_a_time_and_all_at_once() {
+    let home = tempfile::tempdir().unwrap();
+    let hint = |args: &[&str]| run_at_home(home.path(), args);
+    let (code, first) = hint(&["hint", "level3"]);
+    assert_eq!(code, Some(0));
+    assert!(first.starts_with("Hint 1 of 3, level 3"), "{first}");
+    assert!(first.contains("hint level3` again gives hint 2"), "{first}");
+    assert!(hint(&["hint", "level3"]).1.starts_with("Hint 2 of 3"));
+    let last = hint(&["hint", "3"]).1;
+    assert!(
+        last.starts_with("Hint 3 of 3") && last.contains("last hint"),
+        "{last}"
+    );
+    assert!(
+        hint(&["hint", "level3"]).1.starts_with("Hint 3 of 3"),
+        "stays on the last"
+    );
+    // Each level keeps its own count.
+    assert!(hint(&["hint", "level1"])
+        .1
+        .starts_with("Hint 1 of 3, level 1"));
+    let all = hint(&["hint", "level3", "--all"]).1;
+    for n in 1..=3 {
+        assert!(all.contains(&format!("Hint {n} of 3, level 3")), "{all}");
+    }
+    assert_eq!(hint(&["hint", "level9"]).0, Some(2));
+    // Without a level: the first level not passed.
+    assert!(hint(&["hint"]).1.starts_with("Hint 1 of 3, level 0"));
+}
+
+#[test]
+fn list_recomputes_progress_from_the_level_files() {
+    let home = tempfile::tempdir().unwrap();
+    let state = home.path().join("checker");
+    std::fs::create_dir_all(&state).unwrap();
+    let level0 = kit::ladder::level(0).unwrap();
+    let level1 = kit::ladder::level(1).unwrap();
+    std::fs::write(
+        state.join("progress"),
+        format!(
+            "level0 pass {}\nlevel1 fail {}\nlevel2 pass 0123456789abcdef\n",
+            checker::progress::fingerprint(level0),
+            checker::progress::fingerprint(level1)
+        ),
+    )
+    .unwrap();
+    let (code, text) = run_at_home(home.path(), &["list"]);
+    assert_eq!(code, Some(0));
+    let line = |n: u32| {
+        text.lines()
+            .find(|l| l.contains(&format!("level{n} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line(0).trim_start().starts_with('✓'), "{text}");
+    assert!(line(1).trim_start().starts_with('✗'), "{text}");
+    assert!(line(1).contains("you are here"), "{text}");
+    // Recorded as passed, but its files are not the ones that passed: not trusted.
+    assert!(line(2).trim_start().starts_with('·'), "{text}");
+    assert!(text.contains("hint level1"), "what to do next: {text}");
 }
 
 #[test]

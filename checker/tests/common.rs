@@ -22,7 +22,7 @@ pub struct Host {
     mounts: Vec<String>,
     hostname: String,
     links: Vec<String>,
-    /// Groups named rubber-crab* (the runtimes' and the checker's cages) in every hierarchy.
+    /// The groups under (and the parent) `rubber-crab/` in every hierarchy.
     cgroups: Vec<String>,
 }
 
@@ -32,27 +32,13 @@ pub fn host() -> Host {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     links.sort();
-    let layout = checker::cgroups::Layout::of_host();
-    let mut cgroups: Vec<String> = layout
-        .hierarchies
-        .iter()
-        .flat_map(|h| std::fs::read_dir(&h.mount_point).into_iter().flatten())
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("rubber-crab")
-        })
-        .flat_map(|p| {
-            let below = std::fs::read_dir(&p)
-                .into_iter()
-                .flatten()
-                .map(|e| e.unwrap().path());
-            std::iter::once(p.clone()).chain(below.filter(|c| c.is_dir()))
-        })
-        .map(|p| p.display().to_string())
-        .collect();
+    // Groups that runtimes create; the checker's own cages are checked per run (see `checker`).
+    let mut cgroups: Vec<String> =
+        checker::cgroups::runtime_groups(&checker::cgroups::Layout::of_host())
+            .into_iter()
+            .map(|g| g.dir.display().to_string())
+            .chain(runtime_parents())
+            .collect();
     cgroups.sort();
     let mounts = std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
@@ -72,19 +58,60 @@ pub fn host() -> Host {
     }
 }
 
-/// Runs the checker with `args`, asserting the host's mount table and hostname are unchanged.
+/// `rubber-crab/` itself, in the hierarchies that have it.
+fn runtime_parents() -> Vec<String> {
+    checker::cgroups::Layout::of_host()
+        .hierarchies
+        .iter()
+        .map(|h| h.mount_point.join(checker::cgroups::RUNTIME_PARENT))
+        .filter(|p| p.is_dir())
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+/// The checker's cages (`rubber-crab-checker/<pid>-<nonce>`) of the checker with `pid`.
+fn cages_of(pid: u32) -> Vec<std::path::PathBuf> {
+    checker::cgroups::Layout::of_host()
+        .hierarchies
+        .iter()
+        .flat_map(|h| {
+            std::fs::read_dir(h.mount_point.join("rubber-crab-checker"))
+                .into_iter()
+                .flatten()
+        })
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("{pid}-"))
+        })
+        .collect()
+}
+
+/// Runs the checker with `args`, asserting the host's mount table, hostname, links and
+/// `rubber-crab/` cgroups are unchanged, and that it removed every cage it made.
 pub fn checker(args: &[&str]) -> Output {
     let before = host();
-    let output = assert_cmd::Command::cargo_bin("checker")
-        .unwrap()
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("checker"))
         .args(args)
         .env("NO_COLOR", "1")
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
     assert_eq!(
         host(),
         before,
         "`checker {}` changed the host",
+        args.join(" ")
+    );
+    assert_eq!(
+        cages_of(pid),
+        Vec::<std::path::PathBuf>::new(),
+        "`checker {}` left cages",
         args.join(" ")
     );
     output
