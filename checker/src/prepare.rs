@@ -42,7 +42,10 @@ fn build(mut cmd: Command, package: &str) -> Result<PathBuf> {
         .context("running cargo")?;
     if !out.status.success() {
         return Err(BuildFailed(format!(
-            "`{package}` did not build: fix the errors above, then run the checker again"
+            "`{package}` did not build: fix the errors above{}, then run the checker again",
+            source_of(package)
+                .map(|file| format!(" in {file}"))
+                .unwrap_or_default()
         ))
         .into());
     }
@@ -53,6 +56,14 @@ fn build(mut cmd: Command, package: &str) -> Result<PathBuf> {
         .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == package)
         .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
         .with_context(|| format!("cargo built {package} but named no executable"))
+}
+
+/// The file an attendee edits for a level package: `levels/03-pivot-root/src/main.rs`.
+fn source_of(package: &str) -> Option<String> {
+    kit::ladder::LADDER
+        .iter()
+        .find(|level| level.skeleton_package() == package)
+        .map(|level| format!("levels/{}/src/main.rs", level.dir))
 }
 
 fn host_triple() -> Result<String> {
@@ -225,5 +236,19 @@ fn remove_stale_work_dirs() {
         if !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = kit::container::remove_dir_on_one_filesystem(&entry.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_build_failure_names_the_file_to_edit() {
+        assert_eq!(
+            source_of("level3").as_deref(),
+            Some("levels/03-pivot-root/src/main.rs")
+        );
+        assert_eq!(source_of("solution3"), None, "not the attendee's to edit");
     }
 }
