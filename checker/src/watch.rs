@@ -394,7 +394,7 @@ fn meaning(code: u8) -> String {
 
 // ---- noticing changes ----
 
-/// Keeps change detection running while alive.
+/// Keeps change detection running while alive: never read, only held (and dropped to stop).
 enum Watcher {
     Inotify(#[allow(dead_code)] RecommendedWatcher),
     Polling(#[allow(dead_code)] Poller),
