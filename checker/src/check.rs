@@ -55,6 +55,8 @@ pub struct Env {
     pub work: PathBuf,
     pub timeout: Duration,
     pub output_cap: usize,
+    /// Runs the runtime as root in a user namespace of the checker's (`--rootless`).
+    pub rootless: bool,
 }
 
 /// One check's world: a fresh sandbox and container dir, and the runs made so far.
@@ -94,7 +96,7 @@ impl<'a> Ctx<'a> {
         }
         Ok(Ctx {
             env,
-            sandbox: Sandbox::start()?,
+            sandbox: Sandbox::start(env.rootless)?,
             container_dir,
             image_dir,
             flags: Vec::new(),

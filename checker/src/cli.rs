@@ -24,7 +24,7 @@ pub mod exit {
 #[command(
     name = "checker",
     about = "Checks a rubber-crab level: `checker level3` runs the checks of levels 0 to 3.",
-    override_usage = "checker levelN|all [--solution | --runtime PATH] [--keep-going] [--format human|json] [--timeout SECS]\n       checker list\n       checker hint [levelN] [--all]\n       checker watch [levelN] [--poll]\n       checker image build",
+    override_usage = "checker levelN|all [--solution | --runtime PATH] [--keep-going] [--format human|json] [--timeout SECS] [--rootless]\n       checker list\n       checker hint [levelN] [--all]\n       checker watch [levelN] [--poll]\n       checker image build",
     after_help = "Examples:\n  cargo run -p checker -- level0\n  cargo run -p checker -- level3 --solution\n  cargo run -p checker -- level2 --runtime ./my-runtime\n  cargo run -p checker -- list\n  cargo run -p checker -- hint level3\n  cargo run -p checker -- watch"
 )]
 struct Cli {
@@ -58,7 +58,10 @@ enum Command {
         action: ImageAction,
     },
     #[command(name = "__sandbox-hold", hide = true)]
-    SandboxHold,
+    SandboxHold {
+        #[arg(long)]
+        rootless: bool,
+    },
     /// levelN or all: check a level (and every level below it).
     #[command(external_subcommand)]
     Check(Vec<OsString>),
@@ -88,6 +91,9 @@ struct CheckArgs {
     /// Seconds each run of the runtime may take before its whole process group is killed.
     #[arg(long, default_value = "10", value_name = "SECS")]
     timeout: u64,
+    /// Without root: run the runtime as root inside a user namespace the checker creates.
+    #[arg(long)]
+    rootless: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,7 +115,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::SandboxHold => crate::sandbox::hold().map(|_| exit::PASSED),
+        Command::SandboxHold { rootless } => crate::sandbox::hold(rootless).map(|_| exit::PASSED),
         Command::List => list(),
         Command::Hint { level, all } => hint(level.as_deref(), all),
         Command::Watch { level, poll } => {
@@ -186,7 +192,13 @@ fn check(words: Vec<OsString>) -> Result<u8> {
             });
         }
     };
-    require_root(&target)?;
+    if args.rootless {
+        crate::sandbox::user_namespaces_allowed().map_err(|why| {
+            NotRoot(format!("--rootless needs user namespaces, and here {why}. Run the checker as root instead."))
+        })?;
+    } else {
+        require_root(&target)?;
+    }
     let started = std::time::Instant::now();
     let human = args.format == Format::Human;
     report::set_colour(std::io::stdout().is_terminal());
@@ -230,7 +242,7 @@ fn check(words: Vec<OsString>) -> Result<u8> {
                 prepare::build_runtime(&package)?
             }
         };
-        let env = prepare::environment(runtime.clone(), image.clone(), timeout)?;
+        let env = prepare::environment(runtime.clone(), image.clone(), timeout, args.rootless)?;
         let mut current_level = None;
         let crate_results = suite::run_levels(&env, &levels, args.keep_going, |result| {
             let header =
@@ -341,8 +353,15 @@ fn require_root(target: &str) -> Result<()> {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "target/debug/checker".into());
     let rest: Vec<String> = std::env::args().skip(1).collect();
+    let rootless = match crate::sandbox::user_namespaces_allowed() {
+        Ok(()) => format!(
+            "\nor, without root, in a user namespace where your runtime is root (levels 0 to 7 work that way):\n  {me} {} --rootless",
+            rest.join(" ")
+        ),
+        Err(why) => format!("\n(--rootless, without root, is not possible here: {why})"),
+    };
     Err(NotRoot(format!(
-        "checking {target} needs root (it creates namespaces and mounts). Run:\n  sudo -E env \"PATH=$PATH\" {me} {}",
+        "checking {target} needs root (it creates namespaces and mounts). Run:\n  sudo -E env \"PATH=$PATH\" {me} {}{rootless}",
         rest.join(" ")
     ))
     .into())

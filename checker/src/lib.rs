@@ -11,6 +11,7 @@ pub mod mounts;
 pub mod prepare;
 pub mod progress;
 pub mod report;
+pub mod rootless;
 pub mod run;
 pub mod sandbox;
 pub mod suite;

@@ -78,12 +78,17 @@ fn host_triple() -> Result<String> {
 
 /// Builds the probe as a static binary: it must run in any image, with no libraries there.
 pub fn build_probe() -> Result<PathBuf> {
+    let target_dir = kit::paths::workspace_root().join("target/probe-static");
+    if !kit::paths::can_write(&target_dir) {
+        // A checkout someone else (root) built, checked --rootless: cargo could not even take
+        // its build lock here, so use the probe they built.
+        return already_built_probe(&target_dir);
+    }
     let triple = host_triple()?;
     let var = format!(
         "CARGO_TARGET_{}_RUSTFLAGS",
         triple.to_uppercase().replace('-', "_")
     );
-    let target_dir = kit::paths::workspace_root().join("target/probe-static");
     let mut cmd = cargo();
     cmd.args([
         "build",
@@ -100,6 +105,22 @@ pub fn build_probe() -> Result<PathBuf> {
     .arg(&target_dir)
     .env(var, "-C target-feature=+crt-static");
     build(cmd, "probe")
+}
+
+/// `<target_dir>/<triple>/release/probe`, built by the owner of the checkout.
+fn already_built_probe(target_dir: &Path) -> Result<PathBuf> {
+    std::fs::read_dir(target_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|triple| triple.path().join("release/probe"))
+        .find(|probe| probe.is_file())
+        .with_context(|| {
+            format!(
+                "the probe is not built, and you cannot write {}: run the checker once as the checkout's owner (or root), then again",
+                target_dir.display()
+            )
+        })
 }
 
 /// Where the checker keeps its cache and scratch space.
@@ -194,7 +215,12 @@ fn top_level_entries(tar: &Path) -> Result<Vec<String>> {
 }
 
 /// Builds the environment for checking `runtime`.
-pub fn environment(runtime: PathBuf, image: TestImage, timeout: Duration) -> Result<Env> {
+pub fn environment(
+    runtime: PathBuf,
+    image: TestImage,
+    timeout: Duration,
+    rootless: bool,
+) -> Result<Env> {
     remove_stale_work_dirs();
     let work = checker_home().join(format!("run-{}", std::process::id()));
     let _ = kit::container::remove_dir_on_one_filesystem(&work);
@@ -217,6 +243,7 @@ pub fn environment(runtime: PathBuf, image: TestImage, timeout: Duration) -> Res
         work,
         timeout,
         output_cap: 256 * 1024,
+        rootless,
     })
 }
 

@@ -398,6 +398,10 @@ static NO_CAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 /// A cage for one run, named after the checker and the run's nonce; none (and the reason noted
 /// once) where the host has no usable memory or pids controller.
 fn cage_for(nonce: &str) -> Option<Cage> {
+    if !nix::unistd::geteuid().is_root() {
+        let _ = NO_CAGE.set("not root: the host's cgroups are root's to change".into());
+        return None;
+    }
     let name = format!("{}-{nonce}", std::process::id());
     match Cage::create(crate::cgroups::host_layout(), &name) {
         Ok(cage) => Some(cage),

@@ -7,6 +7,10 @@
 //! a systemd host, pivot_root refuses its shared mounts). The runtime joins the holder's
 //! namespaces with setns(2) just before it execs. When the check is over the holder exits and its
 //! namespaces, with anything leaked into them, disappear.
+//!
+//! Rootless (`--rootless`), the holder first creates a user namespace that maps the user's own
+//! id to root: the runtime joins it too, and is root there, with every capability over the
+//! namespaces the holder created, and none over the host.
 
 use crate::mounts::{self, Mount};
 use anyhow::{bail, Context, Result};
@@ -26,6 +30,8 @@ pub struct Sandbox {
     holder: Child,
     /// The holder's answers (see [`hold`]).
     answers: BufReader<std::process::ChildStdout>,
+    /// The user namespace, when rootless: joined first, so that the others can be joined.
+    user: Option<File>,
     mnt: File,
     uts: File,
     /// The sandbox's mount table when it was created.
@@ -33,11 +39,12 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    pub fn start() -> Result<Sandbox> {
+    pub fn start(rootless: bool) -> Result<Sandbox> {
         // /proc/self/exe, not current_exe(): it still works when the checker's file was replaced
         // (rebuilt) while it runs.
         let mut holder = Command::new("/proc/self/exe")
             .arg(HOLD_COMMAND)
+            .args(rootless.then_some(ROOTLESS_FLAG))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -52,11 +59,16 @@ impl Sandbox {
             bail!("the protective namespace could not be created (is this root, with mount namespaces enabled?)");
         }
         let pid = holder.id();
+        let user = match rootless {
+            true => Some(File::open(format!("/proc/{pid}/ns/user"))?),
+            false => None,
+        };
         let mnt = File::open(format!("/proc/{pid}/ns/mnt"))?;
         let uts = File::open(format!("/proc/{pid}/ns/uts"))?;
         let mut sandbox = Sandbox {
             holder,
             answers,
+            user,
             mnt,
             uts,
             initial_mounts: Vec::new(),
@@ -100,11 +112,17 @@ impl Sandbox {
     pub fn enter_on_spawn(&self, command: &mut Command) {
         use std::os::fd::AsRawFd;
         let (mnt, uts) = (self.mnt.as_raw_fd(), self.uts.as_raw_fd());
+        let user = self.user.as_ref().map(|f| f.as_raw_fd());
         // SAFETY: the closure runs in the forked child before exec and only calls setns(2), which
         // is async-signal-safe; the fds stay open in the parent for the whole spawn.
         unsafe {
             command.pre_exec(move || {
                 use std::os::fd::BorrowedFd;
+                // The user namespace first: it is what gives the right to join the others.
+                if let Some(user) = user {
+                    let user = BorrowedFd::borrow_raw(user);
+                    setns(user.as_fd(), CloneFlags::CLONE_NEWUSER).map_err(std::io::Error::from)?;
+                }
                 let mnt = BorrowedFd::borrow_raw(mnt);
                 let uts = BorrowedFd::borrow_raw(uts);
                 setns(mnt.as_fd(), CloneFlags::CLONE_NEWNS).map_err(std::io::Error::from)?;
@@ -123,9 +141,15 @@ impl Drop for Sandbox {
     }
 }
 
+/// The holder's argument for a rootless sandbox.
+pub const ROOTLESS_FLAG: &str = "--rootless";
+
 /// The holder's side: create the namespaces, set propagation, say "ready", then answer
 /// `hostname` requests on stdin until EOF.
-pub fn hold() -> Result<()> {
+pub fn hold(rootless: bool) -> Result<()> {
+    if rootless {
+        enter_user_namespace()?;
+    }
     unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS)
         .context("unshare(CLONE_NEWNS | CLONE_NEWUTS)")?;
     // Slave first: events from the host still arrive, ours never leave. Then shared: every mount
@@ -157,4 +181,59 @@ pub fn hold() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A new user namespace in which this user is root (user_namespaces(7)): the one id we may map
+/// without privilege is our own. setgroups must be denied before an unprivileged gid_map.
+fn enter_user_namespace() -> Result<()> {
+    let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+    unshare(CloneFlags::CLONE_NEWUSER).context("unshare(CLONE_NEWUSER)")?;
+    std::fs::write("/proc/self/setgroups", "deny").context("writing /proc/self/setgroups")?;
+    std::fs::write("/proc/self/uid_map", format!("0 {uid} 1")).context("writing uid_map")?;
+    std::fs::write("/proc/self/gid_map", format!("0 {gid} 1")).context("writing gid_map")?;
+    Ok(())
+}
+
+/// Whether this host lets this user create a user namespace, and if not, why. Tried for real
+/// in a child (a sysctl or an LSM may forbid it whatever the kernel supports).
+pub fn user_namespaces_allowed() -> std::result::Result<(), String> {
+    // SAFETY: the child only calls unshare(2) and _exit(2).
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            let code = match unshare(CloneFlags::CLONE_NEWUSER) {
+                Ok(()) => 0,
+                Err(errno) => errno as i32,
+            };
+            // SAFETY: _exit is async-signal-safe and ends the child at once.
+            unsafe { libc::_exit(code) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => match nix::sys::wait::waitpid(child, None)
+        {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),
+            Ok(nix::sys::wait::WaitStatus::Exited(_, errno)) => {
+                Err(why_no_user_namespaces(nix::errno::Errno::from_raw(errno)))
+            }
+            other => Err(format!("the test child ended with {other:?}")),
+        },
+        Err(e) => Err(format!("fork failed: {e}")),
+    }
+}
+
+/// The likely reason, from the sysctls that control unprivileged user namespaces.
+fn why_no_user_namespaces(errno: nix::errno::Errno) -> String {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .ok()
+    };
+    if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        return "unprivileged user namespaces are disabled (sysctl kernel.unprivileged_userns_clone=0)".into();
+    }
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+        return "AppArmor restricts unprivileged user namespaces (sysctl kernel.apparmor_restrict_unprivileged_userns=1)".into();
+    }
+    if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        return "user namespaces are disabled (sysctl user.max_user_namespaces=0)".into();
+    }
+    format!("unshare(CLONE_NEWUSER) failed: {}", errno.desc())
 }

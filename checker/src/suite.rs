@@ -63,11 +63,15 @@ pub fn run_levels(
     let mut results = Vec::new();
     let mut stopped = false;
     for &level in levels {
+        let cannot_run = env
+            .rootless
+            .then(|| crate::rootless::blocker(level))
+            .flatten();
         for (index, check) in crate::levels::checks(level).iter().enumerate() {
-            let result = if stopped {
-                skipped(check, EARLIER_LEVEL_FAILED)
-            } else {
-                run_one(env, check, index)
+            let result = match (&cannot_run, stopped) {
+                (_, true) => skipped(check, EARLIER_LEVEL_FAILED),
+                (Some(why), false) => skipped(check, why),
+                (None, false) => run_one(env, check, index),
             };
             on_result(&result);
             results.push(result);

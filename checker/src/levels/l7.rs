@@ -152,10 +152,13 @@ fn containers_isolated(ctx: &mut Ctx) -> Result<Verdict> {
 
 fn extracted_once(ctx: &mut Ctx) -> Result<Verdict> {
     let marker = lower(ctx).join(MARKER_PATH);
+    // The inode number alone is not enough: a deleted file's number is often reused at once,
+    // and extraction sets the mtime from the tar. The ctime is the kernel's: a new file has a
+    // new one.
     let identity = |p: &Path| {
         std::fs::metadata(p)
             .ok()
-            .map(|m| (m.ino(), m.mtime(), m.mtime_nsec()))
+            .map(|m| (m.ino(), m.ctime(), m.ctime_nsec()))
     };
     let first = ctx.probe("report", &[])?;
     report_or_fail!(first);

@@ -72,9 +72,12 @@ fn child(args: &RunArgs, container: &Container) -> Result<Infallible> {
     //     the mount table.
     // TODO(level 2) step 2: make every mount in the copy private (MS_REC | MS_PRIVATE), so that
     //     the mounts made below are not propagated back to the host.
-    // TODO(level 2) step 3: mount a fresh procfs on <rootfs>/proc.
-    // TODO(level 2) step 4: mount a tmpfs on <rootfs>/dev, create the device nodes in it (null,
-    //     zero, random, urandom, tty), then mount a devpts on <rootfs>/dev/pts.
+    // TODO(level 2) step 3: mount a fresh procfs on <rootfs>/proc; where that fails with EPERM in a
+    //     user namespace (rootless), bind the host's /proc there instead (MS_REC).
+    // TODO(level 2) step 4: mount a tmpfs on <rootfs>/dev and create the device nodes in it (null,
+    //     zero, full, random, urandom, tty) with mknod; where mknod fails with EPERM
+    //     (in a user namespace), bind-mount the host's node onto an empty file
+    //     instead. Then mount a devpts on <rootfs>/dev/pts.
     chroot_into(rootfs)?;
     exec_command(&args.command)
 }

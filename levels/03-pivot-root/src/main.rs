@@ -8,6 +8,7 @@
 //! Try: `cargo run -p solution3 -- run -- /bin/cat /proc/self/mountinfo`
 
 use kit::prelude::*;
+use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
@@ -139,8 +140,33 @@ fn mount_proc(rootfs: &Path) -> Result<()> {
         "mount(\"proc\", {:?}, \"proc\", MS_NOSUID | MS_NODEV | MS_NOEXEC)",
         target
     );
-    mount(Some("proc"), &target, Some("proc"), flags, None::<&str>)
-        .syscall(format!("mount proc on {target:?}"))?;
+    let mounted = mount(Some("proc"), &target, Some("proc"), flags, None::<&str>);
+    // A procfs shows a PID namespace, and only a user namespace that owns that PID namespace
+    // may mount one: rootless, until the container has a PID namespace of its own (level 5),
+    // the host's /proc is all it can have.
+    if mounted == Err(Errno::EPERM) && !kit::image::maps_every_id() {
+        return bind_host_proc(&target);
+    }
+    mounted.syscall(format!("mount proc on {target:?}"))?;
+    Ok(())
+}
+
+/// What runc does for a rootless container that shares the host's PID namespace: bind the host's
+/// /proc. Recursively: in a user namespace the mounts below /proc are locked to it.
+fn bind_host_proc(target: &Path) -> Result<()> {
+    explain!(
+        "mounting a procfs was refused (EPERM): the host's /proc instead",
+        "mount(\"/proc\", {:?}, NULL, MS_BIND | MS_REC, NULL)",
+        target
+    );
+    mount(
+        Some("/proc"),
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .syscall(format!("bind-mount /proc onto {target:?}"))?;
     Ok(())
 }
 
@@ -176,31 +202,80 @@ fn mount_dev(rootfs: &Path) -> Result<()> {
     )
     .syscall(format!("mount tmpfs on {dev:?}"))?;
     for &(name, major, minor) in DEVICES {
-        let path = dev.join(name);
-        explain!(
-            "",
-            "mknod({:?}, S_IFCHR | 0666, makedev({major}, {minor}))",
-            path
-        );
-        mknod(
-            &path,
-            SFlag::S_IFCHR,
-            Mode::from_bits_truncate(0o666),
-            makedev(major, minor),
-        )
-        .syscall(format!("mknod {path:?}"))?;
+        make_device(&dev, name, major, minor)?;
     }
-    // mknod applies the umask: set the mode explicitly so everyone can use the devices.
-    for &(name, _, _) in DEVICES {
-        std::fs::set_permissions(
-            dev.join(name),
-            std::os::unix::fs::PermissionsExt::from_mode(0o666),
-        )?;
+    mount_devpts(&dev)?;
+    for (link, target) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        std::os::unix::fs::symlink(target, dev.join(link))?;
     }
+    Ok(())
+}
+
+/// Creates the character device `major:minor` as `dev/<name>`: a new node where this process may
+/// make one, else the host's own node, bind-mounted.
+fn make_device(dev: &Path, name: &str, major: u64, minor: u64) -> Result<()> {
+    let path = dev.join(name);
+    explain!(
+        "a device node: opening it reaches the driver for major:minor",
+        "mknod({:?}, S_IFCHR | 0666, makedev({major}, {minor}))",
+        path
+    );
+    let made = mknod(
+        &path,
+        SFlag::S_IFCHR,
+        Mode::from_bits_truncate(0o666),
+        makedev(major, minor),
+    );
+    // In a user namespace (a rootless container) mknod of a device is always refused: otherwise
+    // any user could make a node for any device, the host's disks included, and open it.
+    if made == Err(Errno::EPERM) {
+        return bind_host_device(&path, name);
+    }
+    made.syscall(format!("mknod {path:?}"))?;
+    // mknod applies the umask: set the mode explicitly so everyone can use the device. Only on
+    // a node made here: on a bind-mounted one, chmod would change the host's node.
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666))?;
+    Ok(())
+}
+
+/// What runc does in a user namespace: bind-mount the host's `/dev/<name>` onto an empty file at
+/// `path`. No new device is created: the container reaches only a node the user could already
+/// open on the host.
+fn bind_host_device(path: &Path, name: &str) -> Result<()> {
+    explain!(
+        "mknod was refused (EPERM): an empty file to mount the host's node on",
+        "open({:?}, O_WRONLY | O_CREAT | O_TRUNC, 0666)",
+        path
+    );
+    std::fs::File::create(path).with_context(|| format!("creating {path:?}"))?;
+    let host = format!("/dev/{name}");
+    explain!(
+        "the host's node, seen at this path",
+        "mount({host:?}, {:?}, NULL, MS_BIND, NULL)",
+        path
+    );
+    mount(
+        Some(host.as_str()),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .syscall(format!("bind-mount {host} onto {path:?}"))?;
+    Ok(())
+}
+
+/// A devpts of its own. newinstance: the container's terminals are its own, not the host's
+/// (pts(4), docs.kernel.org/filesystems/devpts.html).
+fn mount_devpts(dev: &Path) -> Result<()> {
     let pts = dev.join("pts");
     std::fs::create_dir_all(&pts)?;
-    // newinstance: the container's terminals are its own, not the host's (pts(4),
-    // docs.kernel.org/filesystems/devpts.html).
     let options = "newinstance,ptmxmode=0666,mode=620";
     explain!(
         "a private set of pseudo-terminals",
@@ -215,15 +290,6 @@ fn mount_dev(rootfs: &Path) -> Result<()> {
         Some(options),
     )
     .syscall(format!("mount devpts on {pts:?}"))?;
-    for (link, target) in [
-        ("ptmx", "pts/ptmx"),
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-    ] {
-        std::os::unix::fs::symlink(target, dev.join(link))?;
-    }
     Ok(())
 }
 
