@@ -24,7 +24,7 @@ pub mod exit {
 #[command(
     name = "checker",
     about = "Checks a rubber-crab level: `checker level3` runs the checks of levels 0 to 3.",
-    override_usage = "checker levelN|all [--solution | --runtime PATH] [--keep-going] [--format human|json] [--timeout SECS] [--rootless]\n       checker list\n       checker hint [levelN] [--all]\n       checker watch [levelN] [--poll]\n       checker image build",
+    override_usage = "checker levelN|all [--solution | --runtime PATH] [--keep-going] [--format human|json] [--timeout SECS] [--rootless]\n       checker list\n       checker hint [levelN] [--all]\n       checker watch [levelN] [--poll] [--rootless]\n       checker image build",
     after_help = "Examples:\n  cargo run -p checker -- level0\n  cargo run -p checker -- level3 --solution\n  cargo run -p checker -- level2 --runtime ./my-runtime\n  cargo run -p checker -- list\n  cargo run -p checker -- hint level3\n  cargo run -p checker -- watch"
 )]
 struct Cli {
@@ -51,6 +51,9 @@ enum Command {
         /// Look for changes every 500 ms instead of using inotify.
         #[arg(long)]
         poll: bool,
+        /// Check with --rootless (without root, in a user namespace).
+        #[arg(long)]
+        rootless: bool,
     },
     /// Build the busybox demo image (target/rubber-crab/images/busybox.tar).
     Image {
@@ -118,9 +121,11 @@ pub fn main() -> ExitCode {
         Command::SandboxHold { rootless } => crate::sandbox::hold(rootless).map(|_| exit::PASSED),
         Command::List => list(),
         Command::Hint { level, all } => hint(level.as_deref(), all),
-        Command::Watch { level, poll } => {
-            one_level(level.as_deref()).and_then(|n| crate::watch::watch(n, poll))
-        }
+        Command::Watch {
+            level,
+            poll,
+            rootless,
+        } => one_level(level.as_deref()).and_then(|n| crate::watch::watch(n, poll, rootless)),
         Command::Image {
             action: ImageAction::Build,
         } => build_image(),
@@ -206,7 +211,12 @@ fn check(words: Vec<OsString>) -> Result<u8> {
     let image = prepare::test_image(&probe)?;
     let timeout = Duration::from_secs(args.timeout);
     if human {
-        println!("rubber-crab checker: {target}");
+        let mode = if args.rootless {
+            " (rootless: your runtime is root in a user namespace the checker made)"
+        } else {
+            ""
+        };
+        println!("rubber-crab checker: {target}{mode}");
     }
     let mut results = Vec::new();
     let mut runtimes = Vec::new();
@@ -282,6 +292,7 @@ fn check(words: Vec<OsString>) -> Result<u8> {
             exit_code: code,
             guide: top.map_or_else(String::new, |l| format!("levels/{}/README.md", l.dir)),
             duration_ms: started.elapsed().as_millis() as u64,
+            rootless: args.rootless,
             host: report::HostFacts::read(),
             summary,
             checks: &results,

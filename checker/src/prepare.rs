@@ -117,8 +117,12 @@ fn already_built_probe(target_dir: &Path) -> Result<PathBuf> {
         .find(|probe| probe.is_file())
         .with_context(|| {
             format!(
-                "the probe is not built, and you cannot write {}: run the checker once as the checkout's owner (or root), then again",
-                target_dir.display()
+                "the probe is not built yet, and {} is not yours to write (cargo builds it there). \
+                 Have the checkout's owner (or root) build it once:\n  sudo {} level0 --solution\nthen run this again",
+                target_dir.display(),
+                std::env::current_exe()
+                    .map(|exe| exe.display().to_string())
+                    .unwrap_or_else(|_| "target/debug/checker".into())
             )
         })
 }
@@ -277,5 +281,19 @@ mod tests {
             Some("levels/03-pivot-root/src/main.rs")
         );
         assert_eq!(source_of("solution3"), None, "not the attendee's to edit");
+    }
+
+    #[test]
+    fn a_probe_someone_else_built_is_found_under_any_triple() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = already_built_probe(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("level0 --solution"),
+            "says how to build it: {err}"
+        );
+        let probe = dir.path().join("x86_64-unknown-linux-gnu/release/probe");
+        std::fs::create_dir_all(probe.parent().unwrap()).unwrap();
+        std::fs::write(&probe, b"").unwrap();
+        assert_eq!(already_built_probe(dir.path()).unwrap(), probe);
     }
 }

@@ -162,6 +162,8 @@ pub struct JsonReport<'a> {
     /// The guide of the highest level checked.
     pub guide: String,
     pub duration_ms: u64,
+    /// Checked with `--rootless`: the runtime ran as root in a user namespace.
+    pub rootless: bool,
     pub host: HostFacts,
     pub summary: Summary,
     pub checks: &'a [CheckResult],

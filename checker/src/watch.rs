@@ -36,10 +36,10 @@ const TICK: Duration = Duration::from_millis(100);
 const CLEAR_SCREEN: &str = "\x1b[2J\x1b[H";
 
 /// Watches level `level`'s files and re-checks the level on every change until `q` or Ctrl-C.
-/// `poll` compares snapshots instead of using inotify. Returns the exit code: the last run's, or
-/// 128 + the signal when interrupted.
-pub fn watch(level: u32, poll: bool) -> Result<u8> {
-    let target = Target::new(level)?;
+/// `poll` compares snapshots instead of using inotify; `rootless` checks with `--rootless`. Returns
+/// the exit code: the last run's, or 128 + the signal when interrupted.
+pub fn watch(level: u32, poll: bool, rootless: bool) -> Result<u8> {
+    let target = Target::new(level, rootless)?;
     if !std::io::stdout().is_terminal() {
         return run_once(&target);
     }
@@ -69,10 +69,12 @@ struct Target {
     shown: String,
     dir: PathBuf,
     checker: PathBuf,
+    /// Check with `--rootless`.
+    rootless: bool,
 }
 
 impl Target {
-    fn new(number: u32) -> Result<Self> {
+    fn new(number: u32, rootless: bool) -> Result<Self> {
         let level = kit::ladder::level(number)
             .with_context(|| format!("level{number} is not on the ladder"))?;
         let shown = format!("levels/{}", level.dir);
@@ -89,6 +91,7 @@ impl Target {
             shown,
             dir,
             checker,
+            rootless,
         })
     }
 
@@ -100,7 +103,12 @@ impl Target {
     }
 
     fn checks(&self) -> Command {
-        self.checker(&[&format!("level{}", self.number)])
+        let level = format!("level{}", self.number);
+        if self.rootless {
+            self.checker(&[&level, "--rootless"])
+        } else {
+            self.checker(&[&level])
+        }
     }
 
     fn hint(&self) -> Command {

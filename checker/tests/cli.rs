@@ -123,6 +123,7 @@ fn json_output_has_the_documented_schema() {
     assert_eq!(doc["exit_code"], 1);
     assert_eq!(doc["guide"], "levels/00-fork-exec/README.md");
     assert!(doc["duration_ms"].as_u64().unwrap() > 0);
+    assert_eq!(doc["rootless"], false);
     let kernel = nix::sys::utsname::uname().unwrap();
     assert_eq!(doc["host"]["kernel"], kernel.release().to_str().unwrap());
     assert!(["v1", "v2", "hybrid", "none"].contains(&doc["host"]["cgroups"].as_str().unwrap()));

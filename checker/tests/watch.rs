@@ -33,3 +33,20 @@ fn watch_without_a_terminal_runs_the_checks_once_and_says_why() {
         "watch exits with the checker's own code\n{err}"
     );
 }
+
+#[test]
+fn watch_passes_rootless_on_to_the_checks() {
+    if !root_or_skip("watch_passes_rootless_on_to_the_checks") {
+        return;
+    }
+    if let Err(why) = checker::sandbox::user_namespaces_allowed() {
+        eprintln!("skipped: no user namespaces here ({why})");
+        return;
+    }
+    let watched = checker(&["watch", "level0", "--rootless"]);
+    assert!(
+        stdout(&watched).contains("rubber-crab checker: level0 (rootless:"),
+        "the checks ran with --rootless:\n{}",
+        stdout(&watched)
+    );
+}
