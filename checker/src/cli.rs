@@ -366,7 +366,8 @@ fn require_root(target: &str) -> Result<()> {
     let rest: Vec<String> = std::env::args().skip(1).collect();
     let rootless = match crate::sandbox::user_namespaces_allowed() {
         Ok(()) => format!(
-            "\nor, without root, in a user namespace where your runtime is root (levels 0 to 7 work that way):\n  {me} {} --rootless",
+            "\nor, without root, in a user namespace where your runtime is root ({} work that way):\n  {me} {} --rootless",
+            crate::rootless::levels_that_run(),
             rest.join(" ")
         ),
         Err(why) => format!("\n(--rootless, without root, is not possible here: {why})"),

@@ -1,7 +1,8 @@
 //! Which levels can be checked without root (`--rootless`): the runtime runs as root in a user
 //! namespace the checker creates, which is enough for namespaces, chroot, pivot_root, proc,
-//! tmpfs, sethostname and `lo`, and for overlayfs from Linux 5.11 on. Cgroups are the host's:
-//! levels that need them are skipped, with the reason.
+//! tmpfs, sethostname and `lo`, and for overlayfs from Linux 5.11 on. What stays the host's
+//! (its cgroups, its network namespace, every user id but yours) is out of reach: the levels that
+//! need it are skipped, with the reason.
 
 /// Why level `level` cannot be checked rootless here, or None when it can.
 pub fn blocker(level: u32) -> Option<String> {
@@ -16,14 +17,65 @@ fn kernel_release() -> String {
 
 /// The overlay level: overlayfs can be mounted in a user namespace from Linux 5.11 on.
 const OVERLAY_LEVEL: u32 = 7;
+/// The cpu, memory and pids cgroup levels (LEVELS.md).
+const CGROUP_LEVELS: std::ops::RangeInclusive<u32> = 8..=10;
+/// setuid/setgid to the user `--user` names.
+const USER_LEVEL: u32 = 11;
+/// A veth pair between the host and the container.
+const VETH_LEVEL: u32 = 13;
 
 fn blocker_on(level: u32, release: &str) -> Option<String> {
-    if level == OVERLAY_LEVEL && version(release) < (5, 11) {
-        return Some(format!(
-            "overlayfs cannot be mounted in a user namespace before Linux 5.11 (this is {release}): check it as root"
-        ));
+    let why = match level {
+        OVERLAY_LEVEL if version(release) < (5, 11) => format!(
+            "overlayfs cannot be mounted in a user namespace before Linux 5.11 (this is {release})"
+        ),
+        level if CGROUP_LEVELS.contains(&level) => {
+            "cgroups are the host's, and only root may create them: a user namespace gives you none"
+                .to_string()
+        }
+        USER_LEVEL => "the user namespace maps only your own user id (as root): there is no other \
+                       user to switch to"
+            .to_string(),
+        VETH_LEVEL => "the host's end of a veth pair lives in the host's network namespace, which \
+                       only root may change"
+            .to_string(),
+        _ => return None,
+    };
+    Some(format!("{why}; check level{level} as root"))
+}
+
+/// The levels of the ladder `--rootless` can check here, for messages: "levels 0 to 7".
+pub fn levels_that_run() -> String {
+    let numbers: Vec<u32> = kit::ladder::LADDER
+        .iter()
+        .map(|level| level.number)
+        .filter(|&number| blocker(number).is_none())
+        .collect();
+    spans(&numbers)
+}
+
+/// "levels 0 to 7, 12": runs of consecutive numbers joined.
+fn spans(numbers: &[u32]) -> String {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for &n in numbers {
+        match runs.last_mut() {
+            Some((_, last)) if *last + 1 == n => *last = n,
+            _ => runs.push((n, n)),
+        }
     }
-    None
+    let runs: Vec<String> = runs
+        .iter()
+        .map(|&(first, last)| match last - first {
+            0 => first.to_string(),
+            1 => format!("{first}, {last}"),
+            _ => format!("{first} to {last}"),
+        })
+        .collect();
+    match numbers.len() {
+        0 => "no level".into(),
+        1 => format!("level {}", runs[0]),
+        _ => format!("levels {}", runs.join(", ")),
+    }
 }
 
 /// `(major, minor)` of a kernel release such as `6.1.0-18-amd64`.
@@ -44,5 +96,32 @@ mod tests {
         assert!(blocker_on(7, "5.11.0").is_none());
         assert!(blocker_on(7, "6.18.44-fc-v782").is_none());
         assert!(blocker_on(3, "4.19.0").is_none());
+    }
+
+    #[test]
+    fn what_only_the_hosts_root_may_change_is_skipped_with_the_reason() {
+        for level in [8, 9, 10] {
+            let why = blocker_on(level, "6.1.0").unwrap();
+            assert!(why.contains("cgroups"), "{why}");
+            assert!(
+                why.ends_with(&format!("check level{level} as root")),
+                "{why}"
+            );
+        }
+        assert!(blocker_on(11, "6.1.0").unwrap().contains("user id"));
+        assert!(blocker_on(13, "6.1.0").unwrap().contains("veth"));
+        assert!(
+            blocker_on(12, "6.1.0").is_none(),
+            "capabilities work in a user namespace"
+        );
+    }
+
+    #[test]
+    fn level_numbers_read_as_spans() {
+        assert_eq!(spans(&[0, 1, 2, 3, 4, 5, 6, 7]), "levels 0 to 7");
+        assert_eq!(spans(&[0, 1, 2, 3, 4, 5, 6, 7, 12]), "levels 0 to 7, 12");
+        assert_eq!(spans(&[0, 1, 3]), "levels 0, 1, 3");
+        assert_eq!(spans(&[4]), "level 4");
+        assert_eq!(spans(&[]), "no level");
     }
 }
