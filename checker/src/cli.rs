@@ -5,6 +5,7 @@ use crate::report::{self, JsonReport};
 use crate::suite::{self, Status};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use colored::Colorize;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -412,14 +413,14 @@ fn list() -> Result<u8> {
             .copied()
             .unwrap_or(State::NotChecked);
         let mark = match state {
-            State::Passed => "✓",
-            State::Failed => "✗",
-            State::NotChecked => "·",
+            State::Passed => "✓".green(),
+            State::Failed => "✗".red(),
+            State::NotChecked => "·".dimmed(),
         };
         let here = if level.number == current && state != State::Passed {
-            "  ← you are here"
+            "  ← you are here".bold()
         } else {
-            ""
+            "".normal()
         };
         println!(
             "  {mark} level{:<3} levels/{:<16} {}{here}",
