@@ -10,7 +10,7 @@ use crate::cli::exit;
 use anyhow::{Context, Result};
 use colored::Colorize;
 use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use nix::sys::termios::{self, LocalFlags, SetArg, SpecialCharacterIndices, Termios};
+use nix::sys::termios::{self, SetArg, Termios};
 use nix::unistd::Pid;
 use notify::event::{EventKind, MetadataKind, ModifyKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
@@ -20,7 +20,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -642,9 +642,33 @@ impl Drop for Interrupts {
 }
 
 /// The terminal in non-canonical, no-echo mode so single keys arrive at once; restored on drop,
-/// on every way out of `watch` (Ctrl-C included: it is caught, see `Interrupts`).
+/// on every way out of `watch` (Ctrl-C included: it is caught, see `Interrupts`), and around a
+/// Ctrl-Z: the shell gets its terminal back while watch mode is stopped, and `fg` brings the
+/// single keys back.
 struct RawTerminal {
     original: Termios,
+    /// The handlers of SIGTSTP and SIGCONT before `enter`.
+    previous: Vec<(Signal, SigAction)>,
+}
+
+/// Both settings of the terminal, for the Ctrl-Z and `fg` handlers (null outside watch mode).
+static TERMINAL_MODES: AtomicPtr<TerminalModes> = AtomicPtr::new(std::ptr::null_mut());
+
+struct TerminalModes {
+    original: libc::termios,
+    keys: libc::termios,
+}
+
+impl From<libc::termios> for TerminalModes {
+    fn from(original: libc::termios) -> Self {
+        let mut keys = original;
+        // ISIG stays on: Ctrl-C still sends SIGINT, to watch mode and to the checks it runs.
+        keys.c_lflag &= !(libc::ICANON | libc::ECHO);
+        // A read returns after at most 0.1 s even with no key, so the key reader can stop.
+        keys.c_cc[libc::VMIN] = 0;
+        keys.c_cc[libc::VTIME] = 1;
+        Self { original, keys }
+    }
 }
 
 impl RawTerminal {
@@ -655,21 +679,56 @@ impl RawTerminal {
             return Ok(None);
         }
         let original = termios::tcgetattr(&stdin).context("reading the terminal's settings")?;
-        let mut keys = original.clone();
-        // ISIG stays on: Ctrl-C still sends SIGINT, to watch mode and to the checks it runs.
-        keys.local_flags
-            .remove(LocalFlags::ICANON | LocalFlags::ECHO);
-        // A read returns after at most 0.1 s even with no key, so the key reader can stop.
-        keys.control_chars[SpecialCharacterIndices::VMIN as usize] = 0;
-        keys.control_chars[SpecialCharacterIndices::VTIME as usize] = 1;
+        let modes = Box::new(TerminalModes::from(libc::termios::from(original.clone())));
+        let keys = Termios::from(modes.keys);
+        // Leaked on purpose (two small structs, once per watch): a handler may still read them.
+        TERMINAL_MODES.store(Box::into_raw(modes), Ordering::SeqCst);
+        let mut terminal = Self {
+            original,
+            previous: Vec::new(),
+        };
+        let action = SigAction::new(
+            SigHandler::Handler(on_job_control),
+            SaFlags::SA_RESTART,
+            SigSet::empty(),
+        );
+        for signal in [Signal::SIGTSTP, Signal::SIGCONT] {
+            // SAFETY: the handler only calls tcsetattr and kill, both async-signal-safe.
+            let previous = unsafe { sigaction(signal, &action) }
+                .with_context(|| format!("catching {signal}"))?;
+            terminal.previous.push((signal, previous));
+        }
         termios::tcsetattr(&stdin, SetArg::TCSANOW, &keys)
             .context("setting the terminal to read single keys")?;
-        Ok(Some(Self { original }))
+        Ok(Some(terminal))
+    }
+}
+
+/// Ctrl-Z: give the shell its terminal settings back, then stop as usual. `fg` (SIGCONT): single
+/// keys again. (A key reader blocked in a line read wakes up when the mode changes.)
+extern "C" fn on_job_control(signal: libc::c_int) {
+    let modes = TERMINAL_MODES.load(Ordering::SeqCst);
+    // SAFETY: `modes` is null or a leaked, never-freed TerminalModes; tcsetattr, getpid and kill
+    // are async-signal-safe.
+    unsafe {
+        if signal == libc::SIGTSTP {
+            if let Some(modes) = modes.as_ref() {
+                libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &modes.original);
+            }
+            libc::kill(libc::getpid(), libc::SIGSTOP);
+        } else if let Some(modes) = modes.as_ref() {
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &modes.keys);
+        }
     }
 }
 
 impl Drop for RawTerminal {
     fn drop(&mut self) {
+        TERMINAL_MODES.store(std::ptr::null_mut(), Ordering::SeqCst);
+        for (signal, previous) in self.previous.iter().rev() {
+            // SAFETY: puts back the handler that was there before `enter`.
+            let _ = unsafe { sigaction(*signal, previous) };
+        }
         let _ = termios::tcsetattr(std::io::stdin(), SetArg::TCSANOW, &self.original);
     }
 }
@@ -901,6 +960,22 @@ mod tests {
         assert_eq!(Key::from_byte(b'r'), Some(Key::Rerun));
         assert_eq!(Key::from_byte(b'q'), Some(Key::Quit));
         assert_eq!(Key::from_byte(b'x'), None);
+    }
+
+    #[test]
+    fn single_keys_without_echo_and_ctrl_c_still_a_signal() {
+        // SAFETY: an all-zero termios is a valid (if useless) value of this plain C struct.
+        let mut cooked: libc::termios = unsafe { std::mem::zeroed() };
+        cooked.c_lflag = libc::ICANON | libc::ECHO | libc::ISIG | libc::IEXTEN;
+        cooked.c_cc[libc::VMIN] = 1;
+        let modes = TerminalModes::from(cooked);
+        assert_eq!(
+            modes.original.c_lflag, cooked.c_lflag,
+            "kept for Ctrl-Z and quit"
+        );
+        assert_eq!(modes.keys.c_lflag, libc::ISIG | libc::IEXTEN);
+        assert_eq!(modes.keys.c_cc[libc::VMIN], 0);
+        assert_eq!(modes.keys.c_cc[libc::VTIME], 1, "reads give up after 0.1 s");
     }
 
     #[test]
