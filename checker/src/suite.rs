@@ -209,20 +209,26 @@ fn host_damage(before: &HostState, env: &Env) -> Option<String> {
     (!text.is_empty()).then(|| text.join("; "))
 }
 
-/// A mount change under another checker's scratch dir (`run-<its pid>`) is that checker's to
-/// report: several checkers may run at once (the test suite does).
+/// A mount change under another checker's scratch dir (`<its home>/checker/run-<its pid>`) is
+/// that checker's to report: several checkers may run at once (the test suite runs them, some
+/// with homes of their own).
 fn another_checkers(change: &Change, env: &Env) -> bool {
     let (Change::MountAdded(m) | Change::MountRemoved(m)) = change else {
         return false;
     };
-    let home = env.work.parent().unwrap_or(&env.work);
-    let first_under_home = std::path::Path::new(&m.mount_point)
-        .strip_prefix(home)
-        .ok()
-        .and_then(|rest| rest.components().next());
-    first_under_home.is_some_and(|dir| {
-        dir.as_os_str().to_string_lossy().starts_with("run-") && home.join(dir) != env.work
-    })
+    in_another_checkers_run(std::path::Path::new(&m.mount_point), &env.work)
+}
+
+fn in_another_checkers_run(mount_point: &std::path::Path, work: &std::path::Path) -> bool {
+    let is_run_dir = |dir: &std::path::Path| {
+        dir.file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with("run-"))
+            && dir
+                .parent()
+                .and_then(|parent| parent.file_name())
+                .is_some_and(|parent| parent == "checker")
+    };
+    !mount_point.starts_with(work) && mount_point.ancestors().any(is_run_dir)
 }
 
 /// One difference between two snapshots of the host.
@@ -344,6 +350,27 @@ fn undo(change: &Change, env: &Env) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mounts_in_another_checkers_run_dir_are_its_own_to_report() {
+        let work = std::path::Path::new("/w/target/rubber-crab/checker/run-10");
+        let theirs = |p: &str| in_another_checkers_run(std::path::Path::new(p), work);
+        assert!(theirs("/w/target/rubber-crab/checker/run-11/L0.x/rootfs"));
+        assert!(
+            theirs("/tmp/.tmpAbc/checker/run-12/L3.y/rootfs/proc"),
+            "another home"
+        );
+        assert!(
+            !theirs("/w/target/rubber-crab/checker/run-10/L0.x/rootfs"),
+            "ours"
+        );
+        assert!(
+            !theirs("/w/target/rubber-crab/checker/run-10"),
+            "over our work dir"
+        );
+        assert!(!theirs("/mnt/run-11"), "not a checker's");
+        assert!(!theirs("/"));
+    }
 
     fn state(mounts: &str, hostname: &str, links: &[(&str, &str)]) -> HostState {
         HostState {

@@ -1,6 +1,7 @@
 //! `checker watch`: without a terminal there is nothing to watch for, so it runs the checks once,
-//! exits with their code and says why on stderr. (The interactive loop needs a terminal; its
-//! parts are unit-tested in `checker::watch`.)
+//! exits with their code and says why on stderr. On a terminal (a pseudo-terminal the test
+//! holds) it takes keys, stops on Ctrl-Z and gives the terminal back as it found it. (Reacting to
+//! file changes is unit-tested in `checker::watch`: a test here would have to edit a level.)
 
 mod common;
 use common::*;
@@ -48,5 +49,159 @@ fn watch_passes_rootless_on_to_the_checks() {
         stdout(&watched).contains("rubber-crab checker: level0 (rootless:"),
         "the checks ran with --rootless:\n{}",
         stdout(&watched)
+    );
+}
+
+/// Watch mode on a terminal: a pseudo-terminal the test holds the other end of.
+struct Terminal {
+    master: std::fs::File,
+    /// Kept open so the terminal's settings can be read after the checker exits.
+    slave: std::os::fd::OwnedFd,
+    seen: String,
+}
+
+impl Terminal {
+    fn open() -> Self {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        // Reads give up after 0.1 s, so `expect` can keep to its deadline.
+        nix::fcntl::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&pty.master),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+        Self {
+            master: pty.master.into(),
+            slave: pty.slave,
+            seen: String::new(),
+        }
+    }
+
+    /// `checker args` in a session of its own, with this terminal as its controlling terminal.
+    fn spawn(&self, home: &std::path::Path, args: &[&str]) -> std::process::Child {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("checker"));
+        cmd.args(args)
+            .env("RUBBER_CRAB_HOME", home)
+            .env_remove("NO_COLOR")
+            .stdin(self.slave.try_clone().unwrap())
+            .stdout(self.slave.try_clone().unwrap())
+            .stderr(self.slave.try_clone().unwrap());
+        // SAFETY: setsid and ioctl are async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid()?;
+                if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd.spawn().unwrap()
+    }
+
+    /// Reads until `text` has appeared since the last call, or panics after `secs`.
+    fn expect(&mut self, text: &str, secs: u64) {
+        use std::io::Read;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        let mut buf = [0u8; 4096];
+        while !self.seen.contains(text) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {text:?} on the terminal within {secs} s; it shows:\n{}",
+                self.seen
+            );
+            match self.master.read(&mut buf) {
+                Ok(n) if n > 0 => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+                _ => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
+        }
+        let end = self.seen.find(text).unwrap() + text.len();
+        self.seen.drain(..end);
+    }
+
+    fn press(&mut self, keys: &[u8]) {
+        use std::io::Write;
+        self.master.write_all(keys).unwrap();
+    }
+
+    /// Whether the terminal reads lines and echoes them (the shell's way), or single keys.
+    fn reads_lines(&self) -> bool {
+        let modes = nix::sys::termios::tcgetattr(&self.slave).unwrap();
+        modes
+            .local_flags
+            .contains(nix::sys::termios::LocalFlags::ICANON)
+            && modes
+                .local_flags
+                .contains(nix::sys::termios::LocalFlags::ECHO)
+    }
+}
+
+fn process_state(pid: u32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // `pid (comm) S ...`: the state follows the last parenthesis.
+    stat[stat.rfind(')').unwrap() + 2..].chars().next().unwrap()
+}
+
+fn wait_for_state(pid: u32, state: char) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while process_state(pid) != state {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pid} never reached state {state}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn watch_on_a_terminal_takes_keys_stops_on_ctrl_z_and_gives_the_terminal_back() {
+    if !root_or_skip("watch_on_a_terminal_takes_keys_stops_on_ctrl_z_and_gives_the_terminal_back") {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let mut terminal = Terminal::open();
+    assert!(terminal.reads_lines());
+    let mut watch = terminal.spawn(home.path(), &["watch", "level0"]);
+    terminal.expect("\x1b[2J", 60);
+    terminal.expect("waiting for changes to levels/00-fork-exec/", 120);
+    assert!(
+        !terminal.reads_lines(),
+        "single keys, no echo, while watching"
+    );
+
+    terminal.press(b"h");
+    terminal.expect("Hint 1 of 3, level 0", 10);
+    terminal.press(b"r");
+    terminal.expect("rubber-crab checker: level0", 10);
+    terminal.expect("waiting for changes", 60);
+
+    // Ctrl-Z: stopped, with the terminal as the shell wants it; `fg` (SIGCONT): keys again.
+    terminal.press(b"\x1a");
+    wait_for_state(watch.id(), 'T');
+    assert!(
+        terminal.reads_lines(),
+        "the shell gets a normal terminal on Ctrl-Z"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(watch.id() as i32),
+        nix::sys::signal::Signal::SIGCONT,
+    )
+    .unwrap();
+    wait_for_state(watch.id(), 'S');
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(!terminal.reads_lines(), "single keys again after fg");
+    terminal.press(b"h");
+    terminal.expect("Hint 2 of 3, level 0", 10);
+
+    terminal.press(b"q");
+    let status = watch.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the last run's code: the skeleton fails"
+    );
+    assert!(
+        terminal.reads_lines(),
+        "q gives the terminal back as it was"
     );
 }
