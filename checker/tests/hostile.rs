@@ -18,6 +18,15 @@ struct Case {
     needs_cage: bool,
 }
 
+/// Whether this host can make tun devices (the `leak-link` runtime leaks one).
+fn has_tun() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+        .is_ok()
+}
+
 const ALL: &[&str] = &[
     "L0.fork-exec.output",
     "L0.fork-exec.exit-code",
@@ -62,6 +71,13 @@ const CASES: &[Case] = &[
         needs_cage: false,
     },
     Case {
+        // Every run leaks a link; the checker deletes each (the host is compared below).
+        fault: "leak-link",
+        failing: ALL,
+        says: "network link rcleak",
+        needs_cage: false,
+    },
+    Case {
         fault: "memory-hog",
         failing: ALL,
         says: "OOM killer",
@@ -100,6 +116,10 @@ fn hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged() {
                 "skipped {}: this host has no memory and pids cgroup controllers",
                 case.fault
             );
+            continue;
+        }
+        if case.fault == "leak-link" && !has_tun() {
+            eprintln!("skipped leak-link: /dev/net/tun cannot be opened here");
             continue;
         }
         let runtime = broken(case.fault, dir.path());

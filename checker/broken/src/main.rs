@@ -93,6 +93,11 @@ const FAULTS: &[(&str, u32, &str)] = &[
         "the host guard: leaves a rubber-crab/ cgroup (with the command in it) and a mount behind",
     ),
     (
+        "leak-link",
+        0,
+        "the host guard: creates a persistent tun device on the host and never deletes it",
+    ),
+    (
         "no-chroot",
         1,
         "L1.chroot.image-root, host-hidden: extracts the image but never chroots",
