@@ -154,43 +154,59 @@ struct CageGroup {
     procs: File,
 }
 
+impl CageGroup {
+    /// The group `dir` for `controller`, with its limit set; removed again if any step fails.
+    fn create(hierarchy: &Hierarchy, dir: &Path, controller: &str) -> Result<CageGroup> {
+        let unified = hierarchy.is_unified();
+        create_group(&hierarchy.mount_point, dir, unified, controller)?;
+        let group = limit(dir, controller, unified).and_then(|()| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join("cgroup.procs"))
+                .with_context(|| format!("opening {}/cgroup.procs", dir.display()))
+        });
+        match group {
+            Ok(procs) => Ok(CageGroup {
+                dir: dir.to_path_buf(),
+                unified,
+                procs,
+            }),
+            Err(e) => {
+                let _ = remove_group(dir);
+                remove_if_unused(dir);
+                Err(e)
+            }
+        }
+    }
+}
+
 impl Cage {
     /// Creates the cage `rubber-crab-checker/<name>` in the hierarchies that hold the memory and
     /// pids controllers, with the limits set. `Err` says why there is no cage here (the checker
     /// then relies on the process group alone).
     pub fn create(layout: &Layout, name: &str) -> Result<Cage> {
         remove_stale_cages(layout);
-        let mut groups: Vec<CageGroup> = Vec::new();
+        // Built up in place, so that a failure half-way removes what was made (Drop).
+        let mut cage = Cage { groups: Vec::new() };
         for controller in ["memory", "pids"] {
             let Some(hierarchy) = layout.holding(controller) else {
                 continue;
             };
-            if let Some(group) = groups
-                .iter()
-                .find(|g| g.dir.starts_with(&hierarchy.mount_point))
-            {
+            let dir = hierarchy.mount_point.join(CAGE_PARENT).join(name);
+            if let Some(group) = cage.groups.iter().find(|g| g.dir == dir) {
+                // v2: one group holds both controllers, and its parent must hand it each of them.
+                delegate(&hierarchy.mount_point, &dir, controller)?;
                 limit(&group.dir, controller, group.unified)?;
                 continue;
             }
-            let parent = hierarchy.mount_point.join(CAGE_PARENT);
-            let dir = parent.join(name);
-            create_group(&parent, &dir, hierarchy.is_unified(), controller)?;
-            limit(&dir, controller, hierarchy.is_unified())?;
-            let procs = std::fs::OpenOptions::new()
-                .write(true)
-                .open(dir.join("cgroup.procs"))
-                .with_context(|| format!("opening {}/cgroup.procs", dir.display()))?;
-            groups.push(CageGroup {
-                dir,
-                unified: hierarchy.is_unified(),
-                procs,
-            });
+            cage.groups
+                .push(CageGroup::create(hierarchy, &dir, controller)?);
         }
         anyhow::ensure!(
-            !groups.is_empty(),
+            !cage.groups.is_empty(),
             "this host has no memory or pids cgroup controller"
         );
-        Ok(Cage { groups })
+        Ok(cage)
     }
 
     /// Makes `command` join the cage between fork and exec, before it can start anything.
@@ -258,33 +274,82 @@ impl Drop for Cage {
         self.kill_all();
         for group in &self.groups {
             let _ = remove_group(&group.dir);
-            // The parent goes too once no other checker uses it (EBUSY otherwise: fine).
-            if let Some(parent) = group.dir.parent() {
-                let _ = std::fs::remove_dir(parent);
-            }
+            remove_if_unused(&group.dir);
         }
     }
 }
 
-fn create_group(parent: &Path, dir: &Path, unified: bool, controller: &str) -> Result<()> {
+/// Removes the parent of `dir` once no other checker uses it (EBUSY otherwise: fine).
+fn remove_if_unused(dir: &Path) {
+    if let Some(parent) = dir.parent() {
+        let _ = std::fs::remove_dir(parent);
+    }
+}
+
+/// Creates `dir` (and its parent): in the v2 tree rooted at `root`, with `controller` delegated
+/// to it. Leaves no empty parent behind when it fails.
+fn create_group(root: &Path, dir: &Path, unified: bool, controller: &str) -> Result<()> {
+    let parent = dir.parent().context("a cage has a parent")?;
     // Another checker may remove the (empty) parent between our two mkdirs: try again once.
     for attempt in 0..2 {
         let _ = std::fs::create_dir(parent);
-        if unified {
-            // v2: a controller reaches a group only when its parent enables it for its children.
-            std::fs::write(
-                parent.join("cgroup.subtree_control"),
-                format!("+{controller}"),
-            )
-            .with_context(|| format!("enabling {controller} in {}", parent.display()))?;
+        let created = if unified {
+            delegate(root, dir, controller)
+        } else {
+            Ok(())
         }
-        match std::fs::create_dir(dir) {
+        .and_then(|()| {
+            std::fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))
+        });
+        match created {
             Ok(()) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt == 0 => continue,
-            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+            Err(e) if attempt == 0 && is_not_found(&e) => continue,
+            Err(e) => {
+                remove_if_unused(dir);
+                return Err(e);
+            }
         }
     }
     unreachable!("the loop returns on its last attempt")
+}
+
+fn is_not_found(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// v2: a controller reaches a group only when every group above it, from the tree's root down,
+/// enables it for its children (`cgroup.subtree_control`). systemd enables memory and pids at
+/// the root; a host without systemd (or a fresh boot) may enable nothing yet, so the checker
+/// enables what is missing. Allowed even while the root holds processes (the root is exempt
+/// from the "no internal processes" rule) and in `rubber-crab-checker/`, which never holds one.
+fn delegate(root: &Path, dir: &Path, controller: &str) -> Result<()> {
+    let mut above: Vec<&Path> = dir
+        .ancestors()
+        .skip(1)
+        .take_while(|d| d.starts_with(root))
+        .collect();
+    above.reverse();
+    for group in above {
+        let file = group.join("cgroup.subtree_control");
+        let enabled = std::fs::read_to_string(&file).unwrap_or_default();
+        if enabled.split_whitespace().any(|c| c == controller) {
+            continue;
+        }
+        std::fs::write(&file, format!("+{controller}")).map_err(|e| {
+            // A cgroup namespace's root is no real root: with processes in it, EBUSY.
+            let why = if e.raw_os_error() == Some(libc::EBUSY) {
+                " (it holds processes, and a v2 group with processes cannot enable controllers for its children: is the checker in a container?)"
+            } else {
+                ""
+            };
+            anyhow::Error::new(e).context(format!(
+                "enabling {controller} in {}{why}",
+                group.display()
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 fn limit(dir: &Path, controller: &str, unified: bool) -> Result<()> {
@@ -498,6 +563,35 @@ mod tests {
     fn v1_controllers_beside_a_v2_tree_are_hybrid() {
         assert_eq!(layout(&format!("{V1}{HYBRID_TREE}")).kind(), "hybrid");
         assert_eq!(layout("").kind(), "none");
+    }
+
+    #[test]
+    fn v2_delegates_a_controller_from_the_root_down_to_the_cages_parent() {
+        // Plain files stand in for cgroupfs: a write replaces what the file listed.
+        let root = tempfile::tempdir().unwrap();
+        let parent = root.path().join(CAGE_PARENT);
+        std::fs::create_dir(&parent).unwrap();
+        let control = |dir: &Path| dir.join("cgroup.subtree_control");
+        std::fs::write(control(root.path()), "cpu memory\n").unwrap();
+        std::fs::write(control(&parent), "").unwrap();
+        delegate(root.path(), &parent.join("1-a"), "memory").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(control(root.path())).unwrap(),
+            "cpu memory\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(control(&parent)).unwrap(),
+            "+memory"
+        );
+        delegate(root.path(), &parent.join("1-a"), "pids").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(control(root.path())).unwrap(),
+            "+pids"
+        );
+        assert!(
+            !parent.join("1-a").exists(),
+            "the cage itself is not touched"
+        );
     }
 
     #[test]
