@@ -32,13 +32,17 @@ pub fn remove_leaked(name: &str) -> bool {
     let Ok(flags) = i16::from_str_radix(tun_flags.trim().trim_start_matches("0x"), 16) else {
         return false;
     };
-    let Ok(tun) = std::fs::OpenOptions::new()
+    // Closing the device after clearing persist deletes it.
+    attach_tun(name, flags).is_ok_and(|tun| set_persist(&tun, false).is_ok())
+}
+
+/// The tun/tap device `name` with `flags` (IFF_TUN, IFF_NO_PI…), created if it does not exist:
+/// `/dev/net/tun`, attached to it. It goes when this closes, unless it persists.
+pub fn attach_tun(name: &str, flags: i16) -> std::io::Result<std::fs::File> {
+    let tun = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .open("/dev/net/tun")
-    else {
-        return false;
-    };
+        .open("/dev/net/tun")?;
     // SAFETY: ifreq is plain old data; all zeroes is a valid request.
     let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in request
@@ -49,12 +53,20 @@ pub fn remove_leaked(name: &str) -> bool {
         *dst = src as libc::c_char;
     }
     request.ifr_ifru.ifru_flags = flags;
-    // SAFETY: TUNSETIFF reads the ifreq we own; TUNSETPERSIST takes an integer. Closing the fd
-    // after clearing persist deletes the device.
-    unsafe {
-        libc::ioctl(tun.as_raw_fd(), TUNSETIFF, &request) == 0
-            && libc::ioctl(tun.as_raw_fd(), TUNSETPERSIST, 0) == 0
+    // SAFETY: TUNSETIFF reads the ifreq we own.
+    if unsafe { libc::ioctl(tun.as_raw_fd(), TUNSETIFF, &request) } != 0 {
+        return Err(std::io::Error::last_os_error());
     }
+    Ok(tun)
+}
+
+/// Whether the attached device outlives its last file (TUNSETPERSIST).
+pub fn set_persist(tun: &std::fs::File, persist: bool) -> std::io::Result<()> {
+    // SAFETY: TUNSETPERSIST takes an integer.
+    if unsafe { libc::ioctl(tun.as_raw_fd(), TUNSETPERSIST, libc::c_int::from(persist)) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// From linux/if_tun.h: _IOW('T', 202, int) and _IOW('T', 203, int).

@@ -14,17 +14,25 @@ struct Case {
     failing: &'static [&'static str],
     /// Words that one of the failed checks' `observed` (or its output) must contain.
     says: &'static str,
-    /// Whether it needs the checker's cage (memory and pids cgroups) to be safe or to be caught.
-    needs_cage: bool,
+    /// What the host must have for the case to run (it is skipped otherwise).
+    needs: Needs,
 }
 
-/// Whether this host can make tun devices (the `leak-link` runtime leaks one).
-fn has_tun() -> bool {
+/// Whether this host can make tun devices (what `leak-link` leaks).
+fn can_open_tun() -> bool {
     std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/net/tun")
         .is_ok()
+}
+
+enum Needs {
+    Nothing,
+    /// The checker's cage (memory and pids cgroups), to be safe or to be caught.
+    Cage,
+    /// Tun devices (`/dev/net/tun`).
+    Tun,
 }
 
 const ALL: &[&str] = &[
@@ -44,50 +52,50 @@ const CASES: &[Case] = &[
         fault: "flood",
         failing: &["L0.fork-exec.output"],
         says: "stdout lacks it",
-        needs_cage: false,
+        needs: Needs::Nothing,
     },
     Case {
         fault: "panic",
         failing: ALL,
         says: "panics on purpose",
-        needs_cage: false,
+        needs: Needs::Nothing,
     },
     Case {
         fault: "orphan",
         failing: ALL,
         says: "was still running",
-        needs_cage: true,
+        needs: Needs::Cage,
     },
     Case {
         fault: "mount-over-work",
         failing: ALL,
         says: "appeared on the host (the checker undid it)",
-        needs_cage: false,
+        needs: Needs::Nothing,
     },
     Case {
         fault: "leave-behind",
         failing: ALL,
         says: "was left on the host after the container exited (the checker undid it)",
-        needs_cage: false,
+        needs: Needs::Nothing,
     },
     Case {
         // Every run leaks a link; the checker deletes each (the host is compared below).
         fault: "leak-link",
         failing: ALL,
         says: "network link rcleak",
-        needs_cage: false,
+        needs: Needs::Tun,
     },
     Case {
         fault: "memory-hog",
         failing: ALL,
         says: "OOM killer",
-        needs_cage: true,
+        needs: Needs::Cage,
     },
     Case {
         fault: "fork-bomb",
         failing: ALL,
         says: "forks were refused",
-        needs_cage: true,
+        needs: Needs::Cage,
     },
 ];
 
@@ -111,15 +119,13 @@ fn hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let mut problems = Vec::new();
     for case in CASES {
-        if case.needs_cage && !caged {
-            eprintln!(
-                "skipped {}: this host has no memory and pids cgroup controllers",
-                case.fault
-            );
-            continue;
-        }
-        if case.fault == "leak-link" && !has_tun() {
-            eprintln!("skipped leak-link: /dev/net/tun cannot be opened here");
+        let missing = match case.needs {
+            Needs::Cage if !caged => Some("this host has no memory and pids cgroup controllers"),
+            Needs::Tun if !can_open_tun() => Some("/dev/net/tun cannot be opened here"),
+            _ => None,
+        };
+        if let Some(why) = missing {
+            eprintln!("skipped {}: {why}", case.fault);
             continue;
         }
         let runtime = broken(case.fault, dir.path());

@@ -117,35 +117,12 @@ fn leave_behind(args: &RunArgs) -> Result<()> {
 /// Creates a persistent tun device, `rcleak<pid>`, in the host's network namespace (where a
 /// runtime is until level 6) and never deletes it.
 fn leak_link() -> Result<()> {
-    let tun = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/net/tun")
-        .context("opening /dev/net/tun")?;
-    // SAFETY: ifreq is plain old data; all zeroes is a valid request.
-    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
     let name = format!("rcleak{}", std::process::id());
-    for (dst, src) in request.ifr_name.iter_mut().zip(name.bytes()) {
-        *dst = src as libc::c_char;
-    }
-    request.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
-    // SAFETY: TUNSETIFF reads the ifreq we own; TUNSETPERSIST takes an integer.
-    let persisted = unsafe {
-        libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&tun), TUNSETIFF, &request) == 0
-            && libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&tun), TUNSETPERSIST, 1) == 0
-    };
-    if !persisted {
-        bail!(
-            "creating tun device {name}: {}",
-            std::io::Error::last_os_error()
-        );
-    }
+    let tun = checker::links::attach_tun(&name, (libc::IFF_TUN | libc::IFF_NO_PI) as i16)
+        .with_context(|| format!("creating tun device {name}"))?;
+    checker::links::set_persist(&tun, true).with_context(|| format!("making {name} persist"))?;
     Ok(())
 }
-
-/// From linux/if_tun.h: _IOW('T', 202, int) and _IOW('T', 203, int).
-const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
-const TUNSETPERSIST: libc::c_ulong = 0x4004_54cb;
 
 /// The memory hierarchy on a v1 host, the unified tree on a v2 host.
 fn cgroup_root() -> Result<std::path::PathBuf> {
