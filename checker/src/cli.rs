@@ -356,14 +356,19 @@ fn checked_runtime(path: &std::path::Path) -> Result<PathBuf> {
     std::path::absolute(path).map_err(|e| usage(format!("--runtime {}: {e}", path.display())))
 }
 
+/// This checker's executable, as a command to show the learner.
+pub fn shown_exe() -> String {
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "target/debug/checker".into())
+}
+
 /// The checker creates namespaces and mounts: it needs root. Exit 3 with the command to run.
 fn require_root(target: &str) -> Result<()> {
     if nix::unistd::geteuid().is_root() {
         return Ok(());
     }
-    let me = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "target/debug/checker".into());
+    let me = shown_exe();
     let rest: Vec<String> = std::env::args().skip(1).collect();
     let rootless = match crate::sandbox::user_namespaces_allowed() {
         Ok(()) => format!(

@@ -120,9 +120,7 @@ fn already_built_probe(target_dir: &Path) -> Result<PathBuf> {
                 "the probe is not built yet, and {} is not yours to write (cargo builds it there). \
                  Have the checkout's owner (or root) build it once:\n  sudo {} level0 --solution\nthen run this again",
                 target_dir.display(),
-                std::env::current_exe()
-                    .map(|exe| exe.display().to_string())
-                    .unwrap_or_else(|_| "target/debug/checker".into())
+                crate::cli::shown_exe()
             )
         })
 }

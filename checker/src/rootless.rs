@@ -46,10 +46,11 @@ fn blocker_on(level: u32, release: &str) -> Option<String> {
 
 /// The levels of the ladder `--rootless` can check here, for messages: "levels 0 to 7".
 pub fn levels_that_run() -> String {
+    let release = kernel_release();
     let numbers: Vec<u32> = kit::ladder::LADDER
         .iter()
         .map(|level| level.number)
-        .filter(|&number| blocker(number).is_none())
+        .filter(|&number| blocker_on(number, &release).is_none())
         .collect();
     spans(&numbers)
 }
