@@ -257,47 +257,41 @@ fn a_hanging_runtime_is_killed_at_the_timeout_with_everything_it_started() {
     assert!(leftovers.is_empty(), "still running: {leftovers:?}");
 }
 
-/// `checker list` run on a pseudo-terminal (util-linux `script` makes one), or piped.
-fn list_output(home: &std::path::Path, on_terminal: bool, no_color: bool) -> Option<String> {
-    let checker = assert_cmd::cargo::cargo_bin("checker");
-    let mut cmd = if on_terminal {
-        let mut script = std::process::Command::new("script");
-        script.args(["-qec", &format!("{} list", checker.display()), "/dev/null"]);
-        script
-    } else {
-        let mut cmd = std::process::Command::new(&checker);
-        cmd.arg("list");
-        cmd
-    };
-    cmd.env("RUBBER_CRAB_HOME", home).env_remove("NO_COLOR");
+/// `checker list`'s output on a terminal (it must say "you are here").
+fn list_on_a_terminal(home: &std::path::Path, no_color: bool) -> String {
+    let mut terminal = Terminal::open();
+    let mut cmd = terminal.checker(&["list"]);
+    cmd.env("RUBBER_CRAB_HOME", home);
     if no_color {
         cmd.env("NO_COLOR", "1");
     }
-    let out = cmd.output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    let mut list = cmd.spawn().unwrap();
+    let shown = terminal.expect("you are here", 10);
+    assert!(list.wait().unwrap().success());
+    shown + &terminal.rest()
 }
 
 #[test]
 fn colour_only_on_a_terminal_and_never_with_no_color() {
     let home = tempfile::tempdir().unwrap();
-    let Some(terminal) = list_output(home.path(), true, false) else {
-        eprintln!("skipped: `script` (util-linux) could not give the checker a terminal");
-        return;
-    };
+    let terminal = list_on_a_terminal(home.path(), false);
     assert!(
         terminal.contains("\x1b["),
         "colour on a terminal:\n{terminal}"
     );
-    assert!(terminal.contains("you are here"), "{terminal}");
-    let no_color = list_output(home.path(), true, true).unwrap();
-    assert!(no_color.contains("you are here"), "{no_color}");
+    let no_color = list_on_a_terminal(home.path(), true);
     assert!(
         !no_color.contains('\x1b'),
         "NO_COLOR on a terminal:\n{no_color}"
     );
-    let piped = list_output(home.path(), false, false).unwrap();
+    let piped = assert_cmd::Command::cargo_bin("checker")
+        .unwrap()
+        .arg("list")
+        .env("RUBBER_CRAB_HOME", home.path())
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let piped = stdout(&piped);
     assert!(piped.contains("you are here"), "{piped}");
     assert!(!piped.contains('\x1b'), "piped:\n{piped}");
 }

@@ -16,6 +16,17 @@ pub fn root_or_skip(test: &str) -> bool {
     root
 }
 
+/// `--rootless` needs user namespaces; some hosts forbid them to users (a sysctl says why).
+pub fn user_namespaces_or_skip(test: &str) -> bool {
+    match checker::sandbox::user_namespaces_allowed() {
+        Ok(()) => true,
+        Err(why) => {
+            eprintln!("skipped {test}: no user namespaces here ({why})");
+            false
+        }
+    }
+}
+
 /// What the checker must never change on the host.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Host {
@@ -152,4 +163,99 @@ pub fn statuses(json: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// A terminal for the checker: a pseudo-terminal the test holds the other end of.
+pub struct Terminal {
+    master: std::fs::File,
+    /// Kept open so the terminal's settings can be read after the checker exits.
+    slave: std::os::fd::OwnedFd,
+    seen: String,
+}
+
+impl Terminal {
+    pub fn open() -> Self {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        // Reads give up after 0.1 s, so `expect` can keep to its deadline.
+        nix::fcntl::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&pty.master),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+        Self {
+            master: pty.master.into(),
+            slave: pty.slave,
+            seen: String::new(),
+        }
+    }
+
+    /// `checker args` in a session of its own, with this terminal as its controlling terminal
+    /// and NO_COLOR unset.
+    pub fn checker(&self, args: &[&str]) -> std::process::Command {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("checker"));
+        cmd.args(args)
+            .env_remove("NO_COLOR")
+            .stdin(self.slave.try_clone().unwrap())
+            .stdout(self.slave.try_clone().unwrap())
+            .stderr(self.slave.try_clone().unwrap());
+        // SAFETY: setsid and ioctl are async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid()?;
+                if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd
+    }
+
+    /// Reads until `text` has appeared since the last call, or panics after `secs`; returns
+    /// what came up to and with it.
+    pub fn expect(&mut self, text: &str, secs: u64) -> String {
+        use std::io::Read;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        let mut buf = [0u8; 4096];
+        while !self.seen.contains(text) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {text:?} on the terminal within {secs} s; it shows:\n{}",
+                self.seen
+            );
+            match self.master.read(&mut buf) {
+                Ok(n) if n > 0 => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+                _ => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
+        }
+        let end = self.seen.find(text).unwrap() + text.len();
+        self.seen.drain(..end).collect()
+    }
+
+    /// Everything on the terminal not yet returned, once its writer is done.
+    pub fn rest(&mut self) -> String {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = self.master.read(&mut buf) {
+            self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        std::mem::take(&mut self.seen)
+    }
+
+    pub fn press(&mut self, keys: &[u8]) {
+        use std::io::Write;
+        self.master.write_all(keys).unwrap();
+    }
+
+    /// Whether the terminal reads lines and echoes them (the shell's way), or single keys.
+    pub fn reads_lines(&self) -> bool {
+        let modes = nix::sys::termios::tcgetattr(&self.slave).unwrap();
+        modes
+            .local_flags
+            .contains(nix::sys::termios::LocalFlags::ICANON)
+            && modes
+                .local_flags
+                .contains(nix::sys::termios::LocalFlags::ECHO)
+    }
 }

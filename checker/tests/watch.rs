@@ -40,8 +40,7 @@ fn watch_passes_rootless_on_to_the_checks() {
     if !root_or_skip("watch_passes_rootless_on_to_the_checks") {
         return;
     }
-    if let Err(why) = checker::sandbox::user_namespaces_allowed() {
-        eprintln!("skipped: no user namespaces here ({why})");
+    if !user_namespaces_or_skip("watch_passes_rootless_on_to_the_checks") {
         return;
     }
     let watched = checker(&["watch", "level0", "--rootless"]);
@@ -50,90 +49,6 @@ fn watch_passes_rootless_on_to_the_checks() {
         "the checks ran with --rootless:\n{}",
         stdout(&watched)
     );
-}
-
-/// Watch mode on a terminal: a pseudo-terminal the test holds the other end of.
-struct Terminal {
-    master: std::fs::File,
-    /// Kept open so the terminal's settings can be read after the checker exits.
-    slave: std::os::fd::OwnedFd,
-    seen: String,
-}
-
-impl Terminal {
-    fn open() -> Self {
-        let pty = nix::pty::openpty(None, None).unwrap();
-        // Reads give up after 0.1 s, so `expect` can keep to its deadline.
-        nix::fcntl::fcntl(
-            std::os::fd::AsRawFd::as_raw_fd(&pty.master),
-            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-        )
-        .unwrap();
-        Self {
-            master: pty.master.into(),
-            slave: pty.slave,
-            seen: String::new(),
-        }
-    }
-
-    /// `checker args` in a session of its own, with this terminal as its controlling terminal.
-    fn spawn(&self, home: &std::path::Path, args: &[&str]) -> std::process::Child {
-        use std::os::unix::process::CommandExt;
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("checker"));
-        cmd.args(args)
-            .env("RUBBER_CRAB_HOME", home)
-            .env_remove("NO_COLOR")
-            .stdin(self.slave.try_clone().unwrap())
-            .stdout(self.slave.try_clone().unwrap())
-            .stderr(self.slave.try_clone().unwrap());
-        // SAFETY: setsid and ioctl are async-signal-safe.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::unistd::setsid()?;
-                if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        cmd.spawn().unwrap()
-    }
-
-    /// Reads until `text` has appeared since the last call, or panics after `secs`.
-    fn expect(&mut self, text: &str, secs: u64) {
-        use std::io::Read;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-        let mut buf = [0u8; 4096];
-        while !self.seen.contains(text) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no {text:?} on the terminal within {secs} s; it shows:\n{}",
-                self.seen
-            );
-            match self.master.read(&mut buf) {
-                Ok(n) if n > 0 => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-                _ => std::thread::sleep(std::time::Duration::from_millis(100)),
-            }
-        }
-        let end = self.seen.find(text).unwrap() + text.len();
-        self.seen.drain(..end);
-    }
-
-    fn press(&mut self, keys: &[u8]) {
-        use std::io::Write;
-        self.master.write_all(keys).unwrap();
-    }
-
-    /// Whether the terminal reads lines and echoes them (the shell's way), or single keys.
-    fn reads_lines(&self) -> bool {
-        let modes = nix::sys::termios::tcgetattr(&self.slave).unwrap();
-        modes
-            .local_flags
-            .contains(nix::sys::termios::LocalFlags::ICANON)
-            && modes
-                .local_flags
-                .contains(nix::sys::termios::LocalFlags::ECHO)
-    }
 }
 
 fn process_state(pid: u32) -> char {
@@ -161,7 +76,11 @@ fn watch_on_a_terminal_takes_keys_stops_on_ctrl_z_and_gives_the_terminal_back() 
     let home = tempfile::tempdir().unwrap();
     let mut terminal = Terminal::open();
     assert!(terminal.reads_lines());
-    let mut watch = terminal.spawn(home.path(), &["watch", "level0"]);
+    let mut watch = terminal
+        .checker(&["watch", "level0"])
+        .env("RUBBER_CRAB_HOME", home.path())
+        .spawn()
+        .unwrap();
     terminal.expect("\x1b[2J", 60);
     terminal.expect("waiting for changes to levels/00-fork-exec/", 120);
     assert!(
