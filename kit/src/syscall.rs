@@ -50,7 +50,7 @@ pub fn advice(call: &str, errno: Errno) -> Option<&'static str> {
         ("execvp" | "execve" | "exec", EACCES) => "the file is not executable (chmod +x), or its filesystem is mounted noexec",
         ("execvp" | "execve" | "exec", ENOEXEC) => "not a program this kernel can run: a script without #! or a binary for another architecture",
         ("chroot" | "chdir", ENOENT) => "the directory does not exist: did the image extract into it?",
-        ("mount", ENOENT) => "the mount point does not exist: create it first (mkdir)",
+        ("mount", ENOENT) => "the mount point does not exist (for an overlay: or its lowerdir, upperdir or workdir): create it first (mkdir)",
         ("mount", ENODEV) => "this kernel does not know that filesystem type (see /proc/filesystems)",
         ("mount", EBUSY) => "something is already mounted there, or the source is busy",
         ("umount" | "umount2", EINVAL) => "that path is not a mount point",
