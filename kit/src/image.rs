@@ -82,9 +82,16 @@ pub fn extract_once(image_dir: &Path, name: &str) -> Result<PathBuf> {
     if dest.is_dir() {
         return Ok(dest);
     }
-    let tmp = image_dir.join(format!(".{name}.extracting-{}", std::process::id()));
-    let _ = crate::container::remove_dir_on_one_filesystem(&tmp);
-    extract(image_dir, name, &tmp)?;
+    // Not the pid: inside a PID namespace every container's extractor is PID 1.
+    let tmp = image_dir.join(format!(
+        ".{name}.extracting-{}",
+        crate::container::new_id()?
+    ));
+    if let Err(err) = extract(image_dir, name, &tmp) {
+        // A refused (hostile) or broken image leaves nothing half-extracted behind.
+        let _ = crate::container::remove_dir_on_one_filesystem(&tmp);
+        return Err(err);
+    }
     if let Err(e) = std::fs::rename(&tmp, &dest) {
         // Another container won the race: use its copy.
         crate::container::remove_dir_on_one_filesystem(&tmp)?;
@@ -117,6 +124,13 @@ pub fn extract_tar(tar: &Path, dest: &Path, preserve_ownership: bool) -> Result<
         let member = entry.path()?.into_owned();
         let link = entry.link_name()?.map(|l| l.into_owned());
         check_member(&member, entry.header().entry_type(), link.as_deref())?;
+        if goes_through_symlink(dest, &member) {
+            return Err(unsafe_member(
+                &member,
+                "it would be written through a symlink the image made",
+            )
+            .into());
+        }
         // unpack_in also refuses to write through a symlink that points outside `dest`.
         if !entry
             .unpack_in(dest)
@@ -128,6 +142,23 @@ pub fn extract_tar(tar: &Path, dest: &Path, preserve_ownership: bool) -> Result<
         }
     }
     Ok(())
+}
+
+/// Whether a directory on the way to `member` under `dest` is a symlink (`link -> /etc`, then
+/// `link/passwd`): writing there would follow it out of the image.
+fn goes_through_symlink(dest: &Path, member: &Path) -> bool {
+    let mut at = dest.to_path_buf();
+    let parents = member.parent().map(Path::components).into_iter().flatten();
+    for part in parents {
+        at.push(part);
+        if at
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return true;
+        }
+    }
+    false
 }
 
 fn unsafe_member(member: &Path, why: &'static str) -> UnsafeMember {
@@ -325,8 +356,33 @@ mod tests {
         );
         let dest = tmp.path().join("rootfs");
         std::fs::create_dir(&dest).unwrap();
-        assert!(extract_tar(&tar, &dest, false).is_err());
+        let err = extract_tar(&tar, &dest, false).unwrap_err();
         assert!(!tmp.path().join("escaped").exists());
+        // Refused as an unsafe image (exit 2), not as a failure of the runtime (125).
+        assert!(err.is::<UnsafeMember>(), "{err:#}");
+        assert!(format!("{err:#}").contains("through a symlink"), "{err:#}");
+    }
+
+    #[test]
+    fn a_refused_image_leaves_nothing_half_extracted() {
+        let tmp = tempfile::tempdir().unwrap();
+        tar_with(
+            tmp.path(),
+            &[
+                ("bin/", EntryType::Directory, None, b""),
+                ("bin/ok", EntryType::Regular, None, b"x"),
+                ("../escaped", EntryType::Regular, None, b"x"),
+            ],
+        );
+        std::fs::rename(tmp.path().join("image.tar"), tmp.path().join("bad.tar")).unwrap();
+        let err = extract_once(tmp.path(), "bad").unwrap_err();
+        assert!(crate::is_bad_input(&err), "{err:#}");
+        let names: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["bad.tar"], "only the image is left");
     }
 
     #[test]

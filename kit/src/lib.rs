@@ -41,23 +41,65 @@ pub mod prelude {
     pub use anyhow::{Context, Result};
 }
 
+/// Exit status for bad input: a usage error, a missing image, an image that would escape.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
 /// The runtime's `main`: parses the command line (usage errors exit 2), turns on `--explain`,
 /// calls `run`, and turns its result into the process exit status. An error is printed as one
 /// line, `<runtime>: <what failed>: <why>`, and exits 2 for bad input, 125 otherwise.
 pub fn main(run: impl FnOnce(RunArgs) -> anyhow::Result<i32>) -> ExitCode {
     use clap::Parser;
-    let cli::Command::Run(args) = cli::Cli::parse().command;
+    let args = match cli::Cli::try_parse() {
+        Ok(cli) => match cli.command {
+            cli::Command::Run(args) => args,
+        },
+        Err(err) => return usage_error(err),
+    };
     explain::enable(args.explain);
     match run(args) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(EXIT_RUNTIME_FAILED)),
         Err(err) => {
             eprintln!("{}: {err:#}", program_name());
-            if err.chain().any(|cause| cause.is::<BadInput>()) {
-                ExitCode::from(2)
-            } else {
-                ExitCode::from(EXIT_RUNTIME_FAILED)
-            }
+            ExitCode::from(exit_status_for(&err))
         }
+    }
+}
+
+/// `--help` prints the help; any other parse error is bad input, said in one line (the contract:
+/// a checker or a script reads the last line of stderr), with `--help` as the way to learn more.
+fn usage_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("{}: {} (see --help)", program_name(), first_line(&err));
+    ExitCode::from(EXIT_BAD_INPUT)
+}
+
+/// clap's message without its `error: ` prefix and the lines of advice that follow it.
+fn first_line(err: &clap::Error) -> String {
+    let text = err.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    line.strip_prefix("error: ").unwrap_or(line).to_string()
+}
+
+/// Whether an error is the user's input (exit 2) rather than a failure of the runtime's setup
+/// (125): a [`BadInput`], or an image refused as unsafe ([`image::UnsafeMember`]).
+pub fn is_bad_input(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|cause| cause.is::<BadInput>() || cause.is::<image::UnsafeMember>())
+}
+
+/// The exit status for an error that stopped the runtime before the command ran.
+fn exit_status_for(err: &anyhow::Error) -> u8 {
+    if is_bad_input(err) {
+        EXIT_BAD_INPUT
+    } else {
+        EXIT_RUNTIME_FAILED
     }
 }
 
@@ -95,7 +137,8 @@ impl RunArgs {
 }
 
 /// Ends a forked child whose setup or exec failed: prints the error as one line and exits
-/// with 127 when the command could not be executed, 125 when the setup before it failed.
+/// with 127 when the command could not be executed, 2 for bad input (level 7 extracts the image
+/// in the child), 125 when the setup before it failed.
 /// `_exit`, not `exit`: the child must not run the parent's exit handlers or flush its buffers twice.
 pub fn exit_child(err: anyhow::Error) -> ! {
     eprintln!("{}: {err:#}", program_name());
@@ -106,9 +149,40 @@ pub fn exit_child(err: anyhow::Error) -> ! {
     let code = if exec_failed {
         EXIT_CANNOT_EXEC
     } else {
-        i32::from(EXIT_RUNTIME_FAILED)
+        i32::from(exit_status_for(&err))
     };
     // SAFETY: _exit takes no pointers and never returns; it is async-signal-safe, as a child of
     // fork must be.
     unsafe { libc::_exit(code) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn a_usage_error_is_one_line_without_clap_prefix() {
+        let err = cli::Cli::try_parse_from(["rt", "run", "--memory", "12q", "true"]).unwrap_err();
+        let line = first_line(&err);
+        assert!(
+            line.starts_with("invalid value '12q' for '--memory"),
+            "{line}"
+        );
+        assert!(!line.contains('\n'), "{line}");
+    }
+
+    #[test]
+    fn an_unsafe_image_is_bad_input() {
+        let refused = anyhow::Error::new(image::UnsafeMember {
+            member: "../x".into(),
+            why: "`..` would climb out of the root",
+        })
+        .context("extracting x.tar");
+        assert_eq!(exit_status_for(&refused), EXIT_BAD_INPUT);
+        assert_eq!(
+            exit_status_for(&anyhow::anyhow!("mount failed")),
+            EXIT_RUNTIME_FAILED
+        );
+    }
 }

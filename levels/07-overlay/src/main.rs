@@ -32,7 +32,7 @@ fn run(args: RunArgs) -> Result<i32> {
     let container = Container::create(&args.container_dir())?;
     // TODO(level 7) step 1: stop extracting a whole copy of the image for every container: delete the
     //     extract_image call here; the child mounts an overlay instead (step 2).
-    extract_image(&args, &container.rootfs())?;
+    extract_image(&args, &container)?;
     unshare_pid_namespace()?;
     explain!(
         "copy this process: the copy will become the command",
@@ -53,14 +53,20 @@ fn run(args: RunArgs) -> Result<i32> {
 }
 
 /// Unpacks a fresh copy of the image: each container starts from the image as it was built.
-fn extract_image(args: &RunArgs, rootfs: &Path) -> Result<()> {
+/// A missing or refused image leaves no container directory behind.
+fn extract_image(args: &RunArgs, container: &Container) -> Result<()> {
+    let rootfs = container.rootfs();
     explain!(
         "a fresh copy of the image is this container's root filesystem",
         "extract {}.tar into {}",
         args.image,
         rootfs.display()
     );
-    kit::image::extract(&args.image_dir(), &args.image, rootfs)
+    let extracted = kit::image::extract(&args.image_dir(), &args.image, &rootfs);
+    if extracted.is_err() {
+        remove_container(container);
+    }
+    extracted
 }
 
 /// Deletes the container's directory once the command has ended. A failure here must not hide
