@@ -122,7 +122,8 @@ fn run(args: RunArgs) -> Result<i32> {
     //@ todo    extract_image call here; the child mounts an overlay instead (step 2).
     //@ else
     //@ from 1
-    extract_image(&args, &container)?;
+    // A missing or refused image is bad input: leave no container directory behind.
+    extract_image(&args, &container.rootfs()).inspect_err(|_| remove_container(&container))?;
     //@ end
     //@ end
     //@ level 5
@@ -164,20 +165,14 @@ fn run(args: RunArgs) -> Result<i32> {
 //@ from 1
 
 /// Unpacks a fresh copy of the image: each container starts from the image as it was built.
-/// A missing or refused image leaves no container directory behind.
-fn extract_image(args: &RunArgs, container: &Container) -> Result<()> {
-    let rootfs = container.rootfs();
+fn extract_image(args: &RunArgs, rootfs: &Path) -> Result<()> {
     explain!(
         "a fresh copy of the image is this container's root filesystem",
         "extract {}.tar into {}",
         args.image,
         rootfs.display()
     );
-    let extracted = kit::image::extract(&args.image_dir(), &args.image, &rootfs);
-    if extracted.is_err() {
-        remove_container(container);
-    }
-    extracted
+    kit::image::extract(&args.image_dir(), &args.image, rootfs)
 }
 //@ end
 //@ end

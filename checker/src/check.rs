@@ -169,19 +169,44 @@ impl<'a> Ctx<'a> {
         Ok((run, observed))
     }
 
-    fn record(&mut self, run: &Run) {
-        // The scratch image dir goes with the check; the shared one holds the same image, so
-        // the command still reproduces the run after the checker is done.
-        let shared = run::path_str(&self.env.image_dir);
+    /// Keeps what the report shows of a run. Its "reproduce" line is the command that ran,
+    /// paths and all (a verdict may name this check's image dir), preceded by what makes that
+    /// image dir again: it goes with the check, so the line still works after the checker is done.
+    pub(crate) fn record(&mut self, run: &Run) {
         self.runs.push(RunSummary {
-            command_line: run
-                .command_line
-                .replace(&run::path_str(&self.image_dir), &shared),
+            command_line: format!(
+                "{}{}",
+                remake_image_dir(&self.image_dir, &self.env.image_dir, &run.command_line),
+                run.command_line
+            ),
             stdout: run.stdout.clone(),
             stderr: run.stderr.clone(),
             dropped: run.dropped,
         });
     }
+}
+
+/// `mkdir -p DIR && cp SHARED/NAME.tar DIR/ && ` for a check's image dir `DIR`, when
+/// `command_line` uses it: its images are (links to) those of the shared image dir.
+fn remake_image_dir(image_dir: &Path, shared: &Path, command_line: &str) -> String {
+    let dir = run::path_str(image_dir);
+    if !command_line.contains(&dir) {
+        return String::new();
+    }
+    let mut tars: Vec<String> = std::fs::read_dir(image_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| shared.join(entry.file_name()))
+        .filter(|tar| tar.extension().is_some_and(|e| e == "tar") && tar.is_file())
+        .map(|tar| run::shell_quote(&run::path_str(&tar)))
+        .collect();
+    tars.sort();
+    let dir = run::shell_quote(&dir);
+    if tars.is_empty() {
+        return format!("mkdir -p {dir} && ");
+    }
+    format!("mkdir -p {dir} && cp {} {dir}/ && ", tars.join(" "))
 }
 
 /// The probe's report from a run, or the failure that explains why there is none.
@@ -379,5 +404,37 @@ fn ns_name(kind: &str) -> &str {
         "pid" => "PID",
         "net" => "network",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reproduce_line_names_the_image_dir_that_ran_and_makes_it_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (shared, check) = (
+            tmp.path().join("images"),
+            tmp.path().join("run-1/L7/images"),
+        );
+        std::fs::create_dir_all(&shared).unwrap();
+        std::fs::create_dir_all(check.join("busybox")).unwrap();
+        std::fs::write(shared.join("busybox.tar"), "tar").unwrap();
+        std::fs::hard_link(shared.join("busybox.tar"), check.join("busybox.tar")).unwrap();
+        let ran = format!("ls {}/busybox.tar", check.display());
+        let line = format!("{}{ran}", remake_image_dir(&check, &shared, &ran));
+        assert!(
+            line.ends_with(&ran),
+            "the command that ran, unchanged: {line}"
+        );
+        // After the checker is done, the line still works.
+        std::fs::remove_dir_all(tmp.path().join("run-1")).unwrap();
+        let status = std::process::Command::new("sh")
+            .args(["-c", &line])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{line}");
+        assert_eq!(remake_image_dir(&check, &shared, "ls /elsewhere"), "");
     }
 }

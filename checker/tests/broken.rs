@@ -150,7 +150,27 @@ const CASES: &[(&str, u32, &[&str])] = &[
         ],
     ),
     ("extract-each-time", 7, &["L7.overlay.extracted-once"]),
-    ("keep-container-dir", 7, &["L7.overlay.cleanup"]),
+    // Leaves the container's directory behind after bad input too.
+    (
+        "keep-container-dir",
+        7,
+        &[
+            "L1.input.missing-image",
+            "L1.input.hostile-image",
+            "L7.overlay.cleanup",
+        ],
+    ),
+    ("multi-line-usage", 0, &["L0.input.bad-size"]),
+    (
+        "bad-input-125",
+        1,
+        &["L1.input.missing-image", "L1.input.hostile-image"],
+    ),
+    (
+        "keep-dir-on-refusal",
+        1,
+        &["L1.input.missing-image", "L1.input.hostile-image"],
+    ),
 ];
 
 /// Checks whose verdict on a fault depends on timing, left out of the comparison for that fault:

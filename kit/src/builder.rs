@@ -33,8 +33,13 @@ pub enum Toolset {
 }
 
 const BUSYBOX_CANDIDATES: &[&str] = &["/bin/busybox", "/usr/bin/busybox"];
-const HOST_TOOLS: &[&str] = &[
+
+/// Every tool a guide, hint or demo runs inside a container, as `/bin/<name>` in either flavour
+/// of image: busybox has them all as applets; without it, these are copied from the host.
+/// `cargo test -p xtask` checks that the guides' "Try it by hand" commands use no other.
+pub const IMAGE_TOOLS: &[&str] = &[
     "sh", "ls", "cat", "ps", "mount", "hostname", "ip", "id", "echo", "mkdir", "rm", "sleep",
+    "head", "od", "grep", "readlink", "sed", "printf", "true", "pwd",
 ];
 
 /// Builds the image tar at `tar` (atomically: a half-built image is never visible).
@@ -114,7 +119,7 @@ fn install_busybox(root: &Path, busybox: &Path) -> Result<Toolset> {
 
 fn install_host_tools(root: &Path) -> Result<Toolset> {
     let mut found = Vec::new();
-    for tool in HOST_TOOLS {
+    for tool in IMAGE_TOOLS {
         let Some(host) = which(tool) else { continue };
         copy_with_libraries(root, &host, &root.join("bin").join(tool))?;
         found.push(host);
@@ -231,6 +236,47 @@ mod tests {
                 lib.display()
             );
         }
+    }
+
+    /// The tools of an image built with (`busybox`) or without (`&[]`) busybox.
+    fn tools_in_image(busybox_candidates: &[&str]) -> Vec<String> {
+        let tmp = tempfile::tempdir().unwrap();
+        let tar = tmp.path().join("image.tar");
+        build_image_from(&tar, &ImageSpec::default(), busybox_candidates).unwrap();
+        let root = tmp.path().join("rootfs");
+        fs::create_dir(&root).unwrap();
+        crate::image::extract_tar(&tar, &root, false).unwrap();
+        IMAGE_TOOLS
+            .iter()
+            .filter(|tool| !root.join("bin").join(tool).exists())
+            .map(|tool| tool.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn without_busybox_the_image_has_every_tool_the_guides_use() {
+        // The host must have them to copy them: a tool the host lacks is no fault of ours.
+        let missing: Vec<String> = tools_in_image(&[])
+            .into_iter()
+            .filter(|tool| which(tool).is_some())
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "missing from the host-tools image: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn with_busybox_the_image_has_every_tool_the_guides_use() {
+        if !BUSYBOX_CANDIDATES.iter().any(|p| Path::new(p).is_file()) {
+            eprintln!("skipped: no busybox on this host (apt-get install busybox-static)");
+            return;
+        }
+        let missing = tools_in_image(BUSYBOX_CANDIDATES);
+        assert!(
+            missing.is_empty(),
+            "missing from the busybox image: {missing:?}"
+        );
     }
 
     #[test]

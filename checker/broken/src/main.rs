@@ -206,6 +206,21 @@ const FAULTS: &[(&str, u32, &str)] = &[
         7,
         "L7.overlay.cleanup: leaves <container-dir>/<id>/ behind",
     ),
+    (
+        "multi-line-usage",
+        0,
+        "L0.input.bad-size: parses its command line with clap's own multi-line errors",
+    ),
+    (
+        "bad-input-125",
+        1,
+        "L1.input.missing-image, hostile-image: exits 125 (setup failed) for bad input",
+    ),
+    (
+        "keep-dir-on-refusal",
+        1,
+        "L1.input.missing-image, hostile-image: leaves <container-dir>/<id>/ behind when the image is refused",
+    ),
 ];
 
 /// The level of runtime this fault is.
@@ -235,7 +250,17 @@ fn main() -> std::process::ExitCode {
         }
         return std::process::ExitCode::from(2);
     }
-    kit::main(run)
+    if is("multi-line-usage") {
+        use clap::Parser;
+        let _ = kit::cli::Cli::parse();
+    }
+    kit::main(|args| match run(args) {
+        Err(err) if is("bad-input-125") => {
+            eprintln!("broken: {err:#}");
+            Ok(125)
+        }
+        other => other,
+    })
 }
 
 fn run(args: RunArgs) -> Result<i32> {
@@ -243,7 +268,11 @@ fn run(args: RunArgs) -> Result<i32> {
     let (dir, rootfs) = rootfs_for(&args)?;
     // Up to level 6 (and the no-overlay fault, a level-6 runtime) each container gets a copy.
     if (1..7).contains(&level()) {
-        kit::image::extract(&args.image_dir(), &args.image, &rootfs)?;
+        let extracted = kit::image::extract(&args.image_dir(), &args.image, &rootfs);
+        if extracted.is_err() && !is("keep-dir-on-refusal") {
+            let _ = kit::container::remove_dir_on_one_filesystem(&dir);
+        }
+        extracted?;
     }
     if level() >= 5 && !is("no-pid-ns") {
         unshare(CloneFlags::CLONE_NEWPID).syscall("unshare(CLONE_NEWPID)")?;

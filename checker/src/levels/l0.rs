@@ -69,6 +69,7 @@ pub const CHECKS: &[Check] = &[
         doc: EXEC,
         run: missing_command_is_127,
     },
+    super::input::BAD_SIZE,
 ];
 
 fn output_passes_through(ctx: &mut Ctx) -> Result<Verdict> {

@@ -48,6 +48,8 @@ pub const CHECKS: &[Check] = &[
         doc: CHROOT,
         run: rootfs_under_container_dir,
     },
+    super::input::MISSING_IMAGE,
+    super::input::HOSTILE_IMAGE,
 ];
 
 /// The content `path` had inside the container, if it was readable.

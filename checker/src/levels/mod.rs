@@ -2,6 +2,7 @@
 
 use crate::check::Check;
 
+mod input;
 mod l0;
 mod l1;
 mod l2;

@@ -22,7 +22,8 @@ fn main() -> std::process::ExitCode {
 /// Runs the command in a new container and returns the exit code to leave with.
 fn run(args: RunArgs) -> Result<i32> {
     let container = Container::create(&args.container_dir())?;
-    extract_image(&args, &container)?;
+    // A missing or refused image is bad input: leave no container directory behind.
+    extract_image(&args, &container.rootfs()).inspect_err(|_| remove_container(&container))?;
     explain!(
         "copy this process: the copy will become the command",
         "fork()"
@@ -42,20 +43,14 @@ fn run(args: RunArgs) -> Result<i32> {
 }
 
 /// Unpacks a fresh copy of the image: each container starts from the image as it was built.
-/// A missing or refused image leaves no container directory behind.
-fn extract_image(args: &RunArgs, container: &Container) -> Result<()> {
-    let rootfs = container.rootfs();
+fn extract_image(args: &RunArgs, rootfs: &Path) -> Result<()> {
     explain!(
         "a fresh copy of the image is this container's root filesystem",
         "extract {}.tar into {}",
         args.image,
         rootfs.display()
     );
-    let extracted = kit::image::extract(&args.image_dir(), &args.image, &rootfs);
-    if extracted.is_err() {
-        remove_container(container);
-    }
-    extracted
+    kit::image::extract(&args.image_dir(), &args.image, rootfs)
 }
 
 /// Deletes the container's directory once the command has ended. A failure here must not hide

@@ -29,7 +29,8 @@ fn main() -> std::process::ExitCode {
 /// Runs the command in a new container and returns the exit code to leave with.
 fn run(args: RunArgs) -> Result<i32> {
     let container = Container::create(&args.container_dir())?;
-    extract_image(&args, &container)?;
+    // A missing or refused image is bad input: leave no container directory behind.
+    extract_image(&args, &container.rootfs()).inspect_err(|_| remove_container(&container))?;
     // TODO(level 5) step 1: unshare(CLONE_NEWPID) here, in the parent, before fork: the runtime stays where it
     //     is, and the child it forks next becomes PID 1 of the new namespace.
     explain!(
@@ -51,20 +52,14 @@ fn run(args: RunArgs) -> Result<i32> {
 }
 
 /// Unpacks a fresh copy of the image: each container starts from the image as it was built.
-/// A missing or refused image leaves no container directory behind.
-fn extract_image(args: &RunArgs, container: &Container) -> Result<()> {
-    let rootfs = container.rootfs();
+fn extract_image(args: &RunArgs, rootfs: &Path) -> Result<()> {
     explain!(
         "a fresh copy of the image is this container's root filesystem",
         "extract {}.tar into {}",
         args.image,
         rootfs.display()
     );
-    let extracted = kit::image::extract(&args.image_dir(), &args.image, &rootfs);
-    if extracted.is_err() {
-        remove_container(container);
-    }
-    extracted
+    kit::image::extract(&args.image_dir(), &args.image, rootfs)
 }
 
 /// Deletes the container's directory once the command has ended. A failure here must not hide

@@ -1,0 +1,225 @@
+//! Bad input to the runtime: what the contract says a runtime does with input it cannot use (exit
+//! 2, one line on stderr, nothing left behind), at the level where that input first means
+//! something. A malformed size is a usage error from level 0 on; a missing or hostile image from
+//! level 1, where the runtime starts extracting images.
+
+use crate::check::{fail, Check, Ctx, Verdict};
+use crate::run::{self, Run, Status};
+use anyhow::{Context, Result};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+const CONTRACT: &str = "https://docs.docker.com/reference/cli/docker/container/run/#exit-status";
+
+/// The exit status the contract gives bad input.
+const EXIT_BAD_INPUT: i32 = 2;
+
+pub const BAD_SIZE: Check = Check {
+    id: "L0.input.bad-size",
+    level: 0,
+    title: "a malformed size (--memory 12q) exits 2 with one line on stderr",
+    hint: "Bad input is exit status 2 and a single line that says what is wrong; kit::main does it for you unless main parses the command line itself (clap's own message is several lines).",
+    doc: CONTRACT,
+    run: malformed_size_is_refused,
+};
+
+pub const MISSING_IMAGE: Check = Check {
+    id: "L1.input.missing-image",
+    level: 1,
+    title: "a missing image exits 2 with one line and leaves nothing behind",
+    hint: "kit::image::extract reports a missing image as bad input (exit 2); when it fails, remove the container's directory before returning the error.",
+    doc: CONTRACT,
+    run: missing_image_is_refused,
+};
+
+pub const HOSTILE_IMAGE: Check = Check {
+    id: "L1.input.hostile-image",
+    level: 1,
+    title: "an image whose tar climbs out (../x, /abs, a file through a symlink) is refused: exit 2, nothing written, nothing left",
+    hint: "kit::image::extract refuses such images as bad input (exit 2): return its error as it is, and remove the container's directory (and, from level 7, the half-extracted image) before you do.",
+    doc: "https://man7.org/linux/man-pages/man5/tar.5.html",
+    run: hostile_image_is_refused,
+};
+
+fn malformed_size_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
+    ctx.flags = vec!["--memory".into(), "12q".into()];
+    let before = leftovers(ctx);
+    let (argv, nonce) = ctx.probe_command("report", &[]);
+    let run = ctx.command(argv, nonce)?;
+    Ok(refused(&run, ctx, &before, &[]))
+}
+
+fn missing_image_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
+    let name = format!("missing-{}", run::nonce());
+    let before = leftovers(ctx);
+    let run = run_image(ctx, &name)?;
+    Ok(refused(&run, ctx, &before, &[]))
+}
+
+/// Three images, each with one member that would land outside the rootfs. They are kept in the
+/// checker's shared image dir, so the reproduce line still finds them after the check, and the
+/// escapes aim at that dir or at the check's scratch dir: a runtime that follows them writes
+/// nowhere else.
+fn hostile_image_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
+    let scratch = ctx
+        .image_dir
+        .parent()
+        .context("the check's image dir has a parent")?
+        .to_path_buf();
+    let shared = ctx.env.image_dir.clone();
+    for (name, escapes, members) in hostile_images(&shared, &scratch) {
+        for escape in &escapes {
+            // Left by an earlier run of a runtime that followed it: ours to remove.
+            let _ = std::fs::remove_file(escape);
+        }
+        let tar = kit::image::tar_path(&shared, name);
+        write_tar(&tar, &members)?;
+        let link = kit::image::tar_path(&ctx.image_dir, name);
+        if std::fs::hard_link(&tar, &link).is_err() {
+            std::fs::copy(&tar, &link)?;
+        }
+        let before = leftovers(ctx);
+        let run = run_image(ctx, name)?;
+        let verdict = refused(&run, ctx, &before, &escapes);
+        for escape in &escapes {
+            let _ = std::fs::remove_file(escape);
+        }
+        if verdict != Verdict::Pass {
+            return Ok(with_image(verdict, name));
+        }
+    }
+    Ok(Verdict::Pass)
+}
+
+/// A tar member: path, kind, link target.
+type Member = (String, tar::EntryType, Option<String>);
+
+/// (image name, where an escape would create a file, the image's members).
+fn hostile_images(shared: &Path, scratch: &Path) -> Vec<(&'static str, Vec<PathBuf>, Vec<Member>)> {
+    use tar::EntryType::{Directory, Regular, Symlink};
+    let start = || {
+        vec![
+            ("bin/".to_string(), Directory, None),
+            ("bin/ok".to_string(), Regular, None),
+        ]
+    };
+    let with = |last: Vec<Member>| start().into_iter().chain(last).collect::<Vec<_>>();
+    let absolute = shared.join("escaped-absolute");
+    vec![
+        (
+            // From <container-dir>/<id>/rootfs, `../../x` lands among the containers; from
+            // level 7's <image-dir>/.<name>.extracting-…/, beside the image dir.
+            "hostile-climbs-out",
+            vec![
+                scratch.join("containers/escaped-dotdot"),
+                scratch.join("escaped-dotdot"),
+            ],
+            with(vec![("../../escaped-dotdot".into(), Regular, None)]),
+        ),
+        (
+            "hostile-absolute",
+            vec![absolute.clone()],
+            with(vec![(run::path_str(&absolute), Regular, None)]),
+        ),
+        (
+            "hostile-through-symlink",
+            vec![shared.join("escaped-symlink")],
+            with(vec![
+                ("link".into(), Symlink, Some(run::path_str(shared))),
+                ("link/escaped-symlink".into(), Regular, None),
+            ]),
+        ),
+    ]
+}
+
+/// Writes a tar of `members` (one byte of content each) with the names exactly as given:
+/// `tar::Header::set_path` would refuse the hostile ones.
+fn write_tar(path: &Path, members: &[Member]) -> Result<()> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, kind, link) in members {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(*kind);
+        header.set_mode(0o755);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        let data: &[u8] = if *kind == tar::EntryType::Regular {
+            b"x"
+        } else {
+            b""
+        };
+        header.set_size(data.len() as u64);
+        let field = &mut header.as_old_mut().name;
+        anyhow::ensure!(name.len() < field.len(), "tar member name too long: {name}");
+        field[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(link) = link {
+            header.set_link_name_literal(link)?;
+        }
+        header.set_cksum();
+        builder.append(&header, data)?;
+    }
+    // Written aside and renamed: another checker may be reading the same image.
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, builder.into_inner()?)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {}", tmp.display()))
+}
+
+/// Runs the probe with `--image name` in place of the test image.
+fn run_image(ctx: &mut Ctx, name: &str) -> Result<Run> {
+    let (argv, nonce) = ctx.probe_command("report", &[]);
+    let mut spec = ctx.spec(argv, nonce);
+    if let Some(at) = spec.runtime_args.iter().position(|a| a == "--image") {
+        spec.runtime_args[at + 1] = name.to_string();
+    }
+    let run = run::run(&spec, &ctx.sandbox)?;
+    ctx.record(&run);
+    Ok(run)
+}
+
+/// What is in the check's container and image dirs.
+fn leftovers(ctx: &Ctx) -> BTreeSet<PathBuf> {
+    [&ctx.container_dir, &ctx.image_dir]
+        .into_iter()
+        .flat_map(|dir| std::fs::read_dir(dir).into_iter().flatten().flatten())
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// The verdict on a run that was given bad input: exit 2, one line on stderr, no new file in
+/// the container or image dir, and none of `escapes` written.
+fn refused(run: &Run, ctx: &Ctx, before: &BTreeSet<PathBuf>, escapes: &[PathBuf]) -> Verdict {
+    let expected = "exit status 2, one line on stderr, and nothing left behind";
+    let lines = run.stderr.lines().filter(|l| !l.trim().is_empty()).count();
+    let left: Vec<String> = leftovers(ctx)
+        .difference(before)
+        .chain(escapes.iter().filter(|p| p.symlink_metadata().is_ok()))
+        .map(|p| p.display().to_string())
+        .collect();
+    if run.status != Status::Exited(EXIT_BAD_INPUT) {
+        fail(
+            expected,
+            format!("{}{}", run.status, crate::check::stderr_tail(run)),
+        )
+    } else if lines != 1 {
+        fail(
+            expected,
+            format!("{lines} lines on stderr: {:?}", run.stderr),
+        )
+    } else if !left.is_empty() {
+        fail(expected, format!("left behind: {}", left.join(", ")))
+    } else {
+        Verdict::Pass
+    }
+}
+
+/// Names the image a verdict is about.
+fn with_image(verdict: Verdict, name: &str) -> Verdict {
+    match verdict {
+        Verdict::Fail { expected, observed } => Verdict::Fail {
+            expected,
+            observed: format!("with the image {name:?}: {observed}"),
+        },
+        other => other,
+    }
+}
