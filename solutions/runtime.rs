@@ -102,7 +102,7 @@ use nix::unistd::pivot_root;
 //@ level 0
 use nix::unistd::{execvp, fork, ForkResult, Pid};
 use std::convert::Infallible;
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 //@ end
 //@ from 1
 use std::path::Path;
@@ -483,7 +483,7 @@ fn pivot_into(rootfs: &Path) -> Result<()> {
 }
 //@ end
 //@ level 0
-//@ todo 3: write `fn exec_command(command: &[std::ffi::OsString]) -> Result<Infallible>`
+//@ todo 3: write `fn exec_command(command: &[OsString]) -> Result<Infallible>`
 //@ todo    (kit::c_strings, then nix's execvp, which searches PATH; name its error with
 //@ todo    `.syscall(format!("execvp({:?})", argv[0]))` so kit::exit_child exits 127) and
 //@ todo    `fn wait_for(child: Pid) -> Result<i32>`: waitpid for the child, then return
@@ -491,7 +491,7 @@ fn pivot_into(rootfs: &Path) -> Result<()> {
 
 /// Replaces this process's program with the command, searching PATH like a shell. On success
 /// execvp never returns: the only possible result is an error.
-fn exec_command(command: &[std::ffi::OsString]) -> Result<Infallible> {
+fn exec_command(command: &[OsString]) -> Result<Infallible> {
     let argv: Vec<CString> = kit::c_strings(command);
     explain!("become the command; on success this never returns", "execvp({:?}, {:?})", argv[0], argv);
     Ok(execvp(&argv[0], &argv).syscall(format!("execvp({:?})", argv[0]))?)

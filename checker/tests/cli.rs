@@ -97,7 +97,9 @@ fn json_output_has_the_documented_schema() {
     assert_eq!(doc["result"], "fail");
     let checks = doc["checks"].as_array().unwrap();
     assert_eq!(checks.len(), checker::levels::checks(0).len());
-    for check in checks {
+    // kit::main parses the command line, so even the untouched skeleton refuses a bad size.
+    let failed = checks.iter().filter(|c| c["id"] != "L0.input.bad-size");
+    for check in failed {
         for field in [
             "id",
             "level",

@@ -26,7 +26,7 @@ fn run(args: RunArgs) -> Result<i32> {
 // TODO(level 0) step 2: write `fn child(args: &RunArgs) -> Result<Infallible>`: in the child process,
 //     become the command by calling `exec_command` (step 3). It returns only on failure.
 
-// TODO(level 0) step 3: write `fn exec_command(command: &[std::ffi::OsString]) -> Result<Infallible>`
+// TODO(level 0) step 3: write `fn exec_command(command: &[OsString]) -> Result<Infallible>`
 //     (kit::c_strings, then nix's execvp, which searches PATH; name its error with
 //     `.syscall(format!("execvp({:?})", argv[0]))` so kit::exit_child exits 127) and
 //     `fn wait_for(child: Pid) -> Result<i32>`: waitpid for the child, then return

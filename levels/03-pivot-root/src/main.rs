@@ -17,7 +17,7 @@ use nix::unistd::chdir;
 use nix::unistd::chroot;
 use nix::unistd::{execvp, fork, ForkResult, Pid};
 use std::convert::Infallible;
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 use std::path::Path;
 
 fn main() -> std::process::ExitCode {
@@ -296,7 +296,7 @@ fn mount_devpts(dev: &Path) -> Result<()> {
 
 /// Replaces this process's program with the command, searching PATH like a shell. On success
 /// execvp never returns: the only possible result is an error.
-fn exec_command(command: &[std::ffi::OsString]) -> Result<Infallible> {
+fn exec_command(command: &[OsString]) -> Result<Infallible> {
     let argv: Vec<CString> = kit::c_strings(command);
     explain!(
         "become the command; on success this never returns",
