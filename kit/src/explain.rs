@@ -22,8 +22,12 @@ pub fn enabled() -> bool {
 /// Prints one narration line: the call as it is made, then why. Use the [`explain!`] macro.
 pub fn say(call: std::fmt::Arguments, why: &str) {
     let line = format_line(std::process::id(), &call.to_string(), why, colour());
-    // Narration must never break the runtime: ignore a closed stderr.
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    // One write for the line and its newline: the parent and the child narrate at the same time,
+    // and `writeln!` would let the other's line in before the newline. Narration must never
+    // break the runtime: ignore a closed stderr.
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(format!("{line}\n").as_bytes());
 }
 
 fn colour() -> bool {

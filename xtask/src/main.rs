@@ -6,6 +6,8 @@ mod generate;
 #[cfg(test)]
 mod guides;
 mod template;
+#[cfg(test)]
+mod transcripts;
 
 use std::process::ExitCode;
 
