@@ -54,7 +54,8 @@
 //! Level 6 — a network namespace: only a loopback device, brought up.
 //!
 //! `unshare(CLONE_NEWNET)` gives the container a network stack of its own (network_namespaces(7)):
-//! no interfaces but `lo`, and `lo` is down until the runtime brings it up.
+//! none of the host's interfaces, a `lo` that is down until the runtime brings it up (and, where
+//! the sit, ipip or ip_gre modules are loaded, their fallback tunnels such as `sit0`).
 //!
 //! Try: `cargo run -p solution6 -- run -- /bin/cat /proc/net/dev`
 //@ end
@@ -206,7 +207,8 @@ fn child(args: &RunArgs) -> Result<Infallible> {
     set_hostname(args.hostname.as_deref().unwrap_or(&container.id))?;
     //@ end
     //@ level 6
-    //@ todo 1: unshare(CLONE_NEWNET): a network stack of its own, with only `lo`, down.
+    //@ todo 1: unshare(CLONE_NEWNET): a network stack of its own, with `lo` down and none of
+    //@ todo    the host's interfaces.
     unshare_network()?;
     //@ todo 2: bring `lo` up, with the SIOCGIFFLAGS and SIOCSIFFLAGS ioctls (netdevice(7)),
     //@ todo    in a `bring_up_loopback()` you write.
@@ -410,7 +412,7 @@ fn unshare_pid_namespace() -> Result<()> {
 
 /// A network stack of its own: interfaces, routes, firewall, ports (network_namespaces(7)).
 fn unshare_network() -> Result<()> {
-    explain!("a network stack of its own, with only a loopback device", "unshare(CLONE_NEWNET)");
+    explain!("a network stack of its own: a loopback device, and none of the host's interfaces", "unshare(CLONE_NEWNET)");
     unshare(CloneFlags::CLONE_NEWNET).syscall("unshare(CLONE_NEWNET)")?;
     Ok(())
 }

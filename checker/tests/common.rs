@@ -11,7 +11,9 @@ use std::process::Output;
 pub fn root_or_skip(test: &str) -> bool {
     let root = nix::unistd::geteuid().is_root();
     if !root {
-        eprintln!("skipped {test}: needs root (run `sudo -E env \"PATH=$PATH\" cargo test` or use CI)");
+        eprintln!(
+            "skipped {test}: needs root (run `sudo -E env \"PATH=$PATH\" cargo test` or use CI)"
+        );
     }
     root
 }

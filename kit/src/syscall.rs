@@ -79,6 +79,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.ends_with("run it with sudo"), "{msg}");
+        // A missing lower, upper or work dir of an overlay is ENOENT, not EINVAL.
+        let msg = Err::<(), _>(Errno::ENOENT)
+            .syscall("mount overlay on \"/c/rootfs\"")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("lowerdir, upperdir or workdir"), "{msg}");
     }
 
     #[test]

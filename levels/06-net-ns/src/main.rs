@@ -2,7 +2,8 @@
 //! Level 6 — a network namespace: only a loopback device, brought up.
 //!
 //! `unshare(CLONE_NEWNET)` gives the container a network stack of its own (network_namespaces(7)):
-//! no interfaces but `lo`, and `lo` is down until the runtime brings it up.
+//! none of the host's interfaces, a `lo` that is down until the runtime brings it up (and, where
+//! the sit, ipip or ip_gre modules are loaded, their fallback tunnels such as `sit0`).
 //!
 //! Try: `cargo run -p solution6 -- run -- /bin/cat /proc/net/dev`
 
@@ -78,7 +79,8 @@ fn child(args: &RunArgs, container: &Container) -> Result<Infallible> {
     let rootfs = &container.rootfs();
     unshare_uts_and_ipc()?;
     set_hostname(args.hostname.as_deref().unwrap_or(&container.id))?;
-    // TODO(level 6) step 1: unshare(CLONE_NEWNET): a network stack of its own, with only `lo`, down.
+    // TODO(level 6) step 1: unshare(CLONE_NEWNET): a network stack of its own, with `lo` down and none of
+    //     the host's interfaces.
     // TODO(level 6) step 2: bring `lo` up, with the SIOCGIFFLAGS and SIOCSIFFLAGS ioctls (netdevice(7)),
     //     in a `bring_up_loopback()` you write.
     unshare_mount_namespace()?;

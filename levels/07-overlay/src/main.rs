@@ -318,7 +318,7 @@ fn unshare_pid_namespace() -> Result<()> {
 /// A network stack of its own: interfaces, routes, firewall, ports (network_namespaces(7)).
 fn unshare_network() -> Result<()> {
     explain!(
-        "a network stack of its own, with only a loopback device",
+        "a network stack of its own: a loopback device, and none of the host's interfaces",
         "unshare(CLONE_NEWNET)"
     );
     unshare(CloneFlags::CLONE_NEWNET).syscall("unshare(CLONE_NEWNET)")?;

@@ -2,7 +2,8 @@
 //! Level 6 — a network namespace: only a loopback device, brought up.
 //!
 //! `unshare(CLONE_NEWNET)` gives the container a network stack of its own (network_namespaces(7)):
-//! no interfaces but `lo`, and `lo` is down until the runtime brings it up.
+//! none of the host's interfaces, a `lo` that is down until the runtime brings it up (and, where
+//! the sit, ipip or ip_gre modules are loaded, their fallback tunnels such as `sit0`).
 //!
 //! Try: `cargo run -p solution6 -- run -- /bin/cat /proc/net/dev`
 
@@ -313,7 +314,7 @@ fn unshare_pid_namespace() -> Result<()> {
 /// A network stack of its own: interfaces, routes, firewall, ports (network_namespaces(7)).
 fn unshare_network() -> Result<()> {
     explain!(
-        "a network stack of its own, with only a loopback device",
+        "a network stack of its own: a loopback device, and none of the host's interfaces",
         "unshare(CLONE_NEWNET)"
     );
     unshare(CloneFlags::CLONE_NEWNET).syscall("unshare(CLONE_NEWNET)")?;
