@@ -57,8 +57,9 @@ fn missing_image_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 /// Three images, each with one member that would land outside the rootfs. They are kept in the
-/// checker's shared image dir, so the reproduce line still finds them after the check, and the
-/// escapes aim at that dir or at the check's scratch dir: a runtime that follows them writes
+/// checker's shared image dir, so the reproduce line still finds them after the check. The
+/// escapes aim at the check's scratch dir or at a file of this user's in the temp dir (a short
+/// path, which a tar header can hold), removed afterwards: a runtime that follows them writes
 /// nowhere else.
 fn hostile_image_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
     let scratch = ctx
@@ -67,7 +68,7 @@ fn hostile_image_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
         .context("the check's image dir has a parent")?
         .to_path_buf();
     let shared = ctx.env.image_dir.clone();
-    for (name, escapes, members) in hostile_images(&shared, &scratch) {
+    for (name, escapes, members) in hostile_images(&std::env::temp_dir(), &scratch) {
         for escape in &escapes {
             // Left by an earlier run of a runtime that followed it: ours to remove.
             let _ = std::fs::remove_file(escape);
@@ -94,8 +95,9 @@ fn hostile_image_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
 /// A tar member: path, kind, link target.
 type Member = (String, tar::EntryType, Option<String>);
 
-/// (image name, where an escape would create a file, the image's members).
-fn hostile_images(shared: &Path, scratch: &Path) -> Vec<(&'static str, Vec<PathBuf>, Vec<Member>)> {
+/// (image name, where an escape would create a file, the image's members). The same for every
+/// run by this user, so the image in the shared dir is always the one a reproduce line names.
+fn hostile_images(temp: &Path, scratch: &Path) -> Vec<(&'static str, Vec<PathBuf>, Vec<Member>)> {
     use tar::EntryType::{Directory, Regular, Symlink};
     let start = || {
         vec![
@@ -104,7 +106,8 @@ fn hostile_images(shared: &Path, scratch: &Path) -> Vec<(&'static str, Vec<PathB
         ]
     };
     let with = |last: Vec<Member>| start().into_iter().chain(last).collect::<Vec<_>>();
-    let absolute = shared.join("escaped-absolute");
+    let escaped = format!("rubber-crab-escaped-{}", nix::unistd::getuid());
+    let absolute = temp.join(format!("{escaped}-absolute"));
     vec![
         (
             // From <container-dir>/<id>/rootfs, `../../x` lands among the containers; from
@@ -123,10 +126,10 @@ fn hostile_images(shared: &Path, scratch: &Path) -> Vec<(&'static str, Vec<PathB
         ),
         (
             "hostile-through-symlink",
-            vec![shared.join("escaped-symlink")],
+            vec![temp.join(format!("{escaped}-symlink"))],
             with(vec![
-                ("link".into(), Symlink, Some(run::path_str(shared))),
-                ("link/escaped-symlink".into(), Regular, None),
+                ("link".into(), Symlink, Some(run::path_str(temp))),
+                (format!("link/{escaped}-symlink"), Regular, None),
             ]),
         ),
     ]
