@@ -523,4 +523,156 @@ mod tests {
             ]
         );
     }
+
+    fn group(path: &str) -> cgroups::RuntimeGroup {
+        cgroups::RuntimeGroup {
+            hierarchy: "memory".into(),
+            path: path.into(),
+            dir: std::path::Path::new("/sys/fs/cgroup/memory").join(path),
+        }
+    }
+
+    fn mount_on(point: &str) -> mounts::Mount {
+        mounts::parse(&format!("99 22 0:50 / {point} rw - tmpfs tmpfs rw\n"))
+            .pop()
+            .unwrap()
+    }
+
+    const WORK: &str = "/w/target/rubber-crab/checker/run-10";
+    const ID: &str = "3f2a91c07b1e";
+    const NONCE: &str = "0badc0ffee42";
+
+    fn ours_blames(change: &Change) -> bool {
+        let (ids, nonces) = ([ID.to_string()], [NONCE.to_string()]);
+        let ours = Ours {
+            work: std::path::Path::new(WORK),
+            ids: &ids,
+            nonces: &nonces,
+        };
+        attributable(change, &ours)
+    }
+
+    #[test]
+    fn groups_are_ours_only_when_named_by_this_runs_container_ids() {
+        let added = |path: &str| ours_blames(&Change::CgroupAdded(group(path)));
+        assert!(added("rubber-crab/3f2a91c07b1e"));
+        assert!(added("rubber-crab/3f2a91c07b1e/init"), "below it");
+        assert!(
+            !added("rubber-crab/9eff00112233"),
+            "another engine's container"
+        );
+        assert!(!added("rubber-crab/3f2a91c07b1e0"), "only the whole id");
+        assert!(!added("rubber-crab/left-3f2a91c07b1e"), "only the whole id");
+        assert!(!added("docker/3f2a91c07b1e"), "not under rubber-crab/");
+        assert!(!ours_blames(&Change::CgroupRemoved(group(
+            "rubber-crab/9eff00112233"
+        ))));
+    }
+
+    #[test]
+    fn mounts_are_ours_under_the_work_dir_or_named_after_our_ids_and_nonces() {
+        let added = |point: &str| ours_blames(&Change::MountAdded(mount_on(point)));
+        assert!(added(&format!("{WORK}/L0.x-0")), "over a check's dir");
+        assert!(added(WORK), "over the work dir itself");
+        assert!(added("/var/lib/x/containers/3f2a91c07b1e/rootfs"));
+        assert!(added("/rc-tmpfs-0badc0ffee42"), "named after a nonce");
+        assert!(!added("/tmp/rcnoise1/m3"), "someone else's");
+        assert!(
+            !added("/scratch/containers/9eff00112233/rootfs"),
+            "another engine's overlay"
+        );
+        assert!(
+            !added("/w/target/rubber-crab/checker/run-11/L0.x-0"),
+            "another checker's"
+        );
+        assert!(
+            !added("/w/target/rubber-crab/checker"),
+            "above the work dir"
+        );
+        assert!(!ours_blames(&Change::MountRemoved(mount_on("/mnt/usb"))));
+    }
+
+    #[test]
+    fn links_are_ours_when_named_after_our_ids_even_shortened() {
+        let added = |name: &str| ours_blames(&Change::LinkAdded(name.into()));
+        assert!(added("rcleak3f2a91c0"), "the first 8 characters");
+        assert!(added("3f2a91c07b1e"));
+        assert!(ours_blames(&Change::LinkCameAndWent("veth3f2a91c0".into())));
+        assert!(!added("rcleak3f2a91"), "fewer than 8 characters");
+        assert!(!added("docker0"));
+        assert!(!added("rcnoise7"));
+        assert!(!ours_blames(&Change::LinkFlags {
+            name: "eth0".into(),
+            before: "0x1003".into(),
+            after: "0x1002".into()
+        }));
+    }
+
+    #[test]
+    fn the_hosts_hostname_is_never_the_runtimes() {
+        assert!(!ours_blames(&Change::Hostname {
+            before: "vm".into(),
+            after: "box".into()
+        }));
+    }
+
+    #[test]
+    fn short_ids_are_matched_whole_only() {
+        let (ids, nonces) = (["ab".to_string()], Vec::new());
+        let ours = Ours {
+            work: std::path::Path::new(WORK),
+            ids: &ids,
+            nonces: &nonces,
+        };
+        assert!(ours.owns_path("/c/ab/rootfs"));
+        assert!(!ours.owns_path("/c/abc/rootfs"));
+        assert!(!ours.owns_link("tab0"));
+    }
+
+    #[test]
+    fn someone_elses_changes_are_noted_by_kind() {
+        let foreign = [
+            Change::MountAdded(mount_on("/tmp/rcnoise1/m3")),
+            Change::CgroupAdded(group("rubber-crab/9eff00112233")),
+            Change::LinkAdded("docker0".into()),
+        ];
+        assert_eq!(
+            note(&foreign).unwrap(),
+            "the host's mount table changed during this check: tmpfs on /tmp/rcnoise1/m3 appeared on the host; not counted against your runtime (not under the checker's directory, not named after its containers)\n\
+             the host's network links changed during this check: network link docker0 appeared on the host; not counted against your runtime (not under the checker's directory, not named after its containers)\n\
+             the host's rubber-crab/ cgroups changed during this check: cgroup rubber-crab/9eff00112233 (memory) appeared on the host; not counted against your runtime (not under the checker's directory, not named after its containers)"
+        );
+        assert_eq!(note(&[]), None);
+    }
+
+    #[test]
+    fn a_link_that_came_and_went_is_seen() {
+        let before = state(ROOT, "vm", &[("lo", "0x9")]);
+        let after = state(ROOT, "vm", &[("lo", "0x9"), ("veth1", "0x1002")]);
+        let announced = ["lo", "veth1", "rcleak3f2a91c0", "rcleak3f2a91c0"].map(String::from);
+        assert_eq!(
+            links_come_and_gone(&before, &after, &announced),
+            [Change::LinkCameAndWent("rcleak3f2a91c0".into())]
+        );
+    }
+
+    #[test]
+    fn mounts_that_arrived_from_the_host_are_not_the_sandboxs() {
+        let line = |id: u32, point: &str, tags: &str, dev: &str| {
+            format!("{id} 22 {dev} / {point} rw {tags} - tmpfs tmpfs rw\n")
+        };
+        let sandbox = mounts::parse(&format!(
+            "{}{}{}",
+            line(301, "/tmp/rcnoise1/m3", "shared:90 master:12", "0:77"),
+            line(302, "/leaked", "shared:91", "0:78"),
+            line(303, "/bound", "shared:92 master:13", "0:79"),
+        ));
+        let host = mounts::parse(&line(150, "/tmp/rcnoise1/m3", "shared:12", "0:77"));
+        let made: Vec<String> = made_in_sandbox(sandbox, &[&host, &[]])
+            .iter()
+            .map(|m| m.mount_point.clone())
+            .collect();
+        // A bind mount made in the sandbox is a slave too, but the host has nothing there.
+        assert_eq!(made, ["/leaked", "/bound"]);
+    }
 }

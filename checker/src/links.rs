@@ -174,3 +174,47 @@ pub fn new_link_names(datagram: &[u8]) -> Vec<String> {
     }
     names
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One netlink message: header, ifinfomsg, then (type, value) attributes.
+    fn message(kind: u16, attributes: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut body = vec![0u8; 16];
+        for (attr_kind, value) in attributes {
+            let len = 4 + value.len();
+            body.extend((len as u16).to_ne_bytes());
+            body.extend(attr_kind.to_ne_bytes());
+            body.extend(*value);
+            body.resize((body.len() + 3) & !3, 0);
+        }
+        let mut out = ((16 + body.len()) as u32).to_ne_bytes().to_vec();
+        out.extend(kind.to_ne_bytes());
+        out.extend([0u8; 10]);
+        out.extend(body);
+        out
+    }
+
+    #[test]
+    fn the_names_of_new_links_are_read_from_a_datagram() {
+        let mut datagram = message(
+            libc::RTM_NEWLINK,
+            &[
+                (libc::IFLA_MTU, &1500u32.to_ne_bytes()),
+                (libc::IFLA_IFNAME, b"rcleak3f\0"),
+            ],
+        );
+        datagram.extend(message(
+            libc::RTM_DELLINK,
+            &[(libc::IFLA_IFNAME, b"gone\0")],
+        ));
+        datagram.extend(message(
+            libc::RTM_NEWLINK,
+            &[(libc::IFLA_IFNAME, b"veth12345\0")],
+        ));
+        assert_eq!(new_link_names(&datagram), ["rcleak3f", "veth12345"]);
+        assert!(new_link_names(&datagram[..20]).is_empty(), "a cut message");
+        assert!(new_link_names(&[]).is_empty());
+    }
+}
