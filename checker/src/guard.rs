@@ -159,8 +159,7 @@ pub struct Findings {
 
 /// What changed on the host during a check. Changes this run made are undone where we can
 /// (mounts unmounted, leaked tun devices deleted, groups emptied and removed) and blamed; the
-/// rest is left alone and noted.
-/// `announced` are the links the kernel announced during the check (links::LinkWatch).
+/// rest is left alone and noted. `announced` are the links the kernel announced during the check (links::LinkWatch).
 pub fn inspect(before: &HostState, env: &Env, ours: &Ours, announced: &[String]) -> Findings {
     let after = host_state();
     let mut all = changes(before, &after);
@@ -182,13 +181,14 @@ pub fn inspect(before: &HostState, env: &Env, ours: &Ours, announced: &[String])
         })
         .collect();
     // A runtime may leave the (empty) `rubber-crab/` parent, as Docker leaves `docker/`: that is
-    // no damage, but the checker takes away what the check brought, when the check's runtime
-    // made containers (rmdir removes it only if it is empty).
-    if !ours.ids.is_empty() {
-        for parent in &after.cgroup_parents {
-            if !before.cgroup_parents.contains(parent) {
-                let _ = std::fs::remove_dir(parent);
-            }
+    // no damage. The checker takes away one that the check brought only when it held a group of
+    // this run's (so the run made it): other engines share the parent.
+    for parent in &after.cgroup_parents {
+        let held_ours = blamed.iter().any(
+            |change| matches!(change, Change::CgroupAdded(group) if group.dir.starts_with(parent)),
+        );
+        if held_ours && !before.cgroup_parents.contains(parent) {
+            let _ = std::fs::remove_dir(parent);
         }
     }
     Findings {

@@ -295,7 +295,10 @@ impl Noise {
     pub fn start() -> Noise {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
-        let maker = std::thread::spawn(move || make_noise(&flag));
+        let (ready, set_up) = std::sync::mpsc::channel();
+        let maker = std::thread::spawn(move || make_noise(&flag, &ready));
+        // The checker's runs start once its shared mount and the groups' parents are there.
+        set_up.recv().unwrap();
         Noise {
             stop,
             maker: Some(maker),
@@ -318,7 +321,10 @@ impl Drop for Noise {
     }
 }
 
-fn make_noise(stop: &std::sync::atomic::AtomicBool) -> NoiseLog {
+fn make_noise(
+    stop: &std::sync::atomic::AtomicBool,
+    ready: &std::sync::mpsc::Sender<()>,
+) -> NoiseLog {
     use nix::mount::{mount, umount2, MntFlags, MsFlags};
     let dir = tempfile::Builder::new()
         .prefix(NOISE_TAG)
@@ -343,6 +349,7 @@ fn make_noise(stop: &std::sync::atomic::AtomicBool) -> NoiseLog {
     .unwrap();
     let parents = noise_parents();
     let mut log = NoiseLog::default();
+    ready.send(()).unwrap();
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
         let round = log.rounds;
         let target = shared.join(format!("m{round}"));
