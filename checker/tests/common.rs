@@ -348,6 +348,8 @@ fn make_noise(
     )
     .unwrap();
     let parents = noise_parents();
+    // A long-running container too, from start to end: it also keeps the parents in use.
+    let resident = ForeignContainer::start(&format!("{NOISE_TAG}-{}-resident", std::process::id()));
     let mut log = NoiseLog::default();
     ready.send(()).unwrap();
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -380,6 +382,8 @@ fn make_noise(
         std::fs::remove_dir(&target).unwrap();
         log.rounds += 1;
     }
+    log.problems.extend(resident.stop());
+    log.processes += 1;
     umount2(&shared, MntFlags::MNT_DETACH).unwrap();
     for parent in parents {
         let _ = std::fs::remove_dir(parent);

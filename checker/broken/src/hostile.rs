@@ -123,7 +123,7 @@ fn leak_link(args: &RunArgs) -> Result<()> {
     let id = kit::container::new_id()?;
     let dir = args.container_dir().join(&id);
     std::fs::create_dir_all(&dir)?;
-    let name = format!("rcleak{}", &id[..8]);
+    let name = format!("rcleak{}", id.get(..8).unwrap_or(&id));
     let tun = checker::links::attach_tun(&name, (libc::IFF_TUN | libc::IFF_NO_PI) as i16)
         .with_context(|| format!("creating tun device {name}"))?;
     checker::links::set_persist(&tun, true).with_context(|| format!("making {name} persist"))?;
