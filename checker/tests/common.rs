@@ -391,18 +391,91 @@ fn make_noise(
     log
 }
 
+/// Set in the copy of a test that [`in_a_namespace_of_its_own`] runs.
+const ISOLATED: &str = "RUBBER_CRAB_TEST_ISOLATED";
+
+/// The cgroup hierarchy, seen only in that namespace, where a noise maker's containers go.
+const NOISE_HIERARCHY: &str = "name=rcnoise";
+
+/// Runs `test` (the caller) again, alone, in a child process with a mount namespace of its own
+/// that holds a cgroup hierarchy only it sees ([`NOISE_HIERARCHY`]): a noise maker's containers
+/// go there, where checkers of other checkouts on this host (older ones kill any new group
+/// under `rubber-crab/`) cannot touch them, while the checker under test sees that hierarchy as
+/// it sees every other. True in the child: go on with the test. False in the parent, once the
+/// child has passed.
+pub fn in_a_namespace_of_its_own(test: &str) -> bool {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os(ISOLATED).is_some() {
+        // Seen in this namespace only; the same dir serves every run.
+        let point = workspace_root().join("target").join(NOISE_TAG);
+        std::fs::create_dir_all(&point).unwrap();
+        nix::mount::mount(
+            Some("cgroup"),
+            &point,
+            Some("cgroup"),
+            nix::mount::MsFlags::empty(),
+            Some(format!("none,{NOISE_HIERARCHY}").as_str()),
+        )
+        .unwrap();
+        return true;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ISOLATED, "1");
+    // SAFETY: unshare and mount are async-signal-safe; the child is single-threaded here.
+    unsafe {
+        child.pre_exec(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+            nix::mount::mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )?;
+            Ok(())
+        });
+    }
+    let status = child.status().unwrap();
+    assert!(
+        status.success(),
+        "{test}, in a namespace of its own: {status}"
+    );
+    false
+}
+
+/// Where a noise maker's containers go: the hierarchy of [`in_a_namespace_of_its_own`] when
+/// there is one, else every hierarchy.
+fn noise_hierarchies() -> Vec<PathBuf> {
+    let layout = checker::cgroups::Layout::of_host();
+    let own: Vec<PathBuf> = layout
+        .hierarchies
+        .iter()
+        .filter(|h| h.name == NOISE_HIERARCHY)
+        .map(|h| h.mount_point.clone())
+        .collect();
+    if !own.is_empty() {
+        return own;
+    }
+    layout
+        .hierarchies
+        .iter()
+        .map(|h| h.mount_point.clone())
+        .collect()
+}
+
 /// `rubber-crab/` in every hierarchy, made now where it is missing (and returned, to be removed
 /// at the end): a parent that comes and goes would race with the checker's runs.
 fn noise_parents() -> Vec<PathBuf> {
-    checker::cgroups::Layout::of_host()
-        .hierarchies
+    noise_hierarchies()
         .iter()
-        .map(|h| h.mount_point.join(checker::cgroups::RUNTIME_PARENT))
+        .map(|h| h.join(checker::cgroups::RUNTIME_PARENT))
         .filter(|p| !p.is_dir() && std::fs::create_dir(p).is_ok())
         .collect()
 }
 
-/// Another engine's container: `rubber-crab/<id>` in every hierarchy, a `sleep` in them.
+/// Another engine's container: `rubber-crab/<id>` in the noise's hierarchies, a `sleep` in them.
 struct ForeignContainer {
     groups: Vec<PathBuf>,
     process: std::process::Child,
@@ -414,14 +487,9 @@ impl ForeignContainer {
             .arg("600")
             .spawn()
             .unwrap();
-        let groups: Vec<PathBuf> = checker::cgroups::Layout::of_host()
-            .hierarchies
+        let groups: Vec<PathBuf> = noise_hierarchies()
             .iter()
-            .map(|h| {
-                h.mount_point
-                    .join(checker::cgroups::RUNTIME_PARENT)
-                    .join(id)
-            })
+            .map(|h| h.join(checker::cgroups::RUNTIME_PARENT).join(id))
             .filter(|g| std::fs::create_dir(g).is_ok())
             .collect();
         for group in &groups {

@@ -120,6 +120,7 @@ fn hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged() {
     if !root_or_skip("hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged") {
         return;
     }
+    let _turn = one_at_a_time();
     let problems = judge_hostile_runtimes();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
@@ -128,7 +129,12 @@ fn hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged() {
 /// theirs is touched.
 #[test]
 fn hostile_runtimes_get_the_same_verdicts_on_a_busy_host() {
-    if !root_or_skip("hostile_runtimes_get_the_same_verdicts_on_a_busy_host") {
+    let test = "hostile_runtimes_get_the_same_verdicts_on_a_busy_host";
+    if !root_or_skip(test) {
+        return;
+    }
+    let _turn = one_at_a_time();
+    if !in_a_namespace_of_its_own(test) {
         return;
     }
     let noise = Noise::start();
@@ -137,11 +143,15 @@ fn hostile_runtimes_get_the_same_verdicts_on_a_busy_host() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Checks each hostile runtime at level 0; what went wrong. One test at a time: each asserts
-/// the host is as it was around every checker run, and the other's runtimes change it.
-fn judge_hostile_runtimes() -> Vec<String> {
+/// The tests of this file one at a time: each asserts the host is as it was around every
+/// checker run, and the other's runtimes change it.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Checks each hostile runtime at level 0; what went wrong.
+fn judge_hostile_runtimes() -> Vec<String> {
     let layout = checker::cgroups::Layout::of_host();
     let caged = ["memory", "pids"].iter().all(|c| {
         layout.hierarchies.iter().any(|h| {
