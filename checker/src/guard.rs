@@ -20,7 +20,7 @@ pub struct HostState {
     cgroup_parents: Vec<std::path::PathBuf>,
 }
 
-pub fn host_state() -> HostState {
+fn host_state() -> HostState {
     HostState {
         links: crate::links::host_links(),
         mounts: mounts::read("/proc/self/mountinfo").unwrap_or_default(),
@@ -148,6 +148,35 @@ fn names_after(text: &str, name: &str) -> bool {
     !name.is_empty() && (text == name || name.len() >= MIN_NAME && text.contains(name))
 }
 
+/// The guard of one check: the host as it was before, and the links announced since.
+pub struct Guard {
+    before: HostState,
+    links: Option<crate::links::LinkWatch>,
+}
+
+impl Guard {
+    pub fn start() -> Guard {
+        // Links first: one made while the snapshot is taken is announced, not missed.
+        let links = crate::links::LinkWatch::start();
+        Guard {
+            before: host_state(),
+            links,
+        }
+    }
+
+    /// What changed, with `ids` the container ids the check's runtime created (see [`inspect`]).
+    pub fn finish(self, env: &Env, ids: &[String]) -> Findings {
+        let nonces = crate::run::nonces_made();
+        let ours = Ours {
+            work: &env.work,
+            ids,
+            nonces: &nonces,
+        };
+        let announced = self.links.map(|w| w.announced()).unwrap_or_default();
+        inspect(&self.before, env, &ours, &announced)
+    }
+}
+
 /// What the guard found after a check.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Findings {
@@ -160,7 +189,7 @@ pub struct Findings {
 /// What changed on the host during a check. Changes this run made are undone where we can
 /// (mounts unmounted, leaked tun devices deleted, groups emptied and removed) and blamed; the
 /// rest is left alone and noted. `announced` are the links the kernel announced during the check (links::LinkWatch).
-pub fn inspect(before: &HostState, env: &Env, ours: &Ours, announced: &[String]) -> Findings {
+fn inspect(before: &HostState, env: &Env, ours: &Ours, announced: &[String]) -> Findings {
     let after = host_state();
     let mut all = changes(before, &after);
     all.extend(links_come_and_gone(before, &after, announced));

@@ -111,8 +111,7 @@ pub fn skipped(check: &'static Check, reason: &str) -> CheckResult {
 
 fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
     let started = Instant::now();
-    let links = crate::links::LinkWatch::start();
-    let before = guard::host_state();
+    let guard = guard::Guard::start();
     let check_dir = env.work.join(format!("{}-{index}", check.id));
     let (verdict, runs, ids) = match Ctx::new(env, check_dir.clone()) {
         Ok(mut ctx) => {
@@ -123,14 +122,7 @@ fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
     };
     // The sandbox is gone (Ctx dropped): anything the runtime left in it went with it. The host
     // must be as before, but for what others changed meanwhile.
-    let nonces = crate::run::nonces_made();
-    let ours = guard::Ours {
-        work: &env.work,
-        ids: &ids,
-        nonces: &nonces,
-    };
-    let announced = links.map(|watch| watch.announced()).unwrap_or_default();
-    let found = guard::inspect(&before, env, &ours, &announced);
+    let found = guard.finish(env, &ids);
     let verdict = match (verdict, found.damage) {
         (_, Some(damage)) => Ok(crate::check::fail("the host is unchanged", damage)),
         (verdict, None) => verdict,
