@@ -60,6 +60,10 @@ fn correct_runtimes_pass_while_others_change_the_host() {
         log.rounds, log.processes, log.links_gone
     );
     assert!(log.rounds > RUNS, "the noise maker hardly ran: {log:?}");
+    assert!(
+        notes > 0,
+        "no report noted the noise: it never overlapped a check"
+    );
     assert!(log.problems.is_empty(), "{}", log.problems.join("\n"));
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
