@@ -69,6 +69,8 @@ pub struct Ctx<'a> {
     /// Extra runtime flags for the runs that follow, e.g. `--hostname box`.
     pub flags: Vec<String>,
     pub runs: Vec<RunSummary>,
+    /// The container ids the runtime creates in `container_dir` (see guard.rs).
+    pub ids: crate::guard::IdRecorder,
 }
 
 /// What the report shows of a run: how to reproduce it and what the runtime printed.
@@ -97,10 +99,11 @@ impl<'a> Ctx<'a> {
         Ok(Ctx {
             env,
             sandbox: Sandbox::start(env.rootless)?,
-            container_dir,
             image_dir,
             flags: Vec::new(),
             runs: Vec::new(),
+            ids: crate::guard::IdRecorder::watch(&container_dir),
+            container_dir,
         })
     }
 

@@ -1,8 +1,11 @@
-//! The host guard: what must not change on the host while a check runs, what changed, and
-//! undoing what is ours to undo.
+//! The host guard: what must not change on the host while a check runs, what changed, which
+//! changes this run made (and are undone and blamed), and which someone else made (and are only
+//! noted: other container engines, another checker, an automounter or a VPN share the host).
 
 use crate::check::Env;
 use crate::{cgroups, mounts};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use std::path::{Path, PathBuf};
 
 /// What must not change on the host while a check runs.
 #[derive(PartialEq, Eq)]
@@ -17,7 +20,7 @@ pub struct HostState {
     cgroup_parents: Vec<std::path::PathBuf>,
 }
 
-pub fn host_state() -> HostState {
+fn host_state() -> HostState {
     HostState {
         links: crate::links::host_links(),
         mounts: mounts::read("/proc/self/mountinfo").unwrap_or_default(),
@@ -29,30 +32,250 @@ pub fn host_state() -> HostState {
     }
 }
 
-/// What changed on the host, after undoing what can be undone: mounts that appeared under the
-/// checker's own directories are unmounted, the hostname is restored, a leaked tun device is
-/// deleted.
-pub fn host_damage(before: &HostState, env: &Env) -> Option<String> {
+/// What one check's run owns, and so what it can be blamed for: the checker run's scratch dir,
+/// the container ids its runtime created, and the nonces the checker made.
+pub struct Ours<'a> {
+    pub work: &'a Path,
+    pub ids: &'a [String],
+    pub nonces: &'a [String],
+}
+
+/// The container ids a runtime creates under its `--container-dir`, recorded as they appear: a
+/// runtime removes `<container-dir>/<id>/` when its container exits, so looking only afterwards
+/// would find nothing. inotify(7) queues every creation in the dir until it is read.
+pub struct IdRecorder {
+    dir: PathBuf,
+    /// None where inotify is unavailable (no instances left): then only what is still there at
+    /// the end is recorded.
+    inotify: Option<Inotify>,
+    /// What inotify said so far (reading its queue empties it).
+    seen: Vec<String>,
+}
+
+impl IdRecorder {
+    pub fn watch(dir: &Path) -> IdRecorder {
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
+            .ok()
+            .filter(|inotify| {
+                let flags = AddWatchFlags::IN_CREATE
+                    | AddWatchFlags::IN_MOVED_TO
+                    | AddWatchFlags::IN_ONLYDIR;
+                inotify.add_watch(dir, flags).is_ok()
+            });
+        IdRecorder {
+            dir: dir.to_path_buf(),
+            inotify,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Every directory created in the container dir since [`IdRecorder::watch`], and every one
+    /// there now; sorted, without duplicates.
+    pub fn ids(&mut self) -> Vec<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        if let Some(inotify) = &self.inotify {
+            // Non-blocking: EAGAIN once the queue is empty.
+            while let Ok(events) = inotify.read_events() {
+                self.seen.extend(
+                    events
+                        .into_iter()
+                        .filter(|e| e.mask.contains(AddWatchFlags::IN_ISDIR))
+                        .filter_map(|e| e.name)
+                        .map(|name| name.to_string_lossy().into_owned()),
+                );
+            }
+        }
+        ids.extend(self.seen.iter().cloned());
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+/// Names shorter than this are too common to attribute anything to by a substring.
+const MIN_NAME: usize = 8;
+
+impl Ours<'_> {
+    /// A path under the run's scratch dir, or with a component named after one of its ids or
+    /// nonces (`…/containers/<id>/rootfs`, `/rc-tmpfs-<nonce>`).
+    fn owns_path(&self, path: &str) -> bool {
+        let path = Path::new(path);
+        path.starts_with(self.work)
+            || path.components().any(|c| {
+                let c = c.as_os_str().to_string_lossy();
+                self.names().any(|name| names_after(&c, name))
+            })
+    }
+
+    /// A link named after one of the run's ids or nonces. Link names have at most 15 bytes, so
+    /// `veth3f2a91c0` is named after the id `3f2a91c07b1e`: its first 8 characters are enough.
+    fn owns_link(&self, link: &str) -> bool {
+        self.names().any(|name| {
+            let prefix = name.get(..MIN_NAME).unwrap_or(name);
+            link == name || names_after(link, prefix)
+        })
+    }
+
+    /// A mount on the host this run made.
+    pub fn owns_mount(&self, m: &mounts::Mount) -> bool {
+        self.owns_path(&m.mount_point)
+    }
+
+    /// `rubber-crab/<id>` or a group below it, for one of the run's container ids.
+    fn owns_group(&self, path: &str) -> bool {
+        let mut parts = Path::new(path).components();
+        parts
+            .next()
+            .is_some_and(|p| p.as_os_str() == cgroups::RUNTIME_PARENT)
+            && parts
+                .next()
+                .is_some_and(|p| self.ids.iter().any(|id| p.as_os_str() == id.as_str()))
+    }
+
+    fn names(&self) -> impl Iterator<Item = &String> {
+        self.ids.iter().chain(self.nonces)
+    }
+}
+
+/// `text` is `name`, or holds it when `name` is long enough to be unique.
+fn names_after(text: &str, name: &str) -> bool {
+    !name.is_empty() && (text == name || name.len() >= MIN_NAME && text.contains(name))
+}
+
+/// The guard of one check: the host as it was before, and the links announced since.
+pub struct Guard {
+    before: HostState,
+    links: Option<crate::links::LinkWatch>,
+}
+
+impl Guard {
+    pub fn start() -> Guard {
+        // Links first: one made while the snapshot is taken is announced, not missed.
+        let links = crate::links::LinkWatch::start();
+        Guard {
+            before: host_state(),
+            links,
+        }
+    }
+
+    /// What changed, with `ids` the container ids the check's runtime created (see [`inspect`]).
+    pub fn finish(self, env: &Env, ids: &[String]) -> Findings {
+        let nonces = crate::run::nonces_made();
+        let ours = Ours {
+            work: &env.work,
+            ids,
+            nonces: &nonces,
+        };
+        let announced = self.links.map(|w| w.announced()).unwrap_or_default();
+        inspect(&self.before, env, &ours, &announced)
+    }
+}
+
+/// What the guard found after a check.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Findings {
+    /// Changes this run made: they fail the check (each says whether the checker undid it).
+    pub damage: Option<String>,
+    /// Changes someone else made while the check ran: reported, never undone, never blamed.
+    pub note: Option<String>,
+}
+
+/// What changed on the host during a check. Changes this run made are undone where we can
+/// (mounts unmounted, leaked tun devices deleted, groups emptied and removed) and blamed; the
+/// rest is left alone and noted. `announced` are the links the kernel announced during the check (links::LinkWatch).
+fn inspect(before: &HostState, env: &Env, ours: &Ours, announced: &[String]) -> Findings {
     let after = host_state();
-    let changes: Vec<Change> = changes(before, &after)
+    let mut all = changes(before, &after);
+    all.extend(links_come_and_gone(before, &after, announced));
+    let (blamed, foreign): (Vec<Change>, Vec<Change>) = all
         .into_iter()
         .filter(|change| !another_checkers(change, env))
+        .partition(|change| attributable(change, ours));
+    // Someone else's link that came and went left the host as it was: not worth a note.
+    let foreign: Vec<Change> = foreign
+        .into_iter()
+        .filter(|change| !matches!(change, Change::LinkCameAndWent(_)))
         .collect();
-    let text: Vec<String> = changes
+    let damage: Vec<String> = blamed
         .iter()
-        .map(|change| match undo(change, env) {
+        .map(|change| match undo(change) {
             true => format!("{} (the checker undid it)", describe(change)),
             false => describe(change),
         })
         .collect();
     // A runtime may leave the (empty) `rubber-crab/` parent, as Docker leaves `docker/`: that is
-    // no damage, but the checker takes away what the check brought.
+    // no damage. The checker takes away one that the check brought only when it held a group of
+    // this run's (so the run made it): other engines share the parent.
     for parent in &after.cgroup_parents {
-        if !before.cgroup_parents.contains(parent) {
+        let held_ours = blamed.iter().any(
+            |change| matches!(change, Change::CgroupAdded(group) if group.dir.starts_with(parent)),
+        );
+        if held_ours && !before.cgroup_parents.contains(parent) {
             let _ = std::fs::remove_dir(parent);
         }
     }
-    (!text.is_empty()).then(|| text.join("; "))
+    Findings {
+        damage: (!damage.is_empty()).then(|| damage.join("; ")),
+        note: note(&foreign),
+    }
+}
+
+/// The note for changes someone else made, one sentence per kind of thing.
+fn note(foreign: &[Change]) -> Option<String> {
+    let of = |kind: Kind| -> Vec<String> {
+        foreign
+            .iter()
+            .filter(|c| c.kind() == kind)
+            .map(|change| match change {
+                Change::CgroupAdded(g) => {
+                    format!("cgroup {} ({}) appeared on the host", g.path, g.hierarchy)
+                }
+                other => describe(other),
+            })
+            .collect()
+    };
+    let sentences: Vec<String> = [
+        (Kind::Mounts, "the host's mount table"),
+        (Kind::Links, "the host's network links"),
+        (Kind::Cgroups, "the host's rubber-crab/ cgroups"),
+        (Kind::Hostname, "the host's hostname"),
+    ]
+    .into_iter()
+    .filter_map(|(kind, what)| {
+        let seen = of(kind);
+        (!seen.is_empty()).then(|| {
+            format!(
+                "{what} changed during this check: {}; not counted against your runtime (not under the checker's directory, not named after its containers)",
+                seen.join("; ")
+            )
+        })
+    })
+    .collect();
+    (!sentences.is_empty()).then(|| sentences.join("\n"))
+}
+
+/// The mounts of `added` (new in the sandbox) that were made there: not those that arrived
+/// from the host. The sandbox's mounts are slaves of the host's, so one that arrived has a
+/// `master:` tag, and the host has the same filesystem at the same place.
+pub fn made_in_sandbox(added: Vec<mounts::Mount>, host: &[&[mounts::Mount]]) -> Vec<mounts::Mount> {
+    let on_host = |m: &mounts::Mount| {
+        host.iter().flat_map(|table| table.iter()).any(|h| {
+            h.mount_point == m.mount_point
+                && h.fstype == m.fstype
+                && h.major_minor == m.major_minor
+                && h.root == m.root
+        })
+    };
+    added
+        .into_iter()
+        .filter(|m| !(m.propagation().iter().any(|p| p.starts_with("master:")) && on_host(m)))
+        .collect()
 }
 
 /// A mount change under another checker's scratch dir (`<its home>/checker/run-<its pid>`) is
@@ -84,6 +307,10 @@ enum Change {
     MountRemoved(mounts::Mount),
     LinkAdded(String),
     LinkRemoved(String),
+    /// A link that appeared during the check and was gone again by its end. No level before 13
+    /// (veth) has any business creating a link on the host, so one of this run's is a leak, even
+    /// if someone (the host's tooling) deleted it since.
+    LinkCameAndWent(String),
     LinkFlags {
         name: String,
         before: String,
@@ -95,6 +322,29 @@ enum Change {
     },
     CgroupAdded(cgroups::RuntimeGroup),
     CgroupRemoved(cgroups::RuntimeGroup),
+}
+
+/// What a change is about, for the note.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum Kind {
+    Mounts,
+    Links,
+    Cgroups,
+    Hostname,
+}
+
+impl Change {
+    fn kind(&self) -> Kind {
+        match self {
+            Change::MountAdded(_) | Change::MountRemoved(_) => Kind::Mounts,
+            Change::LinkAdded(_)
+            | Change::LinkRemoved(_)
+            | Change::LinkCameAndWent(_)
+            | Change::LinkFlags { .. } => Kind::Links,
+            Change::CgroupAdded(_) | Change::CgroupRemoved(_) => Kind::Cgroups,
+            Change::Hostname { .. } => Kind::Hostname,
+        }
+    }
 }
 
 fn changes(before: &HostState, after: &HostState) -> Vec<Change> {
@@ -150,12 +400,32 @@ fn changes(before: &HostState, after: &HostState) -> Vec<Change> {
     changes
 }
 
+/// Links the kernel announced that neither snapshot has.
+fn links_come_and_gone(before: &HostState, after: &HostState, announced: &[String]) -> Vec<Change> {
+    let known = |name: &String| {
+        before
+            .links
+            .iter()
+            .chain(&after.links)
+            .any(|(n, _)| n == name)
+    };
+    let mut gone: Vec<&String> = announced.iter().filter(|name| !known(name)).collect();
+    gone.sort();
+    gone.dedup();
+    gone.into_iter()
+        .map(|name| Change::LinkCameAndWent(name.clone()))
+        .collect()
+}
+
 fn describe(change: &Change) -> String {
     match change {
         Change::MountAdded(m) => format!("{} appeared on the host", mounts::describe(m)),
         Change::MountRemoved(m) => format!("{} disappeared from the host", mounts::describe(m)),
         Change::LinkAdded(name) => format!("network link {name} appeared on the host"),
         Change::LinkRemoved(name) => format!("network link {name} disappeared from the host"),
+        Change::LinkCameAndWent(name) => format!(
+            "network link {name} appeared on the host during the check (it was gone again by its end)"
+        ),
         Change::LinkFlags {
             name,
             before,
@@ -175,19 +445,29 @@ fn describe(change: &Change) -> String {
     }
 }
 
-/// Undoes a change when it is ours to undo: only mounts under the checker's own directory, only
-/// the hostname we saw before, only tun devices (see links::remove_leaked), only groups under
-/// `rubber-crab/` that appeared during the check (their processes are killed first).
-fn undo(change: &Change, env: &Env) -> bool {
+/// Whether this run made the change: mounts under its directories or named after its
+/// containers, links named after them, their `rubber-crab/<id>` groups. The host's hostname is
+/// never the runtime's to change: it runs in the checker's own UTS namespace.
+fn attributable(change: &Change, ours: &Ours) -> bool {
     match change {
-        Change::MountAdded(m)
-            if std::path::Path::new(&m.mount_point)
-                .starts_with(env.work.parent().unwrap_or(&env.work)) =>
-        {
+        Change::MountAdded(m) | Change::MountRemoved(m) => ours.owns_mount(m),
+        Change::LinkAdded(name)
+        | Change::LinkRemoved(name)
+        | Change::LinkCameAndWent(name)
+        | Change::LinkFlags { name, .. } => ours.owns_link(name),
+        Change::CgroupAdded(g) | Change::CgroupRemoved(g) => ours.owns_group(&g.path),
+        Change::Hostname { .. } => false,
+    }
+}
+
+/// Undoes a change this run made, where we know how: a mount is unmounted, a tun device
+/// deleted (see links::remove_leaked), a group emptied and removed.
+fn undo(change: &Change) -> bool {
+    match change {
+        Change::MountAdded(m) => {
             nix::mount::umount2(m.mount_point.as_str(), nix::mount::MntFlags::MNT_DETACH).is_ok()
         }
         Change::LinkAdded(name) => crate::links::remove_leaked(name),
-        Change::Hostname { before, .. } => nix::unistd::sethostname(before).is_ok(),
         Change::CgroupAdded(group) => cgroups::remove_group(&group.dir).is_ok(),
         _ => false,
     }
@@ -271,5 +551,157 @@ mod tests {
                 "the host's hostname changed from \"vm\" to \"box\"",
             ]
         );
+    }
+
+    fn group(path: &str) -> cgroups::RuntimeGroup {
+        cgroups::RuntimeGroup {
+            hierarchy: "memory".into(),
+            path: path.into(),
+            dir: std::path::Path::new("/sys/fs/cgroup/memory").join(path),
+        }
+    }
+
+    fn mount_on(point: &str) -> mounts::Mount {
+        mounts::parse(&format!("99 22 0:50 / {point} rw - tmpfs tmpfs rw\n"))
+            .pop()
+            .unwrap()
+    }
+
+    const WORK: &str = "/w/target/rubber-crab/checker/run-10";
+    const ID: &str = "3f2a91c07b1e";
+    const NONCE: &str = "0badc0ffee42";
+
+    fn ours_blames(change: &Change) -> bool {
+        let (ids, nonces) = ([ID.to_string()], [NONCE.to_string()]);
+        let ours = Ours {
+            work: std::path::Path::new(WORK),
+            ids: &ids,
+            nonces: &nonces,
+        };
+        attributable(change, &ours)
+    }
+
+    #[test]
+    fn groups_are_ours_only_when_named_by_this_runs_container_ids() {
+        let added = |path: &str| ours_blames(&Change::CgroupAdded(group(path)));
+        assert!(added("rubber-crab/3f2a91c07b1e"));
+        assert!(added("rubber-crab/3f2a91c07b1e/init"), "below it");
+        assert!(
+            !added("rubber-crab/9eff00112233"),
+            "another engine's container"
+        );
+        assert!(!added("rubber-crab/3f2a91c07b1e0"), "only the whole id");
+        assert!(!added("rubber-crab/left-3f2a91c07b1e"), "only the whole id");
+        assert!(!added("docker/3f2a91c07b1e"), "not under rubber-crab/");
+        assert!(!ours_blames(&Change::CgroupRemoved(group(
+            "rubber-crab/9eff00112233"
+        ))));
+    }
+
+    #[test]
+    fn mounts_are_ours_under_the_work_dir_or_named_after_our_ids_and_nonces() {
+        let added = |point: &str| ours_blames(&Change::MountAdded(mount_on(point)));
+        assert!(added(&format!("{WORK}/L0.x-0")), "over a check's dir");
+        assert!(added(WORK), "over the work dir itself");
+        assert!(added("/var/lib/x/containers/3f2a91c07b1e/rootfs"));
+        assert!(added("/rc-tmpfs-0badc0ffee42"), "named after a nonce");
+        assert!(!added("/tmp/rcnoise1/m3"), "someone else's");
+        assert!(
+            !added("/scratch/containers/9eff00112233/rootfs"),
+            "another engine's overlay"
+        );
+        assert!(
+            !added("/w/target/rubber-crab/checker/run-11/L0.x-0"),
+            "another checker's"
+        );
+        assert!(
+            !added("/w/target/rubber-crab/checker"),
+            "above the work dir"
+        );
+        assert!(!ours_blames(&Change::MountRemoved(mount_on("/mnt/usb"))));
+    }
+
+    #[test]
+    fn links_are_ours_when_named_after_our_ids_even_shortened() {
+        let added = |name: &str| ours_blames(&Change::LinkAdded(name.into()));
+        assert!(added("rcleak3f2a91c0"), "the first 8 characters");
+        assert!(added("3f2a91c07b1e"));
+        assert!(ours_blames(&Change::LinkCameAndWent("veth3f2a91c0".into())));
+        assert!(!added("rcleak3f2a91"), "fewer than 8 characters");
+        assert!(!added("docker0"));
+        assert!(!added("rcnoise7"));
+        assert!(!ours_blames(&Change::LinkFlags {
+            name: "eth0".into(),
+            before: "0x1003".into(),
+            after: "0x1002".into()
+        }));
+    }
+
+    #[test]
+    fn the_hosts_hostname_is_never_the_runtimes() {
+        assert!(!ours_blames(&Change::Hostname {
+            before: "vm".into(),
+            after: "box".into()
+        }));
+    }
+
+    #[test]
+    fn short_ids_are_matched_whole_only() {
+        let (ids, nonces) = (["ab".to_string()], Vec::new());
+        let ours = Ours {
+            work: std::path::Path::new(WORK),
+            ids: &ids,
+            nonces: &nonces,
+        };
+        assert!(ours.owns_path("/c/ab/rootfs"));
+        assert!(!ours.owns_path("/c/abc/rootfs"));
+        assert!(!ours.owns_link("tab0"));
+    }
+
+    #[test]
+    fn someone_elses_changes_are_noted_by_kind() {
+        let foreign = [
+            Change::MountAdded(mount_on("/tmp/rcnoise1/m3")),
+            Change::CgroupAdded(group("rubber-crab/9eff00112233")),
+            Change::LinkAdded("docker0".into()),
+        ];
+        assert_eq!(
+            note(&foreign).unwrap(),
+            "the host's mount table changed during this check: tmpfs on /tmp/rcnoise1/m3 appeared on the host; not counted against your runtime (not under the checker's directory, not named after its containers)\n\
+             the host's network links changed during this check: network link docker0 appeared on the host; not counted against your runtime (not under the checker's directory, not named after its containers)\n\
+             the host's rubber-crab/ cgroups changed during this check: cgroup rubber-crab/9eff00112233 (memory) appeared on the host; not counted against your runtime (not under the checker's directory, not named after its containers)"
+        );
+        assert_eq!(note(&[]), None);
+    }
+
+    #[test]
+    fn a_link_that_came_and_went_is_seen() {
+        let before = state(ROOT, "vm", &[("lo", "0x9")]);
+        let after = state(ROOT, "vm", &[("lo", "0x9"), ("veth1", "0x1002")]);
+        let announced = ["lo", "veth1", "rcleak3f2a91c0", "rcleak3f2a91c0"].map(String::from);
+        assert_eq!(
+            links_come_and_gone(&before, &after, &announced),
+            [Change::LinkCameAndWent("rcleak3f2a91c0".into())]
+        );
+    }
+
+    #[test]
+    fn mounts_that_arrived_from_the_host_are_not_the_sandboxs() {
+        let line = |id: u32, point: &str, tags: &str, dev: &str| {
+            format!("{id} 22 {dev} / {point} rw {tags} - tmpfs tmpfs rw\n")
+        };
+        let sandbox = mounts::parse(&format!(
+            "{}{}{}",
+            line(301, "/tmp/rcnoise1/m3", "shared:90 master:12", "0:77"),
+            line(302, "/leaked", "shared:91", "0:78"),
+            line(303, "/bound", "shared:92 master:13", "0:79"),
+        ));
+        let host = mounts::parse(&line(150, "/tmp/rcnoise1/m3", "shared:12", "0:77"));
+        let made: Vec<String> = made_in_sandbox(sandbox, &[&host, &[]])
+            .iter()
+            .map(|m| m.mount_point.clone())
+            .collect();
+        // A bind mount made in the sandbox is a slave too, but the host has nothing there.
+        assert_eq!(made, ["/leaked", "/bound"]);
     }
 }

@@ -65,6 +65,9 @@ pub fn human(result: &CheckResult) -> String {
     if matches!(result.status, Status::Fail | Status::Error) {
         field("docs", result.doc);
     }
+    if let Some(note) = &result.note {
+        field("note", note);
+    }
     out
 }
 

@@ -510,9 +510,20 @@ pub fn shell_quote(word: &str) -> String {
     }
 }
 
-/// A random hex nonce.
+/// A random hex nonce, remembered: a mount or link named after it is this run's (see guard.rs).
 pub fn nonce() -> String {
-    kit::container::new_id().unwrap_or_else(|_| format!("{:x}", std::process::id()))
+    let nonce = kit::container::new_id().unwrap_or_else(|_| format!("{:x}", std::process::id()));
+    if let Ok(mut made) = NONCES.lock() {
+        made.push(nonce.clone());
+    }
+    nonce
+}
+
+static NONCES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Every nonce this checker has made.
+pub fn nonces_made() -> Vec<String> {
+    NONCES.lock().map(|made| made.clone()).unwrap_or_default()
 }
 
 pub fn path_str(p: &Path) -> String {

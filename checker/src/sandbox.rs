@@ -86,9 +86,18 @@ impl Sandbox {
         mounts::read(&format!("/proc/{}/mountinfo", self.holder_pid()))
     }
 
-    /// Mounts present now that were not there when the sandbox started.
+    /// Mounts made in the sandbox since it started: those that arrived from the host side (a
+    /// slave receives the host's new mounts) are someone else's (see guard.rs).
     pub fn leftover_mounts(&self) -> Result<Vec<Mount>> {
-        Ok(mounts::added(&self.initial_mounts, &self.mounts()?))
+        // The host is read before and after the sandbox, so that a host mount that came or
+        // went meanwhile is in one of them.
+        let host_before = mounts::read("/proc/self/mountinfo")?;
+        let added = mounts::added(&self.initial_mounts, &self.mounts()?);
+        let host_after = mounts::read("/proc/self/mountinfo")?;
+        Ok(crate::guard::made_in_sandbox(
+            added,
+            &[&host_before, &host_after],
+        ))
     }
 
     /// The id of the sandbox's namespace of `kind` (`uts:[...]`, `pid:[...]`): the runtime's own.

@@ -36,6 +36,9 @@ pub struct CheckResult {
     pub reproduce: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<Output>,
+    /// Host changes someone else made while the check ran: reported, not counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     pub duration_ms: u64,
 }
 
@@ -101,24 +104,26 @@ pub fn skipped(check: &'static Check, reason: &str) -> CheckResult {
         doc: check.doc,
         reproduce: None,
         output: None,
+        note: None,
         duration_ms: 0,
     }
 }
 
 fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
     let started = Instant::now();
-    let before = guard::host_state();
+    let guard = guard::Guard::start();
     let check_dir = env.work.join(format!("{}-{index}", check.id));
-    let (verdict, runs) = match Ctx::new(env, check_dir.clone()) {
+    let (verdict, runs, ids) = match Ctx::new(env, check_dir.clone()) {
         Ok(mut ctx) => {
             let verdict = (check.run)(&mut ctx);
-            (verdict, std::mem::take(&mut ctx.runs))
+            (verdict, std::mem::take(&mut ctx.runs), ctx.ids.ids())
         }
-        Err(e) => (Err(e), Vec::new()),
+        Err(e) => (Err(e), Vec::new(), Vec::new()),
     };
     // The sandbox is gone (Ctx dropped): anything the runtime left in it went with it. The host
-    // must be exactly as before.
-    let verdict = match (verdict, guard::host_damage(&before, env)) {
+    // must be as before, but for what others changed meanwhile.
+    let found = guard.finish(env, &ids);
+    let verdict = match (verdict, found.damage) {
         (_, Some(damage)) => Ok(crate::check::fail("the host is unchanged", damage)),
         (verdict, None) => verdict,
     };
@@ -129,6 +134,7 @@ fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
     let mut result = skipped(check, "");
     result.reason = None;
     result.duration_ms = started.elapsed().as_millis() as u64;
+    result.note = found.note;
     match verdict {
         Ok(Verdict::Pass) => result.status = Status::Pass,
         Ok(Verdict::Skip(reason)) => result.reason = Some(reason),

@@ -39,10 +39,13 @@ pub struct Host {
     cgroups: Vec<String>,
 }
 
+/// The host as the checker must leave it; what a [`Noise`] maker does is someone else's.
 pub fn host() -> Host {
+    let theirs = |s: &String| s.contains(NOISE_TAG);
     let mut links: Vec<String> = std::fs::read_dir("/sys/class/net")
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !theirs(name))
         .collect();
     links.sort();
     // Groups that runtimes create; the checker's own cages are checked per run (see `checker`).
@@ -51,6 +54,7 @@ pub fn host() -> Host {
             .into_iter()
             .map(|g| g.dir.display().to_string())
             .chain(runtime_parents())
+            .filter(|dir| !theirs(dir))
             .collect();
     cgroups.sort();
     let mounts = std::fs::read_to_string("/proc/self/mountinfo")
@@ -58,6 +62,7 @@ pub fn host() -> Host {
         .lines()
         .filter_map(probe::parse_mountinfo_line)
         .map(|m| format!("{} {} {}", m.mount_point, m.fstype, m.source))
+        .filter(|m| !theirs(m))
         .collect();
     let hostname = nix::unistd::gethostname()
         .unwrap()
@@ -259,5 +264,280 @@ impl Terminal {
             && modes
                 .local_flags
                 .contains(nix::sys::termios::LocalFlags::ECHO)
+    }
+}
+
+/// In the names of everything a [`Noise`] maker makes: its dir, links and groups.
+pub const NOISE_TAG: &str = "rcnoise";
+
+/// Someone else at work on the host while the checker runs (another container engine, an
+/// automounter, a VPN): over and over, it mounts a tmpfs (under a shared mount of its own, so
+/// that, as on a systemd host, the mount propagates into every slave of it, the checker's
+/// sandboxes too), adds a tun link, and starts a "container" in `rubber-crab/<its id>` groups with
+/// a live `sleep` in them; then undoes each. It checks that nobody touched its groups or killed
+/// its processes: it ends them itself, by pid.
+pub struct Noise {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    maker: Option<std::thread::JoinHandle<NoiseLog>>,
+}
+
+/// What a noise maker did, and what went wrong with its things.
+#[derive(Debug, Default)]
+pub struct NoiseLog {
+    pub rounds: usize,
+    /// Foreign processes it started and ended itself, by SIGTERM.
+    pub processes: usize,
+    /// Rounds whose link was already gone when it came to delete it (this machine's own tooling
+    /// deletes unknown links by itself).
+    pub links_gone: usize,
+    pub problems: Vec<String>,
+}
+
+impl Noise {
+    pub fn start() -> Noise {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let (ready, set_up) = std::sync::mpsc::channel();
+        let maker = std::thread::spawn(move || make_noise(&flag, &ready));
+        // The checker's runs start once its shared mount and the groups' parents are there.
+        set_up.recv().unwrap();
+        Noise {
+            stop,
+            maker: Some(maker),
+        }
+    }
+
+    /// Stops it; what it did.
+    pub fn stop(mut self) -> NoiseLog {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.maker.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for Noise {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(maker) = self.maker.take() {
+            let _ = maker.join();
+        }
+    }
+}
+
+fn make_noise(
+    stop: &std::sync::atomic::AtomicBool,
+    ready: &std::sync::mpsc::Sender<()>,
+) -> NoiseLog {
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    let dir = tempfile::Builder::new()
+        .prefix(NOISE_TAG)
+        .tempdir()
+        .unwrap();
+    let shared = dir.path().to_path_buf();
+    mount(
+        Some(&shared),
+        &shared,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .unwrap();
+    mount(
+        None::<&str>,
+        &shared,
+        None::<&str>,
+        MsFlags::MS_SHARED,
+        None::<&str>,
+    )
+    .unwrap();
+    let parents = noise_parents();
+    // A long-running container too, from start to end: it also keeps the parents in use.
+    let resident = ForeignContainer::start(&format!("{NOISE_TAG}-{}-resident", std::process::id()));
+    let mut log = NoiseLog::default();
+    ready.send(()).unwrap();
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let round = log.rounds;
+        let target = shared.join(format!("m{round}"));
+        std::fs::create_dir(&target).unwrap();
+        mount(
+            Some("noise"),
+            &target,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+        let link = format!("{NOISE_TAG}{}", round % 100);
+        let tun = checker::links::attach_tun(&link, (libc::IFF_TUN | libc::IFF_NO_PI) as i16)
+            .and_then(|tun| checker::links::set_persist(&tun, true));
+        let container =
+            ForeignContainer::start(&format!("{NOISE_TAG}-{}-{round}", std::process::id()));
+        // Long enough to span the start or the end of a check now and then.
+        std::thread::sleep(std::time::Duration::from_millis(
+            150 + 97 * (round as u64 % 5),
+        ));
+        log.problems.extend(container.stop());
+        log.processes += 1;
+        if tun.is_ok() && !checker::links::remove_leaked(&link) {
+            log.links_gone += 1;
+        }
+        umount2(&target, MntFlags::MNT_DETACH).unwrap();
+        std::fs::remove_dir(&target).unwrap();
+        log.rounds += 1;
+    }
+    log.problems.extend(resident.stop());
+    log.processes += 1;
+    umount2(&shared, MntFlags::MNT_DETACH).unwrap();
+    for parent in parents {
+        let _ = std::fs::remove_dir(parent);
+    }
+    log
+}
+
+/// Set in the copy of a test that [`in_a_namespace_of_its_own`] runs.
+const ISOLATED: &str = "RUBBER_CRAB_TEST_ISOLATED";
+
+/// The cgroup hierarchy, seen only in that namespace, where a noise maker's containers go.
+const NOISE_HIERARCHY: &str = "name=rcnoise";
+
+/// Runs `test` (the caller) again, alone, in a child process with a mount namespace of its own
+/// that holds a cgroup hierarchy only it sees ([`NOISE_HIERARCHY`]): a noise maker's containers
+/// go there, where checkers of other checkouts on this host (older ones kill any new group
+/// under `rubber-crab/`) cannot touch them, while the checker under test sees that hierarchy as
+/// it sees every other. True in the child: go on with the test. False in the parent, once the
+/// child has passed.
+pub fn in_a_namespace_of_its_own(test: &str) -> bool {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os(ISOLATED).is_some() {
+        // Seen in this namespace only; the same dir serves every run.
+        let point = workspace_root().join("target").join(NOISE_TAG);
+        std::fs::create_dir_all(&point).unwrap();
+        nix::mount::mount(
+            Some("cgroup"),
+            &point,
+            Some("cgroup"),
+            nix::mount::MsFlags::empty(),
+            Some(format!("none,{NOISE_HIERARCHY}").as_str()),
+        )
+        .unwrap();
+        return true;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ISOLATED, "1");
+    // SAFETY: unshare and mount are async-signal-safe; the child is single-threaded here.
+    unsafe {
+        child.pre_exec(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+            nix::mount::mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )?;
+            Ok(())
+        });
+    }
+    let status = child.status().unwrap();
+    assert!(
+        status.success(),
+        "{test}, in a namespace of its own: {status}"
+    );
+    false
+}
+
+/// Where a noise maker's containers go: the hierarchy of [`in_a_namespace_of_its_own`] when
+/// there is one, else every hierarchy.
+fn noise_hierarchies() -> Vec<PathBuf> {
+    let layout = checker::cgroups::Layout::of_host();
+    let own: Vec<PathBuf> = layout
+        .hierarchies
+        .iter()
+        .filter(|h| h.name == NOISE_HIERARCHY)
+        .map(|h| h.mount_point.clone())
+        .collect();
+    if !own.is_empty() {
+        return own;
+    }
+    layout
+        .hierarchies
+        .iter()
+        .map(|h| h.mount_point.clone())
+        .collect()
+}
+
+/// `rubber-crab/` in every hierarchy, made now where it is missing (and returned, to be removed
+/// at the end): a parent that comes and goes would race with the checker's runs.
+fn noise_parents() -> Vec<PathBuf> {
+    noise_hierarchies()
+        .iter()
+        .map(|h| h.join(checker::cgroups::RUNTIME_PARENT))
+        .filter(|p| !p.is_dir() && std::fs::create_dir(p).is_ok())
+        .collect()
+}
+
+/// Another engine's container: `rubber-crab/<id>` in the noise's hierarchies, a `sleep` in them.
+struct ForeignContainer {
+    groups: Vec<PathBuf>,
+    process: std::process::Child,
+}
+
+impl ForeignContainer {
+    fn start(id: &str) -> ForeignContainer {
+        let process = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        let groups: Vec<PathBuf> = noise_hierarchies()
+            .iter()
+            .map(|h| h.join(checker::cgroups::RUNTIME_PARENT).join(id))
+            .filter(|g| std::fs::create_dir(g).is_ok())
+            .collect();
+        for group in &groups {
+            // Some v1 controllers (cpuset) take no process until configured: the others do.
+            let _ = std::fs::write(group.join("cgroup.procs"), process.id().to_string());
+        }
+        ForeignContainer { groups, process }
+    }
+
+    /// Ends the container as its engine would, and says what someone else did to it.
+    fn stop(mut self) -> Vec<String> {
+        use std::os::unix::process::ExitStatusExt;
+        let mut problems = Vec::new();
+        let pid = self.process.id();
+        match self.process.try_wait().unwrap() {
+            None => {}
+            Some(status) => problems.push(format!("foreign process {pid} died: {status:?}")),
+        }
+        for group in &self.groups {
+            if !group.is_dir() {
+                problems.push(format!("foreign group {} was removed", group.display()));
+            }
+        }
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let status = self.process.wait().unwrap();
+        if problems.is_empty() && status.signal() != Some(libc::SIGTERM) {
+            problems.push(format!(
+                "foreign process {pid} ended with {status:?}, not SIGTERM"
+            ));
+        }
+        for group in &self.groups {
+            remove_emptied(group);
+        }
+        problems
+    }
+}
+
+/// rmdir once the group's last process has left it (a dead process leaves a moment later).
+fn remove_emptied(group: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::fs::remove_dir(group).is_err_and(|e| e.kind() != std::io::ErrorKind::NotFound)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }

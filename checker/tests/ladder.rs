@@ -67,6 +67,8 @@ fn normalised(text: &str) -> String {
         ),
         (r#"observed  \["lo"[^\n]*"#, "observed  [HOST LINKS]"),
         (r"observed  / is \w+", "observed  / is [FS]"),
+        // What others did to the host meanwhile (the last field of a check, maybe several lines).
+        (r"\n      note      [^\n]*(\n {16}[^\n]*)*", ""),
     ];
     let mut text = text.replace(&root, "[ROOT]");
     for (pattern, replacement) in filters {

@@ -18,7 +18,7 @@ pub fn attack(fault: &str, args: &RunArgs) -> Result<()> {
         "orphan" => orphan(),
         "mount-over-work" => mount_over_work(args),
         "leave-behind" => leave_behind(args),
-        "leak-link" => leak_link(),
+        "leak-link" => leak_link(args),
         _ => Ok(()),
     }
 }
@@ -95,32 +95,39 @@ fn mount_over_work(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// Moves itself (and so the command it starts) into a new `rubber-crab/<id>` group and never
-/// removes it; mounts a tmpfs on the container dir and never unmounts it.
+/// Follows the contract (a container id, `<container-dir>/<id>/`, a group `rubber-crab/<id>`
+/// holding itself and so the command it starts), then never cleans up: the group stays, and a
+/// tmpfs stays mounted on the container's dir.
 fn leave_behind(args: &RunArgs) -> Result<()> {
-    let group = cgroup_root()?
-        .join("rubber-crab")
-        .join(format!("left-{}", std::process::id()));
+    let id = kit::container::new_id()?;
+    let dir = args.container_dir().join(&id);
+    std::fs::create_dir_all(&dir)?;
+    let group = cgroup_root()?.join("rubber-crab").join(&id);
     std::fs::create_dir_all(&group)?;
     std::fs::write(group.join("cgroup.procs"), "0")?;
     mount(
         Some("hostile"),
-        &args.container_dir(),
+        &dir,
         Some("tmpfs"),
         MsFlags::empty(),
         None::<&str>,
     )
-    .syscall("mount tmpfs on the container dir")?;
+    .syscall("mount tmpfs on the container's dir")?;
     Ok(())
 }
 
-/// Creates a persistent tun device, `rcleak<pid>`, in the host's network namespace (where a
-/// runtime is until level 6) and never deletes it.
-fn leak_link() -> Result<()> {
-    let name = format!("rcleak{}", std::process::id());
+/// Follows the contract (a container id and `<container-dir>/<id>/`, removed at exit) and creates
+/// a persistent tun device named after the id, `rcleak<first 8 characters>`, in the host's
+/// network namespace (where a runtime is until level 6), and never deletes it.
+fn leak_link(args: &RunArgs) -> Result<()> {
+    let id = kit::container::new_id()?;
+    let dir = args.container_dir().join(&id);
+    std::fs::create_dir_all(&dir)?;
+    let name = format!("rcleak{}", id.get(..8).unwrap_or(&id));
     let tun = checker::links::attach_tun(&name, (libc::IFF_TUN | libc::IFF_NO_PI) as i16)
         .with_context(|| format!("creating tun device {name}"))?;
     checker::links::set_persist(&tun, true).with_context(|| format!("making {name} persist"))?;
+    std::fs::remove_dir(&dir)?;
     Ok(())
 }
 

@@ -205,9 +205,17 @@ fn nothing_left_mounted(ctx: &mut Ctx) -> Result<Verdict> {
         .iter()
         .map(|m| format!("{} in the runtime's namespace", mounts::describe(m)))
         .collect();
+    // On the host, only what this run made counts: others mount and unmount too.
+    let (ids, nonces) = (ctx.ids.ids(), crate::run::nonces_made());
+    let ours = crate::guard::Ours {
+        work: &ctx.env.work,
+        ids: &ids,
+        nonces: &nonces,
+    };
     left.extend(
         mounts::added(&host_before, &mounts::read("/proc/self/mountinfo")?)
             .iter()
+            .filter(|m| ours.owns_mount(m))
             .map(|m| format!("{} on the host", mounts::describe(m))),
     );
     Ok(if left.is_empty() {
