@@ -198,6 +198,9 @@ pub struct Escape {
     pub content: Option<String>,
     /// The error of each step that failed; empty when every step succeeded.
     pub steps: Vec<String>,
+    /// A chroot was refused with EPERM (no CAP_SYS_CHROOT, as with runc's default capabilities):
+    /// the escape was not really tried.
+    pub chroot_refused: bool,
 }
 
 /// One line of `/proc/<pid>/mountinfo` (proc(5)).
@@ -252,6 +255,14 @@ impl MountEntry {
             .iter()
             .find_map(|t| t.strip_prefix(prefix)?.parse().ok())
     }
+}
+
+/// Interface names from the text of `/proc/net/dev` (two header lines, then `name: counters`).
+pub fn net_dev_names(text: &str) -> Vec<String> {
+    text.lines()
+        .skip(2)
+        .filter_map(|line| Some(line.split_once(':')?.0.trim().to_string()))
+        .collect()
 }
 
 /// Parses one line of `/proc/<pid>/mountinfo`:
