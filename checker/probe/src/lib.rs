@@ -307,7 +307,7 @@ pub fn parse_mountinfo_line(line: &str) -> Option<MountEntry> {
 }
 
 /// Decodes the kernel's `\NNN` octal escapes; anything else is kept as is.
-fn unescape_octal(field: &str) -> String {
+pub fn unescape_octal(field: &str) -> String {
     let bytes = field.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -84,15 +84,19 @@ fn root_overlay(table: &[mounts::Mount]) -> std::result::Result<&mounts::Mount, 
 
 /// The directories an overlay's option names `key` (`lowerdir`, `upperdir`), as the kernel shows
 /// them in mountinfo: octal escapes decoded; lower layers split on `:` (a `\:` is a colon in a
-/// name), and given one by one (`lowerdir+=`) on newer kernels. Paths are as the runtime gave
+/// name), or given one by one (`lowerdir+=`) on newer kernels. Paths are as the runtime gave
 /// them, which for an absolute path is where the host sees them too.
 fn overlay_dirs(super_options: &str, key: &str) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     for option in super_options.split(',') {
         let value = match option.split_once('=') {
-            Some((k, v)) if k == key || k == format!("{key}+") => unescape(v),
+            Some((k, v)) if k == key || k == format!("{key}+") => probe::unescape_octal(v),
             _ => continue,
         };
+        if key != "lowerdir" {
+            dirs.push(PathBuf::from(value));
+            continue;
+        }
         let mut layer = String::new();
         let mut chars = value.chars();
         while let Some(c) = chars.next() {
@@ -106,12 +110,6 @@ fn overlay_dirs(super_options: &str, key: &str) -> Vec<PathBuf> {
     }
     dirs.retain(|d| !d.as_os_str().is_empty());
     dirs
-}
-
-/// Decodes mountinfo's `\NNN` octal escapes (a comma, a space or a backslash in a path).
-fn unescape(field: &str) -> String {
-    let line = format!("0 0 0:0 / / rw - {field} x rw");
-    probe::parse_mountinfo_line(&line).map_or_else(|| field.to_string(), |m| m.fstype)
 }
 
 /// The image as the container sees it: the lower layers of its root overlay, where the kernel
@@ -225,16 +223,33 @@ fn containers_isolated(ctx: &mut Ctx) -> Result<Verdict> {
     // The second container's run is prepared here and started while the first one holds.
     let (argv, nonce) = ctx.probe_command("report", &["--read", &path]);
     let second = ctx.spec(argv, nonce);
+    // The first container's write must not reach its lower layer either, where it would be
+    // the image's from then on.
+    let in_image = |pid| {
+        Image::of_process(pid)
+            .ok()
+            .and_then(|image| image.file(path.trim_start_matches('/')))
+    };
     let (first, other) = ctx.hold("write", &[&path], |held| {
-        crate::run::run(&second, held.sandbox)
+        (
+            in_image(held.probe_pid),
+            crate::run::run(&second, held.sandbox),
+        )
     })?;
     report_or_fail!(first);
-    let Some(other) = other.transpose()? else {
+    let Some((in_image, other)) = other else {
         return Ok(fail(
             "the first container writes and waits",
             "it did not report",
         ));
     };
+    if let Some(file) = in_image {
+        return Ok(fail(
+            format!("{path}, written by a container, stays out of the image (the overlay's lower layer)"),
+            format!("it is in the image: {}", file.display()),
+        ));
+    }
+    let other = other?;
     let report = report_or_fail!(other);
     Ok(
         match report
