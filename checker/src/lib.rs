@@ -4,6 +4,7 @@
 pub mod cgroups;
 pub mod check;
 pub mod cli;
+pub mod enter;
 pub mod guard;
 pub mod hints;
 pub mod levels;

@@ -125,9 +125,11 @@ const CASES: &[(&str, u32, &[&str])] = &[
             "L7.overlay.root-is-overlay",
             "L7.overlay.image-untouched",
             "L7.overlay.extracted-once",
+            "L7.overlay.no-copy",
         ],
     ),
-    // Writing to the shared image also breaks the fresh copy of level 1.
+    // Writing to the shared image also breaks the fresh copy of level 1; without an overlay
+    // there is no lower layer to find the image in.
     (
         "write-through",
         7,
@@ -137,6 +139,7 @@ const CASES: &[(&str, u32, &[&str])] = &[
             "L7.overlay.root-is-overlay",
             "L7.overlay.image-untouched",
             "L7.overlay.isolated",
+            "L7.overlay.extracted-once",
         ],
     ),
     // Leaves its shared upper dir behind, too.
@@ -170,6 +173,18 @@ const CASES: &[(&str, u32, &[&str])] = &[
         "keep-dir-on-refusal",
         1,
         &["L1.input.missing-image", "L1.input.hostile-image"],
+    ),
+    ("copy-under-overlay", 7, &["L7.overlay.no-copy"]),
+    // Correct, though not laid out like our solutions: the lower layer is found where the
+    // kernel says it is, and a container without CAP_SYS_ADMIN or CAP_SYS_CHROOT (runc's and
+    // Docker's defaults) is judged on its namespaces, by the checker's own mount and escape.
+    ("lower-elsewhere", 7, &[]),
+    ("runc-caps", 7, &[]),
+    // The probe's chroot is refused, so the checker makes the escape itself.
+    (
+        "chroot-no-caps",
+        3,
+        &["L3.pivot-root.root-mount", "L3.pivot-root.no-escape"],
     ),
 ];
 

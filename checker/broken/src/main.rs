@@ -221,6 +221,27 @@ const FAULTS: &[(&str, u32, &str)] = &[
         1,
         "L1.input.missing-image, hostile-image: leaves <container-dir>/<id>/ behind when the image is refused",
     ),
+    (
+        "copy-under-overlay",
+        7,
+        "L7.overlay.no-copy: keeps step 1's copy of the image per container and mounts the overlay over it",
+    ),
+    // Correct runtimes that differ from our solutions where the contract lets them.
+    (
+        "lower-elsewhere",
+        7,
+        "nothing: a correct level-7 runtime whose image lives in a snapshot dir of its own",
+    ),
+    (
+        "runc-caps",
+        7,
+        "nothing: a correct level-7 runtime whose command has runc's default capabilities only",
+    ),
+    (
+        "chroot-no-caps",
+        2,
+        "L3.pivot-root.no-escape: chroot instead of pivot_root, the command without CAP_SYS_CHROOT",
+    ),
 ];
 
 /// The level of runtime this fault is.
@@ -267,7 +288,7 @@ fn run(args: RunArgs) -> Result<i32> {
     hostile::attack(&fault(), &args)?;
     let (dir, rootfs) = rootfs_for(&args)?;
     // Up to level 6 (and the no-overlay fault, a level-6 runtime) each container gets a copy.
-    if (1..7).contains(&level()) {
+    if (1..7).contains(&level()) || is("copy-under-overlay") {
         let extracted = kit::image::extract(&args.image_dir(), &args.image, &rootfs);
         if extracted.is_err() && !is("keep-dir-on-refusal") {
             let _ = kit::container::remove_dir_on_one_filesystem(&dir);
@@ -397,6 +418,9 @@ fn setup_and_exec(
     }
     if is("mixed-streams") {
         nix::unistd::dup2(1, 2)?;
+    }
+    if is("runc-caps") || is("chroot-no-caps") {
+        keep_only_capabilities(RUNC_DEFAULT_CAPABILITIES)?;
     }
     if is("panic-on-missing") {
         #[allow(clippy::unwrap_used)]
@@ -542,6 +566,38 @@ fn set_up_network() -> Result<()> {
     Ok(())
 }
 
+/// What `runc spec` grants: CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE (no CAP_SYS_ADMIN,
+/// no CAP_SYS_CHROOT).
+const RUNC_DEFAULT_CAPABILITIES: &[u32] = &[29, 5, 10];
+
+/// Drops every other capability from the bounding set: root's command, once exec'd, is
+/// permitted only what the bounding set holds (capabilities(7), "Transformation of capabilities
+/// during execve()").
+fn keep_only_capabilities(keep: &[u32]) -> Result<()> {
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")?
+        .trim()
+        .parse()?;
+    for cap in (0..=last).filter(|c| !keep.contains(c)) {
+        // SAFETY: prctl(PR_CAPBSET_DROP) takes plain integers.
+        Errno::result(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) })
+            .syscall("prctl(PR_CAPBSET_DROP)")?;
+    }
+    Ok(())
+}
+
+/// The image, extracted once into a snapshot dir of this runtime's own (not `<image-dir>/<name>/`):
+/// `<image-dir>/snapshots/<name>/rootfs`, made complete under another name, then renamed.
+fn extract_to_snapshot(args: &RunArgs) -> Result<PathBuf> {
+    let snapshot = args.image_dir().join("snapshots").join(&args.image);
+    let lower = snapshot.join("rootfs");
+    if !lower.is_dir() {
+        let partial = snapshot.join(format!("rootfs.{}", std::process::id()));
+        kit::image::extract(&args.image_dir(), &args.image, &partial)?;
+        std::fs::rename(&partial, &lower).context("renaming the snapshot into place")?;
+    }
+    Ok(lower)
+}
+
 fn mount_overlay(args: &RunArgs, dir: &Path, rootfs: &Path) -> Result<()> {
     if is("extract-each-time") {
         let _ = kit::container::remove_dir_on_one_filesystem(&kit::image::extracted_dir(
@@ -549,7 +605,11 @@ fn mount_overlay(args: &RunArgs, dir: &Path, rootfs: &Path) -> Result<()> {
             &args.image,
         ));
     }
-    let lower = kit::image::extract_once(&args.image_dir(), &args.image)?;
+    let lower = if is("lower-elsewhere") {
+        extract_to_snapshot(args)?
+    } else {
+        kit::image::extract_once(&args.image_dir(), &args.image)?
+    };
     std::fs::create_dir_all(rootfs)?;
     if is("write-through") {
         let flags = MsFlags::MS_BIND;

@@ -198,6 +198,9 @@ pub struct Escape {
     pub content: Option<String>,
     /// The error of each step that failed; empty when every step succeeded.
     pub steps: Vec<String>,
+    /// A chroot was refused with EPERM (no CAP_SYS_CHROOT, as with runc's default capabilities):
+    /// the escape was not really tried.
+    pub chroot_refused: bool,
 }
 
 /// One line of `/proc/<pid>/mountinfo` (proc(5)).
@@ -254,6 +257,14 @@ impl MountEntry {
     }
 }
 
+/// Interface names from the text of `/proc/net/dev` (two header lines, then `name: counters`).
+pub fn net_dev_names(text: &str) -> Vec<String> {
+    text.lines()
+        .skip(2)
+        .filter_map(|line| Some(line.split_once(':')?.0.trim().to_string()))
+        .collect()
+}
+
 /// Parses one line of `/proc/<pid>/mountinfo`:
 ///
 /// `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue`
@@ -296,7 +307,7 @@ pub fn parse_mountinfo_line(line: &str) -> Option<MountEntry> {
 }
 
 /// Decodes the kernel's `\NNN` octal escapes; anything else is kept as is.
-fn unescape_octal(field: &str) -> String {
+pub fn unescape_octal(field: &str) -> String {
     let bytes = field.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -567,6 +567,8 @@ fn mount_tmpfs_at(path: &str) -> io::Result<()> {
 /// outside it, climb `..`, chroot there, then read `target`.
 fn escape(nonce: &str, target: &str) -> i32 {
     let mut steps = Vec::new();
+    let mut chroot_refused = false;
+    let mut refused = |e: &io::Error| chroot_refused |= e.raw_os_error() == Some(libc::EPERM);
     let name = format!(".rc-escape-{nonce}");
     let dir = format!("/{name}");
     let old_root = File::open("/").ok();
@@ -577,6 +579,7 @@ fn escape(nonce: &str, target: &str) -> i32 {
         _ => {}
     }
     if let Err(e) = std::os::unix::fs::chroot(&dir) {
+        refused(&e);
         steps.push(format!("chroot {dir}: {e}"));
     }
     for climb in 1..=ESCAPE_CLIMBS {
@@ -586,6 +589,7 @@ fn escape(nonce: &str, target: &str) -> i32 {
         }
     }
     if let Err(e) = std::os::unix::fs::chroot(".") {
+        refused(&e);
         steps.push(format!("chroot .: {e}"));
     }
     let content = read_capped(target)
@@ -602,6 +606,7 @@ fn escape(nonce: &str, target: &str) -> i32 {
         reached: content.is_some(),
         content,
         steps,
+        chroot_refused,
     };
     emit(nonce, &reply);
     0
@@ -725,13 +730,9 @@ fn proc_status() -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Interface names from `/proc/net/dev` (two header lines, then `name: counters`).
+/// Interface names from `/proc/net/dev`.
 fn interfaces() -> Vec<String> {
-    read_lines("/proc/net/dev")
-        .iter()
-        .skip(2)
-        .filter_map(|line| Some(line.split_once(':')?.0.trim().to_string()))
-        .collect()
+    probe::net_dev_names(&read_lines("/proc/net/dev").join("\n"))
 }
 
 fn root_entries() -> Vec<String> {

@@ -3,8 +3,10 @@
 use crate::check::{
     fail, field, items, mounts_of, own_namespaces, report_or_fail, Check, Ctx, Verdict,
 };
+use crate::enter::Inside;
 use crate::mounts;
-use anyhow::Result;
+use anyhow::{Context, Result};
+use nix::mount::{mount, MsFlags};
 use serde_json::Value;
 
 const MOUNT_NS: &str = "https://man7.org/linux/man-pages/man7/mount_namespaces.7.html";
@@ -92,37 +94,70 @@ fn proc_is_mounted(ctx: &mut Ctx) -> Result<Verdict> {
 fn mounts_do_not_propagate(ctx: &mut Ctx) -> Result<Verdict> {
     let name = format!("rc-tmpfs-{}", crate::run::nonce());
     let target = format!("/{name}");
-    // While the probe holds its tmpfs, look for it in the runtime's namespace and on the host.
-    let (run, seen) = ctx.hold("mount-tmpfs", &[&target], |held| -> Result<Vec<String>> {
-        let tables = [
-            ("the runtime's namespace", held.sandbox.mounts()?),
-            ("the host", mounts::read("/proc/self/mountinfo")?),
-        ];
-        Ok(tables
-            .iter()
-            .flat_map(|(place, table)| {
-                table
-                    .iter()
-                    .filter(|m| m.mount_point.ends_with(&name))
-                    .map(move |m| format!("{} in {place}", mounts::describe(m)))
-            })
-            .collect())
-    })?;
-    let report = report_or_fail!(run);
-    if !report.get("ok").and_then(Value::as_bool).unwrap_or(false) {
-        return Ok(fail(
-            format!("the container can mount a tmpfs on {target}"),
-            format!("mount failed: {}", field(report, "error")),
-        ));
-    }
+    // While the probe holds, the checker mounts a tmpfs in the container's mount namespace
+    // itself (the container may lack CAP_SYS_ADMIN, as with Docker's and runc's defaults), then
+    // looks for it in the runtime's namespace and on the host.
+    let (run, seen) = ctx.hold(
+        "report",
+        &[],
+        |held| -> Result<Result<Vec<String>, String>> {
+            let pid = held.probe_pid.context("the probe's host pid")?;
+            if let Err(why) = mount_tmpfs_inside(pid, &target)? {
+                return Ok(Err(why));
+            }
+            let tables = [
+                ("the runtime's namespace", held.sandbox.mounts()?),
+                ("the host", mounts::read("/proc/self/mountinfo")?),
+            ];
+            Ok(Ok(tables
+                .iter()
+                .flat_map(|(place, table)| {
+                    table
+                        .iter()
+                        .filter(|m| m.mount_point.ends_with(&name))
+                        .map(move |m| format!("{} in {place}", mounts::describe(m)))
+                })
+                .collect()))
+        },
+    )?;
+    report_or_fail!(run);
     Ok(match seen.transpose()? {
-        Some(seen) if seen.is_empty() => Verdict::Pass,
-        Some(seen) => fail(
-            format!("the tmpfs mounted on {target} inside stays inside"),
+        Some(Ok(seen)) if seen.is_empty() => Verdict::Pass,
+        Some(Ok(seen)) => fail(
+            format!("a tmpfs mounted on {target} in the container's mount namespace stays inside"),
             format!("it appeared outside: {}", seen.join("; ")),
         ),
-        None => fail("the probe reports after mounting", "it did not"),
+        Some(Err(why)) => Verdict::Skip(format!(
+            "not tested: the checker could not mount a tmpfs in the container's mount namespace ({why})"
+        )),
+        None => fail("the probe reports and waits", "it did not"),
     })
+}
+
+/// Mounts a tmpfs on `target` (made if missing) in the mount namespace and root of host process
+/// `pid`, with the checker's capabilities. `Err` says why it could not.
+fn mount_tmpfs_inside(pid: u32, target: &str) -> Result<Result<(), String>> {
+    let path = std::ffi::CString::new(target)?;
+    let outcome = Inside::of(pid)?.run(|| {
+        match nix::unistd::mkdir(
+            path.as_c_str(),
+            nix::sys::stat::Mode::from_bits_truncate(0o755),
+        ) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(e),
+        }
+        mount(
+            Some(c"tmpfs"),
+            path.as_c_str(),
+            Some(c"tmpfs"),
+            MsFlags::empty(),
+            Some(c"size=1m"),
+        )
+        .map(|()| 0)
+    })?;
+    Ok(outcome
+        .map(|_| ())
+        .map_err(|(step, errno)| format!("{step}: {}", errno.desc())))
 }
 
 fn devices_work(ctx: &mut Ctx) -> Result<Verdict> {

@@ -1,9 +1,14 @@
 //! Level 3 — pivot_root.
 
 use crate::check::{fail, mounts_of, report_or_fail, strings, Check, Ctx, Verdict};
+use crate::enter::{Inside, Outcome};
 use crate::mounts;
-use anyhow::Result;
+use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use serde_json::Value;
+use std::ffi::CString;
 
 const PIVOT_ROOT: &str = "https://man7.org/linux/man-pages/man2/pivot_root.2.html";
 
@@ -99,20 +104,62 @@ fn chroot_escape_fails(ctx: &mut Ctx) -> Result<Verdict> {
     let host = ctx.env.host_marker.display().to_string();
     let run = ctx.probe("escape", &["--target", &host])?;
     let report = report_or_fail!(run);
-    Ok(
-        if report
-            .get("reached")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-        {
-            fail(
-                format!("mkdir x; chroot x; chdir(\"..\") ×64; chroot(\".\") cannot reach {host}"),
-                "it did: the escape read the host's file",
-            )
-        } else {
-            Verdict::Pass
-        },
-    )
+    let flag = |name: &str| report.get(name).and_then(Value::as_bool).unwrap_or(false);
+    let expected =
+        format!("mkdir x; chroot x; chdir(\"..\") ×64; chroot(\".\") cannot reach {host}");
+    if flag("reached") {
+        return Ok(fail(expected, "it did: the escape read the host's file"));
+    }
+    if !flag("chroot_refused") {
+        return Ok(Verdict::Pass);
+    }
+    // The container may not chroot (no CAP_SYS_CHROOT, as with runc's and Docker's defaults): the
+    // probe's attempt tested nothing. Whether the host's root is still in the container's mount
+    // namespace is a property of the namespace: the checker tries with its own capabilities.
+    let (run, outcome) = ctx.hold("report", &[], |held| -> Result<Outcome> {
+        let pid = held.probe_pid.context("the probe's host pid")?;
+        escape_inside(pid, &CString::new(host.as_str())?)
+    })?;
+    report_or_fail!(run);
+    Ok(match outcome.transpose()? {
+        None => fail("the probe reports and waits", "it did not"),
+        Some(Ok(0)) => Verdict::Pass,
+        Some(Ok(_)) => fail(
+            expected,
+            "it did: the container's own chroot was refused (EPERM), so the checker made the same \
+             escape in the container's mount namespace and root with its own capabilities, and \
+             read the host's file",
+        ),
+        Some(Err((step, errno))) => Verdict::Skip(format!(
+            "not tested: the container may not chroot (EPERM), and the checker's own attempt in \
+             its mount namespace failed {step}: {}",
+            errno.desc()
+        )),
+    })
+}
+
+/// The classic chroot escape, made by the checker inside the mount namespace and root of host
+/// process `pid`: `Ok(1)` when it opened `target`, `Ok(0)` when not.
+fn escape_inside(pid: u32, target: &CString) -> Result<Outcome> {
+    let name = format!(".rc-escape-{}", crate::run::nonce());
+    let dir = CString::new(name.as_str())?;
+    let outcome = Inside::of(pid)?.run(|| {
+        match nix::unistd::mkdir(dir.as_c_str(), Mode::from_bits_truncate(0o700)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(e),
+        }
+        nix::unistd::chroot(dir.as_c_str())?;
+        for _ in 0..64 {
+            nix::unistd::chdir(c"..")?;
+        }
+        nix::unistd::chroot(c".")?;
+        Ok(u8::from(
+            nix::fcntl::open(target.as_c_str(), OFlag::O_RDONLY, Mode::empty()).is_ok(),
+        ))
+    });
+    // The directory is in the container's root, which the host reaches through /proc.
+    let _ = std::fs::remove_dir(format!("/proc/{pid}/root/{name}"));
+    outcome
 }
 
 fn old_root_removed(ctx: &mut Ctx) -> Result<Verdict> {
