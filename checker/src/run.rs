@@ -1,7 +1,7 @@
 //! Running the learner's runtime: spawn it in the sandbox, capture its output (capped), enforce the
 //! timeout by killing its whole process group, and find the probe it started by its nonce.
 
-use crate::cgroups::Cage;
+use crate::cgroups::{Cage, Usage};
 use crate::sandbox::Sandbox;
 use anyhow::{Context, Result};
 use nix::sys::signal::{kill, Signal};
@@ -103,6 +103,9 @@ pub struct Run {
     pub oom_killed: bool,
     /// Whether a fork of the runtime's tree was refused at the cage's pids cap.
     pub hit_pids_cap: bool,
+    /// What the cage held when the runtime was killed at the timeout (and the grace after it)
+    /// while it was still filling up: it was racing toward a cap, not hanging.
+    pub filling_at_kill: Option<Usage>,
 }
 
 /// What a check sees while a holding probe is alive.
@@ -151,10 +154,12 @@ pub fn run_holding<T>(
     sandbox: &Sandbox,
     observe: impl FnOnce(&Held) -> T,
 ) -> Result<(Run, Option<T>)> {
-    let spawned = spawn(spec, sandbox)?;
+    let mut spawned = spawn(spec, sandbox)?;
     let deadline = Instant::now() + spec.timeout;
     let mut observed = None;
     loop {
+        // Read the cage as `finish` does, so that its grace judges the last moments alone.
+        spawned.filling();
         if spawned.stdout.probe_report(&spec.nonce).is_ok() {
             let probe_pid = find_probe(&spec.command[0], &spec.nonce).first().copied();
             let held = Held {
@@ -183,6 +188,8 @@ struct Spawned {
     child: Child,
     /// The cgroups holding the runtime's whole tree, where the host has them.
     cage: Option<Cage>,
+    /// The cage's usage since the spawn.
+    growth: Option<Growth>,
     stdout: Arc<Capture>,
     stderr: Arc<Capture>,
     readers: Vec<JoinHandle<()>>,
@@ -192,6 +199,14 @@ impl Spawned {
     fn exited(&self) -> bool {
         // try_wait needs &mut; peek at /proc instead: a zombie or a missing entry means it ended.
         stat_fields(self.child.id()).is_none_or(|fields| fields[0] == "Z")
+    }
+
+    /// Whether the cage is filling up (see GRACE): it grew during the last sample period.
+    fn filling(&mut self) -> bool {
+        match (&mut self.growth, &self.cage) {
+            (Some(growth), Some(cage)) => growth.filling(cage),
+            _ => false,
+        }
     }
 }
 
@@ -231,6 +246,7 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
     ];
     Ok(Spawned {
         child,
+        growth: cage.as_ref().map(Growth::start),
         cage,
         stdout,
         stderr,
@@ -326,11 +342,17 @@ impl ProbeLines {
 }
 
 fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
+    let mut filling_at_kill = None;
     let status = loop {
+        let filling = spawned.filling();
+        let now = Instant::now();
         match spawned.child.try_wait() {
             Ok(Some(status)) => break status_of(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) if now < deadline || (filling && now < deadline + GRACE) => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
             _ => {
+                filling_at_kill = spawned.growth.as_ref().filter(|_| filling).map(|g| g.last);
                 kill_everything(&spawned, spec);
                 let _ = spawned.child.wait();
                 break Status::TimedOut;
@@ -380,6 +402,50 @@ fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
         stragglers,
         oom_killed,
         hit_pids_cap,
+        filling_at_kill,
+    }
+}
+
+/// How often the cage's counters are read while the runtime runs.
+const GROWTH_SAMPLE: Duration = Duration::from_millis(250);
+
+/// How long past the timeout a runtime may go on while its cage keeps filling up. At the
+/// timeout, a runtime that is still allocating memory or starting processes is not hanging: it
+/// is on its way to a cap, and the cap, not the clock, must end it, or the machine's speed would
+/// choose between "OOM killer" and "still running" (a memory hog under software emulation needs
+/// seconds to touch the 512 MiB cap, a laptop a fraction of one). Each cap is finite, so the
+/// filling ends by itself; this bound is for a runtime that keeps the kernel reclaiming page
+/// cache at the memory cap. At 1 MiB a sample, the slowest growth that counts, it is longer
+/// than the memory cap takes to fill.
+const GRACE: Duration = Duration::from_secs(
+    (crate::cgroups::MEMORY_LIMIT >> 20) * GROWTH_SAMPLE.as_millis() as u64 / 1000 + 10,
+);
+
+/// The cage's usage, sampled while the runtime runs: whether it is filling up.
+struct Growth {
+    last: Usage,
+    sampled: Instant,
+    filling: bool,
+}
+
+impl Growth {
+    fn start(cage: &Cage) -> Growth {
+        Growth {
+            last: cage.usage(),
+            sampled: Instant::now(),
+            filling: false,
+        }
+    }
+
+    /// Whether the cage filled up during the last sample period (reads it when one is due).
+    fn filling(&mut self, cage: &Cage) -> bool {
+        if self.sampled.elapsed() >= GROWTH_SAMPLE {
+            let now = cage.usage();
+            self.filling = now.filled_up_since(&self.last);
+            self.last = now;
+            self.sampled = Instant::now();
+        }
+        self.filling
     }
 }
 

@@ -107,15 +107,7 @@ fn hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged() {
     if !root_or_skip("hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged") {
         return;
     }
-    let layout = checker::cgroups::Layout::of_host();
-    let caged = ["memory", "pids"].iter().all(|c| {
-        layout.hierarchies.iter().any(|h| {
-            h.name.split(',').any(|n| n == *c)
-                || h.name == "unified"
-                    && std::fs::read_to_string(h.mount_point.join("cgroup.controllers"))
-                        .is_ok_and(|s| s.split_whitespace().any(|n| n == *c))
-        })
-    });
+    let caged = has_cage_controllers();
     let dir = tempfile::tempdir().unwrap();
     let mut problems = Vec::new();
     for case in CASES {
@@ -188,6 +180,58 @@ fn hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A memory hog on a slow machine (software emulation, a loaded laptop) is still allocating when
+/// the timeout comes: the checker waits on while the cage fills, and the verdict is the OOM
+/// killer's, not a hang. `slow-memory-hog` meets the cap after 2 s, twice this test's timeout.
+#[test]
+fn a_memory_hog_slower_than_the_timeout_still_meets_the_oom_killer() {
+    let test = "a_memory_hog_slower_than_the_timeout_still_meets_the_oom_killer";
+    if !root_or_skip(test) {
+        return;
+    }
+    if !has_cage_controllers() {
+        eprintln!("skipped {test}: this host has no memory and pids cgroup controllers");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = broken("slow-memory-hog", dir.path());
+    let out = checker(&[
+        "level0",
+        "--keep-going",
+        "--timeout",
+        "1",
+        "--format",
+        "json",
+        "--runtime",
+        runtime.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for check in doc["checks"].as_array().unwrap() {
+        let observed = check["observed"].as_str().unwrap_or("");
+        assert!(
+            observed.contains("OOM killer") && !observed.contains("still running"),
+            "{}: {observed}",
+            check["id"]
+        );
+    }
+    let left = processes_of(&[runtime.as_path(), &probe_path()]);
+    assert!(left.is_empty(), "processes left running: {left:?}");
+}
+
+/// Whether the host has the memory and pids controllers the cage needs.
+fn has_cage_controllers() -> bool {
+    let layout = checker::cgroups::Layout::of_host();
+    ["memory", "pids"].iter().all(|c| {
+        layout.hierarchies.iter().any(|h| {
+            h.name.split(',').any(|n| n == *c)
+                || h.name == "unified"
+                    && std::fs::read_to_string(h.mount_point.join("cgroup.controllers"))
+                        .is_ok_and(|s| s.split_whitespace().any(|n| n == *c))
+        })
+    })
 }
 
 fn probe_path() -> std::path::PathBuf {
