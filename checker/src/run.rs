@@ -201,12 +201,23 @@ impl Spawned {
         stat_fields(self.child.id()).is_none_or(|fields| fields[0] == "Z")
     }
 
-    /// Whether the cage is filling up (see GRACE): it grew during the last sample period.
+    /// Whether the cage grew during its processes' last window of CPU time (see Growth); read
+    /// all along the run, so that at the timeout the last window tells.
     fn filling(&mut self) -> bool {
         match (&mut self.growth, &self.cage) {
             (Some(growth), Some(cage)) => growth.filling(cage),
             _ => false,
         }
+    }
+
+    /// Whether the runtime is racing toward a cap of its cage rather than hanging (see GRACE):
+    /// its cage is filling up and one of its processes is at work.
+    fn racing_to_a_cap(&mut self) -> bool {
+        self.filling()
+            && self
+                .cage
+                .as_ref()
+                .is_some_and(|c| any_running(&c.members()))
     }
 }
 
@@ -344,15 +355,22 @@ impl ProbeLines {
 fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
     let mut filling_at_kill = None;
     let status = loop {
-        let filling = spawned.filling();
         let now = Instant::now();
+        let racing = if now < deadline {
+            spawned.filling();
+            false
+        } else {
+            spawned.racing_to_a_cap()
+        };
         match spawned.child.try_wait() {
             Ok(Some(status)) => break status_of(status),
-            Ok(None) if now < deadline || (filling && now < deadline + GRACE) => {
+            Ok(None) if now < deadline || (racing && now < deadline + GRACE) => {
                 std::thread::sleep(Duration::from_millis(5))
             }
             _ => {
-                filling_at_kill = spawned.growth.as_ref().filter(|_| filling).map(|g| g.last);
+                if racing {
+                    filling_at_kill = spawned.cage.as_ref().map(Cage::usage);
+                }
                 kill_everything(&spawned, spec);
                 let _ = spawned.child.wait();
                 break Status::TimedOut;
@@ -406,47 +424,86 @@ fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
     }
 }
 
-/// How often the cage's counters are read while the runtime runs.
+/// How often, at most, the cage is read while the runtime runs.
 const GROWTH_SAMPLE: Duration = Duration::from_millis(250);
 
-/// How long past the timeout a runtime may go on while its cage keeps filling up. At the
-/// timeout, a runtime that is still allocating memory or starting processes is not hanging: it
-/// is on its way to a cap, and the cap, not the clock, must end it, or the machine's speed would
-/// choose between "OOM killer" and "still running" (a memory hog under software emulation needs
-/// seconds to touch the 512 MiB cap, a laptop a fraction of one). Each cap is finite, so the
-/// filling ends by itself; this bound is for a runtime that keeps the kernel reclaiming page
-/// cache at the memory cap. At 1 MiB a sample, the slowest growth that counts, it is longer
-/// than the memory cap takes to fill.
-const GRACE: Duration = Duration::from_secs(
-    (crate::cgroups::MEMORY_LIMIT >> 20) * GROWTH_SAMPLE.as_millis() as u64 / 1000 + 10,
-);
+/// How much CPU time the cage's processes must use between two readings that compare their
+/// usage. Counted in their CPU time, not the clock's: a runtime starved of CPU (a loaded host,
+/// an emulated guest whose virtual CPU waits) is not taken for one that stopped growing.
+const GROWTH_WINDOW: Duration = Duration::from_millis(100);
 
-/// The cage's usage, sampled while the runtime runs: whether it is filling up.
+/// How long past the timeout a runtime may go on while it races toward a cap of its cage. At
+/// the timeout, a runtime that is still allocating memory or starting processes is not hanging:
+/// the cap, not the clock, must end it, or the machine's speed would choose between "OOM
+/// killer" and "still running" (under software emulation a memory hog needs seconds to touch
+/// the 512 MiB cap, on a laptop a fraction of one). Each cap is finite, so the race ends by
+/// itself; this bound is a safety net for a runtime that keeps the kernel reclaiming page cache
+/// at the memory cap for ever. Under emulation, the hog met the cap within 15 s.
+pub const GRACE: Duration = Duration::from_secs(120);
+
+/// The cage's usage over the CPU time of its processes: whether it is filling up.
 struct Growth {
-    last: Usage,
+    /// The cage's usage, and its processes' CPU time, when the current window began.
+    start: Usage,
+    start_cpu: Duration,
     sampled: Instant,
+    /// Whether the cage grew during its last whole window.
     filling: bool,
 }
 
 impl Growth {
     fn start(cage: &Cage) -> Growth {
         Growth {
-            last: cage.usage(),
+            start: cage.usage(),
+            start_cpu: cpu_time(&cage.members()),
             sampled: Instant::now(),
             filling: false,
         }
     }
 
-    /// Whether the cage filled up during the last sample period (reads it when one is due).
+    /// Reads the cage when a reading is due; true when it grew during its last whole window.
     fn filling(&mut self, cage: &Cage) -> bool {
-        if self.sampled.elapsed() >= GROWTH_SAMPLE {
-            let now = cage.usage();
-            self.filling = now.filled_up_since(&self.last);
-            self.last = now;
-            self.sampled = Instant::now();
+        if self.sampled.elapsed() < GROWTH_SAMPLE {
+            return self.filling;
+        }
+        self.sampled = Instant::now();
+        let cpu = cpu_time(&cage.members());
+        // A process that ended took its CPU time with it: the window starts again from here.
+        self.start_cpu = self.start_cpu.min(cpu);
+        if cpu >= self.start_cpu + GROWTH_WINDOW {
+            let usage = cage.usage();
+            self.filling = usage.filled_up_since(&self.start);
+            self.start = usage;
+            self.start_cpu = cpu;
         }
         self.filling
     }
+}
+
+/// The CPU time (user and system) the processes `pids` have used.
+fn cpu_time(pids: &[u32]) -> Duration {
+    let ticks_per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|&t| t > 0)
+        .unwrap_or(100) as u64;
+    let ticks: u64 = pids
+        .iter()
+        .filter_map(|&pid| {
+            let fields = stat_fields(pid)?;
+            // utime and stime: fields 14 and 15 of proc(5), 11 and 12 after the name.
+            let time = |i: usize| fields.get(i)?.parse::<u64>().ok();
+            Some(time(11)? + time(12)?)
+        })
+        .sum();
+    Duration::from_millis(ticks * 1000 / ticks_per_second)
+}
+
+/// Whether one of `pids` is running or waiting to run (R), or in the kernel (D: reclaiming
+/// memory, say), rather than asleep as a hanging runtime is.
+fn any_running(pids: &[u32]) -> bool {
+    pids.iter()
+        .any(|&pid| stat_fields(pid).is_some_and(|f| f[0] == "R" || f[0] == "D"))
 }
 
 /// Kills the runtime's process group, every process in its cage, and any probe of this run.
