@@ -16,6 +16,8 @@ struct Case {
     says: &'static str,
     /// What the host must have for the case to run (it is skipped otherwise).
     needs: Needs,
+    /// Seconds each run may take.
+    timeout: u64,
 }
 
 /// Whether this host can make tun devices (what `leak-link` leaks).
@@ -53,30 +55,35 @@ const CASES: &[Case] = &[
         failing: &["L0.fork-exec.output"],
         says: "stdout lacks it",
         needs: Needs::Nothing,
+        timeout: FLOOD_TIMEOUT,
     },
     Case {
         fault: "panic",
         failing: ALL,
         says: "panics on purpose",
         needs: Needs::Nothing,
+        timeout: TIMEOUT,
     },
     Case {
         fault: "orphan",
         failing: ALL,
         says: "was still running",
         needs: Needs::Cage,
+        timeout: TIMEOUT,
     },
     Case {
         fault: "mount-over-work",
         failing: ALL,
         says: "appeared on the host (the checker undid it)",
         needs: Needs::Nothing,
+        timeout: TIMEOUT,
     },
     Case {
         fault: "leave-behind",
         failing: ALL,
         says: "was left on the host after the container exited (the checker undid it)",
         needs: Needs::Nothing,
+        timeout: TIMEOUT,
     },
     Case {
         // Every run leaks a link; the checker deletes each (the host is compared below).
@@ -84,29 +91,39 @@ const CASES: &[Case] = &[
         failing: ALL,
         says: "network link rcleak",
         needs: Needs::Tun,
+        timeout: TIMEOUT,
     },
     Case {
         fault: "memory-hog",
         failing: ALL,
         says: "OOM killer",
         needs: Needs::Cage,
+        timeout: TIMEOUT,
     },
     Case {
         fault: "fork-bomb",
         failing: ALL,
         says: "forks were refused",
         needs: Needs::Cage,
+        timeout: TIMEOUT,
     },
 ];
 
 /// Seconds each run may take: the fork bomb and the orphan are stopped by it.
 const TIMEOUT: u64 = 2;
+/// The flood must not be stopped by the clock: only the output check may fail. Printing 50 MB
+/// took more than 2 s on a loaded host, and then most checks failed by the timeout.
+const FLOOD_TIMEOUT: u64 = 30;
+
+/// One test at a time: each asserts that no runtime of the broken binary is left running.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
 fn hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged() {
     if !root_or_skip("hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged") {
         return;
     }
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let caged = has_cage_controllers();
     let dir = tempfile::tempdir().unwrap();
     let mut problems = Vec::new();
@@ -126,7 +143,7 @@ fn hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged() {
             "level0",
             "--keep-going",
             "--timeout",
-            &TIMEOUT.to_string(),
+            &case.timeout.to_string(),
             "--format",
             "json",
             "--runtime",
@@ -140,7 +157,7 @@ fn hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged() {
             Needs::Cage => checker::run::GRACE,
             _ => Duration::ZERO,
         };
-        let per_check = 2 * (Duration::from_secs(TIMEOUT) + grace) + Duration::from_secs(3);
+        let per_check = 2 * (Duration::from_secs(case.timeout) + grace) + Duration::from_secs(3);
         let bound = per_check * ALL.len() as u32;
         if took > bound {
             problems.push(format!(
@@ -202,6 +219,7 @@ fn a_memory_hog_slower_than_the_timeout_still_meets_the_oom_killer() {
         eprintln!("skipped {test}: this host has no memory and pids cgroup controllers");
         return;
     }
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let runtime = broken("slow-memory-hog", dir.path());
     let out = checker(&[
