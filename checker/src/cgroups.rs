@@ -245,9 +245,7 @@ impl Cage {
 
     /// Whether a fork in the cage was refused because it hit the pids cap.
     pub fn hit_pids_cap(&self) -> bool {
-        self.groups
-            .iter()
-            .any(|g| event_count(&g.dir.join("pids.events"), "max") > 0)
+        self.usage().pids_cap_hits > 0
     }
 
     /// What the cage's processes use now, from the kernel's counters (0 where a file is missing).
@@ -275,6 +273,9 @@ impl Cage {
             usage.memory_cap_hits = usage.memory_cap_hits.max(hits);
             usage.oom_kills = usage.oom_kills.max(kills);
             usage.pids = usage.pids.max(read_number(&file("pids.current")));
+            usage.pids_cap_hits = usage
+                .pids_cap_hits
+                .max(event_count(&file("pids.events"), "max"));
         }
         usage
     }
@@ -297,6 +298,8 @@ pub struct Usage {
     pub oom_kills: u64,
     /// Processes in the cage (`pids.current`).
     pub pids: u64,
+    /// Forks refused at the pids cap (`pids.events` max).
+    pub pids_cap_hits: u64,
 }
 
 impl Usage {
@@ -684,6 +687,7 @@ mod tests {
             memory_cap_hits: 2,
             oom_kills: 0,
             pids: 3,
+            pids_cap_hits: 0,
         };
         let still = Usage {
             memory: before.memory + 4096,

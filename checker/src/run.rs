@@ -159,7 +159,7 @@ pub fn run_holding<T>(
     let mut observed = None;
     loop {
         // Read the cage as `finish` does, so that its grace judges the last moments alone.
-        spawned.filling();
+        spawned.racing_to_a_cap();
         if spawned.stdout.probe_report(&spec.nonce).is_ok() {
             let probe_pid = find_probe(&spec.command[0], &spec.nonce).first().copied();
             let held = Held {
@@ -201,23 +201,13 @@ impl Spawned {
         stat_fields(self.child.id()).is_none_or(|fields| fields[0] == "Z")
     }
 
-    /// Whether the cage grew during its processes' last window of CPU time (see Growth); read
-    /// all along the run, so that at the timeout the last window tells.
-    fn filling(&mut self) -> bool {
+    /// Whether the runtime is racing toward a cap of its cage rather than hanging (see GRACE).
+    /// Called all along the run, so that at the timeout the last readings tell.
+    fn racing_to_a_cap(&mut self) -> bool {
         match (&mut self.growth, &self.cage) {
-            (Some(growth), Some(cage)) => growth.filling(cage),
+            (Some(growth), Some(cage)) => growth.racing(cage),
             _ => false,
         }
-    }
-
-    /// Whether the runtime is racing toward a cap of its cage rather than hanging (see GRACE):
-    /// its cage is filling up and one of its processes is at work.
-    fn racing_to_a_cap(&mut self) -> bool {
-        self.filling()
-            && self
-                .cage
-                .as_ref()
-                .is_some_and(|c| any_running(&c.members()))
     }
 }
 
@@ -356,12 +346,7 @@ fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
     let mut filling_at_kill = None;
     let status = loop {
         let now = Instant::now();
-        let racing = if now < deadline {
-            spawned.filling();
-            false
-        } else {
-            spawned.racing_to_a_cap()
-        };
+        let racing = spawned.racing_to_a_cap();
         match spawned.child.try_wait() {
             Ok(Some(status)) => break status_of(status),
             Ok(None) if now < deadline || (racing && now < deadline + GRACE) => {
@@ -448,7 +433,11 @@ struct Growth {
     start_cpu: Duration,
     sampled: Instant,
     /// Whether the cage grew during its last whole window.
+    grew_last_window: bool,
+    /// Whether it grew during its last whole window or since.
     filling: bool,
+    /// Whether one of its processes was at work at the last reading.
+    working: bool,
 }
 
 impl Growth {
@@ -457,26 +446,39 @@ impl Growth {
             start: cage.usage(),
             start_cpu: cpu_time(&cage.members()),
             sampled: Instant::now(),
+            grew_last_window: false,
             filling: false,
+            working: false,
         }
     }
 
-    /// Reads the cage when a reading is due; true when it grew during its last whole window.
-    fn filling(&mut self, cage: &Cage) -> bool {
-        if self.sampled.elapsed() < GROWTH_SAMPLE {
-            return self.filling;
+    /// Reads the cage when a reading is due; true when it grew during its last whole window (or
+    /// since) and one of its processes is at work.
+    fn racing(&mut self, cage: &Cage) -> bool {
+        if self.sampled.elapsed() >= GROWTH_SAMPLE {
+            self.read(cage);
         }
+        self.filling && self.working
+    }
+
+    fn read(&mut self, cage: &Cage) {
         self.sampled = Instant::now();
-        let cpu = cpu_time(&cage.members());
+        let members = cage.members();
+        let cpu = cpu_time(&members);
+        let usage = cage.usage();
+        self.working = any_running(&members);
+        let grew = usage.filled_up_since(&self.start);
         // A process that ended took its CPU time with it: the window starts again from here.
         self.start_cpu = self.start_cpu.min(cpu);
         if cpu >= self.start_cpu + GROWTH_WINDOW {
-            let usage = cage.usage();
-            self.filling = usage.filled_up_since(&self.start);
+            self.grew_last_window = grew;
             self.start = usage;
             self.start_cpu = cpu;
         }
-        self.filling
+        // A window not yet whole (a process starved of CPU) that already grew counts too. Once
+        // forks are refused, the pids cap has stopped the race (and kernel memory still creeps
+        // up a little with every refused fork).
+        self.filling = (self.grew_last_window || grew) && usage.pids_cap_hits == 0;
     }
 }
 
