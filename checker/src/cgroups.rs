@@ -280,6 +280,19 @@ impl Cage {
         usage
     }
 
+    /// The CPU time the cage's processes have used, where the kernel counts it for the cage
+    /// (v2's `cpu.stat`, there without the cpu controller); None on v1.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        self.groups
+            .iter()
+            .filter(|g| g.unified)
+            .find_map(|g| {
+                let usec = event_count(&g.dir.join("cpu.stat"), "usage_usec");
+                g.dir.join("cpu.stat").exists().then_some(usec)
+            })
+            .map(Duration::from_micros)
+    }
+
     /// Whether the kernel's OOM killer killed a process of the cage (it hit the memory cap).
     pub fn oom_killed(&self) -> bool {
         self.usage().oom_kills > 0

@@ -444,7 +444,7 @@ impl Growth {
     fn start(cage: &Cage) -> Growth {
         Growth {
             start: cage.usage(),
-            start_cpu: cpu_time(&cage.members()),
+            start_cpu: cage.cpu_time().unwrap_or_else(|| cpu_time(&cage.members())),
             sampled: Instant::now(),
             grew_last_window: false,
             filling: false,
@@ -463,9 +463,16 @@ impl Growth {
 
     fn read(&mut self, cage: &Cage) {
         self.sampled = Instant::now();
-        let members = cage.members();
-        let cpu = cpu_time(&members);
         let usage = cage.usage();
+        if usage.pids_cap_hits > 0 {
+            // Forks are refused: the pids cap has stopped the race (kernel memory still creeps
+            // up a little with every refused fork). Nothing more to read, which matters: a
+            // fork bomb's 512 processes leave the checker little CPU for /proc.
+            self.filling = false;
+            return;
+        }
+        let members = cage.members();
+        let cpu = cage.cpu_time().unwrap_or_else(|| cpu_time(&members));
         self.working = any_running(&members);
         let grew = usage.filled_up_since(&self.start);
         // A process that ended took its CPU time with it: the window starts again from here.
@@ -475,14 +482,12 @@ impl Growth {
             self.start = usage;
             self.start_cpu = cpu;
         }
-        // A window not yet whole (a process starved of CPU) that already grew counts too. Once
-        // forks are refused, the pids cap has stopped the race (and kernel memory still creeps
-        // up a little with every refused fork).
-        self.filling = (self.grew_last_window || grew) && usage.pids_cap_hits == 0;
+        // A window not yet whole (a process starved of CPU) that already grew counts too.
+        self.filling = self.grew_last_window || grew;
     }
 }
 
-/// The CPU time (user and system) the processes `pids` have used.
+/// The CPU time (user and system) the processes `pids` have used (where the cage cannot say).
 fn cpu_time(pids: &[u32]) -> Duration {
     let ticks_per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
