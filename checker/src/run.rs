@@ -426,6 +426,13 @@ const GROWTH_WINDOW: Duration = Duration::from_millis(100);
 /// at the memory cap for ever. Under emulation, the hog met the cap within 15 s.
 pub const GRACE: Duration = Duration::from_secs(120);
 
+/// Memory that, with a process of the cage at work, marks a race toward the memory cap however
+/// little the cage grew lately: in an emulated guest on a loaded host, a starved hog shows no
+/// growth over any window of the guest's own clocks (its CPU time runs on while the host keeps
+/// the virtual CPU waiting). A runtime that holds this much and spins without end waits out
+/// GRACE; one that sleeps, as a hanging runtime does, does not.
+const RACE_FLOOR: u64 = crate::cgroups::MEMORY_LIMIT / 16;
+
 /// The cage's usage over the CPU time of its processes: whether it is filling up.
 struct Growth {
     /// The cage's usage, and its processes' CPU time, when the current window began.
@@ -482,8 +489,9 @@ impl Growth {
             self.start = usage;
             self.start_cpu = cpu;
         }
-        // A window not yet whole (a process starved of CPU) that already grew counts too.
-        self.filling = self.grew_last_window || grew;
+        // A window not yet whole (a process starved of CPU) that already grew counts too, and
+        // so does a cage past RACE_FLOOR.
+        self.filling = self.grew_last_window || grew || usage.memory >= RACE_FLOOR;
     }
 }
 
