@@ -245,28 +245,110 @@ impl Cage {
 
     /// Whether a fork in the cage was refused because it hit the pids cap.
     pub fn hit_pids_cap(&self) -> bool {
-        self.groups.iter().any(|g| {
-            std::fs::read_to_string(g.dir.join("pids.events"))
-                .unwrap_or_default()
-                .lines()
-                .any(|l| l.strip_prefix("max ").is_some_and(|n| n.trim() != "0"))
-        })
+        self.usage().pids_cap_hits > 0
+    }
+
+    /// What the cage's processes use now, from the kernel's counters (0 where a file is missing).
+    pub fn usage(&self) -> Usage {
+        let mut usage = Usage::default();
+        for g in &self.groups {
+            let file = |name: &str| g.dir.join(name);
+            let (current, hits, kills) = if g.unified {
+                let events = file("memory.events");
+                (
+                    read_number(&file("memory.current")),
+                    event_count(&events, "max"),
+                    event_count(&events, "oom_kill"),
+                )
+            } else {
+                // With swap accounted, memory+swap (capped alike) may be the counter that fails.
+                (
+                    read_number(&file("memory.usage_in_bytes")),
+                    read_number(&file("memory.failcnt"))
+                        + read_number(&file("memory.memsw.failcnt")),
+                    event_count(&file("memory.oom_control"), "oom_kill"),
+                )
+            };
+            usage.memory = usage.memory.max(current);
+            usage.memory_cap_hits = usage.memory_cap_hits.max(hits);
+            usage.oom_kills = usage.oom_kills.max(kills);
+            usage.pids = usage.pids.max(read_number(&file("pids.current")));
+            usage.pids_cap_hits = usage
+                .pids_cap_hits
+                .max(event_count(&file("pids.events"), "max"));
+        }
+        usage
+    }
+
+    /// The CPU time the cage's processes have used, where the kernel counts it for the cage
+    /// (v2's `cpu.stat`, there without the cpu controller); None on v1.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        self.groups
+            .iter()
+            .filter(|g| g.unified)
+            .find_map(|g| {
+                let usec = event_count(&g.dir.join("cpu.stat"), "usage_usec");
+                g.dir.join("cpu.stat").exists().then_some(usec)
+            })
+            .map(Duration::from_micros)
     }
 
     /// Whether the kernel's OOM killer killed a process of the cage (it hit the memory cap).
     pub fn oom_killed(&self) -> bool {
-        self.groups.iter().any(|g| {
-            let events = if g.unified {
-                "memory.events"
-            } else {
-                "memory.oom_control"
-            };
-            std::fs::read_to_string(g.dir.join(events))
-                .unwrap_or_default()
-                .lines()
-                .any(|l| l.strip_prefix("oom_kill ").is_some_and(|n| n.trim() != "0"))
-        })
+        self.usage().oom_kills > 0
     }
+}
+
+/// What a cage's processes use, read from its counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes charged to the cage (v2 `memory.current`, v1 `memory.usage_in_bytes`).
+    pub memory: u64,
+    /// Times a charge met the memory cap (v2 `memory.events` max, v1 `memory.failcnt`): the
+    /// kernel reclaiming at the cap, just before its OOM killer acts.
+    pub memory_cap_hits: u64,
+    /// Processes the kernel's OOM killer killed at the memory cap.
+    pub oom_kills: u64,
+    /// Processes in the cage (`pids.current`).
+    pub pids: u64,
+    /// Forks refused at the pids cap (`pids.events` max).
+    pub pids_cap_hits: u64,
+}
+
+impl Usage {
+    /// Whether the cage filled up since `before`: at least a MiB more memory, more processes,
+    /// more charges that met the memory cap (which end with the OOM killer, unless the kernel
+    /// keeps reclaiming page cache: the caller bounds how long it waits), or the OOM killer
+    /// struck (its victim is still giving its memory back).
+    pub fn filled_up_since(&self, before: &Usage) -> bool {
+        self.memory >= before.memory + (1 << 20)
+            || self.pids > before.pids
+            || self.memory_cap_hits > before.memory_cap_hits
+            || self.oom_kills > before.oom_kills
+    }
+}
+
+/// A number alone in a cgroup file (`memory.current`, `pids.current`); 0 when unreadable.
+fn read_number(file: &Path) -> u64 {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The count of `event` in a flat-keyed file such as `memory.events`; 0 when absent.
+fn event_count(file: &Path, event: &str) -> u64 {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(event)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
 }
 
 impl Drop for Cage {
@@ -592,6 +674,61 @@ mod tests {
             !parent.join("1-a").exists(),
             "the cage itself is not touched"
         );
+    }
+
+    #[test]
+    fn event_counts_are_read_by_their_exact_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let v1 = dir.path().join("memory.oom_control");
+        std::fs::write(&v1, "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n").unwrap();
+        assert_eq!(event_count(&v1, "oom_kill"), 3);
+        let v2 = dir.path().join("memory.events");
+        std::fs::write(
+            &v2,
+            "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n",
+        )
+        .unwrap();
+        assert_eq!(event_count(&v2, "max"), 12);
+        assert_eq!(event_count(&v2, "oom_kill"), 1);
+        assert_eq!(event_count(&dir.path().join("missing"), "max"), 0);
+    }
+
+    #[test]
+    fn a_cage_fills_up_by_a_mib_a_process_a_cap_hit_or_an_oom_kill() {
+        let before = Usage {
+            memory: 100 << 20,
+            memory_cap_hits: 2,
+            oom_kills: 0,
+            pids: 3,
+            pids_cap_hits: 0,
+        };
+        let still = Usage {
+            memory: before.memory + 4096,
+            ..before
+        };
+        assert!(!still.filled_up_since(&before), "a page is noise");
+        assert!(!Usage {
+            memory: 0,
+            ..before
+        }
+        .filled_up_since(&before));
+        for grown in [
+            Usage {
+                memory: before.memory + (1 << 20),
+                ..before
+            },
+            Usage { pids: 4, ..before },
+            Usage {
+                memory_cap_hits: 3,
+                ..before
+            },
+            Usage {
+                oom_kills: 1,
+                ..before
+            },
+        ] {
+            assert!(grown.filled_up_since(&before), "{grown:?}");
+        }
     }
 
     #[test]

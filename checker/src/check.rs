@@ -228,22 +228,32 @@ pub(crate) use report_or_fail;
 /// A run that had to be killed at the timeout fails whatever its report says: a runtime must
 /// end when its command does.
 pub fn report(run: &Run) -> std::result::Result<&Value, Verdict> {
+    // Before the timeout: a process killed at the cap explains whatever the clock says.
     if run.oom_killed {
+        let observed = match run.status {
+            crate::run::Status::OutOfMemory => run.status.to_string(),
+            other => format!(
+                "the kernel's OOM killer killed one of their processes; the runtime ended with {other}"
+            ),
+        };
         return Err(fail(
             format!(
                 "the runtime and its command use less than the checker's memory cap ({} MiB)",
                 crate::cgroups::MEMORY_LIMIT >> 20
             ),
-            format!(
-                "the kernel's OOM killer killed one of their processes; the runtime ended with {}",
-                run.status
-            ),
+            observed,
         ));
     }
     if run.status == crate::run::Status::TimedOut {
         return Err(fail(
             "the runtime exits once the command has ended",
-            format!("{}{}{}", run.status, stderr_tail(run), pids_cap_note(run)),
+            format!(
+                "{}{}{}{}",
+                run.status,
+                stderr_tail(run),
+                pids_cap_note(run),
+                filling_note(run)
+            ),
         ));
     }
     if !run.stragglers.is_empty() {
@@ -282,6 +292,20 @@ fn pids_cap_note(run: &Run) -> String {
     format!(
         "; its processes reached the checker's cap of {} and forks were refused (does it fork in a loop?)",
         crate::cgroups::PIDS_LIMIT
+    )
+}
+
+/// A runtime killed while its cage was still filling up was racing toward a cap: say how far
+/// it got, so that a slow machine's verdict still points at the memory or the forks.
+fn filling_note(run: &Run) -> String {
+    let Some(usage) = run.filling_at_kill else {
+        return String::new();
+    };
+    format!(
+        "; it was still growing when it was killed: {} MiB of the checker's {} MiB memory cap, {} processes (does it allocate or fork in a loop?)",
+        usage.memory >> 20,
+        crate::cgroups::MEMORY_LIMIT >> 20,
+        usage.pids
     )
 }
 

@@ -1,7 +1,7 @@
 //! Running the learner's runtime: spawn it in the sandbox, capture its output (capped), enforce the
 //! timeout by killing its whole process group, and find the probe it started by its nonce.
 
-use crate::cgroups::Cage;
+use crate::cgroups::{Cage, Usage};
 use crate::sandbox::Sandbox;
 use anyhow::{Context, Result};
 use nix::sys::signal::{kill, Signal};
@@ -103,6 +103,9 @@ pub struct Run {
     pub oom_killed: bool,
     /// Whether a fork of the runtime's tree was refused at the cage's pids cap.
     pub hit_pids_cap: bool,
+    /// What the cage held when the runtime was killed at the timeout (and the grace after it)
+    /// while it was still filling up: it was racing toward a cap, not hanging.
+    pub filling_at_kill: Option<Usage>,
 }
 
 /// What a check sees while a holding probe is alive.
@@ -151,10 +154,12 @@ pub fn run_holding<T>(
     sandbox: &Sandbox,
     observe: impl FnOnce(&Held) -> T,
 ) -> Result<(Run, Option<T>)> {
-    let spawned = spawn(spec, sandbox)?;
+    let mut spawned = spawn(spec, sandbox)?;
     let deadline = Instant::now() + spec.timeout;
     let mut observed = None;
     loop {
+        // Read the cage as `finish` does, so that its grace judges the last moments alone.
+        spawned.racing_to_a_cap();
         if spawned.stdout.probe_report(&spec.nonce).is_ok() {
             let probe_pid = find_probe(&spec.command[0], &spec.nonce).first().copied();
             let held = Held {
@@ -183,6 +188,8 @@ struct Spawned {
     child: Child,
     /// The cgroups holding the runtime's whole tree, where the host has them.
     cage: Option<Cage>,
+    /// The cage's usage since the spawn.
+    growth: Option<Growth>,
     stdout: Arc<Capture>,
     stderr: Arc<Capture>,
     readers: Vec<JoinHandle<()>>,
@@ -192,6 +199,15 @@ impl Spawned {
     fn exited(&self) -> bool {
         // try_wait needs &mut; peek at /proc instead: a zombie or a missing entry means it ended.
         stat_fields(self.child.id()).is_none_or(|fields| fields[0] == "Z")
+    }
+
+    /// Whether the runtime is racing toward a cap of its cage rather than hanging (see GRACE).
+    /// Called all along the run, so that at the timeout the last readings tell.
+    fn racing_to_a_cap(&mut self) -> bool {
+        match (&mut self.growth, &self.cage) {
+            (Some(growth), Some(cage)) => growth.racing(cage),
+            _ => false,
+        }
     }
 }
 
@@ -231,6 +247,7 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
     ];
     Ok(Spawned {
         child,
+        growth: cage.as_ref().map(Growth::start),
         cage,
         stdout,
         stderr,
@@ -326,11 +343,19 @@ impl ProbeLines {
 }
 
 fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
+    let mut filling_at_kill = None;
     let status = loop {
+        let now = Instant::now();
+        let racing = spawned.racing_to_a_cap();
         match spawned.child.try_wait() {
             Ok(Some(status)) => break status_of(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) if now < deadline || (racing && now < deadline + GRACE) => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
             _ => {
+                if racing {
+                    filling_at_kill = spawned.cage.as_ref().map(Cage::usage);
+                }
                 kill_everything(&spawned, spec);
                 let _ = spawned.child.wait();
                 break Status::TimedOut;
@@ -380,7 +405,121 @@ fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
         stragglers,
         oom_killed,
         hit_pids_cap,
+        filling_at_kill,
     }
+}
+
+/// How often, at most, the cage is read while the runtime runs.
+const GROWTH_SAMPLE: Duration = Duration::from_millis(250);
+
+/// How much CPU time the cage's processes must use between two readings that compare their
+/// usage. Counted in their CPU time, not the clock's: a runtime starved of CPU (a loaded host,
+/// an emulated guest whose virtual CPU waits) is not taken for one that stopped growing.
+const GROWTH_WINDOW: Duration = Duration::from_millis(100);
+
+/// How long past the timeout a runtime may go on while it races toward a cap of its cage. At
+/// the timeout, a runtime that is still allocating memory or starting processes is not hanging:
+/// the cap, not the clock, must end it, or the machine's speed would choose between "OOM
+/// killer" and "still running" (under software emulation a memory hog needs seconds to touch
+/// the 512 MiB cap, on a laptop a fraction of one). Each cap is finite, so the race ends by
+/// itself; this bound is a safety net for a runtime that keeps the kernel reclaiming page cache
+/// at the memory cap for ever, or spins while holding more than RACE_FLOOR. Under emulation on
+/// a loaded host, the hog met the cap at most 27 s past a 2 s timeout.
+pub const GRACE: Duration = Duration::from_secs(120);
+
+/// Memory that, with a process of the cage at work, marks a race toward the memory cap however
+/// little the cage grew lately: in an emulated guest on a loaded host, a starved hog shows no
+/// growth over any window of the guest's own clocks (its CPU time runs on while the host keeps
+/// the virtual CPU waiting). A runtime that holds this much and spins without end waits out
+/// GRACE; one that sleeps, as a hanging runtime does, does not.
+const RACE_FLOOR: u64 = crate::cgroups::MEMORY_LIMIT / 16;
+
+/// The cage's usage over the CPU time of its processes: whether it is filling up.
+struct Growth {
+    /// The cage's usage, and its processes' CPU time, when the current window began.
+    start: Usage,
+    start_cpu: Duration,
+    sampled: Instant,
+    /// Whether the cage grew during its last whole window.
+    grew_last_window: bool,
+    /// Whether it grew during its last whole window or since, or holds more than RACE_FLOOR.
+    filling: bool,
+    /// Whether one of its processes was at work at the last reading.
+    working: bool,
+}
+
+impl Growth {
+    fn start(cage: &Cage) -> Growth {
+        Growth {
+            start: cage.usage(),
+            start_cpu: cage.cpu_time().unwrap_or_else(|| cpu_time(&cage.members())),
+            sampled: Instant::now(),
+            grew_last_window: false,
+            filling: false,
+            working: false,
+        }
+    }
+
+    /// Reads the cage when a reading is due; true when it grew during its last whole window (or
+    /// since) and one of its processes is at work.
+    fn racing(&mut self, cage: &Cage) -> bool {
+        if self.sampled.elapsed() >= GROWTH_SAMPLE {
+            self.read(cage);
+        }
+        self.filling && self.working
+    }
+
+    fn read(&mut self, cage: &Cage) {
+        self.sampled = Instant::now();
+        let usage = cage.usage();
+        if usage.pids_cap_hits > 0 {
+            // Forks are refused: the pids cap has stopped the race (kernel memory still creeps
+            // up a little with every refused fork). Nothing more to read, which matters: a
+            // fork bomb's 512 processes leave the checker little CPU for /proc.
+            self.filling = false;
+            return;
+        }
+        let members = cage.members();
+        let cpu = cage.cpu_time().unwrap_or_else(|| cpu_time(&members));
+        self.working = any_running(&members);
+        let grew = usage.filled_up_since(&self.start);
+        // A process that ended took its CPU time with it: the window starts again from here.
+        self.start_cpu = self.start_cpu.min(cpu);
+        if cpu >= self.start_cpu + GROWTH_WINDOW {
+            self.grew_last_window = grew;
+            self.start = usage;
+            self.start_cpu = cpu;
+        }
+        // A window not yet whole (a process starved of CPU) that already grew counts too, and
+        // so does a cage past RACE_FLOOR.
+        self.filling = self.grew_last_window || grew || usage.memory >= RACE_FLOOR;
+    }
+}
+
+/// The CPU time (user and system) the processes `pids` have used (where the cage cannot say).
+fn cpu_time(pids: &[u32]) -> Duration {
+    let ticks_per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|&t| t > 0)
+        .unwrap_or(100) as u64;
+    let ticks: u64 = pids
+        .iter()
+        .filter_map(|&pid| {
+            let fields = stat_fields(pid)?;
+            // utime and stime: fields 14 and 15 of proc(5), 11 and 12 after the name.
+            let time = |i: usize| fields.get(i)?.parse::<u64>().ok();
+            Some(time(11)? + time(12)?)
+        })
+        .sum();
+    Duration::from_millis(ticks * 1000 / ticks_per_second)
+}
+
+/// Whether one of `pids` is running or waiting to run (R), or in the kernel (D: reclaiming
+/// memory, say), rather than asleep as a hanging runtime is.
+fn any_running(pids: &[u32]) -> bool {
+    pids.iter()
+        .any(|&pid| stat_fields(pid).is_some_and(|f| f[0] == "R" || f[0] == "D"))
 }
 
 /// Kills the runtime's process group, every process in its cage, and any probe of this run.

@@ -13,7 +13,8 @@ pub fn attack(fault: &str, args: &RunArgs) -> Result<()> {
     match fault {
         "flood" => flood(),
         "fork-bomb" => fork_bomb(),
-        "memory-hog" => memory_hog(),
+        "memory-hog" => memory_hog(None),
+        "slow-memory-hog" => memory_hog(Some(SLOW_HOG_MIB_PER_SECOND)),
         "panic" => panic!("this runtime panics on purpose"),
         "orphan" => orphan(),
         "mount-over-work" => mount_over_work(args),
@@ -50,11 +51,26 @@ fn fork_bomb() -> Result<()> {
     }
 }
 
-/// Allocates 1 GiB and touches every page, so it is really used.
-fn memory_hog() -> Result<()> {
+/// How fast the slow memory hog touches its pages: it meets the checker's 512 MiB cap after two
+/// seconds, past a one-second timeout, as the plain hog does on a slow machine (under software
+/// emulation it took more than the CI's two seconds).
+const SLOW_HOG_MIB_PER_SECOND: u32 = 256;
+
+/// Allocates 1 GiB and touches every page, so it is really used; at most `pace` MiB a second.
+fn memory_hog(pace: Option<u32>) -> Result<()> {
+    let started = std::time::Instant::now();
     let mut hog = vec![0u8; 1 << 30];
-    for page in hog.chunks_mut(4096) {
-        page[0] = 1;
+    for (mib, chunk) in (1u32..).zip(hog.chunks_mut(1 << 20)) {
+        for page in chunk.chunks_mut(4096) {
+            page[0] = 1;
+        }
+        if let Some(pace) = pace {
+            // Busy, not asleep: a slow machine's hog is slow while it runs.
+            let due = Duration::from_secs_f64(f64::from(mib) / f64::from(pace));
+            while started.elapsed() < due {
+                std::hint::spin_loop();
+            }
+        }
     }
     std::hint::black_box(&hog);
     Ok(())

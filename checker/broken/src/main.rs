@@ -76,6 +76,11 @@ const FAULTS: &[(&str, u32, &str)] = &[
         0,
         "the checker's memory cap: allocates and touches 1 GiB",
     ),
+    (
+        "slow-memory-hog",
+        0,
+        "the checker's memory cap on a slow machine: touches 1 GiB at 256 MiB/s, past the timeout",
+    ),
     ("panic", 0, "a runtime that panics before doing anything"),
     (
         "orphan",
