@@ -24,7 +24,12 @@ pub struct Check {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Pass,
-    Fail { expected: String, observed: String },
+    Fail {
+        expected: String,
+        observed: String,
+        /// A hint for this observation, in place of the check's own.
+        hint: Option<&'static str>,
+    },
     Skip(String),
 }
 
@@ -33,6 +38,20 @@ pub fn fail(expected: impl Into<String>, observed: impl Into<String>) -> Verdict
     Verdict::Fail {
         expected: expected.into(),
         observed: observed.into(),
+        hint: None,
+    }
+}
+
+/// `Fail` with a hint that fits what was seen better than the check's own.
+pub fn fail_hinting(
+    expected: impl Into<String>,
+    observed: impl Into<String>,
+    hint: &'static str,
+) -> Verdict {
+    Verdict::Fail {
+        expected: expected.into(),
+        observed: observed.into(),
+        hint: Some(hint),
     }
 }
 
@@ -78,6 +97,11 @@ pub struct RunSummary {
     pub stdout: String,
     pub stderr: String,
     pub dropped: usize,
+    /// The runtime's own error (its last stderr line) when it gave up before running the
+    /// command: exit status 125 and no report.
+    pub setup_error: Option<String>,
+    /// What the runtime's processes were doing when the timeout killed them.
+    pub at_timeout: Option<String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -149,7 +173,7 @@ impl<'a> Ctx<'a> {
     pub fn command(&mut self, argv: Vec<String>, nonce: String) -> Result<Run> {
         let spec = self.spec(argv, nonce);
         let run = run::run(&spec, &self.sandbox)?;
-        self.record(&run);
+        self.record(&run, &spec.command[0]);
         Ok(run)
     }
 
@@ -165,11 +189,11 @@ impl<'a> Ctx<'a> {
         let (argv, nonce) = self.probe_command(subcommand, &with_hold);
         let spec = self.spec(argv, nonce);
         let (run, observed) = run::run_holding(&spec, &self.sandbox, observe)?;
-        self.record(&run);
+        self.record(&run, &spec.command[0]);
         Ok((run, observed))
     }
 
-    fn record(&mut self, run: &Run) {
+    fn record(&mut self, run: &Run, program: &str) {
         // The scratch image dir goes with the check; the shared one holds the same image, so
         // the command still reproduces the run after the checker is done.
         let shared = run::path_str(&self.env.image_dir);
@@ -180,8 +204,22 @@ impl<'a> Ctx<'a> {
             stdout: run.stdout.clone(),
             stderr: run.stderr.clone(),
             dropped: run.dropped,
+            setup_error: setup_error(run, program),
+            at_timeout: run.at_timeout.clone(),
         });
     }
+}
+
+/// The runtime's last stderr line when it gave up before running the command: it exited 125
+/// (the contract's "the setup failed") without a report from the probe, and its error is not
+/// about executing the command (that is exit 127's business, whatever status it chose).
+fn setup_error(run: &Run, program: &str) -> Option<String> {
+    if run.status != run::Status::Exited(i32::from(kit::EXIT_RUNTIME_FAILED)) || run.report.is_ok()
+    {
+        return None;
+    }
+    let line = run.stderr.lines().rev().find(|l| !l.trim().is_empty())?;
+    (!line.contains(program)).then(|| line.trim().to_string())
 }
 
 /// The probe's report from a run, or the failure that explains why there is none.

@@ -5,6 +5,7 @@ pub mod cgroups;
 pub mod check;
 pub mod cli;
 pub mod guard;
+pub mod hang;
 pub mod hints;
 pub mod levels;
 pub mod links;

@@ -41,6 +41,10 @@ pub fn human(result: &CheckResult) -> String {
             field("skipped", reason);
         }
     }
+    // The real cause first: it explains everything below it.
+    if let Some(cause) = &result.cause {
+        field("cause", cause);
+    }
     if result.status == Status::Error {
         field("error", result.reason.as_deref().unwrap_or(""));
     }
@@ -49,6 +53,12 @@ pub fn human(result: &CheckResult) -> String {
     }
     if let Some(observed) = &result.observed {
         field("observed", observed);
+    }
+    if let Some(tree) = &result.at_timeout {
+        field(
+            "running",
+            &format!("at the timeout, the runtime's processes were:\n{tree}"),
+        );
     }
     if let Some(reproduce) = &result.reproduce {
         field("reproduce", reproduce);

@@ -103,6 +103,8 @@ pub struct Run {
     pub oom_killed: bool,
     /// Whether a fork of the runtime's tree was refused at the cage's pids cap.
     pub hit_pids_cap: bool,
+    /// What the runtime's processes were doing when the timeout killed them.
+    pub at_timeout: Option<String>,
 }
 
 /// What a check sees while a holding probe is alive.
@@ -326,11 +328,15 @@ impl ProbeLines {
 }
 
 fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
+    let mut at_timeout = None;
     let status = loop {
         match spawned.child.try_wait() {
             Ok(Some(status)) => break status_of(status),
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
             _ => {
+                // Before the kill: what each process was waiting in is the clue to why.
+                let caged = spawned.cage.as_ref().map(Cage::members);
+                at_timeout = Some(crate::hang::describe(spawned.child.id(), caged));
                 kill_everything(&spawned, spec);
                 let _ = spawned.child.wait();
                 break Status::TimedOut;
@@ -380,6 +386,7 @@ fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
         stragglers,
         oom_killed,
         hit_pids_cap,
+        at_timeout,
     }
 }
 

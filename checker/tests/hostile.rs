@@ -92,6 +92,14 @@ const CASES: &[Case] = &[
         needs: Needs::Cage,
     },
     Case {
+        // Runs the command, then sleeps forever: the first check waits out the timeout, the
+        // level's other checks are not run (and not passed).
+        fault: "hang",
+        failing: ALL,
+        says: "was still running at the timeout",
+        needs: Needs::Nothing,
+    },
+    Case {
         fault: "fork-bomb",
         failing: ALL,
         says: "forks were refused",
@@ -169,6 +177,32 @@ fn hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged() {
                 "{}: expected {:?} to fail, got {failed:?}",
                 case.fault, case.failing
             ));
+        }
+        // One timeout per level: after it, the level's checks are not run, and say so.
+        let timed_out: Vec<usize> = (0..checks.len())
+            .filter(|&i| {
+                checks[i]["observed"]
+                    .as_str()
+                    .is_some_and(|o| o.contains("was still running at the timeout"))
+            })
+            .collect();
+        if let Some(&first) = timed_out.first() {
+            let rest_skipped = checks[first + 1..].iter().all(|c| {
+                c["status"] == "skip"
+                    && c["reason"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("did not exit in"))
+            });
+            let described = checks[first]["at_timeout"]
+                .as_str()
+                .is_some_and(|t| t.contains("pid "));
+            if timed_out.len() > 1 || !rest_skipped || !described {
+                problems.push(format!(
+                    "{}: after the first timeout the level's other checks must be skipped, not run, and the timed-out one must list the runtime's processes: {}",
+                    case.fault,
+                    stdout(&out)
+                ));
+            }
         }
         let said = checks.iter().any(|c| {
             c["observed"].as_str().unwrap_or("").contains(case.says)
