@@ -198,6 +198,13 @@ fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
     result.duration_ms = started.elapsed().as_millis() as u64;
     result.at_timeout = runs.iter().find_map(|r| r.at_timeout.clone());
     let setup_error = last.and_then(|r| r.setup_error.as_deref());
+    // The setup failure explains what was observed, unless that is something else (the host
+    // changed): then the check's own hint still fits.
+    let explained_by_setup = |observed: &str| {
+        setup_error.is_some_and(|line| {
+            observed.contains(&format!("{line:?}")) || observed.ends_with(" 125")
+        })
+    };
     match verdict {
         Ok(Verdict::Pass) => result.status = Status::Pass,
         Ok(Verdict::Skip(reason)) => result.reason = Some(reason),
@@ -207,13 +214,13 @@ fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
             hint,
         }) => {
             result.status = Status::Fail;
+            result.hint = Some(match (explained_by_setup(&observed), &result.at_timeout) {
+                (true, _) => SETUP_FAILED_HINT,
+                (false, Some(_)) => HUNG_HINT,
+                (false, None) => hint.unwrap_or(check.hint),
+            });
             result.expected = Some(expected);
             result.observed = Some(observed);
-            result.hint = Some(match (setup_error, &result.at_timeout) {
-                (Some(_), _) => SETUP_FAILED_HINT,
-                (None, Some(_)) => HUNG_HINT,
-                (None, None) => hint.unwrap_or(check.hint),
-            });
             result.cause = setup_error.map(|line| {
                 format!("your runtime gave up before running the command (exit status 125), saying: {line:?}")
             });
