@@ -244,3 +244,46 @@ fn output_of(run: &RunSummary) -> Output {
         truncated_bytes: run.dropped,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(level: u32) -> CheckResult {
+        let check = &crate::levels::checks(level)[0];
+        let mut result = skipped(check, "");
+        result.status = Status::Fail;
+        result.reason = None;
+        result
+    }
+
+    #[test]
+    fn an_earlier_levels_failure_on_a_level_crate_blames_the_level_worked_on() {
+        let crate_of = |level| WorkingOn {
+            level,
+            own_crate: true,
+        };
+        let mut result = failed(0);
+        result.cause = Some("your runtime gave up".into());
+        blame_the_level_worked_on(&mut result, crate_of(3));
+        assert_eq!(
+            result.cause.as_deref(),
+            Some("your runtime gave up\nthe level-3 skeleton passes this level-0 check: what breaks it is the code you wrote for level 3")
+        );
+        // Not its own level's checks, not a passed check, not a runtime of someone else's.
+        for (mut result, working_on) in [
+            (failed(3), crate_of(3)),
+            (skipped(&crate::levels::checks(0)[0], "x"), crate_of(3)),
+            (
+                failed(0),
+                WorkingOn {
+                    level: 3,
+                    own_crate: false,
+                },
+            ),
+        ] {
+            blame_the_level_worked_on(&mut result, working_on);
+            assert_eq!(result.cause, None, "{}", result.id);
+        }
+    }
+}
