@@ -8,6 +8,10 @@
 //! namespaces with setns(2) just before it execs. When the check is over the holder exits and its
 //! namespaces, with anything leaked into them, disappear.
 //!
+//! For a check about the runtime's network (L6.net-ns.loopback) the holder also gets a network
+//! namespace of its own, whose `lo` starts down: what a runtime does to "the host's" network then
+//! happens there, where the checker can see it and name it.
+//!
 //! Rootless (`--rootless`), the holder first creates a user namespace that maps the user's own
 //! id to root: the runtime joins it too, and is root there, with every capability over the
 //! namespaces the holder created, and none over the host.
