@@ -24,7 +24,12 @@ pub struct Check {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Pass,
-    Fail { expected: String, observed: String },
+    Fail {
+        expected: String,
+        observed: String,
+        /// A hint for this observation, in place of the check's own.
+        hint: Option<&'static str>,
+    },
     Skip(String),
 }
 
@@ -33,6 +38,20 @@ pub fn fail(expected: impl Into<String>, observed: impl Into<String>) -> Verdict
     Verdict::Fail {
         expected: expected.into(),
         observed: observed.into(),
+        hint: None,
+    }
+}
+
+/// `Fail` with a hint that fits what was seen better than the check's own.
+pub fn fail_hinting(
+    expected: impl Into<String>,
+    observed: impl Into<String>,
+    hint: &'static str,
+) -> Verdict {
+    Verdict::Fail {
+        expected: expected.into(),
+        observed: observed.into(),
+        hint: Some(hint),
     }
 }
 
@@ -80,6 +99,11 @@ pub struct RunSummary {
     pub stdout: String,
     pub stderr: String,
     pub dropped: usize,
+    /// The runtime's own error (its last stderr line) when it gave up before running the
+    /// command: exit status 125 and no report.
+    pub setup_error: Option<String>,
+    /// What the runtime's processes were doing when the timeout killed them.
+    pub at_timeout: Option<String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -152,7 +176,7 @@ impl<'a> Ctx<'a> {
     pub fn command(&mut self, argv: Vec<String>, nonce: String) -> Result<Run> {
         let spec = self.spec(argv, nonce);
         let run = run::run(&spec, &self.sandbox)?;
-        self.record(&run);
+        self.record(&run, &spec.command[0]);
         Ok(run)
     }
 
@@ -168,14 +192,14 @@ impl<'a> Ctx<'a> {
         let (argv, nonce) = self.probe_command(subcommand, &with_hold);
         let spec = self.spec(argv, nonce);
         let (run, observed) = run::run_holding(&spec, &self.sandbox, observe)?;
-        self.record(&run);
+        self.record(&run, &spec.command[0]);
         Ok((run, observed))
     }
 
     /// Keeps what the report shows of a run. Its "reproduce" line is the command that ran,
     /// paths and all (a verdict may name this check's image dir), preceded by what makes that
     /// image dir again: it goes with the check, so the line still works after the checker is done.
-    pub(crate) fn record(&mut self, run: &Run) {
+    pub(crate) fn record(&mut self, run: &Run, program: &str) {
         self.runs.push(RunSummary {
             command_line: format!(
                 "{}{}",
@@ -185,6 +209,8 @@ impl<'a> Ctx<'a> {
             stdout: run.stdout.clone(),
             stderr: run.stderr.clone(),
             dropped: run.dropped,
+            setup_error: setup_error(run, program),
+            at_timeout: run.at_timeout.clone(),
         });
     }
 }
@@ -210,6 +236,18 @@ fn remake_image_dir(image_dir: &Path, shared: &Path, command_line: &str) -> Stri
         return format!("mkdir -p {dir} && ");
     }
     format!("mkdir -p {dir} && cp {} {dir}/ && ", tars.join(" "))
+}
+
+/// The runtime's last stderr line when it gave up before running the command: it exited 125
+/// (the contract's "the setup failed") without a report from the probe, and its error is not
+/// about executing the command (that is exit 127's business, whatever status it chose).
+fn setup_error(run: &Run, program: &str) -> Option<String> {
+    if run.status != run::Status::Exited(i32::from(kit::EXIT_RUNTIME_FAILED)) || run.report.is_ok()
+    {
+        return None;
+    }
+    let line = run.stderr.lines().rev().find(|l| !l.trim().is_empty())?;
+    (!line.contains(program)).then(|| line.trim().to_string())
 }
 
 /// The probe's report from a run, or the failure that explains why there is none.

@@ -65,6 +65,8 @@ enum Command {
     SandboxHold {
         #[arg(long)]
         rootless: bool,
+        #[arg(long)]
+        network: bool,
     },
     /// levelN or all: check a level (and every level below it).
     #[command(external_subcommand)]
@@ -119,7 +121,9 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::SandboxHold { rootless } => crate::sandbox::hold(rootless).map(|_| exit::PASSED),
+        Command::SandboxHold { rootless, network } => {
+            crate::sandbox::hold(rootless, network).map(|_| exit::PASSED)
+        }
         Command::List => list(),
         Command::Hint { level, all } => hint(level.as_deref(), all),
         Command::Watch {
@@ -231,7 +235,7 @@ fn check(words: Vec<OsString>) -> Result<u8> {
             for &level in &levels {
                 for (i, check) in crate::levels::checks(level).iter().enumerate() {
                     let result = suite::skipped(check, suite::EARLIER_LEVEL_FAILED);
-                    print_human(human, &result, (i == 0).then_some("not run"));
+                    print_human(human, &result, (i == 0).then_some("not run"), None);
                     results.push(result);
                 }
             }
@@ -253,14 +257,23 @@ fn check(words: Vec<OsString>) -> Result<u8> {
                 prepare::build_runtime(&package)?
             }
         };
+        // `levelN` checks a level-N runtime: level N's checks run even after an earlier level
+        // failed, since they are the ones about what the attendee is writing now.
+        let working_on = (target != "all").then(|| suite::WorkingOn {
+            level: levels.last().copied().unwrap_or(0),
+            own_crate: fingerprint.is_some(),
+        });
         let env = prepare::environment(runtime.clone(), image.clone(), timeout, args.rootless)?;
         let mut current_level = None;
-        let crate_results = suite::run_levels(&env, &levels, args.keep_going, |result| {
-            let header =
-                (current_level != Some(result.level)).then(|| runtime.display().to_string());
-            current_level = Some(result.level);
-            print_human(human, result, header.as_deref());
-        });
+        let mut first_setup_failure: Option<(String, &'static str)> = None;
+        let crate_results =
+            suite::run_levels(&env, &levels, args.keep_going, working_on, |result| {
+                let header =
+                    (current_level != Some(result.level)).then(|| runtime.display().to_string());
+                current_level = Some(result.level);
+                let same_as = report::same_setup_failure(result, &mut first_setup_failure);
+                print_human(human, result, header.as_deref(), same_as);
+            });
         // Progress is about your crates: level N's crate passed when every check it ran passed.
         if let (Some(&top), Some(fingerprint)) = (levels.last(), fingerprint) {
             let passed = crate_results.iter().all(|r| r.status == Status::Pass);
@@ -331,15 +344,24 @@ fn plan(target: &str, levels: &[u32], args: &CheckArgs) -> Result<Vec<(Runtime, 
     })
 }
 
-/// Prints one result in human mode, after the level's header when `header` names its runtime.
-fn print_human(human: bool, result: &suite::CheckResult, header: Option<&str>) {
+/// Prints one result in human mode, after the level's header when `header` names its runtime;
+/// in one line when it failed for the same reason as the check `same_as`, shown above.
+fn print_human(
+    human: bool,
+    result: &suite::CheckResult,
+    header: Option<&str>,
+    same_as: Option<&str>,
+) {
     if !human {
         return;
     }
     if let (Some(runtime), Some(level)) = (header, kit::ladder::level(result.level)) {
         println!("{}", report::level_header(level, runtime));
     }
-    println!("{}", report::human(result));
+    match same_as {
+        Some(first) => println!("{}", report::human_same_cause(result, first)),
+        None => println!("{}", report::human(result)),
+    }
 }
 
 fn checked_runtime(path: &std::path::Path) -> Result<PathBuf> {

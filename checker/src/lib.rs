@@ -6,6 +6,7 @@ pub mod check;
 pub mod cli;
 pub mod enter;
 pub mod guard;
+pub mod hang;
 pub mod hints;
 pub mod levels;
 pub mod links;

@@ -61,13 +61,33 @@ pub fn state_of(record: Option<&Record>, fingerprint_now: &str) -> State {
 /// Every level's state now.
 pub fn states() -> BTreeMap<u32, State> {
     let records = load();
-    kit::ladder::LADDER
+    let checked = kit::ladder::LADDER
         .iter()
         .map(|level| {
             let now = fingerprint(level);
             (level.number, state_of(records.get(&level.number), &now))
         })
-        .collect()
+        .collect();
+    with_levels_below_a_pass(checked)
+}
+
+/// A passed level N ran the checks of levels 0..N and passed them too: an attendee who started
+/// at level N (a late arrival, an instructor's "start at level 4") has those levels behind them.
+/// A level that failed on its own crate stays failed.
+pub fn with_levels_below_a_pass(mut states: BTreeMap<u32, State>) -> BTreeMap<u32, State> {
+    let highest_pass = states
+        .iter()
+        .filter(|(_, s)| **s == State::Passed)
+        .map(|(n, _)| *n)
+        .max();
+    if let Some(highest) = highest_pass {
+        for (_, state) in states.range_mut(..highest) {
+            if *state == State::NotChecked {
+                *state = State::Passed;
+            }
+        }
+    }
+    states
 }
 
 /// Where the attendee is: the first level not passed (the last level when all passed).
@@ -152,6 +172,20 @@ mod tests {
         // A line from before fingerprints were recorded proves nothing.
         assert_eq!(state_of(records.get(&2), "dddd"), State::NotChecked);
         assert_eq!(state_of(records.get(&3), "eeee"), State::NotChecked);
+    }
+
+    #[test]
+    fn a_passed_level_counts_the_levels_below_it_that_were_not_checked() {
+        use State::*;
+        let states = BTreeMap::from([
+            (0, NotChecked),
+            (1, Failed),
+            (2, NotChecked),
+            (3, Passed),
+            (4, NotChecked),
+        ]);
+        let states: Vec<State> = with_levels_below_a_pass(states).into_values().collect();
+        assert_eq!(states, [Passed, Failed, Passed, Passed, NotChecked]);
     }
 
     #[test]

@@ -41,6 +41,10 @@ pub fn human(result: &CheckResult) -> String {
             field("skipped", reason);
         }
     }
+    // The real cause first: it explains everything below it.
+    if let Some(cause) = &result.cause {
+        field("cause", cause);
+    }
     if result.status == Status::Error {
         field("error", result.reason.as_deref().unwrap_or(""));
     }
@@ -49,6 +53,12 @@ pub fn human(result: &CheckResult) -> String {
     }
     if let Some(observed) = &result.observed {
         field("observed", observed);
+    }
+    if let Some(tree) = &result.at_timeout {
+        field(
+            "running",
+            &format!("at the timeout, the runtime's processes were:\n{tree}"),
+        );
     }
     if let Some(reproduce) = &result.reproduce {
         field("reproduce", reproduce);
@@ -69,6 +79,37 @@ pub fn human(result: &CheckResult) -> String {
         field("note", note);
     }
     out
+}
+
+/// The id of the first failure whose runtime gave up before running the command with the same
+/// error as `result`'s (its details were shown then); remembers `result` when it is the first.
+pub fn same_setup_failure(
+    result: &CheckResult,
+    first: &mut Option<(String, &'static str)>,
+) -> Option<&'static str> {
+    if result.hint != Some(crate::suite::SETUP_FAILED_HINT) {
+        return None;
+    }
+    let cause = result.cause.clone().unwrap_or_default();
+    match first {
+        Some((shown, id)) if *shown == cause => Some(*id),
+        _ => {
+            *first = Some((cause, result.id));
+            None
+        }
+    }
+}
+
+/// A failure with the same cause as one shown above: one line that points at it, not seven
+/// copies of the same error and of hints about what the command would have done.
+pub fn human_same_cause(result: &CheckResult, first: &str) -> String {
+    format!(
+        "  {} {}  {}\n      {:<10}the same as {first}: the runtime gave up before running the command",
+        "✗".red(),
+        result.id,
+        result.title.dimmed(),
+        "cause".bold()
+    )
 }
 
 /// The learner's output, each line prefixed with its stream, capped.
@@ -141,8 +182,15 @@ pub fn human_summary(summary: &Summary, results: &[CheckResult], target: &str) -
                 .iter()
                 .any(|r| r.reason.as_deref() == Some(crate::suite::EARLIER_LEVEL_FAILED))
             {
+                // The level worked on runs even after an earlier one failed.
+                let ran_later = results
+                    .iter()
+                    .filter(|r| r.level > bad.level && r.status != Status::Skip)
+                    .map(|r| r.level)
+                    .max();
+                let except = ran_later.map_or(String::new(), |n| format!(" (level {n} still ran)"));
                 out.push_str(&format!(
-                    "\nStopped after level {}: fix {} first (or pass --keep-going).",
+                    "\nStopped after level {}{except}: fix {} first (or pass --keep-going).",
                     bad.level, bad.id
                 ));
             } else {

@@ -106,6 +106,8 @@ pub struct Run {
     /// What the cage held when the runtime was killed at the timeout (and the grace after it)
     /// while it was still filling up: it was racing toward a cap, not hanging.
     pub filling_at_kill: Option<Usage>,
+    /// What the runtime's processes were doing when the timeout killed them.
+    pub at_timeout: Option<String>,
 }
 
 /// What a check sees while a holding probe is alive.
@@ -344,6 +346,7 @@ impl ProbeLines {
 
 fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
     let mut filling_at_kill = None;
+    let mut at_timeout = None;
     let status = loop {
         let now = Instant::now();
         let racing = spawned.racing_to_a_cap();
@@ -353,6 +356,9 @@ fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
                 std::thread::sleep(Duration::from_millis(5))
             }
             _ => {
+                // Before the kill: what each process was waiting in is the clue to why.
+                let caged = spawned.cage.as_ref().map(Cage::members);
+                at_timeout = Some(crate::hang::describe(spawned.child.id(), caged));
                 if racing {
                     filling_at_kill = spawned.cage.as_ref().map(Cage::usage);
                 }
@@ -406,6 +412,7 @@ fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
         oom_killed,
         hit_pids_cap,
         filling_at_kill,
+        at_timeout,
     }
 }
 

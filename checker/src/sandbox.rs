@@ -8,6 +8,10 @@
 //! namespaces with setns(2) just before it execs. When the check is over the holder exits and its
 //! namespaces, with anything leaked into them, disappear.
 //!
+//! For a check about the runtime's network (L6.net-ns.loopback) the holder also gets a network
+//! namespace of its own, whose `lo` starts down: what a runtime does to "the host's" network then
+//! happens there, where the checker can see it and name it.
+//!
 //! Rootless (`--rootless`), the holder first creates a user namespace that maps the user's own
 //! id to root: the runtime joins it too, and is root there, with every capability over the
 //! namespaces the holder created, and none over the host.
@@ -34,17 +38,31 @@ pub struct Sandbox {
     user: Option<File>,
     mnt: File,
     uts: File,
+    /// The network namespace, for a sandbox that has one of its own ([`Sandbox::start_with_network`]).
+    net: Option<File>,
     /// The sandbox's mount table when it was created.
     pub initial_mounts: Vec<Mount>,
 }
 
 impl Sandbox {
     pub fn start(rootless: bool) -> Result<Sandbox> {
+        Sandbox::start_with(rootless, false)
+    }
+
+    /// A sandbox that also has a network namespace of its own, whose `lo` starts down: what a
+    /// runtime does to "the host's" network (configuring `lo` through a socket opened before
+    /// its unshare(CLONE_NEWNET)) then shows in it, where the checker can see it.
+    pub fn start_with_network(rootless: bool) -> Result<Sandbox> {
+        Sandbox::start_with(rootless, true)
+    }
+
+    fn start_with(rootless: bool, network: bool) -> Result<Sandbox> {
         // /proc/self/exe, not current_exe(): it still works when the checker's file was replaced
         // (rebuilt) while it runs.
         let mut holder = Command::new("/proc/self/exe")
             .arg(HOLD_COMMAND)
             .args(rootless.then_some(ROOTLESS_FLAG))
+            .args(network.then_some(NETWORK_FLAG))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -65,12 +83,17 @@ impl Sandbox {
         };
         let mnt = File::open(format!("/proc/{pid}/ns/mnt"))?;
         let uts = File::open(format!("/proc/{pid}/ns/uts"))?;
+        let net = match network {
+            true => Some(File::open(format!("/proc/{pid}/ns/net"))?),
+            false => None,
+        };
         let mut sandbox = Sandbox {
             holder,
             answers,
             user,
             mnt,
             uts,
+            net,
             initial_mounts: Vec::new(),
         };
         sandbox.initial_mounts = sandbox.mounts()?;
@@ -109,8 +132,19 @@ impl Sandbox {
 
     /// The hostname in the sandbox's UTS namespace: what the runtime itself sees.
     pub fn hostname(&mut self) -> Result<String> {
+        self.ask("hostname")
+    }
+
+    /// Whether `lo` is up in the sandbox's network namespace (one of its own, see
+    /// [`Sandbox::start_with_network`]): the runtime's "host" lo, which starts down.
+    pub fn lo_is_up(&mut self) -> Result<bool> {
+        Ok(self.ask("lo")? == "up")
+    }
+
+    /// One request to the holder, one line of answer.
+    fn ask(&mut self, request: &str) -> Result<String> {
         let stdin = self.holder.stdin.as_mut().context("holder stdin")?;
-        stdin.write_all(b"hostname\n")?;
+        stdin.write_all(format!("{request}\n").as_bytes())?;
         stdin.flush()?;
         let mut line = String::new();
         self.answers.read_line(&mut line)?;
@@ -122,6 +156,7 @@ impl Sandbox {
         use std::os::fd::AsRawFd;
         let (mnt, uts) = (self.mnt.as_raw_fd(), self.uts.as_raw_fd());
         let user = self.user.as_ref().map(|f| f.as_raw_fd());
+        let net = self.net.as_ref().map(|f| f.as_raw_fd());
         // SAFETY: the closure runs in the forked child before exec and only calls setns(2), which
         // is async-signal-safe; the fds stay open in the parent for the whole spawn.
         unsafe {
@@ -136,6 +171,10 @@ impl Sandbox {
                 let uts = BorrowedFd::borrow_raw(uts);
                 setns(mnt.as_fd(), CloneFlags::CLONE_NEWNS).map_err(std::io::Error::from)?;
                 setns(uts.as_fd(), CloneFlags::CLONE_NEWUTS).map_err(std::io::Error::from)?;
+                if let Some(net) = net {
+                    let net = BorrowedFd::borrow_raw(net);
+                    setns(net.as_fd(), CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)?;
+                }
                 Ok(())
             });
         }
@@ -153,14 +192,20 @@ impl Drop for Sandbox {
 /// The holder's argument for a rootless sandbox.
 pub const ROOTLESS_FLAG: &str = "--rootless";
 
+/// The holder's argument for a sandbox with a network namespace of its own.
+pub const NETWORK_FLAG: &str = "--network";
+
 /// The holder's side: create the namespaces, set propagation, say "ready", then answer
-/// `hostname` requests on stdin until EOF.
-pub fn hold(rootless: bool) -> Result<()> {
+/// `hostname` and `lo` requests on stdin until EOF.
+pub fn hold(rootless: bool, network: bool) -> Result<()> {
     if rootless {
         enter_user_namespace()?;
     }
-    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS)
-        .context("unshare(CLONE_NEWNS | CLONE_NEWUTS)")?;
+    let mut namespaces = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS;
+    if network {
+        namespaces |= CloneFlags::CLONE_NEWNET;
+    }
+    unshare(namespaces).context("unshare(CLONE_NEWNS | CLONE_NEWUTS)")?;
     // Slave first: events from the host still arrive, ours never leave. Then shared: every mount
     // gets a new peer group, so namespaces copied from this one propagate back into it.
     mount(
@@ -183,13 +228,41 @@ pub fn hold(rootless: bool) -> Result<()> {
     writeln!(out, "ready")?;
     out.flush()?;
     for request in std::io::stdin().lines() {
-        if request?.trim() == "hostname" {
-            let name = nix::unistd::gethostname()?;
-            writeln!(out, "{}", name.to_string_lossy())?;
-            out.flush()?;
-        }
+        let answer = match request?.trim() {
+            "hostname" => nix::unistd::gethostname()?.to_string_lossy().into_owned(),
+            "lo" => match lo_flags() {
+                Ok(flags) if flags & libc::IFF_UP != 0 => "up".into(),
+                Ok(_) => "down".into(),
+                Err(e) => format!("unknown ({e})"),
+            },
+            _ => continue,
+        };
+        writeln!(out, "{answer}")?;
+        out.flush()?;
     }
     Ok(())
+}
+
+/// The flags of `lo` in this process's network namespace (SIOCGIFFLAGS, netdevice(7)).
+fn lo_flags() -> Result<i32> {
+    use std::os::fd::AsRawFd;
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0")
+        .or_else(|_| std::net::UdpSocket::bind("0.0.0.0:0"))
+        .context("a socket to ask about lo")?;
+    // SAFETY: ifreq is plain old data, zeroed; the ioctl writes only into the request we own.
+    let flags = unsafe {
+        let mut request: libc::ifreq = std::mem::zeroed();
+        request.ifr_name[0] = b'l' as libc::c_char;
+        request.ifr_name[1] = b'o' as libc::c_char;
+        nix::errno::Errno::result(libc::ioctl(
+            socket.as_raw_fd(),
+            libc::SIOCGIFFLAGS,
+            &mut request,
+        ))
+        .context("SIOCGIFFLAGS on lo")?;
+        request.ifr_ifru.ifru_flags
+    };
+    Ok(i32::from(flags))
 }
 
 /// A new user namespace in which this user is root (user_namespaces(7)): the one id we may map

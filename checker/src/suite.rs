@@ -39,6 +39,14 @@ pub struct CheckResult {
     /// Host changes someone else made while the check ran: reported, not counted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What really went wrong, shown first: the runtime's own error when it gave up before
+    /// running the command, and where the mistake is when an attendee's level-N crate fails an
+    /// earlier level's check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    /// What the runtime's processes were doing when the timeout killed them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_timeout: Option<String>,
     pub duration_ms: u64,
 }
 
@@ -55,12 +63,33 @@ pub struct Output {
 pub const EARLIER_LEVEL_FAILED: &str =
     "an earlier level failed (use --keep-going to run it anyway)";
 
+/// The level a runtime is checked as (`checker levelN`), and whether it is the attendee's own
+/// crate of that level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkingOn {
+    pub level: u32,
+    /// Levels 0..N-1 of the crate came with its skeleton, which passes their checks: a failure
+    /// of theirs comes from the level-N code.
+    pub own_crate: bool,
+}
+
+/// The hint for a run in which the runtime gave up before running the command: the check's own
+/// hint is about what the command does, and the command never ran.
+pub const SETUP_FAILED_HINT: &str = "Your runtime stopped before it ran the command: its own error (the cause above) names the step that failed and why. Fix that step first; this check's own hint matters once the command runs.";
+
+/// The hint for a run the timeout ended: whatever the check is about, the runtime did not end.
+pub const HUNG_HINT: &str = "The runtime must end once its command has: in the parent, waitpid on the pid fork returned, then return the child's status. The processes listed were alive at the timeout: a zombie ended but was never waited for; a runtime sleeping in do_wait waits for a process that has not ended.";
+
 /// Runs the checks of each level up to `target`; stops after the first level with a failure
-/// unless `keep_going`. `on_result` sees each result as soon as it is known.
+/// unless `keep_going`, but always runs the checks of the level `working_on` names: that is the
+/// level the attendee is at. After a check of a level times out, the level's other checks are
+/// not run (they would wait out the same timeout). `on_result` sees each result as soon as it is
+/// known.
 pub fn run_levels(
     env: &Env,
     levels: &[u32],
     keep_going: bool,
+    working_on: Option<WorkingOn>,
     mut on_result: impl FnMut(&CheckResult),
 ) -> Vec<CheckResult> {
     let mut results = Vec::new();
@@ -70,12 +99,21 @@ pub fn run_levels(
             .rootless
             .then(|| crate::rootless::blocker(level))
             .flatten();
+        let runs_anyway = working_on.is_some_and(|w| w.level == level);
+        let mut hung_in: Option<&'static str> = None;
         for (index, check) in crate::levels::checks(level).iter().enumerate() {
-            let result = match (&cannot_run, stopped) {
-                (_, true) => skipped(check, EARLIER_LEVEL_FAILED),
-                (Some(why), false) => skipped(check, why),
-                (None, false) => run_one(env, check, index),
+            let mut result = match (&cannot_run, stopped && !runs_anyway, hung_in) {
+                (_, true, _) => skipped(check, EARLIER_LEVEL_FAILED),
+                (Some(why), false, _) => skipped(check, why),
+                (None, false, Some(first)) => skipped(check, &not_run_after_hang(first)),
+                (None, false, None) => run_one(env, check, index),
             };
+            if result.at_timeout.is_some() && result.status != Status::Pass {
+                hung_in = hung_in.or(Some(check.id));
+            }
+            if let Some(working_on) = working_on {
+                blame_the_level_worked_on(&mut result, working_on);
+            }
             on_result(&result);
             results.push(result);
         }
@@ -88,6 +126,33 @@ pub fn run_levels(
         }
     }
     results
+}
+
+/// Why a check was not run after another check of its level timed out.
+pub fn not_run_after_hang(first: &str) -> String {
+    format!(
+        "not run (each run would wait out the timeout again): the runtime did not exit in {first}"
+    )
+}
+
+/// An attendee's level-N crate that fails a check of an earlier level: its skeleton passed that
+/// check, so the cause is in the level-N code. Said first, before the check's own details.
+fn blame_the_level_worked_on(result: &mut CheckResult, working_on: WorkingOn) {
+    if !working_on.own_crate
+        || result.level >= working_on.level
+        || !matches!(result.status, Status::Fail | Status::Error)
+    {
+        return;
+    }
+    let level = working_on.level;
+    let blame = format!(
+        "the level-{level} skeleton passes this level-{} check: what breaks it is the code you wrote for level {level}",
+        result.level
+    );
+    result.cause = Some(match result.cause.take() {
+        Some(cause) => format!("{cause}\n{blame}"),
+        None => blame,
+    });
 }
 
 /// A check that was not run, and why.
@@ -105,6 +170,8 @@ pub fn skipped(check: &'static Check, reason: &str) -> CheckResult {
         reproduce: None,
         output: None,
         note: None,
+        cause: None,
+        at_timeout: None,
         duration_ms: 0,
     }
 }
@@ -135,14 +202,34 @@ fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
     result.reason = None;
     result.duration_ms = started.elapsed().as_millis() as u64;
     result.note = found.note;
+    result.at_timeout = runs.iter().find_map(|r| r.at_timeout.clone());
+    let setup_error = last.and_then(|r| r.setup_error.as_deref());
+    // The setup failure explains what was observed, unless that is something else (the host
+    // changed): then the check's own hint still fits.
+    let explained_by_setup = |observed: &str| {
+        setup_error.is_some_and(|line| {
+            observed.contains(&format!("{line:?}")) || observed.ends_with(" 125")
+        })
+    };
     match verdict {
         Ok(Verdict::Pass) => result.status = Status::Pass,
         Ok(Verdict::Skip(reason)) => result.reason = Some(reason),
-        Ok(Verdict::Fail { expected, observed }) => {
+        Ok(Verdict::Fail {
+            expected,
+            observed,
+            hint,
+        }) => {
             result.status = Status::Fail;
+            result.hint = Some(match (explained_by_setup(&observed), &result.at_timeout) {
+                (true, _) => SETUP_FAILED_HINT,
+                (false, Some(_)) => HUNG_HINT,
+                (false, None) => hint.unwrap_or(check.hint),
+            });
             result.expected = Some(expected);
             result.observed = Some(observed);
-            result.hint = Some(check.hint);
+            result.cause = setup_error.map(|line| {
+                format!("your runtime gave up before running the command (exit status 125), saying: {line:?}")
+            });
             result.reproduce = last.map(|r| r.command_line.clone());
             result.output = last.map(output_of);
         }
@@ -161,5 +248,48 @@ fn output_of(run: &RunSummary) -> Output {
         stdout: run.stdout.clone(),
         stderr: run.stderr.clone(),
         truncated_bytes: run.dropped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(level: u32) -> CheckResult {
+        let check = &crate::levels::checks(level)[0];
+        let mut result = skipped(check, "");
+        result.status = Status::Fail;
+        result.reason = None;
+        result
+    }
+
+    #[test]
+    fn an_earlier_levels_failure_on_a_level_crate_blames_the_level_worked_on() {
+        let crate_of = |level| WorkingOn {
+            level,
+            own_crate: true,
+        };
+        let mut result = failed(0);
+        result.cause = Some("your runtime gave up".into());
+        blame_the_level_worked_on(&mut result, crate_of(3));
+        assert_eq!(
+            result.cause.as_deref(),
+            Some("your runtime gave up\nthe level-3 skeleton passes this level-0 check: what breaks it is the code you wrote for level 3")
+        );
+        // Not its own level's checks, not a passed check, not a runtime of someone else's.
+        for (mut result, working_on) in [
+            (failed(3), crate_of(3)),
+            (skipped(&crate::levels::checks(0)[0], "x"), crate_of(3)),
+            (
+                failed(0),
+                WorkingOn {
+                    level: 3,
+                    own_crate: false,
+                },
+            ),
+        ] {
+            blame_the_level_worked_on(&mut result, working_on);
+            assert_eq!(result.cause, None, "{}", result.id);
+        }
     }
 }

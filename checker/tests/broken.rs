@@ -78,7 +78,15 @@ const CASES: &[(&str, u32, &[&str])] = &[
         3,
         &["L3.pivot-root.root-mount", "L3.pivot-root.no-escape"],
     ),
-    ("keep-old-root", 3, &["L3.pivot-root.no-host-mounts"]),
+    // The old root still mounted on its directory: that directory is not removed either.
+    (
+        "keep-old-root",
+        3,
+        &[
+            "L3.pivot-root.no-host-mounts",
+            "L3.pivot-root.old-root-removed",
+        ],
+    ),
     ("keep-old-dir", 3, &["L3.pivot-root.old-root-removed"]),
     (
         "no-uts",
@@ -117,7 +125,19 @@ const CASES: &[(&str, u32, &[&str])] = &[
         6,
         &["L6.net-ns.namespace", "L6.net-ns.only-lo"],
     ),
+    // unshare in the child leaves the command (the child itself) in the runtime's namespace.
+    (
+        "unshare-pid-in-child",
+        5,
+        &[
+            "L5.pid-ns.namespace",
+            "L5.pid-ns.pid-one",
+            "L5.pid-ns.proc-lists-container",
+            "L5.pid-ns.host-pid-unreachable",
+        ],
+    ),
     ("lo-down", 6, &["L6.net-ns.loopback"]),
+    ("socket-before-unshare", 6, &["L6.net-ns.loopback"]),
     (
         "no-overlay",
         7,

@@ -212,6 +212,25 @@ fn list_recomputes_progress_from_the_level_files() {
 }
 
 #[test]
+fn an_attendee_who_started_at_level_6_is_at_level_7_once_it_passes() {
+    let home = tempfile::tempdir().unwrap();
+    let state = home.path().join("checker");
+    std::fs::create_dir_all(&state).unwrap();
+    let level6 = kit::ladder::level(6).unwrap();
+    let progress = format!("level6 pass {}\n", checker::progress::fingerprint(level6));
+    std::fs::write(state.join("progress"), progress).unwrap();
+    let (code, text) = run_at_home(home.path(), &["list"]);
+    assert_eq!(code, Some(0));
+    let here = text.lines().find(|l| l.contains("you are here"));
+    assert!(here.is_some_and(|l| l.contains("level7 ")), "{text}");
+    // Level 6 ran the checks of levels 0 to 5 too: they count as passed.
+    let level0 = text.lines().find(|l| l.contains("level0 ")).unwrap_or("");
+    assert!(level0.trim_start().starts_with('✓'), "{text}");
+    let (_, hint) = run_at_home(home.path(), &["hint"]);
+    assert!(hint.starts_with("Hint 1 of 3, level 7"), "{hint}");
+}
+
+#[test]
 fn a_hanging_runtime_is_killed_at_the_timeout_with_everything_it_started() {
     if !root_or_skip("a_hanging_runtime_is_killed_at_the_timeout_with_everything_it_started") {
         return;
@@ -242,7 +261,8 @@ fn a_hanging_runtime_is_killed_at_the_timeout_with_everything_it_started() {
             .any(|o| o.contains("still running at the timeout")),
         "{observed:?}"
     );
-    // Seven checks, each given one second: the timeout, not the hang, bounds the run.
+    // One check waits out the one-second timeout, the level's others are not run: the timeout,
+    // not the hang, bounds the run.
     assert!(
         started.elapsed() < std::time::Duration::from_secs(60),
         "took {:?}",

@@ -101,6 +101,15 @@ const CASES: &[Case] = &[
         timeout: TIMEOUT,
     },
     Case {
+        // Runs the command, then sleeps forever: the first check waits out the timeout, the
+        // level's other checks are not run (and not passed).
+        fault: "hang",
+        failing: ALL,
+        says: "was still running at the timeout",
+        needs: Needs::Nothing,
+        timeout: TIMEOUT,
+    },
+    Case {
         fault: "fork-bomb",
         failing: ALL,
         says: "forks were refused",
@@ -181,7 +190,8 @@ fn judge_hostile_runtimes() -> Vec<String> {
         let took = started.elapsed();
         // Seven checks, at most two runs each, each bounded by the timeout (and cleanup), and
         // by the grace after it while the cage still fills up (on a slow machine, a memory hog
-        // or fork bomb still on its way to the cap).
+        // or fork bomb still on its way to the cap); in fact one timeout per level (asserted
+        // below), but a bound must not depend on speed.
         let grace = match case.needs {
             Needs::Cage => checker::run::GRACE,
             _ => Duration::ZERO,
@@ -216,6 +226,32 @@ fn judge_hostile_runtimes() -> Vec<String> {
                 case.failing,
                 stdout(&out)
             ));
+        }
+        // One timeout per level: after it, the level's checks are not run, and say so.
+        let timed_out: Vec<usize> = (0..checks.len())
+            .filter(|&i| {
+                checks[i]["observed"]
+                    .as_str()
+                    .is_some_and(|o| o.contains("was still running at the timeout"))
+            })
+            .collect();
+        if let Some(&first) = timed_out.first() {
+            let rest_skipped = checks[first + 1..].iter().all(|c| {
+                c["status"] == "skip"
+                    && c["reason"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("did not exit in"))
+            });
+            let described = checks[first]["at_timeout"]
+                .as_str()
+                .is_some_and(|t| t.contains("pid "));
+            if timed_out.len() > 1 || !rest_skipped || !described {
+                problems.push(format!(
+                    "{}: after the first timeout the level's other checks must be skipped, not run, and the timed-out one must list the runtime's processes: {}",
+                    case.fault,
+                    stdout(&out)
+                ));
+            }
         }
         let said = checks.iter().any(|c| {
             c["observed"].as_str().unwrap_or("").contains(case.says)

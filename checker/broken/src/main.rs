@@ -247,6 +247,27 @@ const FAULTS: &[(&str, u32, &str)] = &[
         2,
         "L3.pivot-root.no-escape: chroot instead of pivot_root, the command without CAP_SYS_CHROOT",
     ),
+    // Mistakes of a later level that break every run: the first verdict must name the real cause.
+    (
+        "pivot-no-bind",
+        3,
+        "every check, with the runtime's error first: pivot_root onto a directory that is not a mount point",
+    ),
+    (
+        "unshare-pid-in-child",
+        5,
+        "L5.pid-ns.*: unshare(CLONE_NEWPID) in the child, which moves only the child's children",
+    ),
+    (
+        "socket-before-unshare",
+        6,
+        "L6.net-ns.loopback: the ioctl socket opened before unshare(CLONE_NEWNET) configures the host's lo",
+    ),
+    (
+        "no-workdir",
+        7,
+        "every check, with the runtime's error first: mounts the overlay without a workdir (EINVAL)",
+    ),
 ];
 
 /// The level of runtime this fault is.
@@ -300,7 +321,7 @@ fn run(args: RunArgs) -> Result<i32> {
         }
         extracted?;
     }
-    if level() >= 5 && !is("no-pid-ns") {
+    if level() >= 5 && !is("no-pid-ns") && !is("unshare-pid-in-child") {
         unshare(CloneFlags::CLONE_NEWPID).syscall("unshare(CLONE_NEWPID)")?;
     }
     let argv = argv(&args);
@@ -373,6 +394,9 @@ fn setup_and_exec(
     rootfs: &Path,
     argv: &[CString],
 ) -> Result<std::convert::Infallible> {
+    if is("unshare-pid-in-child") {
+        unshare(CloneFlags::CLONE_NEWPID).syscall("unshare(CLONE_NEWPID)")?;
+    }
     if level() >= 4 {
         set_up_uts(args, dir)?;
     }
@@ -495,14 +519,16 @@ fn enter_root(rootfs: &Path) -> Result<()> {
         }
         return Ok(());
     }
-    mount(
-        Some(rootfs),
-        rootfs,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .syscall("bind rootfs")?;
+    if !is("pivot-no-bind") {
+        mount(
+            Some(rootfs),
+            rootfs,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .syscall("bind rootfs")?;
+    }
     chdir(rootfs).syscall("chdir")?;
     std::fs::create_dir_all("old")?;
     pivot_root(".", "old").syscall("pivot_root")?;
@@ -542,13 +568,21 @@ fn set_up_uts(args: &RunArgs, dir: &Path) -> Result<()> {
 }
 
 fn set_up_network() -> Result<()> {
+    // A socket belongs to the network namespace it is opened in, whatever happens after.
+    let early = match is("socket-before-unshare") {
+        true => Some(std::net::UdpSocket::bind("0.0.0.0:0")?),
+        false => None,
+    };
     if !is("no-net-ns") {
         unshare(CloneFlags::CLONE_NEWNET).syscall("unshare(CLONE_NEWNET)")?;
     }
     if is("lo-down") {
         return Ok(());
     }
-    let socket = std::net::UdpSocket::bind("0.0.0.0:0")?;
+    let socket = match early {
+        Some(socket) => socket,
+        None => std::net::UdpSocket::bind("0.0.0.0:0")?,
+    };
     // SAFETY: ifreq is plain old data; the ioctls read and write only the request we own.
     unsafe {
         let mut request: libc::ifreq = std::mem::zeroed();
@@ -629,12 +663,10 @@ fn mount_overlay(args: &RunArgs, dir: &Path, rootfs: &Path) -> Result<()> {
     let (upper, work) = (layers.join("upper"), layers.join("work"));
     std::fs::create_dir_all(&upper)?;
     std::fs::create_dir_all(&work)?;
-    let options = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        lower.display(),
-        upper.display(),
-        work.display()
-    );
+    let mut options = format!("lowerdir={},upperdir={}", lower.display(), upper.display());
+    if !is("no-workdir") {
+        options.push_str(&format!(",workdir={}", work.display()));
+    }
     mount(
         Some("overlay"),
         rootfs,

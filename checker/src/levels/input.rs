@@ -176,7 +176,7 @@ fn run_image(ctx: &mut Ctx, name: &str) -> Result<Run> {
         spec.runtime_args[at + 1] = name.to_string();
     }
     let run = run::run(&spec, &ctx.sandbox)?;
-    ctx.record(&run);
+    ctx.record(&run, &spec.command[0]);
     Ok(run)
 }
 
@@ -219,9 +219,14 @@ fn refused(run: &Run, ctx: &Ctx, before: &BTreeSet<PathBuf>, escapes: &[PathBuf]
 /// Names the image a verdict is about.
 fn with_image(verdict: Verdict, name: &str) -> Verdict {
     match verdict {
-        Verdict::Fail { expected, observed } => Verdict::Fail {
+        Verdict::Fail {
+            expected,
+            observed,
+            hint,
+        } => Verdict::Fail {
             expected,
             observed: format!("with the image {name:?}: {observed}"),
+            hint,
         },
         other => other,
     }

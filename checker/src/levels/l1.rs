@@ -1,6 +1,9 @@
 //! Level 1 — chroot into a fresh copy of the image.
 
-use crate::check::{fail, field, report, report_or_fail, somewhere_under, Check, Ctx, Verdict};
+use crate::check::{
+    fail, fail_hinting, field, mounts_of, report, report_or_fail, somewhere_under, Check, Ctx,
+    Verdict,
+};
 use anyhow::Result;
 use kit::builder::MARKER_PATH;
 use serde_json::Value;
@@ -118,14 +121,26 @@ fn each_run_is_fresh(ctx: &mut Ctx) -> Result<Verdict> {
     }
     let second = ctx.probe("report", &["--read", &path])?;
     let report = report_or_fail!(second);
-    Ok(match file(report, &path) {
-        None => Verdict::Pass,
-        Some(_) => fail(
-            format!("{path}, written by the first container, is absent from the second"),
+    let expected = format!("{path}, written by the first container, is absent from the second");
+    let on_overlay = mounts_of(report)
+        .iter()
+        .any(|m| m.mount_point == "/" && m.fstype == "overlay");
+    Ok(match (file(report, &path), on_overlay) {
+        (None, _) => Verdict::Pass,
+        (Some(_), false) => fail(
+            expected,
             "the second container sees it: both used the same rootfs",
+        ),
+        (Some(_), true) => fail_hinting(
+            expected,
+            "the second container sees it: its / is an overlay whose upper dir holds the first container's write",
+            SHARED_UPPER,
         ),
     })
 }
+
+/// A fresh copy, from level 7 on, is a fresh upper dir.
+const SHARED_UPPER: &str = "An overlay writes every change into its upperdir: give each container its own upperdir and workdir, under its own <container-dir>/<id>/, never one shared by every container.";
 
 fn rootfs_under_container_dir(ctx: &mut Ctx) -> Result<Verdict> {
     // A file the container writes must land under --container-dir: in its rootfs, or in its

@@ -55,7 +55,7 @@ pub const CHECKS: &[Check] = &[
         id: "L3.pivot-root.old-root-removed",
         level: 3,
         title: "the old root's mount point is removed",
-        hint: "After unmounting the old root, remove its now-empty directory: std::fs::remove_dir(\"/.old_root\").",
+        hint: "The old root must go entirely: umount2(\"/.old_root\", MNT_DETACH), then remove its now-empty directory with std::fs::remove_dir(\"/.old_root\").",
         doc: PIVOT_ROOT,
         run: old_root_removed,
     },
@@ -83,11 +83,7 @@ fn no_host_mounts(ctx: &mut Ctx) -> Result<Verdict> {
     // A mount of the host's is recognised by its device and the directory of it that is mounted.
     let leaked: Vec<String> = mounts_of(report)
         .iter()
-        .filter(|m| !SHARED_PSEUDO_FS.contains(&m.fstype.as_str()))
-        .filter(|m| {
-            host.iter()
-                .any(|h| h.major_minor == m.major_minor && h.root == m.root)
-        })
+        .filter(|m| is_the_hosts(m, &host))
         .map(|m| format!("{} ({})", m.mount_point, m.fstype))
         .collect();
     Ok(if leaked.is_empty() {
@@ -165,14 +161,24 @@ fn escape_inside(pid: u32, target: &CString) -> Result<Outcome> {
 fn old_root_removed(ctx: &mut Ctx) -> Result<Verdict> {
     let run = ctx.probe("report", &[])?;
     let report = report_or_fail!(run);
-    let mount_points: Vec<String> = mounts_of(report)
+    let host = mounts::read("/proc/self/mountinfo")?;
+    // A mount point of the container's own (/proc, /dev) may be an extra name in /; one that
+    // shows a filesystem of the host's is the old root, still mounted.
+    let (hosts, own): (Vec<_>, Vec<_>) = mounts_of(report)
         .into_iter()
-        .map(|m| m.mount_point)
-        .collect();
-    let extra: Vec<&str> = strings(report, "root_entries")
+        .partition(|m| is_the_hosts(m, &host));
+    let own_points: Vec<String> = own.into_iter().map(|m| m.mount_point).collect();
+    let extra: Vec<String> = strings(report, "root_entries")
         .into_iter()
         .filter(|name| !ctx.env.image_entries.iter().any(|e| e == name))
-        .filter(|name| !mount_points.contains(&format!("/{name}")))
+        .filter(|name| !own_points.contains(&format!("/{name}")))
+        .map(|name| {
+            let point = format!("/{name}");
+            match hosts.iter().any(|m| m.mount_point == point) {
+                true => format!("{point} (the host's root is still mounted on it)"),
+                false => point,
+            }
+        })
         .collect();
     Ok(if extra.is_empty() {
         Verdict::Pass
@@ -182,4 +188,13 @@ fn old_root_removed(ctx: &mut Ctx) -> Result<Verdict> {
             format!("extra entries in /: {}", extra.join(", ")),
         )
     })
+}
+
+/// Whether a mount seen inside is one of the host's: the same device and directory of it (a
+/// new procfs or sysfs shares the host's superblock, and is not the host's files).
+fn is_the_hosts(mount: &mounts::Mount, host: &[mounts::Mount]) -> bool {
+    !SHARED_PSEUDO_FS.contains(&mount.fstype.as_str())
+        && host
+            .iter()
+            .any(|h| h.major_minor == mount.major_minor && h.root == mount.root)
 }

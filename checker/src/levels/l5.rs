@@ -1,6 +1,8 @@
 //! Level 5 — a PID namespace.
 
-use crate::check::{fail, field, items, own_namespaces, report_or_fail, Check, Ctx, Verdict};
+use crate::check::{
+    fail, fail_hinting, field, items, own_namespaces, report_or_fail, Check, Ctx, Verdict,
+};
 use anyhow::Result;
 use serde_json::Value;
 
@@ -19,7 +21,7 @@ pub const CHECKS: &[Check] = &[
         id: "L5.pid-ns.pid-one",
         level: 5,
         title: "the command is PID 1, and /proc/self says so",
-        hint: "getpid() is 1 but /proc/self is not? /proc must be a procfs mounted from inside the new PID namespace, i.e. in the child, after the fork.",
+        hint: "The command must be the first process of a new PID namespace (unshare(CLONE_NEWPID) in the parent, then fork), and /proc a procfs mounted in the child, after the fork.",
         doc: PID_NS,
         run: command_is_pid_one,
     },
@@ -45,17 +47,24 @@ fn own_pid_namespace(ctx: &mut Ctx) -> Result<Verdict> {
     own_namespaces(ctx, &["pid"])
 }
 
+/// getpid() is not 1: the command is not where PID 1 of a new namespace would be.
+const NOT_PID_ONE: &str = "unshare(CLONE_NEWPID) does not move the caller into the new namespace, only the children it forks afterwards: call it in the parent, before fork, so that the child that execs the command is PID 1. Called in the child, it leaves the command in the PID namespace it was in.";
+
+/// getpid() is 1 but /proc is another namespace's.
+const FOREIGN_PROC: &str = "getpid() is 1 but /proc/self is not: /proc must be a procfs mounted from inside the new PID namespace, i.e. in the child, after the fork.";
+
 fn command_is_pid_one(ctx: &mut Ctx) -> Result<Verdict> {
     let run = ctx.probe("report", &[])?;
     let report = report_or_fail!(run);
     let pid = report.get("pid").and_then(Value::as_i64).unwrap_or(0);
     let proc_self = field(report, "proc_self");
     Ok(if pid != 1 {
-        fail("getpid() is 1", format!("getpid() is {pid}"))
+        fail_hinting("getpid() is 1", format!("getpid() is {pid}"), NOT_PID_ONE)
     } else if proc_self != "1" {
-        fail(
+        fail_hinting(
             "/proc/self is 1, like getpid()",
             format!("/proc/self is {proc_self:?}: this /proc belongs to another PID namespace"),
+            FOREIGN_PROC,
         )
     } else {
         Verdict::Pass

@@ -1,6 +1,9 @@
 //! Level 6 — a network namespace.
 
-use crate::check::{fail, field, own_namespaces, report_or_fail, strings, Check, Ctx, Verdict};
+use crate::check::{
+    fail, fail_hinting, field, own_namespaces, report_or_fail, strings, Check, Ctx, Verdict,
+};
+use crate::sandbox::Sandbox;
 use anyhow::{bail, Context, Result};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::wait::waitpid;
@@ -32,7 +35,7 @@ pub const CHECKS: &[Check] = &[
         id: "L6.net-ns.loopback",
         level: 6,
         title: "a TCP connection to 127.0.0.1 inside works",
-        hint: "lo starts down in a new network namespace: SIOCGIFFLAGS, add IFF_UP, SIOCSIFFLAGS (netdevice(7)).",
+        hint: "lo starts down in a new network namespace: in the child, after unshare(CLONE_NEWNET), open a socket, then SIOCGIFFLAGS, add IFF_UP, SIOCSIFFLAGS (netdevice(7)).",
         doc: "https://man7.org/linux/man-pages/man7/netdevice.7.html",
         run: loopback_works,
     },
@@ -116,19 +119,39 @@ pub fn fresh_namespace_interfaces() -> Result<Vec<String>> {
     }
 }
 
+/// The hint when the ioctls brought up the `lo` of the runtime's own namespace instead.
+const SOCKET_BEFORE_UNSHARE: &str = "The interface ioctls act on the network namespace of the socket they are made on, and a socket belongs to the namespace it was opened in: yours was opened before unshare(CLONE_NEWNET), so it configured the host's lo. Open the socket after the unshare.";
+
 fn loopback_works(ctx: &mut Ctx) -> Result<Verdict> {
+    // First with the runtime's "host" a network namespace of the checker's whose lo starts down:
+    // if the runtime's ioctls bring up that lo instead of the container's, the checker sees it.
+    ctx.sandbox = Sandbox::start_with_network(ctx.env.rootless)?;
     let run = ctx.probe("tcp-loopback", &[])?;
     let report = report_or_fail!(run);
-    Ok(
-        if report.get("ok").and_then(Value::as_bool).unwrap_or(false) {
-            Verdict::Pass
-        } else {
-            fail(
-                "listen on 127.0.0.1, connect, send and receive",
-                format!("it failed: {}", field(report, "error")),
-            )
-        },
-    )
+    if connected(report) {
+        return Ok(Verdict::Pass);
+    }
+    let expected = "listen on 127.0.0.1, connect, send and receive";
+    if ctx.sandbox.lo_is_up()? {
+        return Ok(fail_hinting(
+            format!("{expected}, with the container's lo up"),
+            format!("it failed: {}; the container's lo stayed down, and the runtime's own lo (the host's, as the runtime sees it) was brought up instead", field(report, "error")),
+            SOCKET_BEFORE_UNSHARE,
+        ));
+    }
+    // Nothing came up: judge as on the host, whose lo is up (a runtime without a network
+    // namespace of its own uses it, as it would anywhere).
+    ctx.sandbox = Sandbox::start(ctx.env.rootless)?;
+    let run = ctx.probe("tcp-loopback", &[])?;
+    let report = report_or_fail!(run);
+    Ok(match connected(report) {
+        true => Verdict::Pass,
+        false => fail(expected, format!("it failed: {}", field(report, "error"))),
+    })
+}
+
+fn connected(report: &Value) -> bool {
+    report.get("ok").and_then(Value::as_bool).unwrap_or(false)
 }
 
 #[cfg(test)]
