@@ -75,7 +75,13 @@ pub fn human(result: &CheckResult) -> String {
     if matches!(result.status, Status::Fail | Status::Error) {
         field("docs", result.doc);
     }
-    if let Some(note) = &result.note {
+    // Someone else's host change beside a failure may explain it; beside a pass it is only
+    // counted, in the summary (a laptop running Docker would note one under every check).
+    if let Some(note) = result
+        .note
+        .as_ref()
+        .filter(|_| result.status != Status::Pass)
+    {
         field("note", note);
     }
     out
@@ -168,6 +174,17 @@ pub fn human_summary(summary: &Summary, results: &[CheckResult], target: &str) -
     );
     if summary.errors > 0 {
         out.push_str(&format!(", {} could not run", summary.errors));
+    }
+    let noted = results
+        .iter()
+        .filter(|r| r.status == Status::Pass && r.note.is_some())
+        .count();
+    if noted > 0 {
+        out.push_str(&format!(
+            "\nOther software changed the host's mounts, links or cgroups while {noted} passed {} \
+             ran; none of it was counted against your runtime (`--format json` has each note).",
+            if noted == 1 { "check" } else { "checks" }
+        ));
     }
     let first_bad = results
         .iter()
@@ -264,5 +281,37 @@ impl HostFacts {
             },
             checker_version: env!("CARGO_PKG_VERSION"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(status: Status, note: Option<&str>) -> CheckResult {
+        let check = &crate::levels::checks(0)[0];
+        let mut result = crate::suite::skipped(check, "");
+        result.reason = None;
+        result.status = status;
+        result.note = note.map(String::from);
+        result
+    }
+
+    #[test]
+    fn a_note_shows_beside_a_failure_and_is_only_counted_beside_a_pass() {
+        set_colour(false);
+        let note = "the host's mount table changed during this check: …";
+        assert!(!human(&result(Status::Pass, Some(note))).contains(note));
+        assert!(human(&result(Status::Fail, Some(note))).contains(note));
+        let results = [
+            result(Status::Pass, Some(note)),
+            result(Status::Pass, Some(note)),
+            result(Status::Pass, None),
+        ];
+        let said = human_summary(&summarize(&results), &results, "level0");
+        assert!(said.contains("while 2 passed checks ran"), "{said}");
+        let quiet = [result(Status::Pass, None)];
+        let said = human_summary(&summarize(&quiet), &quiet, "level0");
+        assert!(!said.contains("Other software"), "{said}");
     }
 }

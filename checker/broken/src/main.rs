@@ -630,8 +630,13 @@ fn extract_to_snapshot(args: &RunArgs) -> Result<PathBuf> {
     let snapshot = args.image_dir().join("snapshots").join(&args.image);
     let lower = snapshot.join("rootfs");
     if !lower.is_dir() {
-        let partial = snapshot.join(format!("rootfs.{}", std::process::id()));
-        kit::image::extract(&args.image_dir(), &args.image, &partial)?;
+        let partial = snapshot.join(format!("rootfs.{}", kit::container::new_id()?));
+        if let Err(refused) = kit::image::extract(&args.image_dir(), &args.image, &partial) {
+            // A refused image leaves no snapshot behind (nor the snapshots dir it made).
+            let _ = kit::container::remove_dir_on_one_filesystem(&snapshot);
+            let _ = std::fs::remove_dir(snapshot.parent().unwrap_or(&snapshot));
+            return Err(refused);
+        }
         std::fs::rename(&partial, &lower).context("renaming the snapshot into place")?;
     }
     Ok(lower)
