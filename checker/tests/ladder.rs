@@ -67,7 +67,10 @@ fn normalised(text: &str) -> String {
         ),
         (r#"observed  \["lo"[^\n]*"#, "observed  [HOST LINKS]"),
         (r"observed  / is \w+", "observed  / is [FS]"),
-        (r"has on this host: \[[^\]]*\]", "has on this host: [FRESH LINKS]"),
+        (
+            r"has on this host: \[[^\]]*\]",
+            "has on this host: [FRESH LINKS]",
+        ),
         // Sizes depend on the image's flavour (busybox or the host's tools).
         (r"\d+ KiB", "[N] KiB"),
         // What others did to the host meanwhile (the last field of a check, maybe several lines).
