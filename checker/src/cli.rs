@@ -1,25 +1,19 @@
 //! The checker's command line.
 
-use crate::prepare;
+use crate::exit::{self, usage, NotRoot};
+use crate::options::{shown_exe, Planned, Request, Runtime};
+use crate::prepare::{self, TestImage};
 use crate::report::{self, JsonReport};
-use crate::suite::{self, Status};
+use crate::suite::{self, CheckResult, Status};
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use colored::Colorize;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
-
-/// Exit codes (README, "The checker").
-pub mod exit {
-    pub const PASSED: u8 = 0;
-    pub const FAILED: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const ENVIRONMENT: u8 = 3;
-}
+use std::time::Instant;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -79,48 +73,25 @@ enum ImageAction {
     Build,
 }
 
-#[derive(Debug, Parser)]
-#[command(name = "checker levelN")]
-struct CheckArgs {
-    /// Check the reference solution (solutionN) instead of your levelN.
-    #[arg(long, conflicts_with = "runtime")]
-    solution: bool,
-    /// Check any runtime executable that follows the runtime contract.
-    #[arg(long, value_name = "PATH")]
-    runtime: Option<PathBuf>,
-    /// Run later levels even after a level failed.
-    #[arg(long)]
-    keep_going: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "human")]
-    format: Format,
-    /// Seconds each run of the runtime may take before its whole process group is killed.
-    #[arg(long, default_value = "10", value_name = "SECS")]
-    timeout: u64,
-    /// Without root: run the runtime as root inside a user namespace the checker creates.
-    #[arg(long)]
-    rootless: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Human,
-    Json,
-}
-
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::PASSED
-            });
-        }
+    let result = match Cli::try_parse() {
+        Ok(cli) => run(cli.command),
+        Err(e) => Err(e.into()),
     };
-    let result = match cli.command {
+    ExitCode::from(match result {
+        Ok(code) => code,
+        Err(e) => match e.downcast_ref::<clap::Error>() {
+            Some(clap) => exit::after_clap(clap),
+            None => {
+                eprintln!("checker: {e:#}");
+                exit::of_error(&e)
+            }
+        },
+    })
+}
+
+fn run(command: Command) -> Result<u8> {
+    match command {
         Command::SandboxHold { rootless, network } => {
             crate::sandbox::hold(rootless, network).map(|_| exit::PASSED)
         }
@@ -130,229 +101,209 @@ pub fn main() -> ExitCode {
             level,
             poll,
             rootless,
-        } => one_level(level.as_deref()).and_then(|n| crate::watch::watch(n, poll, rootless)),
+        } => crate::watch::watch(one_level(level.as_deref())?, poll, rootless),
         Command::Image {
             action: ImageAction::Build,
         } => build_image(),
         Command::Check(words) => check(words),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("checker: {e:#}");
-            let bad_input = e.is::<Usage>() || e.is::<prepare::BuildFailed>();
-            ExitCode::from(if bad_input {
-                exit::USAGE
-            } else {
-                exit::ENVIRONMENT
-            })
-        }
     }
 }
 
-/// Bad input: exit 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Usage(String);
-
-fn usage(msg: impl Into<String>) -> anyhow::Error {
-    Usage(msg.into()).into()
-}
-
-/// Parses `level3`, `3` or `all` into the levels to run.
-fn parse_target(word: &str) -> Result<Vec<u32>> {
-    let max = kit::ladder::LADDER
-        .iter()
-        .map(|l| l.number)
-        .max()
-        .unwrap_or(0);
-    if word == "all" {
-        return Ok((0..=max).collect());
-    }
-    let number = word
-        .strip_prefix("level")
-        .unwrap_or(word)
-        .parse::<u32>()
-        .ok()
-        .filter(|n| *n <= max);
-    match number {
-        Some(n) => Ok((0..=n).collect()),
-        None => Err(usage(format!(
-            "unknown level {word:?}: the ladder has level0 to level{max} (try `cargo run -p checker -- list`)"
-        ))),
-    }
-}
-
+/// `checker levelN|all [OPTIONS]`, step by step.
 fn check(words: Vec<OsString>) -> Result<u8> {
-    let target = words
-        .first()
-        .map(|w| w.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let levels = parse_target(&target)?;
-    let mut argv = vec![OsString::from(format!("checker {target}"))];
-    argv.extend(words.into_iter().skip(1));
-    let args = match CheckArgs::try_parse_from(argv) {
-        Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            return Ok(if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::PASSED
-            });
-        }
-    };
-    if args.rootless {
-        crate::sandbox::user_namespaces_allowed().map_err(|why| {
-            NotRoot(format!("--rootless needs user namespaces, and here {why}. Run the checker as root instead."))
-        })?;
-    } else {
-        require_root(&target)?;
-    }
-    let started = std::time::Instant::now();
-    let human = args.format == Format::Human;
+    let request = Request::parse(words)?;
+    require_privileges(&request)?;
+    let started = Instant::now();
     report::set_colour(std::io::stdout().is_terminal());
-    let probe = prepare::build_probe()?;
-    let image = prepare::test_image(&probe)?;
-    let timeout = Duration::from_secs(args.timeout);
-    if human {
-        let mode = if args.rootless {
-            " (rootless: your runtime is root in a user namespace the checker made)"
-        } else {
-            ""
-        };
-        println!("rubber-crab checker: {target}{mode}");
+    let image = build_probe_and_image()?;
+    print_title(&request);
+    let mut checked = Checked::default();
+    for planned in request.plan()? {
+        check_runtime(&request, &image, planned, &mut checked)?;
     }
-    let mut results = Vec::new();
-    let mut runtimes = Vec::new();
-    let mut progress = BTreeMap::new();
-    for (runtime, levels) in plan(&target, &levels, &args)? {
-        let failed_before = results
-            .iter()
-            .any(|r: &suite::CheckResult| matches!(r.status, Status::Fail | Status::Error));
-        if failed_before && !args.keep_going {
-            // An earlier level failed: say what was not run, without building anything.
-            for &level in &levels {
-                for (i, check) in crate::levels::checks(level).iter().enumerate() {
-                    let result = suite::skipped(check, suite::EARLIER_LEVEL_FAILED);
-                    print_human(human, &result, (i == 0).then_some("not run"), None);
-                    results.push(result);
-                }
-            }
-            continue;
-        }
-        // The level's files as they are built: progress is recorded against them.
-        let fingerprint = match (&runtime, levels.last()) {
-            (Runtime::Package(_), Some(&top)) if !args.solution => {
-                kit::ladder::level(top).map(crate::progress::fingerprint)
-            }
-            _ => None,
-        };
-        let runtime = match runtime {
-            Runtime::Path(path) => path,
-            Runtime::Package(package) => {
-                if human {
-                    eprintln!("building {package}…");
-                }
-                prepare::build_runtime(&package)?
-            }
-        };
-        // `levelN` checks a level-N runtime: level N's checks run even after an earlier level
-        // failed, since they are the ones about what the attendee is writing now.
-        let working_on = (target != "all").then(|| suite::WorkingOn {
-            level: levels.last().copied().unwrap_or(0),
-            own_crate: fingerprint.is_some(),
-        });
-        let env = prepare::environment(runtime.clone(), image.clone(), timeout, args.rootless)?;
-        let mut current_level = None;
-        let mut first_setup_failure: Option<(String, &'static str)> = None;
-        let crate_results =
-            suite::run_levels(&env, &levels, args.keep_going, working_on, |result| {
-                let header =
-                    (current_level != Some(result.level)).then(|| runtime.display().to_string());
-                current_level = Some(result.level);
-                let same_as = report::same_setup_failure(result, &mut first_setup_failure);
-                print_human(human, result, header.as_deref(), same_as);
-            });
-        // Progress is about your crates: level N's crate passed when every check it ran passed.
-        if let (Some(&top), Some(fingerprint)) = (levels.last(), fingerprint) {
-            let passed = crate_results.iter().all(|r| r.status == Status::Pass);
-            progress.insert(top, (if passed { "pass" } else { "fail" }, fingerprint));
-        }
-        results.extend(crate_results);
-        let _ = kit::container::remove_dir_on_one_filesystem(&env.work);
-        runtimes.push(runtime.display().to_string());
-    }
-    let summary = report::summarize(&results);
-    let code = if summary.failed > 0 {
-        exit::FAILED
-    } else if summary.errors > 0 {
-        exit::ENVIRONMENT
-    } else {
-        exit::PASSED
-    };
-    if human {
-        println!("{}", report::human_summary(&summary, &results, &target));
-        if let Some(why) = crate::run::no_cage_reason() {
-            println!("note: the runs were not caged in a cgroup ({why}); a timeout still kills their process group");
-        }
-    } else {
-        let top = kit::ladder::level(*levels.last().unwrap_or(&0));
-        let doc = JsonReport {
-            schema: 1,
-            target: &target,
-            runtime: runtimes.join(", "),
-            result: if code == exit::PASSED { "pass" } else { "fail" },
-            exit_code: code,
-            guide: top.map_or_else(String::new, |l| format!("levels/{}/README.md", l.dir)),
-            duration_ms: started.elapsed().as_millis() as u64,
-            rootless: args.rootless,
-            host: report::HostFacts::read(),
-            summary,
-            checks: &results,
-        };
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-    }
-    crate::progress::record(&progress);
+    let code = checked.exit_code();
+    print_verdict(&request, &checked, code, started)?;
+    crate::progress::record(&checked.progress);
     Ok(code)
 }
 
-/// What to build or run, and which levels' checks to run on it.
-enum Runtime {
-    Path(PathBuf),
-    Package(String),
+/// Root, or with `--rootless` a host that allows user namespaces; exit 3 otherwise, saying what
+/// to run instead.
+fn require_privileges(request: &Request) -> Result<()> {
+    if !request.args.rootless {
+        return require_root(&request.target);
+    }
+    crate::sandbox::user_namespaces_allowed().map_err(|why| {
+        NotRoot(format!(
+            "--rootless needs user namespaces, and here {why}. Run the checker as root instead."
+        ))
+        .into()
+    })
 }
 
-/// `levelN`: the crate of level N, checked on levels 0..=N. `all`: every level's own crate on its
-/// level's checks (with `--solution`, the whole reference ladder). `--runtime`: that executable.
-fn plan(target: &str, levels: &[u32], args: &CheckArgs) -> Result<Vec<(Runtime, Vec<u32>)>> {
-    let package = |number: u32| -> Result<Runtime> {
-        let level = kit::ladder::level(number).context("a level of the ladder")?;
-        Ok(Runtime::Package(if args.solution {
-            level.solution_package()
-        } else {
-            level.skeleton_package()
-        }))
+/// The probe, built statically, and the test image holding it (cached).
+fn build_probe_and_image() -> Result<TestImage> {
+    let probe = prepare::build_probe()?;
+    prepare::test_image(&probe)
+}
+
+fn print_title(request: &Request) {
+    if !request.human() {
+        return;
+    }
+    let mode = if request.args.rootless {
+        " (rootless: your runtime is root in a user namespace the checker made)"
+    } else {
+        ""
     };
-    Ok(match (&args.runtime, target) {
-        (Some(path), _) => vec![(Runtime::Path(checked_runtime(path)?), levels.to_vec())],
-        (None, "all") => levels
+    println!("rubber-crab checker: {}{mode}", request.target);
+}
+
+/// What the runtimes of a plan got, as each was checked.
+#[derive(Default)]
+struct Checked {
+    results: Vec<CheckResult>,
+    /// Each runtime checked, as shown.
+    runtimes: Vec<String>,
+    /// For `list`: per level, "pass" or "fail" and the fingerprint of the files checked.
+    progress: BTreeMap<u32, (&'static str, String)>,
+}
+
+impl Checked {
+    fn any_failed(&self) -> bool {
+        self.results
             .iter()
-            .map(|&n| Ok((package(n)?, vec![n])))
-            .collect::<Result<_>>()?,
-        (None, _) => vec![(package(*levels.last().unwrap_or(&0))?, levels.to_vec())],
-    })
+            .any(|r| matches!(r.status, Status::Fail | Status::Error))
+    }
+
+    fn exit_code(&self) -> u8 {
+        let summary = report::summarize(&self.results);
+        if summary.failed > 0 {
+            exit::FAILED
+        } else if summary.errors > 0 {
+            exit::ENVIRONMENT
+        } else {
+            exit::PASSED
+        }
+    }
+}
+
+/// One runtime of the plan on its levels; after an earlier level failed (and without
+/// `--keep-going`) it is not even built: its checks are listed as not run.
+fn check_runtime(
+    request: &Request,
+    image: &TestImage,
+    planned: Planned,
+    checked: &mut Checked,
+) -> Result<()> {
+    if checked.any_failed() && !request.args.keep_going {
+        checked.results.extend(not_run(request, &planned.levels));
+        return Ok(());
+    }
+    let fingerprint = fingerprint_of_own_crate(request, &planned);
+    let exe = build_runtime(request, planned.runtime)?;
+    let results = run_checks(request, image, &exe, &planned.levels, fingerprint.is_some())?;
+    if let (Some(&top), Some(fingerprint)) = (planned.levels.last(), fingerprint) {
+        checked
+            .progress
+            .insert(top, (pass_or_fail(&results), fingerprint));
+    }
+    checked.results.extend(results);
+    checked.runtimes.push(exe.display().to_string());
+    Ok(())
+}
+
+/// The checks of `levels`, skipped because an earlier level failed, and shown as not run.
+fn not_run(request: &Request, levels: &[u32]) -> Vec<CheckResult> {
+    let mut results = Vec::new();
+    for &level in levels {
+        for (i, check) in crate::levels::checks(level).iter().enumerate() {
+            let result = suite::skipped(check, suite::EARLIER_LEVEL_FAILED);
+            print_human(request, &result, (i == 0).then_some("not run"), None);
+            results.push(result);
+        }
+    }
+    results
+}
+
+/// The attendee's own crate's files as they are built, for progress; None for a solution or a
+/// `--runtime`, which are not the attendee's progress.
+fn fingerprint_of_own_crate(request: &Request, planned: &Planned) -> Option<String> {
+    match (&planned.runtime, planned.levels.last()) {
+        (Runtime::Package(_), Some(&top)) if !request.args.solution => {
+            kit::ladder::level(top).map(crate::progress::fingerprint)
+        }
+        _ => None,
+    }
+}
+
+fn build_runtime(request: &Request, runtime: Runtime) -> Result<PathBuf> {
+    match runtime {
+        Runtime::Path(path) => Ok(path),
+        Runtime::Package(package) => {
+            if request.human() {
+                eprintln!("building {package}…");
+            }
+            prepare::build_runtime(&package)
+        }
+    }
+}
+
+/// Runs the checks of `levels` on `exe` in an environment of its own, showing each result as it
+/// comes.
+fn run_checks(
+    request: &Request,
+    image: &TestImage,
+    exe: &Path,
+    levels: &[u32],
+    own_crate: bool,
+) -> Result<Vec<CheckResult>> {
+    let working_on = request
+        .working_on()
+        .map(|level| suite::WorkingOn { level, own_crate });
+    let env = prepare::environment(
+        exe.to_path_buf(),
+        image.clone(),
+        request.timeout(),
+        request.args.rootless,
+    )?;
+    let shown = exe.display().to_string();
+    let mut current_level = None;
+    let mut first_setup_failure: Option<(String, &'static str)> = None;
+    let results = suite::run_levels(
+        &env,
+        levels,
+        request.args.keep_going,
+        working_on,
+        |result| {
+            let header = (current_level != Some(result.level)).then_some(shown.as_str());
+            current_level = Some(result.level);
+            let same_as = report::same_setup_failure(result, &mut first_setup_failure);
+            print_human(request, result, header, same_as);
+        },
+    );
+    let _ = kit::container::remove_dir_on_one_filesystem(&env.work);
+    Ok(results)
+}
+
+/// Level N's crate passed when every check it ran passed.
+fn pass_or_fail(results: &[CheckResult]) -> &'static str {
+    if results.iter().all(|r| r.status == Status::Pass) {
+        "pass"
+    } else {
+        "fail"
+    }
 }
 
 /// Prints one result in human mode, after the level's header when `header` names its runtime;
 /// in one line when it failed for the same reason as the check `same_as`, shown above.
 fn print_human(
-    human: bool,
-    result: &suite::CheckResult,
+    request: &Request,
+    result: &CheckResult,
     header: Option<&str>,
     same_as: Option<&str>,
 ) {
-    if !human {
+    if !request.human() {
         return;
     }
     if let (Some(runtime), Some(level)) = (header, kit::ladder::level(result.level)) {
@@ -364,25 +315,35 @@ fn print_human(
     }
 }
 
-fn checked_runtime(path: &std::path::Path) -> Result<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path)
-        .map_err(|_| usage(format!("--runtime {}: no such file", path.display())))?;
-    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
-        return Err(usage(format!(
-            "--runtime {}: not an executable file (chmod +x it?)",
-            path.display()
-        )));
+/// The summary under the results, or the whole JSON document.
+fn print_verdict(request: &Request, checked: &Checked, code: u8, started: Instant) -> Result<()> {
+    let summary = report::summarize(&checked.results);
+    if request.human() {
+        println!(
+            "{}",
+            report::human_summary(&summary, &checked.results, &request.target)
+        );
+        if let Some(why) = crate::run::no_cage_reason() {
+            println!("note: the runs were not caged in a cgroup ({why}); a timeout still kills their process group");
+        }
+        return Ok(());
     }
-    // Absolute, but symlinks kept: a multi-call runtime may be named by its link.
-    std::path::absolute(path).map_err(|e| usage(format!("--runtime {}: {e}", path.display())))
-}
-
-/// This checker's executable, as a command to show the learner.
-pub fn shown_exe() -> String {
-    std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "target/debug/checker".into())
+    let doc = JsonReport {
+        schema: 1,
+        target: &request.target,
+        runtime: checked.runtimes.join(", "),
+        result: if code == exit::PASSED { "pass" } else { "fail" },
+        exit_code: code,
+        guide: kit::ladder::level(request.top())
+            .map_or_else(String::new, |l| format!("levels/{}/README.md", l.dir)),
+        duration_ms: started.elapsed().as_millis() as u64,
+        rootless: request.args.rootless,
+        host: report::HostFacts::read(),
+        summary,
+        checks: &checked.results,
+    };
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
 }
 
 /// The checker creates namespaces and mounts: it needs root. Exit 3 with the command to run.
@@ -407,17 +368,12 @@ fn require_root(target: &str) -> Result<()> {
     .into())
 }
 
-/// Not root: exit 3, with the command to run instead.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct NotRoot(String);
-
 /// A single level, `levelN` or `N`; the attendee's current level when not given.
 fn one_level(word: Option<&str>) -> Result<u32> {
     match word {
         None => Ok(crate::progress::current_level()),
         Some("all") => Err(usage("name one level here, e.g. level3")),
-        Some(word) => Ok(*parse_target(word)?.last().unwrap_or(&0)),
+        Some(word) => Ok(*crate::options::parse_target(word)?.last().unwrap_or(&0)),
     }
 }
 

@@ -2,16 +2,12 @@
 //! statically, the test image built (cached) and scratch space.
 
 use crate::check::Env;
+use crate::exit::BuildFailed;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// A build that failed: cargo has already shown why. Exit 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BuildFailed(pub String);
 
 fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
@@ -120,7 +116,7 @@ fn already_built_probe(target_dir: &Path) -> Result<PathBuf> {
                 "the probe is not built yet, and {} is not yours to write (cargo builds it there). \
                  Have the checkout's owner (or root) build it once:\n  sudo {} level0 --solution\nthen run this again",
                 target_dir.display(),
-                crate::cli::shown_exe()
+                crate::options::shown_exe()
             )
         })
 }

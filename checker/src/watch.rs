@@ -6,7 +6,7 @@
 //! `--poll` or when inotify is unavailable, from comparing snapshots of the files every 500 ms.
 //! Without a terminal nobody is watching: the checks run once and stderr says why.
 
-use crate::cli::exit;
+use crate::exit;
 use anyhow::{Context, Result};
 use colored::Colorize;
 use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
