@@ -1,7 +1,8 @@
 //! `checker watch`: without a terminal there is nothing to watch for, so it runs the checks once,
 //! exits with their code and says why on stderr. On a terminal (a pseudo-terminal the test
-//! holds) it takes keys, stops on Ctrl-Z and gives the terminal back as it found it. (Reacting to
-//! file changes is unit-tested in `checker::watch`: a test here would have to edit a level.)
+//! holds) it takes keys, stops on Ctrl-Z and gives the terminal back as it found it, on q, Ctrl-C
+//! and SIGTERM alike. (Reacting to file changes is unit-tested in `checker::watch`: a test here
+//! would have to edit a level.)
 
 mod common;
 use common::*;
@@ -123,4 +124,40 @@ fn watch_on_a_terminal_takes_keys_stops_on_ctrl_z_and_gives_the_terminal_back() 
         terminal.reads_lines(),
         "q gives the terminal back as it was"
     );
+}
+
+/// `checker watch level0` on `terminal`, once its first run is over and it waits for changes.
+fn watching(terminal: &mut Terminal, home: &std::path::Path) -> std::process::Child {
+    let watch = terminal
+        .checker(&["watch", "level0"])
+        .env("RUBBER_CRAB_HOME", home)
+        .spawn()
+        .unwrap();
+    terminal.expect("waiting for changes to levels/00-fork-exec/", 120);
+    assert!(!terminal.reads_lines(), "single keys while watching");
+    watch
+}
+
+#[test]
+fn watch_gives_the_terminal_back_on_ctrl_c_and_on_sigterm() {
+    if !root_or_skip("watch_gives_the_terminal_back_on_ctrl_c_and_on_sigterm") {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let mut terminal = Terminal::open();
+    let mut watch = watching(&mut terminal, home.path());
+    terminal.press(b"\x03");
+    let status = watch.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "128 + SIGINT");
+    assert!(terminal.reads_lines(), "Ctrl-C gives the terminal back");
+
+    let mut watch = watching(&mut terminal, home.path());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(watch.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = watch.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "128 + SIGTERM");
+    assert!(terminal.reads_lines(), "SIGTERM gives the terminal back");
 }

@@ -1,0 +1,92 @@
+//! Key mode: the terminal sends single keys, unechoed, through crossterm's raw mode, and gets its
+//! settings back on every way out of watch mode (q, Ctrl-C, SIGTERM, an error, a panic: the
+//! guard's drop) and while watch mode is stopped by Ctrl-Z (`signals.rs`).
+//!
+//! Raw mode goes one step too far for watch mode: the checks run on this same terminal, so two
+//! settings come back on top of it. Signals (ISIG): Ctrl-C must still interrupt the whole
+//! foreground group, the running checks included, and Ctrl-Z still stop it. Output processing
+//! (OPOST): the checks' "\n" must still return the carriage.
+
+use anyhow::{Context, Result};
+use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, OutputFlags, SetArg};
+use std::io::IsTerminal;
+use std::os::fd::AsFd;
+
+/// The terminal in key mode while alive.
+pub struct KeyMode(());
+
+impl KeyMode {
+    /// None when stdin is not a terminal: then there are no keys, only Ctrl-C.
+    pub fn enter() -> Result<Option<Self>> {
+        if !std::io::stdin().is_terminal() {
+            return Ok(None);
+        }
+        // Built first, so that a failure half-way still gives the terminal back.
+        let mode = Self(());
+        enter().context("setting the terminal to read single keys")?;
+        Ok(Some(mode))
+    }
+}
+
+impl Drop for KeyMode {
+    fn drop(&mut self) {
+        // Nothing more to do when the terminal is gone.
+        let _ = leave();
+    }
+}
+
+/// Single keys, no echo; signals and output as before.
+pub fn enter() -> Result<()> {
+    crossterm::terminal::enable_raw_mode()?;
+    // crossterm switched stdin's terminal: watch mode only enters key mode when stdin is one.
+    keep_signals_and_output(std::io::stdin())?;
+    Ok(())
+}
+
+/// The settings the terminal had before `enter`.
+pub fn leave() -> Result<()> {
+    crossterm::terminal::disable_raw_mode()?;
+    Ok(())
+}
+
+fn keep_signals_and_output(terminal: impl AsFd) -> nix::Result<()> {
+    let mut modes = tcgetattr(&terminal)?;
+    modes.local_flags |= LocalFlags::ISIG;
+    modes.output_flags |= OutputFlags::OPOST;
+    tcsetattr(&terminal, SetArg::TCSANOW, &modes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::termios::cfmakeraw;
+
+    #[test]
+    fn single_keys_without_echo_and_ctrl_c_still_a_signal() {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let cooked = tcgetattr(&pty.slave).unwrap();
+        assert!(cooked
+            .local_flags
+            .contains(LocalFlags::ICANON | LocalFlags::ECHO));
+        // What crossterm's raw mode does (rustix's make_raw is cfmakeraw).
+        let mut raw = cooked.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(&pty.slave, SetArg::TCSANOW, &raw).unwrap();
+
+        keep_signals_and_output(&pty.slave).unwrap();
+        let keys = tcgetattr(&pty.slave).unwrap();
+        assert!(
+            !keys.local_flags.contains(LocalFlags::ICANON),
+            "single keys"
+        );
+        assert!(!keys.local_flags.contains(LocalFlags::ECHO), "no echo");
+        assert!(
+            keys.local_flags.contains(LocalFlags::ISIG),
+            "Ctrl-C, Ctrl-Z"
+        );
+        assert!(
+            keys.output_flags.contains(OutputFlags::OPOST),
+            "\\n is a new line"
+        );
+    }
+}
