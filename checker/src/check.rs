@@ -89,7 +89,7 @@ pub struct Ctx<'a> {
     pub flags: Vec<String>,
     pub runs: Vec<RunSummary>,
     /// The container ids the runtime creates in `container_dir` (see guard.rs).
-    pub ids: crate::guard::IdRecorder,
+    pub ids: crate::container_ids::IdRecorder,
 }
 
 /// What the report shows of a run: how to reproduce it and what the runtime printed.
@@ -126,7 +126,7 @@ impl<'a> Ctx<'a> {
             image_dir,
             flags: Vec::new(),
             runs: Vec::new(),
-            ids: crate::guard::IdRecorder::watch(&container_dir),
+            ids: crate::container_ids::IdRecorder::watch(&container_dir),
             container_dir,
         })
     }

@@ -4,8 +4,7 @@
 
 use crate::check::Env;
 use crate::{cgroups, mounts};
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What must not change on the host while a check runs.
 #[derive(PartialEq, Eq)]
@@ -38,64 +37,6 @@ pub struct Ours<'a> {
     pub work: &'a Path,
     pub ids: &'a [String],
     pub nonces: &'a [String],
-}
-
-/// The container ids a runtime creates under its `--container-dir`, recorded as they appear: a
-/// runtime removes `<container-dir>/<id>/` when its container exits, so looking only afterwards
-/// would find nothing. inotify(7) queues every creation in the dir until it is read.
-pub struct IdRecorder {
-    dir: PathBuf,
-    /// None where inotify is unavailable (no instances left): then only what is still there at
-    /// the end is recorded.
-    inotify: Option<Inotify>,
-    /// What inotify said so far (reading its queue empties it).
-    seen: Vec<String>,
-}
-
-impl IdRecorder {
-    pub fn watch(dir: &Path) -> IdRecorder {
-        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
-            .ok()
-            .filter(|inotify| {
-                let flags = AddWatchFlags::IN_CREATE
-                    | AddWatchFlags::IN_MOVED_TO
-                    | AddWatchFlags::IN_ONLYDIR;
-                inotify.add_watch(dir, flags).is_ok()
-            });
-        IdRecorder {
-            dir: dir.to_path_buf(),
-            inotify,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Every directory created in the container dir since [`IdRecorder::watch`], and every one
-    /// there now; sorted, without duplicates.
-    pub fn ids(&mut self) -> Vec<String> {
-        let mut ids: Vec<String> = std::fs::read_dir(&self.dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        if let Some(inotify) = &self.inotify {
-            // Non-blocking: EAGAIN once the queue is empty.
-            while let Ok(events) = inotify.read_events() {
-                self.seen.extend(
-                    events
-                        .into_iter()
-                        .filter(|e| e.mask.contains(AddWatchFlags::IN_ISDIR))
-                        .filter_map(|e| e.name)
-                        .map(|name| name.to_string_lossy().into_owned()),
-                );
-            }
-        }
-        ids.extend(self.seen.iter().cloned());
-        ids.sort();
-        ids.dedup();
-        ids
-    }
 }
 
 /// Names shorter than this are too common to attribute anything to by a substring.
@@ -258,24 +199,6 @@ fn note(foreign: &[Change]) -> Option<String> {
     })
     .collect();
     (!sentences.is_empty()).then(|| sentences.join("\n"))
-}
-
-/// The mounts of `added` (new in the sandbox) that were made there: not those that arrived
-/// from the host. The sandbox's mounts are slaves of the host's, so one that arrived has a
-/// `master:` tag, and the host has the same filesystem at the same place.
-pub fn made_in_sandbox(added: Vec<mounts::Mount>, host: &[&[mounts::Mount]]) -> Vec<mounts::Mount> {
-    let on_host = |m: &mounts::Mount| {
-        host.iter().flat_map(|table| table.iter()).any(|h| {
-            h.mount_point == m.mount_point
-                && h.fstype == m.fstype
-                && h.major_minor == m.major_minor
-                && h.root == m.root
-        })
-    };
-    added
-        .into_iter()
-        .filter(|m| !(m.propagation().iter().any(|p| p.starts_with("master:")) && on_host(m)))
-        .collect()
 }
 
 /// A mount change under another checker's scratch dir (`<its home>/checker/run-<its pid>`) is
@@ -683,25 +606,5 @@ mod tests {
             links_come_and_gone(&before, &after, &announced),
             [Change::LinkCameAndWent("rcleak3f2a91c0".into())]
         );
-    }
-
-    #[test]
-    fn mounts_that_arrived_from_the_host_are_not_the_sandboxs() {
-        let line = |id: u32, point: &str, tags: &str, dev: &str| {
-            format!("{id} 22 {dev} / {point} rw {tags} - tmpfs tmpfs rw\n")
-        };
-        let sandbox = mounts::parse(&format!(
-            "{}{}{}",
-            line(301, "/tmp/rcnoise1/m3", "shared:90 master:12", "0:77"),
-            line(302, "/leaked", "shared:91", "0:78"),
-            line(303, "/bound", "shared:92 master:13", "0:79"),
-        ));
-        let host = mounts::parse(&line(150, "/tmp/rcnoise1/m3", "shared:12", "0:77"));
-        let made: Vec<String> = made_in_sandbox(sandbox, &[&host, &[]])
-            .iter()
-            .map(|m| m.mount_point.clone())
-            .collect();
-        // A bind mount made in the sandbox is a slave too, but the host has nothing there.
-        assert_eq!(made, ["/leaked", "/bound"]);
     }
 }

@@ -117,10 +117,7 @@ impl Sandbox {
         let host_before = mounts::read("/proc/self/mountinfo")?;
         let added = mounts::added(&self.initial_mounts, &self.mounts()?);
         let host_after = mounts::read("/proc/self/mountinfo")?;
-        Ok(crate::guard::made_in_sandbox(
-            added,
-            &[&host_before, &host_after],
-        ))
+        Ok(made_in_sandbox(added, &[&host_before, &host_after]))
     }
 
     /// The id of the sandbox's namespace of `kind` (`uts:[...]`, `pid:[...]`): the runtime's own.
@@ -318,4 +315,47 @@ fn why_no_user_namespaces(errno: nix::errno::Errno) -> String {
         return "user namespaces are disabled (sysctl user.max_user_namespaces=0)".into();
     }
     format!("unshare(CLONE_NEWUSER) failed: {}", errno.desc())
+}
+
+/// The mounts of `added` (new in the sandbox) that were made there: not those that arrived
+/// from the host. The sandbox's mounts are slaves of the host's, so one that arrived has a
+/// `master:` tag, and the host has the same filesystem at the same place.
+pub fn made_in_sandbox(added: Vec<mounts::Mount>, host: &[&[mounts::Mount]]) -> Vec<mounts::Mount> {
+    let on_host = |m: &mounts::Mount| {
+        host.iter().flat_map(|table| table.iter()).any(|h| {
+            h.mount_point == m.mount_point
+                && h.fstype == m.fstype
+                && h.major_minor == m.major_minor
+                && h.root == m.root
+        })
+    };
+    added
+        .into_iter()
+        .filter(|m| !(m.propagation().iter().any(|p| p.starts_with("master:")) && on_host(m)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mounts_that_arrived_from_the_host_are_not_the_sandboxs() {
+        let line = |id: u32, point: &str, tags: &str, dev: &str| {
+            format!("{id} 22 {dev} / {point} rw {tags} - tmpfs tmpfs rw\n")
+        };
+        let sandbox = mounts::parse(&format!(
+            "{}{}{}",
+            line(301, "/tmp/rcnoise1/m3", "shared:90 master:12", "0:77"),
+            line(302, "/leaked", "shared:91", "0:78"),
+            line(303, "/bound", "shared:92 master:13", "0:79"),
+        ));
+        let host = mounts::parse(&line(150, "/tmp/rcnoise1/m3", "shared:12", "0:77"));
+        let made: Vec<String> = made_in_sandbox(sandbox, &[&host, &[]])
+            .iter()
+            .map(|m| m.mount_point.clone())
+            .collect();
+        // A bind mount made in the sandbox is a slave too, but the host has nothing there.
+        assert_eq!(made, ["/leaked", "/bound"]);
+    }
 }

@@ -2,14 +2,19 @@
 //!
 //! The loop (this file): run the checks (the checker itself, as a child process), then wait for a
 //! change under `levels/<dir>/src/` or to its `Cargo.toml`, or for a key (h: next hint, r or
-//! Enter: re-run, q: quit), and go again. One job per file beside it: `target` (the level and the
-//! commands that check it), `state` (what was asked for and not done yet), `changes` (inotify,
-//! and what counts as a change), `poll` (comparing snapshots, with `--poll` or when inotify is
-//! unavailable), `keys` (reading keys with crossterm), `terminal` (key mode, and the terminal
-//! given back) and `signals` (Ctrl-C, SIGTERM, Ctrl-Z and fg).
+//! Enter: re-run, q: quit), and go again. One job per file beside it:
+//! - `target`: the level, and the commands that check it;
+//! - `state`: what was asked for and not done yet;
+//! - `files`: which of the level's files count;
+//! - `changes`: noticing changes with inotify, `poll`: by comparing snapshots (`--poll`, or when
+//!   inotify is unavailable);
+//! - `keys`: reading keys with crossterm, `terminal`: key mode and the terminal given back;
+//! - `signals`: Ctrl-C, SIGTERM, Ctrl-Z and fg.
+//!
 //! Without a terminal nobody is watching: the checks run once and stderr says why.
 
 mod changes;
+mod files;
 mod keys;
 mod poll;
 mod signals;
@@ -20,11 +25,11 @@ mod terminal;
 use crate::exit;
 use anyhow::{Context, Result};
 use colored::Colorize;
-use keys::{Key, KeyReader};
+use keys::KeyReader;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 use signals::Interruption;
-use state::{Input, Mode, Pending, Trigger};
+use state::{Input, Key, Mode, Pending, Trigger};
 use std::io::{IsTerminal, Write};
 use std::process::{Command, ExitStatus};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -36,7 +41,7 @@ use terminal::KeyMode;
 /// Editors save in several steps (write a temp file, rename, chmod…): wait this long after the
 /// first event so that one save is one run.
 const DEBOUNCE: Duration = Duration::from_millis(300);
-/// How often the loop looks for Ctrl-C, and the key reader for its stop flag.
+/// How often the loop looks for Ctrl-C while it waits.
 const TICK: Duration = Duration::from_millis(100);
 const CLEAR_SCREEN: &str = "\x1b[2J\x1b[H";
 

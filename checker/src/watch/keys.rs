@@ -2,20 +2,16 @@
 //! on a thread of their own and sent to the loop. Reading single keys needs the terminal in key
 //! mode (`terminal.rs`).
 
-use super::state::Input;
-use super::TICK;
+use super::state::{Input, Key};
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Key {
-    Hint,
-    Rerun,
-    Quit,
-}
+/// How often the reader looks at its stop flag: quitting waits for it at most this long.
+const TICK: Duration = Duration::from_millis(100);
 
 impl Key {
     /// The key a terminal event stands for, if watch mode takes it.

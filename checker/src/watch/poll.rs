@@ -2,7 +2,7 @@
 //! modification times and sizes), compared every 500 ms on a thread of their own. For
 //! filesystems where inotify says nothing, such as some shared folders.
 
-use super::changes::is_watched;
+use super::files::is_watched;
 use super::state::Input;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

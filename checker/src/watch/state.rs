@@ -1,7 +1,6 @@
 //! What the loop reacts to, and what has been asked for and not done yet: however many saves and
 //! keys arrive during a run, they make one more run.
 
-use super::keys::Key;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -11,6 +10,14 @@ pub enum Input {
     /// Watched files changed (relative to the level's directory; empty when unknown which).
     Changed(Vec<PathBuf>),
     Key(Key),
+}
+
+/// The keys watch mode takes (`keys.rs` reads them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Hint,
+    Rerun,
+    Quit,
 }
 
 /// What has been asked for and not done yet.
