@@ -6,6 +6,7 @@
 
 mod common;
 use common::*;
+use nix::sys::signal::Signal;
 
 #[test]
 fn watch_without_a_terminal_runs_the_checks_once_and_says_why() {
@@ -77,17 +78,7 @@ fn watch_on_a_terminal_takes_keys_stops_on_ctrl_z_and_gives_the_terminal_back() 
     let home = tempfile::tempdir().unwrap();
     let mut terminal = Terminal::open();
     assert!(terminal.reads_lines());
-    let mut watch = terminal
-        .checker(&["watch", "level0"])
-        .env("RUBBER_CRAB_HOME", home.path())
-        .spawn()
-        .unwrap();
-    terminal.expect("\x1b[2J", 60);
-    terminal.expect("waiting for changes to levels/00-fork-exec/", 120);
-    assert!(
-        !terminal.reads_lines(),
-        "single keys, no echo, while watching"
-    );
+    let mut watch = watching(&mut terminal, home.path());
 
     terminal.press(b"h");
     terminal.expect("Hint 1 of 3, level 0", 10);
@@ -102,11 +93,7 @@ fn watch_on_a_terminal_takes_keys_stops_on_ctrl_z_and_gives_the_terminal_back() 
         terminal.reads_lines(),
         "the shell gets a normal terminal on Ctrl-Z"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(watch.id() as i32),
-        nix::sys::signal::Signal::SIGCONT,
-    )
-    .unwrap();
+    send(&watch, Signal::SIGCONT);
     wait_for_state(watch.id(), 'S');
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(!terminal.reads_lines(), "single keys again after fg");
@@ -133,9 +120,17 @@ fn watching(terminal: &mut Terminal, home: &std::path::Path) -> std::process::Ch
         .env("RUBBER_CRAB_HOME", home)
         .spawn()
         .unwrap();
+    terminal.expect("\x1b[2J", 60);
     terminal.expect("waiting for changes to levels/00-fork-exec/", 120);
-    assert!(!terminal.reads_lines(), "single keys while watching");
+    assert!(
+        !terminal.reads_lines(),
+        "single keys, no echo, while watching"
+    );
     watch
+}
+
+fn send(watch: &std::process::Child, signal: Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(watch.id() as i32), signal).unwrap();
 }
 
 #[test]
@@ -152,11 +147,7 @@ fn watch_gives_the_terminal_back_on_ctrl_c_and_on_sigterm() {
     assert!(terminal.reads_lines(), "Ctrl-C gives the terminal back");
 
     let mut watch = watching(&mut terminal, home.path());
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(watch.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    send(&watch, Signal::SIGTERM);
     let status = watch.wait().unwrap();
     assert_eq!(status.code(), Some(143), "128 + SIGTERM");
     assert!(terminal.reads_lines(), "SIGTERM gives the terminal back");
