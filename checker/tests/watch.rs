@@ -70,16 +70,55 @@ fn wait_for_state(pid: u32, state: char) {
     }
 }
 
+/// `checker watch level0` on a terminal of its own (with a home of its own, so hints count from
+/// 1), once its first run is over and it waits for changes.
+struct Watching {
+    _home: tempfile::TempDir,
+    terminal: Terminal,
+    watch: std::process::Child,
+}
+
+impl Watching {
+    fn start() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let mut terminal = Terminal::open();
+        assert!(terminal.reads_lines(), "a shell's terminal to begin with");
+        let watch = terminal
+            .checker(&["watch", "level0"])
+            .env("RUBBER_CRAB_HOME", home.path())
+            .spawn()
+            .unwrap();
+        terminal.expect("\x1b[2J", 60);
+        terminal.expect("waiting for changes to levels/00-fork-exec/", 120);
+        assert!(
+            !terminal.reads_lines(),
+            "single keys, no echo, while watching"
+        );
+        Self {
+            _home: home,
+            terminal,
+            watch,
+        }
+    }
+
+    fn send(&self, signal: Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.watch.id() as i32);
+        nix::sys::signal::kill(pid, signal).unwrap();
+    }
+
+    /// The exit code, once watch mode has ended.
+    fn code(&mut self) -> Option<i32> {
+        self.watch.wait().unwrap().code()
+    }
+}
+
 #[test]
 fn watch_on_a_terminal_takes_keys_stops_on_ctrl_z_and_gives_the_terminal_back() {
     if !root_or_skip("watch_on_a_terminal_takes_keys_stops_on_ctrl_z_and_gives_the_terminal_back") {
         return;
     }
-    let home = tempfile::tempdir().unwrap();
-    let mut terminal = Terminal::open();
-    assert!(terminal.reads_lines());
-    let mut watch = watching(&mut terminal, home.path());
-
+    let mut watching = Watching::start();
+    let terminal = &mut watching.terminal;
     terminal.press(b"h");
     terminal.expect("Hint 1 of 3, level 0", 10);
     terminal.press(b"r");
@@ -88,49 +127,29 @@ fn watch_on_a_terminal_takes_keys_stops_on_ctrl_z_and_gives_the_terminal_back() 
 
     // Ctrl-Z: stopped, with the terminal as the shell wants it; `fg` (SIGCONT): keys again.
     terminal.press(b"\x1a");
-    wait_for_state(watch.id(), 'T');
+    wait_for_state(watching.watch.id(), 'T');
     assert!(
-        terminal.reads_lines(),
+        watching.terminal.reads_lines(),
         "the shell gets a normal terminal on Ctrl-Z"
     );
-    send(&watch, Signal::SIGCONT);
-    wait_for_state(watch.id(), 'S');
+    watching.send(Signal::SIGCONT);
+    wait_for_state(watching.watch.id(), 'S');
     std::thread::sleep(std::time::Duration::from_millis(200));
+    let terminal = &mut watching.terminal;
     assert!(!terminal.reads_lines(), "single keys again after fg");
     terminal.press(b"h");
     terminal.expect("Hint 2 of 3, level 0", 10);
 
     terminal.press(b"q");
-    let status = watch.wait().unwrap();
     assert_eq!(
-        status.code(),
+        watching.code(),
         Some(1),
         "the last run's code: the skeleton fails"
     );
     assert!(
-        terminal.reads_lines(),
+        watching.terminal.reads_lines(),
         "q gives the terminal back as it was"
     );
-}
-
-/// `checker watch level0` on `terminal`, once its first run is over and it waits for changes.
-fn watching(terminal: &mut Terminal, home: &std::path::Path) -> std::process::Child {
-    let watch = terminal
-        .checker(&["watch", "level0"])
-        .env("RUBBER_CRAB_HOME", home)
-        .spawn()
-        .unwrap();
-    terminal.expect("\x1b[2J", 60);
-    terminal.expect("waiting for changes to levels/00-fork-exec/", 120);
-    assert!(
-        !terminal.reads_lines(),
-        "single keys, no echo, while watching"
-    );
-    watch
-}
-
-fn send(watch: &std::process::Child, signal: Signal) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(watch.id() as i32), signal).unwrap();
 }
 
 #[test]
@@ -138,17 +157,19 @@ fn watch_gives_the_terminal_back_on_ctrl_c_and_on_sigterm() {
     if !root_or_skip("watch_gives_the_terminal_back_on_ctrl_c_and_on_sigterm") {
         return;
     }
-    let home = tempfile::tempdir().unwrap();
-    let mut terminal = Terminal::open();
-    let mut watch = watching(&mut terminal, home.path());
-    terminal.press(b"\x03");
-    let status = watch.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "128 + SIGINT");
-    assert!(terminal.reads_lines(), "Ctrl-C gives the terminal back");
+    let mut interrupted = Watching::start();
+    interrupted.terminal.press(b"\x03");
+    assert_eq!(interrupted.code(), Some(130), "128 + SIGINT");
+    assert!(
+        interrupted.terminal.reads_lines(),
+        "Ctrl-C gives the terminal back"
+    );
 
-    let mut watch = watching(&mut terminal, home.path());
-    send(&watch, Signal::SIGTERM);
-    let status = watch.wait().unwrap();
-    assert_eq!(status.code(), Some(143), "128 + SIGTERM");
-    assert!(terminal.reads_lines(), "SIGTERM gives the terminal back");
+    let mut terminated = Watching::start();
+    terminated.send(Signal::SIGTERM);
+    assert_eq!(terminated.code(), Some(143), "128 + SIGTERM");
+    assert!(
+        terminated.terminal.reads_lines(),
+        "SIGTERM gives the terminal back"
+    );
 }
