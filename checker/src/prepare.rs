@@ -156,7 +156,7 @@ pub fn test_image(built_probe: &Path) -> Result<TestImage> {
         .context("locking the image cache")?;
     let probe_bytes =
         std::fs::read(built_probe).with_context(|| format!("reading {}", built_probe.display()))?;
-    let fingerprint = format!("v2 {} {:x}", probe_bytes.len(), fnv(&probe_bytes));
+    let fingerprint = image_fingerprint(&probe_bytes, &probe);
     let stamp = std::fs::read_to_string(&stamp_path).unwrap_or_default();
     let (cached, marker) = match stamp.split_once('\n') {
         Some((fp, marker)) if fp == fingerprint && tar.is_file() && probe.is_file() => {
@@ -188,6 +188,17 @@ pub fn test_image(built_probe: &Path) -> Result<TestImage> {
         marker,
         probe,
     })
+}
+
+/// What the cached image depends on: the probe, and where it is: the image holds it at its host
+/// path, which changes when the checkout moves (or its `target/` is copied to another checkout).
+fn image_fingerprint(probe_bytes: &[u8], probe: &Path) -> String {
+    format!(
+        "v3 {} {:x} {}",
+        probe_bytes.len(),
+        fnv(probe_bytes),
+        probe.display()
+    )
 }
 
 /// FNV-1a: a fingerprint, not security.
@@ -275,6 +286,23 @@ mod tests {
             Some("levels/03-pivot-root/src/main.rs")
         );
         assert_eq!(source_of("solution3"), None, "not the attendee's to edit");
+    }
+
+    #[test]
+    fn the_image_is_rebuilt_for_a_new_probe_or_a_moved_checkout() {
+        let here = image_fingerprint(b"probe", Path::new("/a/target/bin/probe"));
+        assert_eq!(
+            here,
+            image_fingerprint(b"probe", Path::new("/a/target/bin/probe"))
+        );
+        assert_ne!(
+            here,
+            image_fingerprint(b"probf", Path::new("/a/target/bin/probe"))
+        );
+        assert_ne!(
+            here,
+            image_fingerprint(b"probe", Path::new("/b/target/bin/probe"))
+        );
     }
 
     #[test]
