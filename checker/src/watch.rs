@@ -8,8 +8,9 @@
 //! - `files`: which of the level's files count;
 //! - `changes`: noticing changes with inotify, `poll`: by comparing snapshots (`--poll`, or when
 //!   inotify is unavailable);
-//! - `keys`: reading keys with crossterm, `terminal`: key mode and the terminal given back;
-//! - `signals`: Ctrl-C, SIGTERM, Ctrl-Z and fg.
+//! - `keys`: reading keys with crossterm, `terminal`: key mode, and the terminal given back (on
+//!   the way out, and around Ctrl-Z and fg);
+//! - `signals`: Ctrl-C and SIGTERM.
 //!
 //! Without a terminal nobody is watching: the checks run once and stderr says why.
 
@@ -28,7 +29,7 @@ use colored::Colorize;
 use keys::KeyReader;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
-use signals::Interruption;
+use signals::{Interruption, Interrupts};
 use state::{Input, Key, Mode, Pending, Trigger};
 use std::io::{IsTerminal, Write};
 use std::process::{Command, ExitStatus};
@@ -55,10 +56,10 @@ pub fn watch(level: u32, poll: bool, rootless: bool) -> Result<u8> {
     }
     crate::report::set_colour(true);
     let (sender, inputs) = mpsc::channel();
-    // Locals drop in reverse order: the watcher and the key reader stop first, then the signals'
-    // thread, and only then the terminal gets its settings back.
+    // Locals drop in reverse order: the watcher and the key reader stop first, then the terminal
+    // gets its settings back, and only then are Ctrl-C and SIGTERM let go.
+    let interrupts = Interrupts::catch()?;
     let key_mode = KeyMode::enter()?;
-    let signals = signals::Caught::catch(key_mode.is_some())?;
     let _keys = key_mode.as_ref().map(|_| KeyReader::start(sender.clone()));
     let (_watcher, mode) = changes::start_watching(&target.dir, poll, sender);
     Session {
@@ -66,7 +67,7 @@ pub fn watch(level: u32, poll: bool, rootless: bool) -> Result<u8> {
         target,
         inputs,
         mode,
-        interruption: signals.interruption(),
+        interruption: interrupts.interruption(),
         runs: 0,
         last_code: exit::PASSED,
     }

@@ -1,65 +1,49 @@
 //! Ctrl-C and `kill` (SIGINT, SIGTERM) end watch mode through its normal path, which gives the
-//! terminal back; Ctrl-Z (SIGTSTP) gives the shell its terminal back, then stops as usual, and
-//! `fg` brings single keys back.
+//! terminal back: caught first and given back last, around everything else watch mode sets up.
+//! (Ctrl-Z and `fg` are the terminal's business: `terminal.rs`.)
 //!
-//! signal-hook delivers the signals to a thread of their own, so what a signal does is ordinary
-//! code, not a signal handler. Children get the default handling back when they exec, so Ctrl-C
-//! still stops a running check as usual.
+//! signal-hook's handler only records which signal came; the loop looks between ticks. Children
+//! get the default handling back when they exec, so Ctrl-C still stops a running check as usual.
 
-use super::terminal;
 use anyhow::{Context, Result};
 use nix::sys::signal::Signal;
-use signal_hook::consts::{SIGINT, SIGTERM, SIGTSTP};
-use signal_hook::iterator::{Handle, Signals};
-use std::sync::atomic::{AtomicI32, Ordering};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::SigId;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 
 /// Which signal asked watch mode to stop, if one did.
 #[derive(Clone, Default)]
-pub struct Interruption(Arc<AtomicI32>);
+pub struct Interruption(Arc<AtomicUsize>);
 
 impl Interruption {
     pub fn signal(&self) -> Option<Signal> {
-        Signal::try_from(self.0.load(Ordering::SeqCst)).ok()
-    }
-
-    fn record(&self, signal: i32) {
-        self.0.store(signal, Ordering::SeqCst);
+        let number = self.0.load(Ordering::SeqCst);
+        Signal::try_from(i32::try_from(number).ok()?).ok()
     }
 }
 
-/// The signals watch mode handles, while alive.
-pub struct Caught {
+/// Ctrl-C and SIGTERM caught while alive.
+pub struct Interrupts {
     interruption: Interruption,
-    handle: Handle,
-    thread: Option<JoinHandle<()>>,
+    caught: Vec<SigId>,
 }
 
-impl Caught {
-    /// Catches Ctrl-C and SIGTERM; with `key_mode` (the terminal is in key mode), Ctrl-Z too.
-    pub fn catch(key_mode: bool) -> Result<Self> {
-        let mut wanted = vec![SIGINT, SIGTERM];
-        if key_mode {
-            wanted.push(SIGTSTP);
+impl Interrupts {
+    pub fn catch() -> Result<Self> {
+        // Built first, so that a failure half-way still lets go of what was caught.
+        let mut interrupts = Self {
+            interruption: Interruption::default(),
+            caught: Vec::new(),
+        };
+        for signal in [SIGINT, SIGTERM] {
+            let flag = interrupts.interruption.0.clone();
+            // The value stored is the signal's number (2 or 15).
+            let id = signal_hook::flag::register_usize(signal, flag, signal as usize)
+                .with_context(|| format!("catching signal {signal}"))?;
+            interrupts.caught.push(id);
         }
-        let mut signals = Signals::new(&wanted).context("catching Ctrl-C, Ctrl-Z and SIGTERM")?;
-        let handle = signals.handle();
-        let interruption = Interruption::default();
-        let recorder = interruption.clone();
-        let thread = thread::spawn(move || {
-            for signal in signals.forever() {
-                match signal {
-                    SIGTSTP => stop_with_the_terminal_given_back(),
-                    signal => recorder.record(signal),
-                }
-            }
-        });
-        Ok(Self {
-            interruption,
-            handle,
-            thread: Some(thread),
-        })
+        Ok(interrupts)
     }
 
     /// What the loop looks at between ticks.
@@ -68,22 +52,25 @@ impl Caught {
     }
 }
 
-/// Ctrl-Z: the shell's settings back, then stop as if nothing caught the signal; `fg` continues
-/// the process here, and single keys come back.
-fn stop_with_the_terminal_given_back() {
-    // A terminal that is gone needs no settings; the stop matters either way.
-    let _ = terminal::leave();
-    let _ = signal_hook::low_level::emulate_default_handler(SIGTSTP);
-    let _ = terminal::enter();
+impl Drop for Interrupts {
+    fn drop(&mut self) {
+        // Ignored, not the default, from here until the process exits (right after): signal-hook
+        // keeps its handler installed.
+        for id in self.caught.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
 }
 
-impl Drop for Caught {
-    fn drop(&mut self) {
-        // Joined, so that no Ctrl-Z or fg is under way when the terminal gets its settings back.
-        // The signals stay caught (and now ignored) until the process exits, right after.
-        self.handle.close();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_caught_signal_is_remembered_by_its_number() {
+        let interruption = Interruption::default();
+        assert_eq!(interruption.signal(), None);
+        interruption.0.store(15, Ordering::SeqCst);
+        assert_eq!(interruption.signal(), Some(Signal::SIGTERM));
     }
 }
