@@ -6,6 +6,7 @@ use crate::sandbox::Sandbox;
 use anyhow::{Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -81,9 +82,9 @@ impl Capture {
     }
 }
 
-/// Everything one run of the runtime produced.
+/// Everything one run of the runtime produced; `R` is the type of the probe's reply.
 #[derive(Debug)]
-pub struct Run {
+pub struct Run<R> {
     pub command_line: String,
     pub nonce: String,
     pub status: Status,
@@ -91,8 +92,8 @@ pub struct Run {
     pub stderr: String,
     /// Bytes of output dropped past the cap.
     pub dropped: usize,
-    /// The probe's report, or why there is none.
-    pub report: Result<Value, String>,
+    /// The probe's reply, parsed into its type, or why there is none.
+    pub report: Result<R, String>,
     /// The runtime's host pid.
     pub runtime_pid: u32,
     /// Processes the runtime started (the command, most likely) still running right after the
@@ -142,8 +143,8 @@ impl Spec<'_> {
     }
 }
 
-/// Runs the spec to completion.
-pub fn run(spec: &Spec, sandbox: &Sandbox) -> Result<Run> {
+/// Runs the spec to completion; the probe's reply is parsed as an `R`.
+pub fn run<R: DeserializeOwned>(spec: &Spec, sandbox: &Sandbox) -> Result<Run<R>> {
     let spawned = spawn(spec, sandbox)?;
     Ok(finish(spec, spawned, Instant::now() + spec.timeout))
 }
@@ -151,11 +152,11 @@ pub fn run(spec: &Spec, sandbox: &Sandbox) -> Result<Run> {
 /// Runs the spec, waits for the probe's report, lets `observe` look at the live container, then
 /// releases the probe and waits for the runtime to end. `observe` is not called when the probe
 /// never reported (the run's `report` says why).
-pub fn run_holding<T>(
+pub fn run_holding<R: DeserializeOwned, T>(
     spec: &Spec,
     sandbox: &Sandbox,
     observe: impl FnOnce(&Held) -> T,
-) -> Result<(Run, Option<T>)> {
+) -> Result<(Run<R>, Option<T>)> {
     let mut spawned = spawn(spec, sandbox)?;
     let deadline = Instant::now() + spec.timeout;
     let mut observed = None;
@@ -344,7 +345,7 @@ impl ProbeLines {
     }
 }
 
-fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
+fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run<R> {
     let mut filling_at_kill = None;
     let mut at_timeout = None;
     let status = loop {
@@ -394,7 +395,8 @@ fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
     let report = spawned
         .stdout
         .probe_report(&spec.nonce)
-        .map_err(|e| e.to_string());
+        .map_err(|e| e.to_string())
+        .and_then(probe::parse_reply);
     let status = match status {
         Status::Signaled(9) if oom_killed => Status::OutOfMemory,
         other => other,

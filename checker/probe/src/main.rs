@@ -13,7 +13,6 @@
 //! sleep MS [--exit N]                   sleep, then the line, then exit status N
 //! write PATH [--content TEXT] [--hold]  create/truncate PATH (default content "rubber-crab\n")
 //! delete PATH [--hold]                  remove a file (or an empty directory)
-//! mount-tmpfs PATH [--hold]             mkdir -p PATH and mount a 1 MiB tmpfs there
 //! escape --target PATH                  the classic chroot escape, then read PATH
 //! kill-check PID                        kill(PID, 0): the errno name, or null if PID is visible
 //! tcp-loopback                          a TCP round trip over 127.0.0.1
@@ -32,14 +31,12 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::time::{Duration, Instant};
 use std::{env, process, ptr, thread};
 
-use probe::{
-    format_line, Device, Escape, KillCheck, MountTmpfs, Outcome, Report, CONTENT_CAP, MARKER,
-};
+use probe::{format_line, Device, Escape, KillCheck, Outcome, Report, CONTENT_CAP, MARKER};
 use serde::Serialize;
 
 /// Appended to every usage error, which stays on one line.
 const USAGE: &str =
-    "usage: probe report|echo|exit|kill-self|sleep|write|delete|mount-tmpfs|escape|kill-check|tcp-loopback \
+    "usage: probe report|echo|exit|kill-self|sleep|write|delete|escape|kill-check|tcp-loopback \
                      --nonce NONCE [ARGS...]";
 
 /// Namespaces listed in `report`'s `ns`.
@@ -95,10 +92,6 @@ enum Cmd {
         path: String,
         hold: bool,
     },
-    MountTmpfs {
-        path: String,
-        hold: bool,
-    },
     Escape {
         target: String,
     },
@@ -134,7 +127,6 @@ fn run(nonce: &str, cmd: Cmd) -> i32 {
         Cmd::KillCheck(pid) => kill_check(nonce, pid),
         Cmd::TcpLoopback => tcp_loopback(nonce),
         Cmd::Delete { path, hold } => delete(nonce, &path, hold),
-        Cmd::MountTmpfs { path, hold } => mount_tmpfs(nonce, &path, hold),
         Cmd::Escape { target } => escape(nonce, &target),
     }
 }
@@ -245,14 +237,6 @@ fn parse(args: &[String]) -> Result<(String, Cmd), String> {
             let f = Flags::parse(rest, &[], &["--hold"])?;
             let [path] = f.positionals(["PATH"])?;
             Cmd::Delete {
-                path: path.into(),
-                hold: f.has("--hold"),
-            }
-        }
-        "mount-tmpfs" => {
-            let f = Flags::parse(rest, &[], &["--hold"])?;
-            let [path] = f.positionals(["PATH"])?;
-            Cmd::MountTmpfs {
                 path: path.into(),
                 hold: f.has("--hold"),
             }
@@ -524,42 +508,6 @@ fn delete(nonce: &str, path: &str, hold: bool) -> i32 {
     match held {
         Some(set) => wait_for_signal(&set),
         None => status_of(outcome.ok),
-    }
-}
-
-fn mount_tmpfs(nonce: &str, path: &str, hold: bool) -> i32 {
-    let held = hold.then(block_hold_signals);
-    let result = fs::create_dir_all(path)
-        .map_err(|e| format!("mkdir -p {path}: {e}"))
-        .and_then(|()| mount_tmpfs_at(path).map_err(|e| format!("mount tmpfs on {path}: {e}")));
-    let reply = MountTmpfs {
-        ok: result.is_ok(),
-        error: result.err(),
-        mountinfo: read_lines("/proc/self/mountinfo"),
-    };
-    emit(nonce, &reply);
-    match held {
-        Some(set) => wait_for_signal(&set),
-        None => status_of(reply.ok),
-    }
-}
-
-fn mount_tmpfs_at(path: &str) -> io::Result<()> {
-    let target = CString::new(path).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    // SAFETY: every pointer is a NUL-terminated string that outlives the call.
-    let rc = unsafe {
-        libc::mount(
-            c"tmpfs".as_ptr(),
-            target.as_ptr(),
-            c"tmpfs".as_ptr(),
-            0,
-            c"size=1m".as_ptr().cast(),
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
     }
 }
 
