@@ -126,6 +126,12 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Done, nothing to add.
+    pub const OK: Outcome = Outcome {
+        ok: true,
+        error: None,
+    };
+
     /// `ok` when `result` is `Ok`, else the error's text.
     pub fn from_result<T, E: fmt::Display>(result: Result<T, E>) -> Self {
         match result {
