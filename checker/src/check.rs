@@ -2,6 +2,7 @@
 
 use crate::run::{self, Held, Run, Spec};
 use crate::sandbox::Sandbox;
+use crate::text;
 use anyhow::Result;
 use probe::Subcommand;
 use serde::de::DeserializeOwned;
@@ -139,9 +140,9 @@ impl<'a> Ctx<'a> {
             "--image".into(),
             self.env.image.clone(),
             "--image-dir".into(),
-            run::path_str(&self.image_dir),
+            text::path_str(&self.image_dir),
             "--container-dir".into(),
-            run::path_str(&self.container_dir),
+            text::path_str(&self.container_dir),
         ];
         runtime_args.extend(self.flags.iter().cloned());
         Spec {
@@ -162,7 +163,7 @@ impl<'a> Ctx<'a> {
     ) -> (Vec<String>, String) {
         let nonce = run::nonce();
         let mut argv = vec![
-            run::path_str(&self.env.probe),
+            text::path_str(&self.env.probe),
             subcommand.name.to_string(),
             "--nonce".into(),
             nonce.clone(),
@@ -231,7 +232,7 @@ impl<'a> Ctx<'a> {
 /// `mkdir -p DIR && cp SHARED/NAME.tar DIR/ && ` for a check's image dir `DIR`, when
 /// `command_line` uses it: its images are (links to) those of the shared image dir.
 fn remake_image_dir(image_dir: &Path, shared: &Path, command_line: &str) -> String {
-    let dir = run::path_str(image_dir);
+    let dir = text::path_str(image_dir);
     if !command_line.contains(&dir) {
         return String::new();
     }
@@ -241,10 +242,10 @@ fn remake_image_dir(image_dir: &Path, shared: &Path, command_line: &str) -> Stri
         .flatten()
         .map(|entry| shared.join(entry.file_name()))
         .filter(|tar| tar.extension().is_some_and(|e| e == "tar") && tar.is_file())
-        .map(|tar| run::shell_quote(&run::path_str(&tar)))
+        .map(|tar| text::shell_quote(&text::path_str(&tar)))
         .collect();
     tars.sort();
-    let dir = run::shell_quote(&dir);
+    let dir = text::shell_quote(&dir);
     if tars.is_empty() {
         return format!("mkdir -p {dir} && ");
     }

@@ -18,4 +18,5 @@ pub mod rootless;
 pub mod run;
 pub mod sandbox;
 pub mod suite;
+pub mod text;
 pub mod watch;

@@ -3,9 +3,11 @@
 
 use crate::cgroups::{Cage, Usage};
 use crate::sandbox::Sandbox;
+use crate::text::shell_quote;
 use anyhow::{Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use probe::proc;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::io::Read;
@@ -164,7 +166,9 @@ pub fn run_holding<R: DeserializeOwned, T>(
         // Read the cage as `finish` does, so that its grace judges the last moments alone.
         spawned.racing_to_a_cap();
         if spawned.stdout.probe_report(&spec.nonce).is_ok() {
-            let probe_pid = find_probe(&spec.command[0], &spec.nonce).first().copied();
+            let probe_pid = proc::running_with(&spec.command[0], &spec.nonce)
+                .first()
+                .copied();
             let held = Held {
                 sandbox,
                 runtime_pid: spawned.child.id(),
@@ -201,7 +205,7 @@ struct Spawned {
 impl Spawned {
     fn exited(&self) -> bool {
         // try_wait needs &mut; peek at /proc instead: a zombie or a missing entry means it ended.
-        stat_fields(self.child.id()).is_none_or(|fields| fields[0] == "Z")
+        proc::stat(self.child.id()).is_none_or(|s| s.is_zombie())
     }
 
     /// Whether the runtime is racing toward a cap of its cage rather than hanging (see GRACE).
@@ -369,7 +373,7 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
             }
         }
     };
-    let mut stragglers = live_members_of_group(spawned.child.id());
+    let mut stragglers = proc::live_members_of_group(spawned.child.id());
     if let Some(cage) = &spawned.cage {
         stragglers.extend(cage.members());
         stragglers.sort_unstable();
@@ -461,7 +465,9 @@ impl Growth {
     fn start(cage: &Cage) -> Growth {
         Growth {
             start: cage.usage(),
-            start_cpu: cage.cpu_time().unwrap_or_else(|| cpu_time(&cage.members())),
+            start_cpu: cage
+                .cpu_time()
+                .unwrap_or_else(|| proc::cpu_time(&cage.members())),
             sampled: Instant::now(),
             grew_last_window: false,
             filling: false,
@@ -489,8 +495,11 @@ impl Growth {
             return;
         }
         let members = cage.members();
-        let cpu = cage.cpu_time().unwrap_or_else(|| cpu_time(&members));
-        self.working = any_running(&members);
+        let cpu = cage.cpu_time().unwrap_or_else(|| proc::cpu_time(&members));
+        self.working = members
+            .iter()
+            .filter_map(|&pid| proc::stat(pid))
+            .any(|s| s.is_at_work());
         let grew = usage.filled_up_since(&self.start);
         // A process that ended took its CPU time with it: the window starts again from here.
         self.start_cpu = self.start_cpu.min(cpu);
@@ -503,32 +512,6 @@ impl Growth {
         // so does a cage past RACE_FLOOR.
         self.filling = self.grew_last_window || grew || usage.memory >= RACE_FLOOR;
     }
-}
-
-/// The CPU time (user and system) the processes `pids` have used (where the cage cannot say).
-fn cpu_time(pids: &[u32]) -> Duration {
-    let ticks_per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .filter(|&t| t > 0)
-        .unwrap_or(100) as u64;
-    let ticks: u64 = pids
-        .iter()
-        .filter_map(|&pid| {
-            let fields = stat_fields(pid)?;
-            // utime and stime: fields 14 and 15 of proc(5), 11 and 12 after the name.
-            let time = |i: usize| fields.get(i)?.parse::<u64>().ok();
-            Some(time(11)? + time(12)?)
-        })
-        .sum();
-    Duration::from_millis(ticks * 1000 / ticks_per_second)
-}
-
-/// Whether one of `pids` is running or waiting to run (R), or in the kernel (D: reclaiming
-/// memory, say), rather than asleep as a hanging runtime is.
-fn any_running(pids: &[u32]) -> bool {
-    pids.iter()
-        .any(|&pid| stat_fields(pid).is_some_and(|f| f[0] == "R" || f[0] == "D"))
 }
 
 /// Kills the runtime's process group, every process in its cage, and any probe of this run.
@@ -573,88 +556,9 @@ fn status_of(status: std::process::ExitStatus) -> Status {
     }
 }
 
-/// Every pid in /proc, as the host sees them.
-fn host_pids() -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect()
-}
-
-/// The fields of `/proc/<pid>/stat` after the command name: state, ppid, pgrp, ... (proc(5)).
-/// None when the process is gone.
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(") ")?;
-    let fields: Vec<String> = rest.split(' ').map(String::from).collect();
-    (fields.len() > 2).then_some(fields)
-}
-
-/// Host pids of processes running `program` with `nonce` among their arguments.
-pub fn find_probe(program: &str, nonce: &str) -> Vec<u32> {
-    host_pids()
-        .into_iter()
-        .filter(|pid| {
-            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-                return false;
-            };
-            let mut args = cmdline.split(|b| *b == 0);
-            args.next() == Some(program.as_bytes()) && args.any(|a| a == nonce.as_bytes())
-        })
-        .collect()
-}
-
-/// Host pids of the live (not zombie) processes in process group `pgid`.
-fn live_members_of_group(pgid: u32) -> Vec<u32> {
-    let pgid = pgid.to_string();
-    host_pids()
-        .into_iter()
-        .filter(|&pid| stat_fields(pid).is_some_and(|f| f[0] != "Z" && f[2] == pgid))
-        .collect()
-}
-
 fn kill_probes(program: &str, nonce: &str) {
-    for pid in find_probe(program, nonce) {
+    for pid in proc::running_with(program, nonce) {
         let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-    }
-}
-
-/// The parent pid of `pid` as the host sees it.
-pub fn parent_of(pid: u32) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("PPid:"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// Whether `ancestor` is `pid` or one of its ancestors.
-pub fn descends_from(pid: u32, ancestor: u32) -> bool {
-    let mut current = pid;
-    for _ in 0..64 {
-        if current == ancestor {
-            return true;
-        }
-        match parent_of(current) {
-            Some(parent) if parent > 0 => current = parent,
-            _ => return false,
-        }
-    }
-    false
-}
-
-/// Quotes a word for a POSIX shell, only when it needs it.
-pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_./=:,+-@%".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -672,10 +576,6 @@ static NONCES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new())
 /// Every nonce this checker has made.
 pub fn nonces_made() -> Vec<String> {
     NONCES.lock().map(|made| made.clone()).unwrap_or_default()
-}
-
-pub fn path_str(p: &Path) -> String {
-    p.display().to_string()
 }
 
 #[cfg(test)]
@@ -705,13 +605,5 @@ mod tests {
         let c = capture(b"hello\nRCPROBE abc {\"x\": 1}\n".to_vec(), 12);
         assert_eq!(c.text(), "hello\nRCPROB");
         assert_eq!(c.probe_lines(), "RCPROBE abc {\"x\": 1}\n");
-    }
-
-    #[test]
-    fn words_are_quoted_only_when_needed() {
-        assert_eq!(shell_quote("/bin/sh"), "/bin/sh");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote(""), "''");
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
     }
 }

@@ -4,6 +4,7 @@
 
 mod common;
 use common::*;
+use probe::proc;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -346,29 +347,16 @@ fn probe_path() -> std::path::PathBuf {
 /// symlinked multi-call binary).
 fn processes_of(programs: &[&std::path::Path]) -> Vec<u32> {
     let broken_exe = checker::prepare::build_runtime("broken").unwrap();
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z'))
-        {
-            continue;
-        }
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-        let argv0 = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let argv0 =
-            String::from_utf8_lossy(argv0.split(|b| *b == 0).next().unwrap_or(&[])).into_owned();
-        if exe == broken_exe
-            || programs
-                .iter()
-                .any(|p| exe == *p || argv0 == p.to_string_lossy())
-        {
-            pids.push(pid);
-        }
-    }
-    pids
+    proc::pids()
+        .into_iter()
+        .filter(|&pid| proc::stat(pid).is_some_and(|s| !s.is_zombie()))
+        .filter(|&pid| {
+            let exe = proc::exe(pid).unwrap_or_default();
+            let argv0 = proc::argv(pid).into_iter().next().unwrap_or_default();
+            exe == broken_exe
+                || programs
+                    .iter()
+                    .any(|p| exe == *p || argv0 == p.to_string_lossy())
+        })
+        .collect()
 }

@@ -12,6 +12,8 @@ use std::marker::PhantomData;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub mod proc;
+
 /// First word of the probe's machine-readable line.
 pub const MARKER: &str = "RCPROBE";
 

@@ -94,22 +94,8 @@ fn collect_report(nonce: &str, reads: &[String]) -> Report {
         proc_shows_self: fs::read(format!("/proc/{pid}/cmdline"))
             .map(|cmdline| cmdline.windows(nonce.len()).any(|w| w == nonce.as_bytes()))
             .unwrap_or(false),
-        proc_pids: proc_pids(),
+        proc_pids: probe::proc::pids(),
     }
-}
-
-/// The numeric entries of /proc: every process this /proc shows.
-fn proc_pids() -> Vec<u32> {
-    let mut pids: Vec<u32> = fs::read_dir("/proc")
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    pids.sort_unstable();
-    pids
 }
 
 fn nodename() -> io::Result<String> {

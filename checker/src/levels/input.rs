@@ -5,6 +5,7 @@
 
 use crate::check::{fail, Check, Ctx, Verdict};
 use crate::run::{self, Run, Status};
+use crate::text;
 use anyhow::{Context, Result};
 use probe::{Report, REPORT};
 use std::collections::BTreeSet;
@@ -123,13 +124,13 @@ fn hostile_images(temp: &Path, scratch: &Path) -> Vec<(&'static str, Vec<PathBuf
         (
             "hostile-absolute",
             vec![absolute.clone()],
-            with(vec![(run::path_str(&absolute), Regular, None)]),
+            with(vec![(text::path_str(&absolute), Regular, None)]),
         ),
         (
             "hostile-through-symlink",
             vec![temp.join(format!("{escaped}-symlink"))],
             with(vec![
-                ("link".into(), Symlink, Some(run::path_str(temp))),
+                ("link".into(), Symlink, Some(text::path_str(temp))),
                 (format!("link/{escaped}-symlink"), Regular, None),
             ]),
         ),

@@ -1,7 +1,7 @@
 //! Level 0 — fork, exec, wait.
 
 use crate::check::{exited_early, fail, report, report_or_fail, stderr_tail, Check, Ctx, Verdict};
-use crate::run::{descends_from, Run, Status};
+use crate::run::{Run, Status};
 use anyhow::Result;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -186,7 +186,7 @@ fn command_is_a_child(ctx: &mut Ctx) -> Result<Verdict> {
             held.runtime_pid,
             held.probe_pid,
             held.probe_pid
-                .is_some_and(|pid| descends_from(pid, held.runtime_pid)),
+                .is_some_and(|pid| probe::proc::descends_from(pid, held.runtime_pid)),
         )
     })?;
     let Some((runtime_pid, probe_pid, descends)) = seen else {
