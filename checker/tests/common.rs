@@ -141,6 +141,11 @@ pub fn stdout(output: &Output) -> String {
 
 pub use kit::paths::workspace_root;
 
+/// The broken runtime's faults, and what proves each one caught: the very table it dispatches
+/// on, so that no fault goes untested.
+#[path = "../broken/src/faults.rs"]
+pub mod faults;
+
 /// The broken runtime started as `fault` (a symlink named after it, in a temp dir).
 pub fn broken(fault: &str, dir: &Path) -> PathBuf {
     let exe = checker::prepare::build_runtime("broken").expect("building the broken runtimes");

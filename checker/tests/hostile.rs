@@ -131,6 +131,27 @@ const TIMEOUT: u64 = 2;
 /// took more than 2 s on a loaded host, and then most checks failed by the timeout.
 const FLOOD_TIMEOUT: u64 = 30;
 
+/// Every hostile fault of checker/broken is judged here, and only those.
+#[test]
+fn every_hostile_fault_is_judged() {
+    let judged: Vec<&str> = CASES
+        .iter()
+        .map(|c| c.fault)
+        .chain(["slow-memory-hog"])
+        .collect();
+    for fault in faults::FAULTS {
+        if matches!(fault.proof, faults::Proof::Hostile) {
+            assert!(judged.contains(&fault.name), "no case for {}", fault.name);
+        }
+    }
+    for name in judged {
+        assert!(
+            faults::find(name).is_some_and(|f| matches!(f.proof, faults::Proof::Hostile)),
+            "{name} is not a hostile fault of checker/broken"
+        );
+    }
+}
+
 #[test]
 fn hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged() {
     if !root_or_skip("hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged") {
@@ -283,6 +304,7 @@ fn judge_hostile_runtimes() -> Vec<String> {
 /// A memory hog on a slow machine (software emulation, a loaded laptop) is still allocating when
 /// the timeout comes: the checker waits on while the cage fills, and the verdict is the OOM
 /// killer's, not a hang. `slow-memory-hog` meets the cap after 2 s, twice this test's timeout.
+/// (The one hostile fault of checker/broken judged outside [`CASES`].)
 #[test]
 fn a_memory_hog_slower_than_the_timeout_still_meets_the_oom_killer() {
     let test = "a_memory_hog_slower_than_the_timeout_still_meets_the_oom_killer";
