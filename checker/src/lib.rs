@@ -1,6 +1,7 @@
 //! The rubber-crab checker: proves each level works by running a probe inside the container the
 //! learner's runtime creates, and by observing it from the host.
 
+pub mod capture;
 pub mod cgroups;
 pub mod check;
 pub mod cli;
