@@ -256,8 +256,7 @@ fn remake_image_dir(image_dir: &Path, shared: &Path, command_line: &str) -> Stri
 /// (the contract's "the setup failed") without a report from the probe, and its error is not
 /// about executing the command (that is exit 127's business, whatever status it chose).
 fn setup_error<R>(run: &Run<R>, program: &str) -> Option<String> {
-    if run.status != run::Status::Exited(i32::from(kit::EXIT_RUNTIME_FAILED)) || run.report.is_ok()
-    {
+    if run.status != run::Status::Exited(i32::from(kit::EXIT_RUNTIME_FAILED)) || run.reply.is_ok() {
         return None;
     }
     let line = run.stderr.lines().rev().find(|l| !l.trim().is_empty())?;
@@ -310,7 +309,7 @@ pub fn report<R>(run: &Run<R>) -> std::result::Result<&R, Verdict> {
     if !run.stragglers.is_empty() {
         return Err(exited_early(run));
     }
-    match &run.report {
+    match &run.reply {
         Ok(value) => Ok(value),
         Err(why) => Err(fail(
             "the probe runs inside the container and prints its report",

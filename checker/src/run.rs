@@ -56,7 +56,7 @@ pub struct Run<R> {
     /// Bytes of output dropped past the cap.
     pub dropped: usize,
     /// The probe's reply, parsed into its type, or why there is none.
-    pub report: Result<R, String>,
+    pub reply: Result<R, String>,
     /// The runtime's host pid.
     pub runtime_pid: u32,
     /// Processes the runtime started (the command, most likely) still running right after the
@@ -270,7 +270,7 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
         }
     }
     let stdout = spawned.stdout.text();
-    let report = spawned
+    let reply = spawned
         .stdout
         .probe_report(&spec.nonce)
         .map_err(|e| e.to_string())
@@ -286,7 +286,7 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
         stderr: spawned.stderr.text(),
         dropped: spawned.stdout.dropped() + spawned.stderr.dropped(),
         stdout,
-        report,
+        reply,
         runtime_pid: spawned.child.id(),
         stragglers,
         oom_killed,
