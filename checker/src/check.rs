@@ -2,8 +2,10 @@
 
 use crate::run::{self, Held, Run, Spec};
 use crate::sandbox::Sandbox;
+use crate::text;
 use anyhow::Result;
-use serde_json::Value;
+use probe::Subcommand;
+use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -138,9 +140,9 @@ impl<'a> Ctx<'a> {
             "--image".into(),
             self.env.image.clone(),
             "--image-dir".into(),
-            run::path_str(&self.image_dir),
+            text::path_str(&self.image_dir),
             "--container-dir".into(),
-            run::path_str(&self.container_dir),
+            text::path_str(&self.container_dir),
         ];
         runtime_args.extend(self.flags.iter().cloned());
         Spec {
@@ -154,11 +156,15 @@ impl<'a> Ctx<'a> {
     }
 
     /// The probe's argv for `subcommand` with `args`, and its nonce.
-    pub fn probe_command(&self, subcommand: &str, args: &[&str]) -> (Vec<String>, String) {
+    pub fn probe_command<R>(
+        &self,
+        subcommand: Subcommand<R>,
+        args: &[&str],
+    ) -> (Vec<String>, String) {
         let nonce = run::nonce();
         let mut argv = vec![
-            run::path_str(&self.env.probe),
-            subcommand.to_string(),
+            text::path_str(&self.env.probe),
+            subcommand.name.to_string(),
             "--nonce".into(),
             nonce.clone(),
         ];
@@ -167,13 +173,21 @@ impl<'a> Ctx<'a> {
     }
 
     /// Runs the probe in a container to completion.
-    pub fn probe(&mut self, subcommand: &str, args: &[&str]) -> Result<Run> {
+    pub fn probe<R: DeserializeOwned>(
+        &mut self,
+        subcommand: Subcommand<R>,
+        args: &[&str],
+    ) -> Result<Run<R>> {
         let (argv, nonce) = self.probe_command(subcommand, args);
         self.command(argv, nonce)
     }
 
-    /// Runs any command in a container to completion.
-    pub fn command(&mut self, argv: Vec<String>, nonce: String) -> Result<Run> {
+    /// Runs any command in a container to completion; a probe's reply is parsed as an `R`.
+    pub fn command<R: DeserializeOwned>(
+        &mut self,
+        argv: Vec<String>,
+        nonce: String,
+    ) -> Result<Run<R>> {
         let spec = self.spec(argv, nonce);
         let run = run::run(&spec, &self.sandbox)?;
         self.record(&run, &spec.command[0]);
@@ -181,12 +195,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// Runs the probe with `--hold` and observes the live container.
-    pub fn hold<T>(
+    pub fn hold<R: DeserializeOwned, T>(
         &mut self,
-        subcommand: &str,
+        subcommand: Subcommand<R>,
         args: &[&str],
         observe: impl FnOnce(&Held) -> T,
-    ) -> Result<(Run, Option<T>)> {
+    ) -> Result<(Run<R>, Option<T>)> {
         let mut with_hold: Vec<&str> = args.to_vec();
         with_hold.push("--hold");
         let (argv, nonce) = self.probe_command(subcommand, &with_hold);
@@ -199,7 +213,7 @@ impl<'a> Ctx<'a> {
     /// Keeps what the report shows of a run. Its "reproduce" line is the command that ran,
     /// paths and all (a verdict may name this check's image dir), preceded by what makes that
     /// image dir again: it goes with the check, so the line still works after the checker is done.
-    pub(crate) fn record(&mut self, run: &Run, program: &str) {
+    pub(crate) fn record<R>(&mut self, run: &Run<R>, program: &str) {
         self.runs.push(RunSummary {
             command_line: format!(
                 "{}{}",
@@ -218,7 +232,7 @@ impl<'a> Ctx<'a> {
 /// `mkdir -p DIR && cp SHARED/NAME.tar DIR/ && ` for a check's image dir `DIR`, when
 /// `command_line` uses it: its images are (links to) those of the shared image dir.
 fn remake_image_dir(image_dir: &Path, shared: &Path, command_line: &str) -> String {
-    let dir = run::path_str(image_dir);
+    let dir = text::path_str(image_dir);
     if !command_line.contains(&dir) {
         return String::new();
     }
@@ -228,10 +242,10 @@ fn remake_image_dir(image_dir: &Path, shared: &Path, command_line: &str) -> Stri
         .flatten()
         .map(|entry| shared.join(entry.file_name()))
         .filter(|tar| tar.extension().is_some_and(|e| e == "tar") && tar.is_file())
-        .map(|tar| run::shell_quote(&run::path_str(&tar)))
+        .map(|tar| text::shell_quote(&text::path_str(&tar)))
         .collect();
     tars.sort();
-    let dir = run::shell_quote(&dir);
+    let dir = text::shell_quote(&dir);
     if tars.is_empty() {
         return format!("mkdir -p {dir} && ");
     }
@@ -241,18 +255,16 @@ fn remake_image_dir(image_dir: &Path, shared: &Path, command_line: &str) -> Stri
 /// The runtime's last stderr line when it gave up before running the command: it exited 125
 /// (the contract's "the setup failed") without a report from the probe, and its error is not
 /// about executing the command (that is exit 127's business, whatever status it chose).
-fn setup_error(run: &Run, program: &str) -> Option<String> {
-    if run.status != run::Status::Exited(i32::from(kit::EXIT_RUNTIME_FAILED)) || run.report.is_ok()
-    {
+fn setup_error<R>(run: &Run<R>, program: &str) -> Option<String> {
+    if run.status != run::Status::Exited(i32::from(kit::EXIT_RUNTIME_FAILED)) || run.reply.is_ok() {
         return None;
     }
     let line = run.stderr.lines().rev().find(|l| !l.trim().is_empty())?;
     (!line.contains(program)).then(|| line.trim().to_string())
 }
 
-/// The probe's report from a run, or the failure that explains why there is none.
-/// The probe's report from a run; when there is none, returns the failure that explains why
-/// from the calling check.
+/// The probe's reply from a run; when there is none, returns the failure that explains why from
+/// the calling check.
 macro_rules! report_or_fail {
     ($run:expr) => {
         match $crate::check::report(&$run) {
@@ -265,7 +277,7 @@ pub(crate) use report_or_fail;
 
 /// A run that had to be killed at the timeout fails whatever its report says: a runtime must
 /// end when its command does.
-pub fn report(run: &Run) -> std::result::Result<&Value, Verdict> {
+pub fn report<R>(run: &Run<R>) -> std::result::Result<&R, Verdict> {
     // Before the timeout: a process killed at the cap explains whatever the clock says.
     if run.oom_killed {
         let observed = match run.status {
@@ -297,7 +309,7 @@ pub fn report(run: &Run) -> std::result::Result<&Value, Verdict> {
     if !run.stragglers.is_empty() {
         return Err(exited_early(run));
     }
-    match &run.report {
+    match &run.reply {
         Ok(value) => Ok(value),
         Err(why) => Err(fail(
             "the probe runs inside the container and prints its report",
@@ -312,7 +324,7 @@ pub fn report(run: &Run) -> std::result::Result<&Value, Verdict> {
 }
 
 /// The failure of a runtime that ended while what it started was still running.
-pub fn exited_early(run: &Run) -> Verdict {
+pub fn exited_early<R>(run: &Run<R>) -> Verdict {
     fail(
         "the runtime exits only after the command has ended",
         format!(
@@ -323,7 +335,7 @@ pub fn exited_early(run: &Run) -> Verdict {
 }
 
 /// A runaway fork loop is stopped by the cage, then by the timeout: say so.
-fn pids_cap_note(run: &Run) -> String {
+fn pids_cap_note<R>(run: &Run<R>) -> String {
     if !run.hit_pids_cap {
         return String::new();
     }
@@ -335,7 +347,7 @@ fn pids_cap_note(run: &Run) -> String {
 
 /// A runtime killed while its cage was still filling up was racing toward a cap: say how far
 /// it got, so that a slow machine's verdict still points at the memory or the forks.
-fn filling_note(run: &Run) -> String {
+fn filling_note<R>(run: &Run<R>) -> String {
     let Some(usage) = run.filling_at_kill else {
         return String::new();
     };
@@ -349,7 +361,7 @@ fn filling_note(run: &Run) -> String {
 
 /// Past the capture cap, output is read and thrown away (all but the probe's lines): say so when
 /// the report is missing.
-fn flood_note(run: &Run) -> String {
+fn flood_note<R>(run: &Run<R>) -> String {
     if run.dropped == 0 {
         return String::new();
     }
@@ -360,40 +372,11 @@ fn flood_note(run: &Run) -> String {
 }
 
 /// The last line of the runtime's stderr, for observations.
-pub fn stderr_tail(run: &Run) -> String {
+pub fn stderr_tail<R>(run: &Run<R>) -> String {
     match run.stderr.lines().rev().find(|l| !l.trim().is_empty()) {
         Some(line) => format!(", last stderr line: {:?}", line.trim()),
         None => String::new(),
     }
-}
-
-/// A string field of a report.
-pub fn field<'v>(report: &'v Value, name: &str) -> &'v str {
-    report.get(name).and_then(Value::as_str).unwrap_or("")
-}
-
-/// The items of an array field of a report; none when it is missing.
-pub fn items<'v>(report: &'v Value, name: &str) -> &'v [Value] {
-    report
-        .get(name)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
-/// The string items of an array field of a report.
-pub fn strings<'v>(report: &'v Value, name: &str) -> Vec<&'v str> {
-    items(report, name)
-        .iter()
-        .filter_map(Value::as_str)
-        .collect()
-}
-
-/// The report's mountinfo lines, parsed.
-pub fn mounts_of(report: &Value) -> Vec<crate::mounts::Mount> {
-    strings(report, "mountinfo")
-        .into_iter()
-        .filter_map(probe::parse_mountinfo_line)
-        .collect()
 }
 
 /// Whether `found` holds for `dir` or a directory within `depth` levels under it (symlinks
@@ -414,7 +397,7 @@ pub fn somewhere_under(dir: &Path, depth: u32, found: &dyn Fn(&Path) -> bool) ->
 /// the container's own /proc, and compared with the runtime's (the sandbox's) and the checker's.
 pub fn own_namespaces(ctx: &mut Ctx, kinds: &[&str]) -> Result<Verdict> {
     let outside: Vec<String> = kinds.iter().map(|kind| ctx.sandbox.ns(kind)).collect();
-    let (run, inside) = ctx.hold("report", &[], |held| {
+    let (run, inside) = ctx.hold(probe::REPORT, &[], |held| {
         let read = |pid: u32, kind: &str| {
             std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
                 .ok()

@@ -32,7 +32,7 @@ pub fn describe(runtime_pid: u32, caged: Option<Vec<u32>>) -> String {
     wanted.insert(runtime_pid);
     let candidates: Vec<u32> = match caged {
         Some(_) => wanted.iter().copied().collect(),
-        None => host_pids().collect(),
+        None => probe::proc::pids(),
     };
     let until = Instant::now() + READ_BUDGET;
     let all: Vec<Process> = candidates
@@ -130,27 +130,14 @@ fn doing(p: &Process) -> String {
     }
 }
 
-fn host_pids() -> impl Iterator<Item = u32> {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-}
-
 fn read(pid: u32) -> Option<Process> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (head, rest) = stat.rsplit_once(") ")?;
-    let name = head.split_once(" (")?.1.to_string();
-    let mut fields = rest.split(' ');
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+    let stat = probe::proc::stat(pid)?;
     Some(Process {
         pid,
-        ppid,
-        name,
-        state,
-        wchan: wchan.trim().to_string(),
+        ppid: stat.ppid,
+        name: stat.name,
+        state: stat.state,
+        wchan: probe::proc::wchan(pid),
     })
 }
 

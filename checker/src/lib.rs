@@ -1,6 +1,7 @@
 //! The rubber-crab checker: proves each level works by running a probe inside the container the
 //! learner's runtime creates, and by observing it from the host.
 
+pub mod capture;
 pub mod cgroups;
 pub mod check;
 pub mod cli;
@@ -21,4 +22,5 @@ pub mod rootless;
 pub mod run;
 pub mod sandbox;
 pub mod suite;
+pub mod text;
 pub mod watch;

@@ -1,17 +1,19 @@
 //! Running the learner's runtime: spawn it in the sandbox, capture its output (capped), enforce the
 //! timeout by killing its whole process group, and find the probe it started by its nonce.
 
+use crate::capture::{read_capped, Capture};
 use crate::cgroups::{Cage, Usage};
 use crate::sandbox::Sandbox;
+use crate::text::shell_quote;
 use anyhow::{Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use serde_json::Value;
-use std::io::Read;
+use probe::proc;
+use serde::de::DeserializeOwned;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -43,47 +45,9 @@ impl std::fmt::Display for Status {
     }
 }
 
-/// Output captured from one stream, capped. Past the cap, only the probe's lines are kept: the
-/// learner's logging, however much, never hides the probe's report.
-#[derive(Debug, Default)]
-pub struct Capture {
-    bytes: Mutex<Vec<u8>>,
-    dropped: Mutex<usize>,
-    /// Lines starting with the probe's marker, found past the cap.
-    probe_lines: Mutex<Vec<u8>>,
-}
-
-impl Capture {
-    pub fn text(&self) -> String {
-        let bytes = self.bytes.lock().map(|b| b.clone()).unwrap_or_default();
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-
-    /// The probe's report with `nonce`, captured or found past the cap.
-    fn probe_report(&self, nonce: &str) -> Result<Value, probe::ParseError> {
-        probe::find_line(&self.text(), nonce)
-            .or_else(|e| probe::find_line(&self.probe_lines(), nonce).map_err(|_| e))
-    }
-
-    /// The probe's lines that arrived past the cap.
-    fn probe_lines(&self) -> String {
-        let bytes = self
-            .probe_lines
-            .lock()
-            .map(|b| b.clone())
-            .unwrap_or_default();
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-
-    /// Bytes read past the cap and thrown away.
-    pub fn dropped(&self) -> usize {
-        self.dropped.lock().map(|d| *d).unwrap_or(0)
-    }
-}
-
-/// Everything one run of the runtime produced.
+/// Everything one run of the runtime produced; `R` is the type of the probe's reply.
 #[derive(Debug)]
-pub struct Run {
+pub struct Run<R> {
     pub command_line: String,
     pub nonce: String,
     pub status: Status,
@@ -91,8 +55,8 @@ pub struct Run {
     pub stderr: String,
     /// Bytes of output dropped past the cap.
     pub dropped: usize,
-    /// The probe's report, or why there is none.
-    pub report: Result<Value, String>,
+    /// The probe's reply, parsed into its type, or why there is none.
+    pub reply: Result<R, String>,
     /// The runtime's host pid.
     pub runtime_pid: u32,
     /// Processes the runtime started (the command, most likely) still running right after the
@@ -142,8 +106,8 @@ impl Spec<'_> {
     }
 }
 
-/// Runs the spec to completion.
-pub fn run(spec: &Spec, sandbox: &Sandbox) -> Result<Run> {
+/// Runs the spec to completion; the probe's reply is parsed as an `R`.
+pub fn run<R: DeserializeOwned>(spec: &Spec, sandbox: &Sandbox) -> Result<Run<R>> {
     let spawned = spawn(spec, sandbox)?;
     Ok(finish(spec, spawned, Instant::now() + spec.timeout))
 }
@@ -151,11 +115,11 @@ pub fn run(spec: &Spec, sandbox: &Sandbox) -> Result<Run> {
 /// Runs the spec, waits for the probe's report, lets `observe` look at the live container, then
 /// releases the probe and waits for the runtime to end. `observe` is not called when the probe
 /// never reported (the run's `report` says why).
-pub fn run_holding<T>(
+pub fn run_holding<R: DeserializeOwned, T>(
     spec: &Spec,
     sandbox: &Sandbox,
     observe: impl FnOnce(&Held) -> T,
-) -> Result<(Run, Option<T>)> {
+) -> Result<(Run<R>, Option<T>)> {
     let mut spawned = spawn(spec, sandbox)?;
     let deadline = Instant::now() + spec.timeout;
     let mut observed = None;
@@ -163,7 +127,9 @@ pub fn run_holding<T>(
         // Read the cage as `finish` does, so that its grace judges the last moments alone.
         spawned.racing_to_a_cap();
         if spawned.stdout.probe_report(&spec.nonce).is_ok() {
-            let probe_pid = find_probe(&spec.command[0], &spec.nonce).first().copied();
+            let probe_pid = proc::running_with(&spec.command[0], &spec.nonce)
+                .first()
+                .copied();
             let held = Held {
                 sandbox,
                 runtime_pid: spawned.child.id(),
@@ -200,7 +166,7 @@ struct Spawned {
 impl Spawned {
     fn exited(&self) -> bool {
         // try_wait needs &mut; peek at /proc instead: a zombie or a missing entry means it ended.
-        stat_fields(self.child.id()).is_none_or(|fields| fields[0] == "Z")
+        proc::stat(self.child.id()).is_none_or(|s| s.is_zombie())
     }
 
     /// Whether the runtime is racing toward a cap of its cage rather than hanging (see GRACE).
@@ -257,94 +223,7 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
     })
 }
 
-fn read_capped(
-    mut stream: impl Read + Send + 'static,
-    capture: Arc<Capture>,
-    cap: usize,
-) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut chunk = [0u8; 8192];
-        let mut past_cap: Option<ProbeLines> = None;
-        while let Ok(n) = stream.read(&mut chunk) {
-            if n == 0 {
-                break;
-            }
-            let (Ok(mut bytes), Ok(mut dropped)) = (capture.bytes.lock(), capture.dropped.lock())
-            else {
-                break;
-            };
-            let room = cap.saturating_sub(bytes.len()).min(n);
-            bytes.extend_from_slice(&chunk[..room]);
-            *dropped += n - room;
-            if room < n {
-                // The line cut by the cap may be the probe's: it goes on past the cap.
-                let lines = past_cap.get_or_insert_with(|| ProbeLines::continuing(&bytes));
-                lines.feed(&chunk[room..n], &capture);
-            }
-        }
-    })
-}
-
-/// The longest probe line kept past the cap (a report with a large mount table fits).
-const PROBE_LINE_MAX: usize = 1 << 20;
-
-/// Past the cap, reads lines and keeps only those that start with the probe's marker.
-struct ProbeLines {
-    /// The line being read, while it may still be the probe's.
-    line: Vec<u8>,
-    /// The line being read cannot be the probe's: skip to its end.
-    skipping: bool,
-}
-
-impl ProbeLines {
-    /// Starts with the unfinished last line of what was captured.
-    fn continuing(captured: &[u8]) -> ProbeLines {
-        let start = captured
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        let mut lines = ProbeLines {
-            line: Vec::new(),
-            skipping: false,
-        };
-        for &byte in &captured[start..] {
-            lines.push(byte);
-        }
-        lines
-    }
-
-    fn feed(&mut self, bytes: &[u8], capture: &Capture) {
-        for &byte in bytes {
-            if byte != b'\n' {
-                self.push(byte);
-                continue;
-            }
-            if !self.skipping {
-                if let Ok(mut kept) = capture.probe_lines.lock() {
-                    kept.extend_from_slice(&self.line);
-                    kept.push(b'\n');
-                }
-            }
-            self.line.clear();
-            self.skipping = false;
-        }
-    }
-
-    fn push(&mut self, byte: u8) {
-        if self.skipping {
-            return;
-        }
-        self.line.push(byte);
-        let marker = probe::MARKER.as_bytes();
-        let prefix = &self.line[..self.line.len().min(marker.len())];
-        if !marker.starts_with(prefix) || self.line.len() > PROBE_LINE_MAX {
-            self.skipping = true;
-            self.line.clear();
-        }
-    }
-}
-
-fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
+fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run<R> {
     let mut filling_at_kill = None;
     let mut at_timeout = None;
     let status = loop {
@@ -368,7 +247,7 @@ fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
             }
         }
     };
-    let mut stragglers = live_members_of_group(spawned.child.id());
+    let mut stragglers = proc::live_members_of_group(spawned.child.id());
     if let Some(cage) = &spawned.cage {
         stragglers.extend(cage.members());
         stragglers.sort_unstable();
@@ -391,10 +270,11 @@ fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
         }
     }
     let stdout = spawned.stdout.text();
-    let report = spawned
+    let reply = spawned
         .stdout
         .probe_report(&spec.nonce)
-        .map_err(|e| e.to_string());
+        .map_err(|e| e.to_string())
+        .and_then(probe::parse_reply);
     let status = match status {
         Status::Signaled(9) if oom_killed => Status::OutOfMemory,
         other => other,
@@ -406,7 +286,7 @@ fn finish(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run {
         stderr: spawned.stderr.text(),
         dropped: spawned.stdout.dropped() + spawned.stderr.dropped(),
         stdout,
-        report,
+        reply,
         runtime_pid: spawned.child.id(),
         stragglers,
         oom_killed,
@@ -459,7 +339,9 @@ impl Growth {
     fn start(cage: &Cage) -> Growth {
         Growth {
             start: cage.usage(),
-            start_cpu: cage.cpu_time().unwrap_or_else(|| cpu_time(&cage.members())),
+            start_cpu: cage
+                .cpu_time()
+                .unwrap_or_else(|| proc::cpu_time(&cage.members())),
             sampled: Instant::now(),
             grew_last_window: false,
             filling: false,
@@ -487,8 +369,11 @@ impl Growth {
             return;
         }
         let members = cage.members();
-        let cpu = cage.cpu_time().unwrap_or_else(|| cpu_time(&members));
-        self.working = any_running(&members);
+        let cpu = cage.cpu_time().unwrap_or_else(|| proc::cpu_time(&members));
+        self.working = members
+            .iter()
+            .filter_map(|&pid| proc::stat(pid))
+            .any(|s| s.is_at_work());
         let grew = usage.filled_up_since(&self.start);
         // A process that ended took its CPU time with it: the window starts again from here.
         self.start_cpu = self.start_cpu.min(cpu);
@@ -501,32 +386,6 @@ impl Growth {
         // so does a cage past RACE_FLOOR.
         self.filling = self.grew_last_window || grew || usage.memory >= RACE_FLOOR;
     }
-}
-
-/// The CPU time (user and system) the processes `pids` have used (where the cage cannot say).
-fn cpu_time(pids: &[u32]) -> Duration {
-    let ticks_per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .filter(|&t| t > 0)
-        .unwrap_or(100) as u64;
-    let ticks: u64 = pids
-        .iter()
-        .filter_map(|&pid| {
-            let fields = stat_fields(pid)?;
-            // utime and stime: fields 14 and 15 of proc(5), 11 and 12 after the name.
-            let time = |i: usize| fields.get(i)?.parse::<u64>().ok();
-            Some(time(11)? + time(12)?)
-        })
-        .sum();
-    Duration::from_millis(ticks * 1000 / ticks_per_second)
-}
-
-/// Whether one of `pids` is running or waiting to run (R), or in the kernel (D: reclaiming
-/// memory, say), rather than asleep as a hanging runtime is.
-fn any_running(pids: &[u32]) -> bool {
-    pids.iter()
-        .any(|&pid| stat_fields(pid).is_some_and(|f| f[0] == "R" || f[0] == "D"))
 }
 
 /// Kills the runtime's process group, every process in its cage, and any probe of this run.
@@ -571,88 +430,9 @@ fn status_of(status: std::process::ExitStatus) -> Status {
     }
 }
 
-/// Every pid in /proc, as the host sees them.
-fn host_pids() -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect()
-}
-
-/// The fields of `/proc/<pid>/stat` after the command name: state, ppid, pgrp, ... (proc(5)).
-/// None when the process is gone.
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(") ")?;
-    let fields: Vec<String> = rest.split(' ').map(String::from).collect();
-    (fields.len() > 2).then_some(fields)
-}
-
-/// Host pids of processes running `program` with `nonce` among their arguments.
-pub fn find_probe(program: &str, nonce: &str) -> Vec<u32> {
-    host_pids()
-        .into_iter()
-        .filter(|pid| {
-            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-                return false;
-            };
-            let mut args = cmdline.split(|b| *b == 0);
-            args.next() == Some(program.as_bytes()) && args.any(|a| a == nonce.as_bytes())
-        })
-        .collect()
-}
-
-/// Host pids of the live (not zombie) processes in process group `pgid`.
-fn live_members_of_group(pgid: u32) -> Vec<u32> {
-    let pgid = pgid.to_string();
-    host_pids()
-        .into_iter()
-        .filter(|&pid| stat_fields(pid).is_some_and(|f| f[0] != "Z" && f[2] == pgid))
-        .collect()
-}
-
 fn kill_probes(program: &str, nonce: &str) {
-    for pid in find_probe(program, nonce) {
+    for pid in proc::running_with(program, nonce) {
         let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-    }
-}
-
-/// The parent pid of `pid` as the host sees it.
-pub fn parent_of(pid: u32) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("PPid:"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// Whether `ancestor` is `pid` or one of its ancestors.
-pub fn descends_from(pid: u32, ancestor: u32) -> bool {
-    let mut current = pid;
-    for _ in 0..64 {
-        if current == ancestor {
-            return true;
-        }
-        match parent_of(current) {
-            Some(parent) if parent > 0 => current = parent,
-            _ => return false,
-        }
-    }
-    false
-}
-
-/// Quotes a word for a POSIX shell, only when it needs it.
-pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_./=:,+-@%".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -670,46 +450,4 @@ static NONCES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new())
 /// Every nonce this checker has made.
 pub fn nonces_made() -> Vec<String> {
     NONCES.lock().map(|made| made.clone()).unwrap_or_default()
-}
-
-pub fn path_str(p: &Path) -> String {
-    p.display().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn capture(input: Vec<u8>, cap: usize) -> Arc<Capture> {
-        let capture = Arc::new(Capture::default());
-        read_capped(std::io::Cursor::new(input), capture.clone(), cap)
-            .join()
-            .unwrap();
-        capture
-    }
-
-    #[test]
-    fn the_probe_line_survives_a_flood_of_output() {
-        let mut input = b"y".repeat(100_000);
-        input.extend_from_slice(b"\nlog RCPROBE not at the start\nRCPROBE abc {}\nmore\n");
-        let c = capture(input, 1000);
-        assert_eq!(c.text().len(), 1000);
-        assert!(c.dropped() > 99_000);
-        assert_eq!(c.probe_lines(), "RCPROBE abc {}\n");
-    }
-
-    #[test]
-    fn a_probe_line_cut_by_the_cap_is_kept_whole() {
-        let c = capture(b"hello\nRCPROBE abc {\"x\": 1}\n".to_vec(), 12);
-        assert_eq!(c.text(), "hello\nRCPROB");
-        assert_eq!(c.probe_lines(), "RCPROBE abc {\"x\": 1}\n");
-    }
-
-    #[test]
-    fn words_are_quoted_only_when_needed() {
-        assert_eq!(shell_quote("/bin/sh"), "/bin/sh");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote(""), "''");
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
-    }
 }

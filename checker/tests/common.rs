@@ -139,12 +139,12 @@ pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+pub use kit::paths::workspace_root;
+
+/// The broken runtime's faults, and what proves each one caught: the very table it dispatches
+/// on, so that no fault goes untested.
+#[path = "../broken/src/faults.rs"]
+pub mod faults;
 
 /// The broken runtime started as `fault` (a symlink named after it, in a temp dir).
 pub fn broken(fault: &str, dir: &Path) -> PathBuf {

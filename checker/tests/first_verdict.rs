@@ -95,6 +95,27 @@ const CASES: &[Case] = &[
     },
 ];
 
+/// Every fault of checker/broken that breaks every run has a case here, and every case is a fault.
+#[test]
+fn every_fault_that_breaks_every_run_has_a_case() {
+    for fault in faults::FAULTS {
+        if matches!(fault.proof, faults::Proof::FirstVerdict) {
+            assert!(
+                CASES.iter().any(|c| c.fault == fault.name),
+                "no case for {}",
+                fault.name
+            );
+        }
+    }
+    for case in CASES {
+        assert!(
+            faults::find(case.fault).is_some(),
+            "{} is not a fault of checker/broken",
+            case.fault
+        );
+    }
+}
+
 fn find<'a>(checks: &'a [Value], id: &str) -> Option<&'a Value> {
     checks.iter().find(|c| c["id"] == id)
 }

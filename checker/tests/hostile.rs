@@ -4,6 +4,7 @@
 
 mod common;
 use common::*;
+use probe::proc;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -129,6 +130,27 @@ const TIMEOUT: u64 = 2;
 /// The flood must not be stopped by the clock: only the output check may fail. Printing 50 MB
 /// took more than 2 s on a loaded host, and then most checks failed by the timeout.
 const FLOOD_TIMEOUT: u64 = 30;
+
+/// Every hostile fault of checker/broken is judged here, and only those.
+#[test]
+fn every_hostile_fault_is_judged() {
+    let judged: Vec<&str> = CASES
+        .iter()
+        .map(|c| c.fault)
+        .chain(["slow-memory-hog"])
+        .collect();
+    for fault in faults::FAULTS {
+        if matches!(fault.proof, faults::Proof::Hostile) {
+            assert!(judged.contains(&fault.name), "no case for {}", fault.name);
+        }
+    }
+    for name in judged {
+        assert!(
+            faults::find(name).is_some_and(|f| matches!(f.proof, faults::Proof::Hostile)),
+            "{name} is not a hostile fault of checker/broken"
+        );
+    }
+}
 
 #[test]
 fn hostile_runtimes_get_a_clear_verdict_and_leave_the_host_unchanged() {
@@ -282,6 +304,7 @@ fn judge_hostile_runtimes() -> Vec<String> {
 /// A memory hog on a slow machine (software emulation, a loaded laptop) is still allocating when
 /// the timeout comes: the checker waits on while the cage fills, and the verdict is the OOM
 /// killer's, not a hang. `slow-memory-hog` meets the cap after 2 s, twice this test's timeout.
+/// (The one hostile fault of checker/broken judged outside [`CASES`].)
 #[test]
 fn a_memory_hog_slower_than_the_timeout_still_meets_the_oom_killer() {
     let test = "a_memory_hog_slower_than_the_timeout_still_meets_the_oom_killer";
@@ -346,29 +369,16 @@ fn probe_path() -> std::path::PathBuf {
 /// symlinked multi-call binary).
 fn processes_of(programs: &[&std::path::Path]) -> Vec<u32> {
     let broken_exe = checker::prepare::build_runtime("broken").unwrap();
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z'))
-        {
-            continue;
-        }
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-        let argv0 = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let argv0 =
-            String::from_utf8_lossy(argv0.split(|b| *b == 0).next().unwrap_or(&[])).into_owned();
-        if exe == broken_exe
-            || programs
-                .iter()
-                .any(|p| exe == *p || argv0 == p.to_string_lossy())
-        {
-            pids.push(pid);
-        }
-    }
-    pids
+    proc::pids()
+        .into_iter()
+        .filter(|&pid| proc::stat(pid).is_some_and(|s| !s.is_zombie()))
+        .filter(|&pid| {
+            let exe = proc::exe(pid).unwrap_or_default();
+            let argv0 = proc::argv(pid).into_iter().next().unwrap_or_default();
+            exe == broken_exe
+                || programs
+                    .iter()
+                    .any(|p| exe == *p || argv0 == p.to_string_lossy())
+        })
+        .collect()
 }

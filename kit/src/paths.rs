@@ -59,7 +59,8 @@ fn owned_private_dir(dir: &Path, uid: u32) -> bool {
         .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o022 == 0)
 }
 
-/// The workspace this kit was built in.
+/// The workspace this kit was built in: the one place it is found (the checker, its tests and
+/// xtask ask here).
 pub fn workspace_root() -> PathBuf {
     // kit/ sits directly under the workspace root.
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -45,13 +45,9 @@ impl fmt::Display for OutOfSync {
 
 impl std::error::Error for OutOfSync {}
 
-/// The workspace root: xtask lives one directory below it.
+/// The workspace root.
 pub fn project_root() -> Result<PathBuf> {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir
-        .parent()
-        .map(Path::to_path_buf)
-        .with_context(|| format!("{} has no parent directory", manifest_dir.display()))
+    Ok(kit::paths::workspace_root())
 }
 
 /// Generates (or, in check mode, checks) the crates of every level of `ladder` under `root`.

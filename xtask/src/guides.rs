@@ -4,7 +4,7 @@
 
 use kit::ladder::LADDER;
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::PathBuf;
 
 const SECTIONS: &[&str] = &[
     "## Goal",
@@ -17,10 +17,8 @@ const SECTIONS: &[&str] = &[
     "## References",
 ];
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits in the workspace")
+fn root() -> PathBuf {
+    kit::paths::workspace_root()
 }
 
 /// Step numbers of the TODOs in a skeleton.

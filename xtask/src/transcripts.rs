@@ -252,9 +252,7 @@ fn every_transcript_in_the_guides_runs_as_shown() {
         eprintln!("skipped every_transcript_in_the_guides_runs_as_shown: needs root (CI runs it)");
         return;
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits in the workspace");
+    let root = &kit::paths::workspace_root();
     // One flavour after the other: the transcripts share /tmp/c and look for their processes.
     let mut failures = run_guides(root, "host");
     failures.extend(run_guides(root, "busybox"));

@@ -7,8 +7,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::marker::PhantomData;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+pub mod proc;
 
 /// First word of the probe's machine-readable line.
 pub const MARKER: &str = "RCPROBE";
@@ -68,16 +72,68 @@ pub fn find_line(output: &str, nonce: &str) -> Result<serde_json::Value, ParseEr
     }
 }
 
+/// A subcommand of the probe, and the type of its reply: the checker names what to run by one of
+/// the constants below, so the reply it parses is the type the probe sent, and a field renamed on
+/// one side is a compile error on the other.
+pub struct Subcommand<R> {
+    pub name: &'static str,
+    reply: PhantomData<fn() -> R>,
+}
+
+impl<R> Subcommand<R> {
+    const fn new(name: &'static str) -> Self {
+        Subcommand {
+            name,
+            reply: PhantomData,
+        }
+    }
+}
+
+impl<R> Clone for Subcommand<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R> Copy for Subcommand<R> {}
+
+pub const REPORT: Subcommand<Report> = Subcommand::new("report");
+pub const ECHO: Subcommand<Outcome> = Subcommand::new("echo");
+pub const EXIT: Subcommand<Outcome> = Subcommand::new("exit");
+pub const KILL_SELF: Subcommand<Outcome> = Subcommand::new("kill-self");
+pub const SLEEP: Subcommand<Outcome> = Subcommand::new("sleep");
+pub const WRITE: Subcommand<Outcome> = Subcommand::new("write");
+pub const DELETE: Subcommand<Outcome> = Subcommand::new("delete");
+pub const ESCAPE: Subcommand<Escape> = Subcommand::new("escape");
+pub const KILL_CHECK: Subcommand<KillCheck> = Subcommand::new("kill-check");
+pub const TCP_LOOPBACK: Subcommand<Outcome> = Subcommand::new("tcp-loopback");
+
+/// Parses the JSON of a reply into its type. A reply that does not fit says why, with the
+/// probe's own error when it sent one (a reply that fails is often cut short).
+pub fn parse_reply<R: DeserializeOwned>(value: serde_json::Value) -> Result<R, String> {
+    let said = value
+        .get("error")
+        .and_then(serde_json::Value::as_str)
+        .map(|e| format!(" (the probe said: {e})"))
+        .unwrap_or_default();
+    serde_json::from_value(value).map_err(|e| format!("the probe's reply did not parse: {e}{said}"))
+}
+
 /// The reply of subcommands that have nothing more to say (`echo`, `exit`, `kill-self`,
 /// `sleep`, `write`, `delete`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
 pub struct Outcome {
     pub ok: bool,
     pub error: Option<String>,
 }
 
 impl Outcome {
+    /// Done, nothing to add.
+    pub const OK: Outcome = Outcome {
+        ok: true,
+        error: None,
+    };
+
     /// `ok` when `result` is `Ok`, else the error's text.
     pub fn from_result<T, E: fmt::Display>(result: Result<T, E>) -> Self {
         match result {
@@ -95,7 +151,6 @@ impl Outcome {
 
 /// The reply of `kill-check`: what kill(pid, 0) answered.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
 pub struct KillCheck {
     pub ok: bool,
     pub error: Option<String>,
@@ -105,7 +160,6 @@ pub struct KillCheck {
 
 /// The reply of `report`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
 pub struct Report {
     pub ok: bool,
     pub error: Option<String>,
@@ -150,6 +204,11 @@ impl Report {
         self.devices.iter().find(|d| d.path == path)
     }
 
+    /// The content of `path`, read with `--read PATH`, if it was readable.
+    pub fn file(&self, path: &str) -> Option<&str> {
+        self.files.get(path)?.as_deref()
+    }
+
     /// The parsed mount table (lines that do not parse are skipped).
     pub fn mounts(&self) -> Vec<MountEntry> {
         self.mountinfo
@@ -161,7 +220,6 @@ impl Report {
 
 /// What the probe found at one device path.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
 pub struct Device {
     pub path: String,
     pub exists: bool,
@@ -175,19 +233,8 @@ pub struct Device {
     pub error: Option<String>,
 }
 
-/// The reply of `mount-tmpfs`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct MountTmpfs {
-    pub ok: bool,
-    pub error: Option<String>,
-    /// Raw lines of `/proc/self/mountinfo` after the attempt.
-    pub mountinfo: Vec<String>,
-}
-
 /// The reply of `escape`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
 pub struct Escape {
     /// The attempt ran (true even when it did not reach the target).
     pub ok: bool,
@@ -486,12 +533,35 @@ container exited";
     }
 
     #[test]
-    fn partial_report_parses() {
-        let back: Report = serde_json::from_str(r#"{"ok":false,"error":"boom","pid":7}"#).unwrap();
-        assert_eq!(back.pid, 7);
-        assert_eq!(back.error.as_deref(), Some("boom"));
-        assert!(back.devices.is_empty());
-        let esc: Escape = serde_json::from_str(r#"{"ok":true,"reached":true}"#).unwrap();
-        assert!(esc.reached && esc.steps.is_empty());
+    fn a_reply_missing_a_field_does_not_parse() {
+        let partial = json!({"ok": false, "error": "boom", "pid": 7});
+        let err = parse_reply::<Report>(partial).unwrap_err();
+        assert!(
+            err.starts_with("the probe's reply did not parse: missing field"),
+            "{err}"
+        );
+        assert!(err.ends_with("(the probe said: boom)"), "{err}");
+        let escape = json!({"ok": true, "reached": true});
+        assert!(parse_reply::<Escape>(escape).is_err());
+        // Optional fields may be left out; every other one must be there.
+        let outcome: Outcome = parse_reply(json!({"ok": true})).unwrap();
+        assert_eq!(outcome.error, None);
+        let err = parse_reply::<KillCheck>(json!({"ok": "yes"})).unwrap_err();
+        assert!(err.contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn a_file_is_found_by_its_path() {
+        let report = Report {
+            files: [
+                ("/etc/hostname".to_string(), Some("crab\n".to_string())),
+                ("/nope".to_string(), None),
+            ]
+            .into(),
+            ..Report::default()
+        };
+        assert_eq!(report.file("/etc/hostname"), Some("crab\n"));
+        assert_eq!(report.file("/nope"), None);
+        assert_eq!(report.file("/never-asked"), None);
     }
 }

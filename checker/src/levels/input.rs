@@ -5,7 +5,9 @@
 
 use crate::check::{fail, Check, Ctx, Verdict};
 use crate::run::{self, Run, Status};
+use crate::text;
 use anyhow::{Context, Result};
+use probe::{Report, REPORT};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -44,8 +46,8 @@ pub const HOSTILE_IMAGE: Check = Check {
 fn malformed_size_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
     ctx.flags = vec!["--memory".into(), "12q".into()];
     let before = leftovers(ctx);
-    let (argv, nonce) = ctx.probe_command("report", &[]);
-    let run = ctx.command(argv, nonce)?;
+    let (argv, nonce) = ctx.probe_command(REPORT, &[]);
+    let run: Run<Report> = ctx.command(argv, nonce)?;
     Ok(refused(&run, ctx, &before, &[]))
 }
 
@@ -122,13 +124,13 @@ fn hostile_images(temp: &Path, scratch: &Path) -> Vec<(&'static str, Vec<PathBuf
         (
             "hostile-absolute",
             vec![absolute.clone()],
-            with(vec![(run::path_str(&absolute), Regular, None)]),
+            with(vec![(text::path_str(&absolute), Regular, None)]),
         ),
         (
             "hostile-through-symlink",
             vec![temp.join(format!("{escaped}-symlink"))],
             with(vec![
-                ("link".into(), Symlink, Some(run::path_str(temp))),
+                ("link".into(), Symlink, Some(text::path_str(temp))),
                 (format!("link/{escaped}-symlink"), Regular, None),
             ]),
         ),
@@ -169,8 +171,8 @@ fn write_tar(path: &Path, members: &[Member]) -> Result<()> {
 }
 
 /// Runs the probe with `--image name` in place of the test image.
-fn run_image(ctx: &mut Ctx, name: &str) -> Result<Run> {
-    let (argv, nonce) = ctx.probe_command("report", &[]);
+fn run_image(ctx: &mut Ctx, name: &str) -> Result<Run<Report>> {
+    let (argv, nonce) = ctx.probe_command(REPORT, &[]);
     let mut spec = ctx.spec(argv, nonce);
     if let Some(at) = spec.runtime_args.iter().position(|a| a == "--image") {
         spec.runtime_args[at + 1] = name.to_string();
@@ -191,7 +193,12 @@ fn leftovers(ctx: &Ctx) -> BTreeSet<PathBuf> {
 
 /// The verdict on a run that was given bad input: exit 2, one line on stderr, no new file in
 /// the container or image dir, and none of `escapes` written.
-fn refused(run: &Run, ctx: &Ctx, before: &BTreeSet<PathBuf>, escapes: &[PathBuf]) -> Verdict {
+fn refused(
+    run: &Run<Report>,
+    ctx: &Ctx,
+    before: &BTreeSet<PathBuf>,
+    escapes: &[PathBuf],
+) -> Verdict {
     let expected = "exit status 2, one line on stderr, and nothing left behind";
     let lines = run.stderr.lines().filter(|l| !l.trim().is_empty()).count();
     let left: Vec<String> = leftovers(ctx)

@@ -1,12 +1,11 @@
 //! Level 0 — fork, exec, wait.
 
-use crate::check::{
-    exited_early, fail, report, report_or_fail, stderr_tail, strings, Check, Ctx, Verdict,
-};
-use crate::run::{descends_from, Status};
+use crate::check::{exited_early, fail, report, report_or_fail, stderr_tail, Check, Ctx, Verdict};
+use crate::run::{Run, Status};
 use anyhow::Result;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use probe::{Outcome, Report, ECHO, EXIT, REPORT, SLEEP};
 
 const FORK: &str = "https://man7.org/linux/man-pages/man2/fork.2.html";
 const EXEC: &str = "https://man7.org/linux/man-pages/man3/exec.3.html";
@@ -77,7 +76,7 @@ fn output_passes_through(ctx: &mut Ctx) -> Result<Verdict> {
         format!("to-stdout-{}", crate::run::nonce()),
         format!("to-stderr-{}", crate::run::nonce()),
     );
-    let run = ctx.probe("echo", &["--stdout", &out, "--stderr", &err])?;
+    let run = ctx.probe(ECHO, &["--stdout", &out, "--stderr", &err])?;
     report_or_fail!(run);
     let (in_out, in_err) = (run.stdout.contains(&out), run.stderr.contains(&err));
     let mixed = run.stdout.contains(&err) || run.stderr.contains(&out);
@@ -107,7 +106,7 @@ fn random_code() -> i32 {
 
 fn exit_code_propagates(ctx: &mut Ctx) -> Result<Verdict> {
     let code = random_code();
-    let run = ctx.probe("exit", &[&code.to_string()])?;
+    let run = ctx.probe(EXIT, &[&code.to_string()])?;
     report_or_fail!(run);
     Ok(match run.status {
         Status::Exited(c) if c == code => Verdict::Pass,
@@ -121,7 +120,7 @@ fn exit_code_propagates(ctx: &mut Ctx) -> Result<Verdict> {
 fn signal_gives_128_plus_n(ctx: &mut Ctx) -> Result<Verdict> {
     // SIGKILL from the host: from level 5 on the command is PID 1 of its namespace, and PID 1
     // ignores every signal it has no handler for, except SIGKILL sent from outside.
-    let (run, killed) = ctx.hold("report", &[], |held| {
+    let (run, killed) = ctx.hold(REPORT, &[], |held| {
         held.probe_pid
             .is_some_and(|pid| kill(Pid::from_raw(pid as i32), Signal::SIGKILL).is_ok())
     })?;
@@ -150,27 +149,24 @@ fn argv_preserved(ctx: &mut Ctx) -> Result<Verdict> {
         "*",
     ];
     // After `--` the probe takes any words; the runtime must pass them on untouched.
-    let (mut argv, nonce) = ctx.probe_command("report", &["--"]);
+    let (mut argv, nonce) = ctx.probe_command(REPORT, &["--"]);
     argv.extend(args.iter().map(|s| s.to_string()));
-    let run = ctx.command(argv.clone(), nonce)?;
-    let report = report_or_fail!(run);
-    let seen = strings(report, "argv");
+    let run: Run<Report> = ctx.command(argv.clone(), nonce)?;
+    let seen = &report_or_fail!(run).argv;
     // argv[0] is the probe's path as the runtime passed it; compare the words after it.
-    Ok(
-        if seen.len() == argv.len() && seen.iter().skip(1).eq(argv.iter().skip(1)) {
-            Verdict::Pass
-        } else {
-            fail(
-                format!("argv {:?}", &argv[1..]),
-                format!("argv {:?}", seen.get(1..).unwrap_or(&[])),
-            )
-        },
-    )
+    Ok(if seen.len() == argv.len() && seen[1..] == argv[1..] {
+        Verdict::Pass
+    } else {
+        fail(
+            format!("argv {:?}", &argv[1..]),
+            format!("argv {:?}", seen.get(1..).unwrap_or(&[])),
+        )
+    })
 }
 
 fn runtime_waits(ctx: &mut Ctx) -> Result<Verdict> {
     let code = random_code();
-    let run = ctx.probe("sleep", &["400", "--exit", &code.to_string()])?;
+    let run = ctx.probe(SLEEP, &["400", "--exit", &code.to_string()])?;
     if !run.stragglers.is_empty() {
         return Ok(exited_early(&run));
     }
@@ -185,12 +181,12 @@ fn runtime_waits(ctx: &mut Ctx) -> Result<Verdict> {
 
 fn command_is_a_child(ctx: &mut Ctx) -> Result<Verdict> {
     // Ancestry is read while both processes are alive.
-    let (run, seen) = ctx.hold("report", &[], |held| {
+    let (run, seen) = ctx.hold(REPORT, &[], |held| {
         (
             held.runtime_pid,
             held.probe_pid,
             held.probe_pid
-                .is_some_and(|pid| descends_from(pid, held.runtime_pid)),
+                .is_some_and(|pid| probe::proc::descends_from(pid, held.runtime_pid)),
         )
     })?;
     let Some((runtime_pid, probe_pid, descends)) = seen else {
@@ -215,7 +211,8 @@ fn command_is_a_child(ctx: &mut Ctx) -> Result<Verdict> {
 fn missing_command_is_127(ctx: &mut Ctx) -> Result<Verdict> {
     let nonce = crate::run::nonce();
     let missing = format!("/no-such-command-{nonce}");
-    let run = ctx.command(vec![missing.clone()], nonce)?;
+    // No probe runs, so no reply comes: its type is the simplest.
+    let run: Run<Outcome> = ctx.command(vec![missing.clone()], nonce)?;
     let lines: Vec<&str> = run
         .stderr
         .lines()

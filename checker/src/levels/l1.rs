@@ -1,12 +1,11 @@
 //! Level 1 — chroot into a fresh copy of the image.
 
 use crate::check::{
-    fail, fail_hinting, field, mounts_of, report, report_or_fail, somewhere_under, Check, Ctx,
-    Verdict,
+    fail, fail_hinting, report, report_or_fail, somewhere_under, Check, Ctx, Verdict,
 };
 use anyhow::Result;
 use kit::builder::MARKER_PATH;
-use serde_json::Value;
+use probe::{REPORT, WRITE};
 
 const CHROOT: &str = "https://man7.org/linux/man-pages/man2/chroot.2.html";
 
@@ -55,16 +54,11 @@ pub const CHECKS: &[Check] = &[
     super::input::HOSTILE_IMAGE,
 ];
 
-/// The content `path` had inside the container, if it was readable.
-fn file<'v>(report: &'v Value, path: &str) -> Option<&'v str> {
-    report.get("files")?.get(path)?.as_str()
-}
-
 fn image_is_at_root(ctx: &mut Ctx) -> Result<Verdict> {
     let marker = format!("/{MARKER_PATH}");
-    let run = ctx.probe("report", &["--read", &marker])?;
+    let run = ctx.probe(REPORT, &["--read", &marker])?;
     let report = report_or_fail!(run);
-    Ok(match file(report, &marker) {
+    Ok(match report.file(&marker) {
         Some(content) if content == ctx.env.image_marker => Verdict::Pass,
         Some(other) => fail(
             format!("{marker} contains {:?}", ctx.env.image_marker),
@@ -79,9 +73,9 @@ fn image_is_at_root(ctx: &mut Ctx) -> Result<Verdict> {
 
 fn host_file_is_hidden(ctx: &mut Ctx) -> Result<Verdict> {
     let host = ctx.env.host_marker.display().to_string();
-    let run = ctx.probe("report", &["--read", &host])?;
+    let run = ctx.probe(REPORT, &["--read", &host])?;
     let report = report_or_fail!(run);
-    Ok(match file(report, &host) {
+    Ok(match report.file(&host) {
         None => Verdict::Pass,
         Some(_) => fail(
             format!("{host}, a file on the host, is not visible inside"),
@@ -91,9 +85,9 @@ fn host_file_is_hidden(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 fn cwd_is_root(ctx: &mut Ctx) -> Result<Verdict> {
-    let run = ctx.probe("report", &[])?;
+    let run = ctx.probe(REPORT, &[])?;
     let report = report_or_fail!(run);
-    Ok(match field(report, "cwd") {
+    Ok(match report.cwd.as_str() {
         "/" => Verdict::Pass,
         other => fail(
             "working directory /",
@@ -104,28 +98,26 @@ fn cwd_is_root(ctx: &mut Ctx) -> Result<Verdict> {
 
 fn each_run_is_fresh(ctx: &mut Ctx) -> Result<Verdict> {
     let path = format!("{}/fresh-{}", crate::prepare::SCRATCH, crate::run::nonce());
-    let first = ctx.probe("write", &[&path])?;
-    let written = report_or_fail!(first)
-        .get("ok")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    if !written {
+    let first = ctx.probe(WRITE, &[&path])?;
+    let written = report_or_fail!(first);
+    if !written.ok {
         return Ok(fail(
             format!("the first container can write {path}"),
             format!(
                 "the write failed: {} ({} exists only in the image: is the container's / the image?)",
-                field(report(&first).unwrap_or(&Value::Null), "error"),
+                written.error.as_deref().unwrap_or_default(),
                 crate::prepare::SCRATCH
             ),
         ));
     }
-    let second = ctx.probe("report", &["--read", &path])?;
+    let second = ctx.probe(REPORT, &["--read", &path])?;
     let report = report_or_fail!(second);
     let expected = format!("{path}, written by the first container, is absent from the second");
-    let on_overlay = mounts_of(report)
+    let on_overlay = report
+        .mounts()
         .iter()
         .any(|m| m.mount_point == "/" && m.fstype == "overlay");
-    Ok(match (file(report, &path), on_overlay) {
+    Ok(match (report.file(&path), on_overlay) {
         (None, _) => Verdict::Pass,
         (Some(_), false) => fail(
             expected,
@@ -148,7 +140,7 @@ fn rootfs_under_container_dir(ctx: &mut Ctx) -> Result<Verdict> {
     let name = format!("here-{}", crate::run::nonce());
     let path = format!("{}/{name}", crate::prepare::SCRATCH);
     let container_dir = ctx.container_dir.clone();
-    let (run, found) = ctx.hold("write", &[&path], |_| {
+    let (run, found) = ctx.hold(WRITE, &[&path], |_| {
         somewhere_under(&container_dir, 5, &|dir| dir.join(&name).exists())
     })?;
     let Some(found) = found else {

@@ -1,13 +1,11 @@
 //! Level 2 — a mount namespace with its own /proc and /dev.
 
-use crate::check::{
-    fail, field, items, mounts_of, own_namespaces, report_or_fail, Check, Ctx, Verdict,
-};
+use crate::check::{fail, own_namespaces, report_or_fail, Check, Ctx, Verdict};
 use crate::enter::Inside;
 use crate::mounts;
 use anyhow::{Context, Result};
 use nix::mount::{mount, MsFlags};
-use serde_json::Value;
+use probe::{Device, REPORT};
 
 const MOUNT_NS: &str = "https://man7.org/linux/man-pages/man7/mount_namespaces.7.html";
 const PROC: &str = "https://man7.org/linux/man-pages/man5/proc.5.html";
@@ -61,15 +59,12 @@ fn own_mount_namespace(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 fn proc_is_mounted(ctx: &mut Ctx) -> Result<Verdict> {
-    let run = ctx.probe("report", &[])?;
+    let run = ctx.probe(REPORT, &[])?;
     let report = report_or_fail!(run);
-    let proc = mounts_of(report)
+    let proc = report
+        .mounts()
         .into_iter()
         .find(|m| m.mount_point == "/proc");
-    let shows_self = report
-        .get("proc_shows_self")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
     Ok(match proc {
         None => fail(
             "a mount on /proc inside the container",
@@ -79,12 +74,12 @@ fn proc_is_mounted(ctx: &mut Ctx) -> Result<Verdict> {
             "/proc is a proc filesystem",
             format!("/proc is {}", m.fstype),
         ),
-        Some(_) if !shows_self => fail(
+        Some(_) if !report.proc_shows_self => fail(
             "/proc/<the probe's pid>/cmdline shows the probe",
             format!(
                 "it does not (the probe's pid is {}, /proc/self is {:?})",
-                report.get("pid").unwrap_or(&Value::Null),
-                field(report, "proc_self")
+                report.pid,
+                report.proc_self.as_deref().unwrap_or_default()
             ),
         ),
         Some(_) => Verdict::Pass,
@@ -97,29 +92,25 @@ fn mounts_do_not_propagate(ctx: &mut Ctx) -> Result<Verdict> {
     // While the probe holds, the checker mounts a tmpfs in the container's mount namespace
     // itself (the container may lack CAP_SYS_ADMIN, as with Docker's and runc's defaults), then
     // looks for it in the runtime's namespace and on the host.
-    let (run, seen) = ctx.hold(
-        "report",
-        &[],
-        |held| -> Result<Result<Vec<String>, String>> {
-            let pid = held.probe_pid.context("the probe's host pid")?;
-            if let Err(why) = mount_tmpfs_inside(pid, &target)? {
-                return Ok(Err(why));
-            }
-            let tables = [
-                ("the runtime's namespace", held.sandbox.mounts()?),
-                ("the host", mounts::read("/proc/self/mountinfo")?),
-            ];
-            Ok(Ok(tables
-                .iter()
-                .flat_map(|(place, table)| {
-                    table
-                        .iter()
-                        .filter(|m| m.mount_point.ends_with(&name))
-                        .map(move |m| format!("{} in {place}", mounts::describe(m)))
-                })
-                .collect()))
-        },
-    )?;
+    let (run, seen) = ctx.hold(REPORT, &[], |held| -> Result<Result<Vec<String>, String>> {
+        let pid = held.probe_pid.context("the probe's host pid")?;
+        if let Err(why) = mount_tmpfs_inside(pid, &target)? {
+            return Ok(Err(why));
+        }
+        let tables = [
+            ("the runtime's namespace", held.sandbox.mounts()?),
+            ("the host", mounts::read("/proc/self/mountinfo")?),
+        ];
+        Ok(Ok(tables
+            .iter()
+            .flat_map(|(place, table)| {
+                table
+                    .iter()
+                    .filter(|m| m.mount_point.ends_with(&name))
+                    .map(move |m| format!("{} in {place}", mounts::describe(m)))
+            })
+            .collect()))
+    })?;
     report_or_fail!(run);
     Ok(match seen.transpose()? {
         Some(Ok(seen)) if seen.is_empty() => Verdict::Pass,
@@ -161,9 +152,9 @@ fn mount_tmpfs_inside(pid: u32, target: &str) -> Result<Result<(), String>> {
 }
 
 fn devices_work(ctx: &mut Ctx) -> Result<Verdict> {
-    let run = ctx.probe("report", &[])?;
+    let run = ctx.probe(REPORT, &[])?;
     let report = report_or_fail!(run);
-    let table = mounts_of(report);
+    let table = report.mounts();
     match table.iter().find(|m| m.mount_point == "/dev") {
         Some(m) if m.fstype == "tmpfs" => {}
         Some(m) => {
@@ -182,7 +173,6 @@ fn devices_work(ctx: &mut Ctx) -> Result<Verdict> {
             ))
         }
     }
-    let devices = items(report, "devices");
     for name in [
         "/dev/null",
         "/dev/zero",
@@ -190,35 +180,28 @@ fn devices_work(ctx: &mut Ctx) -> Result<Verdict> {
         "/dev/urandom",
         "/dev/tty",
     ] {
-        let Some(d) = devices
-            .iter()
-            .find(|d| d.get("path").and_then(Value::as_str) == Some(name))
-        else {
+        let Some(d) = report.device(name) else {
             return Ok(fail(
                 format!("{name} is reported"),
                 "the probe did not report it",
             ));
         };
-        let flag = |k: &str| d.get(k).and_then(Value::as_bool).unwrap_or(false);
-        let (major, minor) = (
-            d.get("major").cloned().unwrap_or(Value::Null),
-            d.get("minor").cloned().unwrap_or(Value::Null),
-        );
-        if !flag("exists") {
+        if !d.exists {
             return Ok(fail(format!("{name} exists"), "it does not"));
         }
-        if !flag("char_device") {
+        if !d.char_device {
             return Ok(fail(
                 format!("{name} is a character device"),
                 "it is not a character device (mknod with SFlag::S_IFCHR)",
             ));
         }
-        if !flag("works") {
+        if !d.works {
             return Ok(fail(
                 format!("{name} behaves like the real device"),
                 format!(
-                    "it is {major}:{minor} and does not work: {}",
-                    field(d, "error")
+                    "it is {} and does not work: {}",
+                    numbers(d),
+                    d.error.as_deref().unwrap_or_default()
                 ),
             ));
         }
@@ -230,9 +213,17 @@ fn devices_work(ctx: &mut Ctx) -> Result<Verdict> {
     })
 }
 
+/// A device's `major:minor`, for messages.
+fn numbers(d: &Device) -> String {
+    match (d.major, d.minor) {
+        (Some(major), Some(minor)) => format!("{major}:{minor}"),
+        _ => "neither a character nor a block device".into(),
+    }
+}
+
 fn nothing_left_mounted(ctx: &mut Ctx) -> Result<Verdict> {
     let host_before = mounts::read("/proc/self/mountinfo")?;
-    let run = ctx.probe("report", &[])?;
+    let run = ctx.probe(REPORT, &[])?;
     report_or_fail!(run);
     let mut left: Vec<String> = ctx
         .sandbox

@@ -1,13 +1,13 @@
 //! Level 3 — pivot_root.
 
-use crate::check::{fail, mounts_of, report_or_fail, strings, Check, Ctx, Verdict};
+use crate::check::{fail, report_or_fail, Check, Ctx, Verdict};
 use crate::enter::{Inside, Outcome};
 use crate::mounts;
 use anyhow::{Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use serde_json::Value;
+use probe::{ESCAPE, REPORT};
 use std::ffi::CString;
 
 const PIVOT_ROOT: &str = "https://man7.org/linux/man-pages/man2/pivot_root.2.html";
@@ -62,9 +62,9 @@ pub const CHECKS: &[Check] = &[
 ];
 
 fn root_is_a_mount(ctx: &mut Ctx) -> Result<Verdict> {
-    let run = ctx.probe("report", &[])?;
+    let run = ctx.probe(REPORT, &[])?;
     let report = report_or_fail!(run);
-    let table = mounts_of(report);
+    let table = report.mounts();
     Ok(if table.iter().any(|m| m.mount_point == "/") {
         Verdict::Pass
     } else {
@@ -77,11 +77,12 @@ fn root_is_a_mount(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 fn no_host_mounts(ctx: &mut Ctx) -> Result<Verdict> {
-    let run = ctx.probe("report", &[])?;
+    let run = ctx.probe(REPORT, &[])?;
     let report = report_or_fail!(run);
     let host = mounts::read("/proc/self/mountinfo")?;
     // A mount of the host's is recognised by its device and the directory of it that is mounted.
-    let leaked: Vec<String> = mounts_of(report)
+    let leaked: Vec<String> = report
+        .mounts()
         .iter()
         .filter(|m| is_the_hosts(m, &host))
         .map(|m| format!("{} ({})", m.mount_point, m.fstype))
@@ -98,21 +99,20 @@ fn no_host_mounts(ctx: &mut Ctx) -> Result<Verdict> {
 
 fn chroot_escape_fails(ctx: &mut Ctx) -> Result<Verdict> {
     let host = ctx.env.host_marker.display().to_string();
-    let run = ctx.probe("escape", &["--target", &host])?;
-    let report = report_or_fail!(run);
-    let flag = |name: &str| report.get(name).and_then(Value::as_bool).unwrap_or(false);
+    let run = ctx.probe(ESCAPE, &["--target", &host])?;
+    let escape = report_or_fail!(run);
     let expected =
         format!("mkdir x; chroot x; chdir(\"..\") ×64; chroot(\".\") cannot reach {host}");
-    if flag("reached") {
+    if escape.reached {
         return Ok(fail(expected, "it did: the escape read the host's file"));
     }
-    if !flag("chroot_refused") {
+    if !escape.chroot_refused {
         return Ok(Verdict::Pass);
     }
     // The container may not chroot (no CAP_SYS_CHROOT, as with runc's and Docker's defaults): the
     // probe's attempt tested nothing. Whether the host's root is still in the container's mount
     // namespace is a property of the namespace: the checker tries with its own capabilities.
-    let (run, outcome) = ctx.hold("report", &[], |held| -> Result<Outcome> {
+    let (run, outcome) = ctx.hold(REPORT, &[], |held| -> Result<Outcome> {
         let pid = held.probe_pid.context("the probe's host pid")?;
         escape_inside(pid, &CString::new(host.as_str())?)
     })?;
@@ -159,18 +159,20 @@ fn escape_inside(pid: u32, target: &CString) -> Result<Outcome> {
 }
 
 fn old_root_removed(ctx: &mut Ctx) -> Result<Verdict> {
-    let run = ctx.probe("report", &[])?;
+    let run = ctx.probe(REPORT, &[])?;
     let report = report_or_fail!(run);
     let host = mounts::read("/proc/self/mountinfo")?;
     // A mount point of the container's own (/proc, /dev) may be an extra name in /; one that
     // shows a filesystem of the host's is the old root, still mounted.
-    let (hosts, own): (Vec<_>, Vec<_>) = mounts_of(report)
+    let (hosts, own): (Vec<_>, Vec<_>) = report
+        .mounts()
         .into_iter()
         .partition(|m| is_the_hosts(m, &host));
     let own_points: Vec<String> = own.into_iter().map(|m| m.mount_point).collect();
-    let extra: Vec<String> = strings(report, "root_entries")
-        .into_iter()
-        .filter(|name| !ctx.env.image_entries.iter().any(|e| e == name))
+    let extra: Vec<String> = report
+        .root_entries
+        .iter()
+        .filter(|name| !ctx.env.image_entries.contains(name))
         .filter(|name| !own_points.contains(&format!("/{name}")))
         .map(|name| {
             let point = format!("/{name}");

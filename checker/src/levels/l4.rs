@@ -1,7 +1,8 @@
 //! Level 4 — UTS and IPC namespaces.
 
-use crate::check::{fail, field, own_namespaces, report_or_fail, Check, Ctx, Verdict};
+use crate::check::{fail, own_namespaces, report_or_fail, Check, Ctx, Verdict};
 use anyhow::Result;
+use probe::REPORT;
 
 const UTS: &str = "https://man7.org/linux/man-pages/man7/uts_namespaces.7.html";
 
@@ -47,10 +48,10 @@ fn own_uts_and_ipc(ctx: &mut Ctx) -> Result<Verdict> {
 fn hostname_is_the_flag(ctx: &mut Ctx) -> Result<Verdict> {
     let wanted = format!("box-{}", &crate::run::nonce()[..6]);
     ctx.flags = vec!["--hostname".into(), wanted.clone()];
-    let run = ctx.probe("report", &[])?;
+    let run = ctx.probe(REPORT, &[])?;
     let report = report_or_fail!(run);
-    Ok(match field(report, "hostname") {
-        seen if seen == wanted => Verdict::Pass,
+    Ok(match &report.hostname {
+        seen if *seen == wanted => Verdict::Pass,
         seen => fail(
             format!("hostname {wanted:?} inside"),
             format!("hostname {seen:?}"),
@@ -61,7 +62,7 @@ fn hostname_is_the_flag(ctx: &mut Ctx) -> Result<Verdict> {
 fn hostname_defaults_to_the_id(ctx: &mut Ctx) -> Result<Verdict> {
     let container_dir = ctx.container_dir.clone();
     // The id is the name of the container's directory: look while the container runs.
-    let (run, ids) = ctx.hold("report", &[], |_| {
+    let (run, ids) = ctx.hold(REPORT, &[], |_| {
         std::fs::read_dir(&container_dir)
             .map(|entries| {
                 entries
@@ -72,9 +73,9 @@ fn hostname_defaults_to_the_id(ctx: &mut Ctx) -> Result<Verdict> {
             .unwrap_or_default()
     })?;
     let report = report_or_fail!(run);
-    let hostname = field(report, "hostname");
+    let hostname = &report.hostname;
     let ids = ids.unwrap_or_default();
-    Ok(if ids.iter().any(|id| id == hostname) {
+    Ok(if ids.contains(hostname) {
         Verdict::Pass
     } else {
         fail(
@@ -90,7 +91,7 @@ fn runtime_hostname_unchanged(ctx: &mut Ctx) -> Result<Verdict> {
         "--hostname".into(),
         format!("box-{}", &crate::run::nonce()[..6]),
     ];
-    let run = ctx.probe("report", &[])?;
+    let run = ctx.probe(REPORT, &[])?;
     report_or_fail!(run);
     let after = ctx.sandbox.hostname()?;
     Ok(if after == before {

@@ -1,10 +1,8 @@
 //! Level 5 — a PID namespace.
 
-use crate::check::{
-    fail, fail_hinting, field, items, own_namespaces, report_or_fail, Check, Ctx, Verdict,
-};
+use crate::check::{fail, fail_hinting, own_namespaces, report_or_fail, Check, Ctx, Verdict};
 use anyhow::Result;
-use serde_json::Value;
+use probe::{KILL_CHECK, REPORT};
 
 const PID_NS: &str = "https://man7.org/linux/man-pages/man7/pid_namespaces.7.html";
 
@@ -54,10 +52,10 @@ const NOT_PID_ONE: &str = "unshare(CLONE_NEWPID) does not move the caller into t
 const FOREIGN_PROC: &str = "getpid() is 1 but /proc/self is not: /proc must be a procfs mounted from inside the new PID namespace, i.e. in the child, after the fork.";
 
 fn command_is_pid_one(ctx: &mut Ctx) -> Result<Verdict> {
-    let run = ctx.probe("report", &[])?;
+    let run = ctx.probe(REPORT, &[])?;
     let report = report_or_fail!(run);
-    let pid = report.get("pid").and_then(Value::as_i64).unwrap_or(0);
-    let proc_self = field(report, "proc_self");
+    let pid = report.pid;
+    let proc_self = report.proc_self.as_deref().unwrap_or_default();
     Ok(if pid != 1 {
         fail_hinting("getpid() is 1", format!("getpid() is {pid}"), NOT_PID_ONE)
     } else if proc_self != "1" {
@@ -72,13 +70,9 @@ fn command_is_pid_one(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 fn proc_lists_only_the_container(ctx: &mut Ctx) -> Result<Verdict> {
-    let run = ctx.probe("report", &[])?;
-    let report = report_or_fail!(run);
-    let pids: Vec<i64> = items(report, "proc_pids")
-        .iter()
-        .filter_map(Value::as_i64)
-        .collect();
-    Ok(if pids == [1] {
+    let run = ctx.probe(REPORT, &[])?;
+    let pids = &report_or_fail!(run).proc_pids;
+    Ok(if *pids == [1] {
         Verdict::Pass
     } else {
         let shown: Vec<String> = pids.iter().take(8).map(|p| p.to_string()).collect();
@@ -97,9 +91,9 @@ fn proc_lists_only_the_container(ctx: &mut Ctx) -> Result<Verdict> {
 fn host_pid_unreachable(ctx: &mut Ctx) -> Result<Verdict> {
     // The checker itself is a host process for sure.
     let host_pid = std::process::id().to_string();
-    let run = ctx.probe("kill-check", &[&host_pid])?;
+    let run = ctx.probe(KILL_CHECK, &[&host_pid])?;
     let report = report_or_fail!(run);
-    Ok(match report.get("errno").and_then(Value::as_str) {
+    Ok(match report.errno.as_deref() {
         Some("ESRCH") => Verdict::Pass,
         Some(other) => fail(
             format!("kill({host_pid}, 0) fails with ESRCH"),

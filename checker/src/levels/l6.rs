@@ -1,14 +1,12 @@
 //! Level 6 — a network namespace.
 
-use crate::check::{
-    fail, fail_hinting, field, own_namespaces, report_or_fail, strings, Check, Ctx, Verdict,
-};
+use crate::check::{fail, fail_hinting, own_namespaces, report_or_fail, Check, Ctx, Verdict};
 use crate::sandbox::Sandbox;
 use anyhow::{bail, Context, Result};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::wait::waitpid;
 use nix::unistd::ForkResult;
-use serde_json::Value;
+use probe::{Outcome, REPORT, TCP_LOOPBACK};
 use std::io::Read;
 use std::os::fd::AsRawFd;
 
@@ -46,9 +44,9 @@ fn own_network_namespace(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 fn only_loopback(ctx: &mut Ctx) -> Result<Verdict> {
-    let run = ctx.probe("report", &[])?;
+    let run = ctx.probe(REPORT, &[])?;
     let report = report_or_fail!(run);
-    let inside = strings(report, "interfaces");
+    let inside: Vec<&str> = report.interfaces.iter().map(String::as_str).collect();
     let fresh = fresh_namespace_interfaces()?;
     Ok(match extra_interfaces(&inside, &fresh) {
         extra if extra.is_empty() => Verdict::Pass,
@@ -126,32 +124,33 @@ fn loopback_works(ctx: &mut Ctx) -> Result<Verdict> {
     // First with the runtime's "host" a network namespace of the checker's whose lo starts down:
     // if the runtime's ioctls bring up that lo instead of the container's, the checker sees it.
     ctx.sandbox = Sandbox::start_with_network(ctx.env.rootless)?;
-    let run = ctx.probe("tcp-loopback", &[])?;
+    let run = ctx.probe(TCP_LOOPBACK, &[])?;
     let report = report_or_fail!(run);
-    if connected(report) {
+    if report.ok {
         return Ok(Verdict::Pass);
     }
     let expected = "listen on 127.0.0.1, connect, send and receive";
     if ctx.sandbox.lo_is_up()? {
         return Ok(fail_hinting(
             format!("{expected}, with the container's lo up"),
-            format!("it failed: {}; the container's lo stayed down, and the runtime's own lo (the host's, as the runtime sees it) was brought up instead", field(report, "error")),
+            format!("it failed: {}; the container's lo stayed down, and the runtime's own lo (the host's, as the runtime sees it) was brought up instead", error(report)),
             SOCKET_BEFORE_UNSHARE,
         ));
     }
     // Nothing came up: judge as on the host, whose lo is up (a runtime without a network
     // namespace of its own uses it, as it would anywhere).
     ctx.sandbox = Sandbox::start(ctx.env.rootless)?;
-    let run = ctx.probe("tcp-loopback", &[])?;
+    let run = ctx.probe(TCP_LOOPBACK, &[])?;
     let report = report_or_fail!(run);
-    Ok(match connected(report) {
+    Ok(match report.ok {
         true => Verdict::Pass,
-        false => fail(expected, format!("it failed: {}", field(report, "error"))),
+        false => fail(expected, format!("it failed: {}", error(report))),
     })
 }
 
-fn connected(report: &Value) -> bool {
-    report.get("ok").and_then(Value::as_bool).unwrap_or(false)
+/// Why the round trip failed, as the probe said.
+fn error(outcome: &Outcome) -> &str {
+    outcome.error.as_deref().unwrap_or_default()
 }
 
 #[cfg(test)]

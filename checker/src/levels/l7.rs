@@ -1,10 +1,10 @@
 //! Level 7 — overlayfs.
 
-use crate::check::{fail, mounts_of, report_or_fail, somewhere_under, Check, Ctx, Verdict};
+use crate::check::{fail, report_or_fail, somewhere_under, Check, Ctx, Verdict};
 use crate::mounts;
 use anyhow::Result;
 use kit::builder::MARKER_PATH;
-use serde_json::Value;
+use probe::{Report, DELETE, REPORT, WRITE};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -62,9 +62,9 @@ pub const CHECKS: &[Check] = &[
 ];
 
 fn root_is_overlay(ctx: &mut Ctx) -> Result<Verdict> {
-    let run = ctx.probe("report", &[])?;
+    let run = ctx.probe(REPORT, &[])?;
     let report = report_or_fail!(run);
-    Ok(match root_overlay(&mounts_of(report)) {
+    Ok(match root_overlay(&report.mounts()) {
         Ok(_) => Verdict::Pass,
         Err(why) => fail("/ is an overlay mount", why),
     })
@@ -169,7 +169,7 @@ fn image_untouched(ctx: &mut Ctx) -> Result<Verdict> {
     let content = ctx.env.image_marker.clone();
     // While the container holds, after its delete: the marker is still in the lower layer, with
     // its content, and the upper layer has a whiteout for it.
-    let (run, seen) = ctx.hold("delete", &[&victim], |held| {
+    let (run, seen) = ctx.hold(DELETE, &[&victim], |held| {
         Image::of_process(held.probe_pid).map(|image| {
             let kept = image
                 .file(MARKER_PATH)
@@ -182,8 +182,7 @@ fn image_untouched(ctx: &mut Ctx) -> Result<Verdict> {
             (image, kept, whiteout)
         })
     })?;
-    let report = report_or_fail!(run);
-    if !report.get("ok").and_then(Value::as_bool).unwrap_or(false) {
+    if !report_or_fail!(run).ok {
         return Ok(fail(
             format!("the container can delete {victim}"),
             "the delete failed",
@@ -221,7 +220,7 @@ fn find_whiteout(dir: &Path, name: &str, depth: u32) -> bool {
 fn containers_isolated(ctx: &mut Ctx) -> Result<Verdict> {
     let path = format!("{}/mine-{}", crate::prepare::SCRATCH, crate::run::nonce());
     // The second container's run is prepared here and started while the first one holds.
-    let (argv, nonce) = ctx.probe_command("report", &["--read", &path]);
+    let (argv, nonce) = ctx.probe_command(REPORT, &["--read", &path]);
     let second = ctx.spec(argv, nonce);
     // The first container's write must not reach its lower layer either, where it would be
     // the image's from then on.
@@ -230,10 +229,10 @@ fn containers_isolated(ctx: &mut Ctx) -> Result<Verdict> {
             .ok()
             .and_then(|image| image.file(path.trim_start_matches('/')))
     };
-    let (first, other) = ctx.hold("write", &[&path], |held| {
+    let (first, other) = ctx.hold(WRITE, &[&path], |held| {
         (
             in_image(held.probe_pid),
-            crate::run::run(&second, held.sandbox),
+            crate::run::run::<Report>(&second, held.sandbox),
         )
     })?;
     report_or_fail!(first);
@@ -250,20 +249,13 @@ fn containers_isolated(ctx: &mut Ctx) -> Result<Verdict> {
         ));
     }
     let other = other?;
-    let report = report_or_fail!(other);
-    Ok(
-        match report
-            .get("files")
-            .and_then(|f| f.get(&path))
-            .and_then(Value::as_str)
-        {
-            None => Verdict::Pass,
-            Some(_) => fail(
-                format!("{path}, written by a running container, is invisible to a second one"),
-                "the second container read it: they share a writable layer",
-            ),
-        },
-    )
+    Ok(match report_or_fail!(other).file(&path) {
+        None => Verdict::Pass,
+        Some(_) => fail(
+            format!("{path}, written by a running container, is invisible to a second one"),
+            "the second container read it: they share a writable layer",
+        ),
+    })
 }
 
 fn extracted_once(ctx: &mut Ctx) -> Result<Verdict> {
@@ -275,8 +267,8 @@ fn extracted_once(ctx: &mut Ctx) -> Result<Verdict> {
             .ok()
             .map(|m| (m.ino(), m.ctime(), m.ctime_nsec()))
     };
-    let first = ctx.probe("report", &[])?;
-    let image = match Image::of(&mounts_of(report_or_fail!(first))) {
+    let first = ctx.probe(REPORT, &[])?;
+    let image = match Image::of(&report_or_fail!(first).mounts()) {
         Ok(image) => image,
         Err(why) => return Ok(fail("the container's / is an overlay over the image", why)),
     };
@@ -296,8 +288,8 @@ fn extracted_once(ctx: &mut Ctx) -> Result<Verdict> {
         ));
     };
     let before = identity(&marker);
-    let second = ctx.probe("report", &[])?;
-    let again = match Image::of(&mounts_of(report_or_fail!(second))) {
+    let second = ctx.probe(REPORT, &[])?;
+    let again = match Image::of(&report_or_fail!(second).mounts()) {
         Ok(again) => again,
         Err(why) => return Ok(fail("the second container's / is an overlay too", why)),
     };
@@ -326,7 +318,7 @@ fn no_copy(ctx: &mut Ctx) -> Result<Verdict> {
     let image_bytes =
         std::fs::metadata(kit::image::tar_path(&ctx.image_dir, &ctx.env.image))?.len();
     let container_dir = ctx.container_dir.clone();
-    let (run, held_bytes) = ctx.hold("report", &[], |_| bytes_under(&container_dir))?;
+    let (run, held_bytes) = ctx.hold(REPORT, &[], |_| bytes_under(&container_dir))?;
     report_or_fail!(run);
     let Some(bytes) = held_bytes else {
         return Ok(fail("the probe reports and waits", "it did not"));
@@ -375,7 +367,7 @@ fn bytes_under(dir: &Path) -> u64 {
 }
 
 fn cleaned_up(ctx: &mut Ctx) -> Result<Verdict> {
-    let run = ctx.probe("report", &[])?;
+    let run = ctx.probe(REPORT, &[])?;
     report_or_fail!(run);
     let left_mounts: Vec<String> = ctx
         .sandbox

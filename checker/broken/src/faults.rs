@@ -1,0 +1,492 @@
+//! Every fault of the broken runtime, and the test that proves the checker catches it. One
+//! table for both sides: the runtime dispatches on it, and the checker's tests include this very
+//! file (`checker/tests/common.rs`), so a fault without a test, or a test of an unknown fault,
+//! fails a test that needs no root. Std only, for that reason.
+
+/// One way to be wrong.
+pub struct Fault {
+    pub name: &'static str,
+    /// The level of runtime it is: the mechanisms of levels 0..=level are there, correct but for
+    /// the fault.
+    pub level: u32,
+    /// What the runtime does wrong (or, for a correct one, how it differs from our solutions).
+    pub what: &'static str,
+    pub proof: Proof,
+}
+
+/// Where a fault is proved caught.
+pub enum Proof {
+    /// `checker/tests/broken.rs`: checked as `checker levelN --keep-going` at the level given,
+    /// exactly the checks listed fail (none: the runtime is correct).
+    Fails(u32, &'static [&'static str]),
+    /// `checker/tests/hostile.rs`: an attack on the checker itself, which must still give a clear
+    /// verdict within the timeout and leave the host as it was.
+    Hostile,
+    /// `checker/tests/first_verdict.rs`: a mistake that breaks every run, whose first verdict
+    /// must name the real cause.
+    FirstVerdict,
+}
+
+use Proof::{Fails, FirstVerdict, Hostile};
+
+impl Proof {
+    /// What proves it, for `broken`'s list of faults.
+    pub fn describe(&self) -> String {
+        match self {
+            Fails(at, []) => format!("passes every check of level {at}"),
+            Fails(at, checks) => format!("fails {} at level {at}", checks.join(", ")),
+            Hostile => "attacks the checker (tests/hostile.rs)".into(),
+            FirstVerdict => "breaks every run (tests/first_verdict.rs)".into(),
+        }
+    }
+}
+
+/// The fault called `name`.
+pub fn find(name: &str) -> Option<&'static Fault> {
+    FAULTS.iter().find(|f| f.name == name)
+}
+
+pub const FAULTS: &[Fault] = &[
+    Fault {
+        name: "correct",
+        level: 7,
+        what: "a correct level-7 runtime",
+        proof: Fails(7, &[]),
+    },
+    Fault {
+        name: "mixed-streams",
+        level: 0,
+        what: "the command's stderr goes to stdout",
+        proof: Fails(0, &["L0.fork-exec.output", "L0.fork-exec.missing-command"]),
+    },
+    Fault {
+        name: "exit-zero",
+        level: 0,
+        what: "always exits 0",
+        proof: Fails(
+            0,
+            &[
+                "L0.fork-exec.exit-code",
+                "L0.fork-exec.signal",
+                "L0.fork-exec.waits",
+                "L0.fork-exec.missing-command",
+            ],
+        ),
+    },
+    Fault {
+        name: "signal-number",
+        level: 0,
+        what: "returns N, not 128+N, for death by signal N",
+        proof: Fails(0, &["L0.fork-exec.signal"]),
+    },
+    Fault {
+        name: "joined-argv",
+        level: 0,
+        what: "joins the arguments and splits them on spaces",
+        proof: Fails(0, &["L0.fork-exec.argv"]),
+    },
+    Fault {
+        name: "no-wait",
+        level: 0,
+        what: "exits without waiting for the command",
+        proof: Fails(
+            0,
+            &[
+                "L0.fork-exec.exit-code",
+                "L0.fork-exec.signal",
+                "L0.fork-exec.waits",
+                "L0.fork-exec.child",
+                "L0.fork-exec.missing-command",
+            ],
+        ),
+    },
+    // Once the runtime has become the command, nothing is left to turn a signal into 128+N.
+    Fault {
+        name: "exec-without-fork",
+        level: 0,
+        what: "execs the command in place of the runtime",
+        proof: Fails(0, &["L0.fork-exec.signal", "L0.fork-exec.child"]),
+    },
+    Fault {
+        name: "panic-on-missing",
+        level: 0,
+        what: "unwraps the exec error",
+        proof: Fails(0, &["L0.fork-exec.missing-command"]),
+    },
+    // Hostile runtimes: not mistakes a check exists for, but ways to attack the checker itself.
+    // Each must get a clear verdict within the timeout and leave the host as it was.
+    Fault {
+        name: "hang",
+        level: 0,
+        what: "every check, by the timeout: runs the command, then never exits",
+        proof: Hostile,
+    },
+    Fault {
+        name: "flood",
+        level: 0,
+        what: "the checker's output cap: prints 50 MB before running the command",
+        proof: Hostile,
+    },
+    Fault {
+        name: "fork-bomb",
+        level: 0,
+        what: "the checker's pids cap: forks without limit (only inside a pids-capped cgroup)",
+        proof: Hostile,
+    },
+    Fault {
+        name: "memory-hog",
+        level: 0,
+        what: "the checker's memory cap: allocates and touches 1 GiB",
+        proof: Hostile,
+    },
+    Fault {
+        name: "slow-memory-hog",
+        level: 0,
+        what: "the checker's memory cap on a slow machine: touches 1 GiB at 256 MiB/s, past the \
+            timeout",
+        proof: Hostile,
+    },
+    Fault {
+        name: "panic",
+        level: 0,
+        what: "a runtime that panics before doing anything",
+        proof: Hostile,
+    },
+    Fault {
+        name: "orphan",
+        level: 0,
+        what: "the cage: exits at once, its child having left the process group (setsid)",
+        proof: Hostile,
+    },
+    Fault {
+        name: "mount-over-work",
+        level: 0,
+        what: "the host guard: escapes to the host's mount namespace and mounts over the \
+            checker's work dir",
+        proof: Hostile,
+    },
+    Fault {
+        name: "leave-behind",
+        level: 0,
+        what: "the host guard: leaves a rubber-crab/ cgroup (with the command in it) and a mount \
+            behind",
+        proof: Hostile,
+    },
+    Fault {
+        name: "leak-link",
+        level: 0,
+        what: "the host guard: creates a persistent tun device on the host and never deletes it",
+        proof: Hostile,
+    },
+    Fault {
+        name: "no-chroot",
+        level: 1,
+        what: "extracts the image but never chroots",
+        proof: Fails(
+            1,
+            &[
+                "L1.chroot.image-root",
+                "L1.chroot.host-hidden",
+                "L1.chroot.fresh-copy",
+                "L1.chroot.under-container-dir",
+            ],
+        ),
+    },
+    Fault {
+        name: "no-chdir",
+        level: 1,
+        what: "chroot without chdir(\"/\")",
+        proof: Fails(1, &["L1.chroot.cwd"]),
+    },
+    Fault {
+        name: "shared-rootfs",
+        level: 1,
+        what: "every container uses the same rootfs",
+        proof: Fails(1, &["L1.chroot.fresh-copy"]),
+    },
+    Fault {
+        name: "rootfs-elsewhere",
+        level: 1,
+        what: "the rootfs is in /tmp",
+        proof: Fails(1, &["L1.chroot.under-container-dir"]),
+    },
+    Fault {
+        name: "no-unshare",
+        level: 2,
+        what: "mounts in the runtime's own mount namespace",
+        proof: Fails(
+            2,
+            &[
+                "L2.mount-ns.namespace",
+                "L2.mount-ns.no-propagation",
+                "L2.mount-ns.no-leftovers",
+            ],
+        ),
+    },
+    // Without /proc the probe cannot read its mountinfo, so /dev's tmpfs goes unseen too.
+    Fault {
+        name: "no-proc",
+        level: 2,
+        what: "does not mount /proc",
+        proof: Fails(2, &["L2.mount-ns.proc", "L2.mount-ns.devices"]),
+    },
+    Fault {
+        name: "not-private",
+        level: 2,
+        what: "forgets to make / private",
+        proof: Fails(
+            2,
+            &["L2.mount-ns.no-propagation", "L2.mount-ns.no-leftovers"],
+        ),
+    },
+    Fault {
+        name: "host-dev",
+        level: 2,
+        what: "bind-mounts the host's /dev",
+        proof: Fails(2, &["L2.mount-ns.devices"]),
+    },
+    Fault {
+        name: "file-devices",
+        level: 2,
+        what: "regular files instead of device nodes",
+        proof: Fails(2, &["L2.mount-ns.devices"]),
+    },
+    Fault {
+        name: "chroot-not-pivot",
+        level: 2,
+        what: "chroot instead of pivot_root",
+        proof: Fails(3, &["L3.pivot-root.root-mount", "L3.pivot-root.no-escape"]),
+    },
+    // The old root still mounted on its directory: that directory is not removed either.
+    Fault {
+        name: "keep-old-root",
+        level: 3,
+        what: "does not unmount the old root",
+        proof: Fails(
+            3,
+            &[
+                "L3.pivot-root.no-host-mounts",
+                "L3.pivot-root.old-root-removed",
+            ],
+        ),
+    },
+    Fault {
+        name: "keep-old-dir",
+        level: 3,
+        what: "unmounts the old root but leaves its directory",
+        proof: Fails(3, &["L3.pivot-root.old-root-removed"]),
+    },
+    Fault {
+        name: "no-uts",
+        level: 4,
+        what: "sets the hostname without a UTS namespace",
+        proof: Fails(4, &["L4.uts-ns.namespaces", "L4.uts-ns.runtime-hostname"]),
+    },
+    Fault {
+        name: "hostname-before-unshare",
+        level: 4,
+        what: "sethostname, then unshare",
+        proof: Fails(4, &["L4.uts-ns.runtime-hostname"]),
+    },
+    Fault {
+        name: "ignore-hostname-flag",
+        level: 4,
+        what: "always uses the container id",
+        proof: Fails(4, &["L4.uts-ns.hostname"]),
+    },
+    Fault {
+        name: "hostname-fixed",
+        level: 4,
+        what: "\"container\" instead of the id",
+        proof: Fails(4, &["L4.uts-ns.default-hostname"]),
+    },
+    Fault {
+        name: "no-pid-ns",
+        level: 5,
+        what: "never unshares CLONE_NEWPID",
+        proof: Fails(
+            5,
+            &[
+                "L5.pid-ns.namespace",
+                "L5.pid-ns.pid-one",
+                "L5.pid-ns.proc-lists-container",
+                "L5.pid-ns.host-pid-unreachable",
+            ],
+        ),
+    },
+    // The host's /proc does not show the probe as its pid 1, whose cmdline L2 reads.
+    Fault {
+        name: "host-proc",
+        level: 5,
+        what: "bind-mounts the host's /proc",
+        proof: Fails(
+            5,
+            &[
+                "L2.mount-ns.proc",
+                "L5.pid-ns.pid-one",
+                "L5.pid-ns.proc-lists-container",
+            ],
+        ),
+    },
+    Fault {
+        name: "no-net-ns",
+        level: 6,
+        what: "never unshares CLONE_NEWNET",
+        proof: Fails(6, &["L6.net-ns.namespace", "L6.net-ns.only-lo"]),
+    },
+    Fault {
+        name: "lo-down",
+        level: 6,
+        what: "leaves lo down",
+        proof: Fails(6, &["L6.net-ns.loopback"]),
+    },
+    Fault {
+        name: "no-overlay",
+        level: 6,
+        what: "a copy of the image per container, as at level 6",
+        proof: Fails(
+            7,
+            &[
+                "L7.overlay.root-is-overlay",
+                "L7.overlay.image-untouched",
+                "L7.overlay.extracted-once",
+                "L7.overlay.no-copy",
+            ],
+        ),
+    },
+    // Writing to the shared image also breaks the fresh copy of level 1; without an overlay
+    // there is no lower layer to find the image in.
+    Fault {
+        name: "write-through",
+        level: 7,
+        what: "bind-mounts the extracted image itself",
+        proof: Fails(
+            7,
+            &[
+                "L1.chroot.fresh-copy",
+                "L1.chroot.under-container-dir",
+                "L7.overlay.root-is-overlay",
+                "L7.overlay.image-untouched",
+                "L7.overlay.isolated",
+                "L7.overlay.extracted-once",
+            ],
+        ),
+    },
+    // Leaves its shared upper dir behind, too.
+    Fault {
+        name: "shared-upper",
+        level: 7,
+        what: "one upper dir for every container",
+        proof: Fails(
+            7,
+            &[
+                "L1.chroot.fresh-copy",
+                "L7.overlay.isolated",
+                "L7.overlay.cleanup",
+            ],
+        ),
+    },
+    Fault {
+        name: "extract-each-time",
+        level: 7,
+        what: "extracts the image again per container",
+        proof: Fails(7, &["L7.overlay.extracted-once"]),
+    },
+    // Leaves the container's directory behind after bad input too.
+    Fault {
+        name: "keep-container-dir",
+        level: 7,
+        what: "leaves <container-dir>/<id>/ behind",
+        proof: Fails(
+            7,
+            &[
+                "L1.input.missing-image",
+                "L1.input.hostile-image",
+                "L7.overlay.cleanup",
+            ],
+        ),
+    },
+    Fault {
+        name: "multi-line-usage",
+        level: 0,
+        what: "parses its command line with clap's own multi-line errors",
+        proof: Fails(0, &["L0.input.bad-size"]),
+    },
+    Fault {
+        name: "bad-input-125",
+        level: 1,
+        what: "exits 125 (setup failed) for bad input",
+        proof: Fails(1, &["L1.input.missing-image", "L1.input.hostile-image"]),
+    },
+    Fault {
+        name: "keep-dir-on-refusal",
+        level: 1,
+        what: "leaves <container-dir>/<id>/ behind when the image is refused",
+        proof: Fails(1, &["L1.input.missing-image", "L1.input.hostile-image"]),
+    },
+    Fault {
+        name: "copy-under-overlay",
+        level: 7,
+        what: "keeps step 1's copy of the image per container and mounts the overlay over it",
+        proof: Fails(7, &["L7.overlay.no-copy"]),
+    },
+    // Correct runtimes that differ from our solutions where the contract lets them.
+    // Correct, though not laid out like our solutions: the lower layer is found where the
+    // kernel says it is, and a container without CAP_SYS_ADMIN or CAP_SYS_CHROOT (runc's and
+    // Docker's defaults) is judged on its namespaces, by the checker's own mount and escape.
+    Fault {
+        name: "lower-elsewhere",
+        level: 7,
+        what: "a correct level-7 runtime whose image lives in a snapshot dir of its own",
+        proof: Fails(7, &[]),
+    },
+    Fault {
+        name: "runc-caps",
+        level: 7,
+        what: "a correct level-7 runtime whose command has runc's default capabilities only",
+        proof: Fails(7, &[]),
+    },
+    // The probe's chroot is refused, so the checker makes the escape itself.
+    Fault {
+        name: "chroot-no-caps",
+        level: 2,
+        what: "chroot instead of pivot_root, the command without CAP_SYS_CHROOT",
+        proof: Fails(3, &["L3.pivot-root.root-mount", "L3.pivot-root.no-escape"]),
+    },
+    // Mistakes of a later level that break every run: the first verdict must name the real cause.
+    Fault {
+        name: "pivot-no-bind",
+        level: 3,
+        what: "every check, with the runtime's error first: pivot_root onto a directory that is \
+            not a mount point",
+        proof: FirstVerdict,
+    },
+    // unshare in the child leaves the command (the child itself) in the runtime's namespace.
+    Fault {
+        name: "unshare-pid-in-child",
+        level: 5,
+        what: "unshare(CLONE_NEWPID) in the child, which moves only the child's children",
+        proof: Fails(
+            5,
+            &[
+                "L5.pid-ns.namespace",
+                "L5.pid-ns.pid-one",
+                "L5.pid-ns.proc-lists-container",
+                "L5.pid-ns.host-pid-unreachable",
+            ],
+        ),
+    },
+    Fault {
+        name: "socket-before-unshare",
+        level: 6,
+        what: "the ioctl socket opened before unshare(CLONE_NEWNET) configures the host's lo",
+        proof: Fails(6, &["L6.net-ns.loopback"]),
+    },
+    Fault {
+        name: "no-workdir",
+        level: 7,
+        what: "every check, with the runtime's error first: mounts the overlay without a workdir \
+            (EINVAL)",
+        proof: FirstVerdict,
+    },
+];

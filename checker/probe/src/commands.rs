@@ -1,0 +1,209 @@
+//! The subcommands that do one thing and say whether it worked, and the output they share.
+
+use std::ffi::CString;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+use std::{env, ptr, thread};
+
+use probe::{format_line, Escape, KillCheck, Outcome, CONTENT_CAP, MARKER};
+use serde::Serialize;
+
+use crate::hold::{reply_then_hold, sigset};
+
+/// How often `escape` climbs `..`.
+const ESCAPE_CLIMBS: usize = 64;
+
+/// Prints the `RCPROBE` line for `reply` and flushes it.
+pub fn emit(nonce: &str, reply: &impl Serialize) {
+    let value = serde_json::to_value(reply).unwrap_or_else(|e| {
+        serde_json::json!({ "ok": false, "error": format!("probe: cannot encode the reply: {e}") })
+    });
+    let line = format_line(nonce, &value) + "\n";
+    let mut out = io::stdout().lock();
+    if let Err(e) = out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+        eprintln!("probe: cannot write the {MARKER} line: {e}");
+    }
+}
+
+pub fn status_of(ok: bool) -> i32 {
+    if ok {
+        0
+    } else {
+        1
+    }
+}
+
+/// `path`'s content, at most [`CONTENT_CAP`] bytes, as lossy UTF-8.
+pub fn read_capped(path: &str) -> io::Result<String> {
+    let mut bytes = Vec::new();
+    File::open(path)?
+        .take(CONTENT_CAP as u64)
+        .read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The lines of `path` (lossy UTF-8); empty when it cannot be read.
+pub fn read_lines(path: &str) -> Vec<String> {
+    fs::read(path)
+        .map(|bytes| {
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn echo(nonce: &str, stdout: Option<&str>, stderr: Option<&str>) -> i32 {
+    if let Some(text) = stdout {
+        let mut out = io::stdout().lock();
+        // Best effort: a closed stdout also loses the RCPROBE line, which emit reports.
+        let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+    }
+    if let Some(text) = stderr {
+        eprintln!("{text}");
+    }
+    emit(nonce, &Outcome::OK);
+    0
+}
+
+pub fn exit(nonce: &str, code: i32) -> i32 {
+    emit(nonce, &Outcome::OK);
+    code
+}
+
+pub fn kill_self(nonce: &str, sig: libc::c_int) -> i32 {
+    emit(nonce, &Outcome::OK);
+    let set = sigset(&[sig]);
+    // SAFETY: plain syscalls on this process's own signal state. SIG_DFL is a valid
+    // disposition; they fail harmlessly (EINVAL) for SIGKILL/SIGSTOP, which need no reset.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, ptr::null_mut());
+        libc::raise(sig);
+    }
+    thread::sleep(Duration::from_secs(1));
+    eprintln!(
+        "probe: still alive 1 s after raising signal {sig} \
+         (its default action is to ignore, or the probe is PID 1 of a pid namespace)"
+    );
+    99
+}
+
+pub fn sleep(nonce: &str, ms: u64, code: i32) -> i32 {
+    thread::sleep(Duration::from_millis(ms));
+    emit(nonce, &Outcome::OK);
+    code
+}
+
+pub fn write(nonce: &str, path: &str, content: &str, hold: bool) -> i32 {
+    let write = || Outcome::from_result(fs::write(path, content));
+    reply_then_hold(nonce, hold, write, |outcome| outcome.ok)
+}
+
+/// kill(pid, 0): can this process see `pid` at all? ESRCH means no such process here.
+pub fn kill_check(nonce: &str, pid: libc::pid_t) -> i32 {
+    // SAFETY: signal 0 sends nothing; kill only checks that `pid` exists and may be signalled.
+    let rc = unsafe { libc::kill(pid, 0) };
+    let errno =
+        (rc != 0).then(|| errno_name(io::Error::last_os_error().raw_os_error().unwrap_or(0)));
+    emit(
+        nonce,
+        &KillCheck {
+            ok: true,
+            error: None,
+            errno,
+        },
+    );
+    0
+}
+
+fn errno_name(errno: i32) -> String {
+    match errno {
+        libc::ESRCH => "ESRCH".into(),
+        libc::EPERM => "EPERM".into(),
+        other => format!("errno {other}"),
+    }
+}
+
+/// A TCP round trip over 127.0.0.1: listen on a free port, connect, send, receive.
+pub fn tcp_loopback(nonce: &str) -> i32 {
+    let result = (|| -> io::Result<()> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let mut client =
+            std::net::TcpStream::connect_timeout(&listener.local_addr()?, Duration::from_secs(2))?;
+        let (mut server, _) = listener.accept()?;
+        client.write_all(b"ping")?;
+        let mut got = [0u8; 4];
+        server.read_exact(&mut got)?;
+        if &got != b"ping" {
+            return Err(io::Error::other("the bytes came back changed"));
+        }
+        Ok(())
+    })();
+    let outcome = Outcome::from_result(result);
+    emit(nonce, &outcome);
+    status_of(outcome.ok)
+}
+
+/// Removes a file, or an empty directory.
+pub fn delete(nonce: &str, path: &str, hold: bool) -> i32 {
+    let delete = || {
+        Outcome::from_result(match fs::symlink_metadata(path) {
+            Ok(meta) if meta.is_dir() => fs::remove_dir(path),
+            _ => fs::remove_file(path),
+        })
+    };
+    reply_then_hold(nonce, hold, delete, |outcome| outcome.ok)
+}
+
+/// The classic chroot escape: chroot into a subdirectory while the working directory stays
+/// outside it, climb `..`, chroot there, then read `target`.
+pub fn escape(nonce: &str, target: &str) -> i32 {
+    let mut steps = Vec::new();
+    let mut chroot_refused = false;
+    let mut refused = |e: &io::Error| chroot_refused |= e.raw_os_error() == Some(libc::EPERM);
+    let name = format!(".rc-escape-{nonce}");
+    let dir = format!("/{name}");
+    let old_root = File::open("/").ok();
+    match fs::create_dir(&dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+            steps.push(format!("mkdir {dir}: {e}"))
+        }
+        _ => {}
+    }
+    if let Err(e) = std::os::unix::fs::chroot(&dir) {
+        refused(&e);
+        steps.push(format!("chroot {dir}: {e}"));
+    }
+    for climb in 1..=ESCAPE_CLIMBS {
+        if let Err(e) = env::set_current_dir("..") {
+            steps.push(format!("chdir .. (climb {climb}): {e}"));
+            break;
+        }
+    }
+    if let Err(e) = std::os::unix::fs::chroot(".") {
+        refused(&e);
+        steps.push(format!("chroot .: {e}"));
+    }
+    let content = read_capped(target)
+        .map_err(|e| steps.push(format!("read {target}: {e}")))
+        .ok();
+    if let (Some(root), Ok(name)) = (old_root, CString::new(name)) {
+        // SAFETY: a valid directory fd and a NUL-terminated name; failure is harmless (the
+        // directory stays behind).
+        unsafe { libc::unlinkat(root.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) };
+    }
+    let reply = Escape {
+        ok: true,
+        error: None,
+        reached: content.is_some(),
+        content,
+        steps,
+        chroot_refused,
+    };
+    emit(nonce, &reply);
+    0
+}
