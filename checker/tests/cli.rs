@@ -271,12 +271,9 @@ fn a_hanging_runtime_is_killed_at_the_timeout_with_everything_it_started() {
     // Nothing the runtime started survives it. Only this checkout's broken binary counts: another
     // checkout's tests may be running theirs on the same host.
     let ours = std::fs::canonicalize(&runtime).unwrap();
-    let leftovers: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| std::fs::read_link(e.path().join("exe")).ok())
-        .filter(|exe| *exe == ours)
-        .map(|exe| exe.display().to_string())
+    let leftovers: Vec<u32> = probe::proc::pids()
+        .into_iter()
+        .filter(|&pid| probe::proc::exe(pid).as_ref() == Some(&ours))
         .collect();
     assert!(leftovers.is_empty(), "still running: {leftovers:?}");
 }

@@ -54,9 +54,7 @@ fn watch_passes_rootless_on_to_the_checks() {
 }
 
 fn process_state(pid: u32) -> char {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // `pid (comm) S ...`: the state follows the last parenthesis.
-    stat[stat.rfind(')').unwrap() + 2..].chars().next().unwrap()
+    probe::proc::stat(pid).expect("the watcher is alive").state
 }
 
 fn wait_for_state(pid: u32, state: char) {
