@@ -19,9 +19,11 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// Prints one narration line: the call as it is made, then why. Use the [`explain!`] macro.
-pub fn say(call: std::fmt::Arguments, why: &str) {
-    let line = format_line(std::process::id(), &call.to_string(), why, colour());
+/// Prints one narration line, `call  # why`, after the pid. Use the [`explain!`] macro.
+pub fn say(narration: std::fmt::Arguments) {
+    let narration = narration.to_string();
+    let (call, why) = narration.split_once(WHY).unwrap_or((&narration, ""));
+    let line = format_line(std::process::id(), call, why, colour());
     // One write for the line and its newline: the parent and the child narrate at the same time,
     // and `writeln!` would let the other's line in before the newline. Narration must never
     // break the runtime: ignore a closed stderr.
@@ -29,6 +31,9 @@ pub fn say(call: std::fmt::Arguments, why: &str) {
         .lock()
         .write_all(format!("{line}\n").as_bytes());
 }
+
+/// What separates the call from why it is made, in the source as in the output.
+const WHY: &str = "  # ";
 
 fn colour() -> bool {
     std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
@@ -45,12 +50,14 @@ fn format_line(pid: u32, call: &str, why: &str, colour: bool) -> String {
     }
 }
 
-/// Narrates a step when `--explain` is on: `explain!("why", "call({:?})", arg)`.
+/// Narrates a step when `--explain` is on, as the line reads in the output: the call, two
+/// spaces, `#` and why, with `format!` arguments: `explain!("chroot({rootfs:?})  # a new /")`.
+/// One string, so rustfmt keeps each narration on one line.
 #[macro_export]
 macro_rules! explain {
-    ($why:expr, $($call:tt)+) => {
+    ($($narration:tt)+) => {
         if $crate::explain::enabled() {
-            $crate::explain::say(format_args!($($call)+), $why)
+            $crate::explain::say(format_args!($($narration)+))
         }
     };
 }
