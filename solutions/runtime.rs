@@ -234,6 +234,7 @@ fn remove_container(container: &Container) {
 //@ todo    then nix's execvp, which searches PATH; name its error with
 //@ todo    `.syscall(format!("execvp({:?})", argv[0]))` and mark it with
 //@ todo    `.map_err(kit::cannot_exec)`, so that kit::exit_child exits 127.
+
 //@ todo 4: write `fn wait_for(child: Pid) -> Result<i32>`: waitpid for the child, then return
 //@ todo    its exit code, or 128 + N if signal N killed it.
 
@@ -297,7 +298,7 @@ fn mount_proc(rootfs: &Path) -> Result<()> {
     let target = rootfs.join("proc");
     std::fs::create_dir_all(&target)?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    explain!("mount(\"proc\", {target:?}, \"proc\", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # ps");
+    explain!(r#"mount("proc", {target:?}, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # for ps"#);
     let mounted = mount(Some("proc"), &target, Some("proc"), flags, None::<&str>);
     // A procfs shows a PID namespace, and only a user namespace that owns that PID namespace
     // may mount one: rootless, until the container has a PID namespace of its own (level 5),
@@ -383,7 +384,7 @@ fn make_device(dev: &Path, name: &str, major: u64, minor: u64) -> Result<()> {
 /// `path`. No new device is created: the container reaches only a node the user could already
 /// open on the host.
 fn bind_host_device(path: &Path, name: &str) -> Result<()> {
-    explain!("open({path:?}, O_CREAT, 0666)  # mknod refused (EPERM): bind the host's here");
+    explain!("open({path:?}, O_WRONLY | O_CREAT | O_TRUNC, 0666)  # EPERM: bind the host's on it");
     std::fs::File::create(path).with_context(|| format!("creating {path:?}"))?;
     let host = format!("/dev/{name}");
     explain!("mount({host:?}, {path:?}, NULL, MS_BIND, NULL)  # the host's node, seen here");
@@ -399,7 +400,7 @@ fn mount_devpts(dev: &Path) -> Result<()> {
     std::fs::create_dir_all(&pts)?;
     let options = "newinstance,ptmxmode=0666,mode=620";
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
-    explain!("mount(\"devpts\", {pts:?}, \"devpts\", MS_NOSUID | MS_NOEXEC, {options:?})  # ptys");
+    explain!(r#"mount("devpts", {pts:?}, "devpts", MS_NOSUID | MS_NOEXEC, {options:?})  # ptys"#);
     mount(Some("devpts"), &pts, Some("devpts"), flags, Some(options))
         .syscall(format!("mount devpts on {pts:?}"))?;
     Ok(())
@@ -457,7 +458,7 @@ fn bring_up_loopback() -> Result<()> {
         .syscall("ioctl(SIOCGIFFLAGS, \"lo\")")?;
     // SAFETY: SIOCGIFFLAGS filled in the flags member of the union.
     unsafe { request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
-    explain!("ioctl(sock, SIOCSIFFLAGS, {{ ifr_name: \"lo\", ifr_flags: IFF_UP | ... }})  # up");
+    explain!("ioctl(sock, SIOCSIFFLAGS, {{ ifr_name: \"lo\", ifr_flags: IFF_UP | ... }})  # lo up");
     // SAFETY: SIOCSIFFLAGS only reads the ifreq we own.
     Errno::result(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) })
         .syscall("ioctl(SIOCSIFFLAGS, \"lo\")")?;
@@ -478,7 +479,7 @@ fn mount_overlay(args: &RunArgs, container: &Container) -> Result<()> {
     }
     let (lower, upper, work) = (lower.display(), upper.display(), work.display());
     let options = format!("lowerdir={lower},upperdir={upper},workdir={work}");
-    explain!("mount(\"overlay\", {merged:?}, \"overlay\", 0, {options:?})  # the layers");
+    explain!("mount(\"overlay\", {merged:?}, \"overlay\", 0, {options:?})  # image + its changes");
     mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(options.as_str()))
         .syscall(format!("mount overlay on {merged:?}"))?;
     Ok(())

@@ -30,5 +30,6 @@ fn run(args: RunArgs) -> Result<i32> {
 //     kit::c_strings, then nix's execvp, which searches PATH; name its error with
 //     `.syscall(format!("execvp({:?})", argv[0]))` and mark it with `.map_err(kit::cannot_exec)`,
 //     so that kit::exit_child exits 127.
+
 // TODO(level 0) step 4: write `fn wait_for(child: Pid) -> Result<i32>`: waitpid for the child, then
 //     return its exit code, or 128 + N if signal N killed it.

@@ -80,7 +80,7 @@ pub fn mount_proc(rootfs: &Path) -> Result<()> {
     let target = rootfs.join("proc");
     std::fs::create_dir_all(&target)?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    explain!("mount(\"proc\", {target:?}, \"proc\", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # ps");
+    explain!(r#"mount("proc", {target:?}, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # for ps"#);
     let mounted = mount(Some("proc"), &target, Some("proc"), flags, None::<&str>);
     // A procfs shows a PID namespace, and only a user namespace that owns that PID namespace
     // may mount one: rootless, until the container has a PID namespace of its own (level 5),
@@ -177,7 +177,7 @@ pub fn make_device(dev: &Path, name: &str, major: u64, minor: u64) -> Result<()>
 /// `path`. No new device is created: the container reaches only a node the user could already
 /// open on the host.
 pub fn bind_host_device(path: &Path, name: &str) -> Result<()> {
-    explain!("open({path:?}, O_CREAT, 0666)  # mknod refused (EPERM): bind the host's here");
+    explain!("open({path:?}, O_WRONLY | O_CREAT | O_TRUNC, 0666)  # EPERM: bind the host's on it");
     std::fs::File::create(path).with_context(|| format!("creating {path:?}"))?;
     let host = format!("/dev/{name}");
     explain!("mount({host:?}, {path:?}, NULL, MS_BIND, NULL)  # the host's node, seen here");
@@ -199,7 +199,7 @@ pub fn mount_devpts(dev: &Path) -> Result<()> {
     std::fs::create_dir_all(&pts)?;
     let options = "newinstance,ptmxmode=0666,mode=620";
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
-    explain!("mount(\"devpts\", {pts:?}, \"devpts\", MS_NOSUID | MS_NOEXEC, {options:?})  # ptys");
+    explain!(r#"mount("devpts", {pts:?}, "devpts", MS_NOSUID | MS_NOEXEC, {options:?})  # ptys"#);
     mount(Some("devpts"), &pts, Some("devpts"), flags, Some(options))
         .syscall(format!("mount devpts on {pts:?}"))?;
     Ok(())

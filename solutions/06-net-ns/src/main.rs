@@ -81,7 +81,7 @@ fn bring_up_loopback() -> Result<()> {
         .syscall("ioctl(SIOCGIFFLAGS, \"lo\")")?;
     // SAFETY: SIOCGIFFLAGS filled in the flags member of the union.
     unsafe { request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
-    explain!("ioctl(sock, SIOCSIFFLAGS, {{ ifr_name: \"lo\", ifr_flags: IFF_UP | ... }})  # up");
+    explain!("ioctl(sock, SIOCSIFFLAGS, {{ ifr_name: \"lo\", ifr_flags: IFF_UP | ... }})  # lo up");
     // SAFETY: SIOCSIFFLAGS only reads the ifreq we own.
     Errno::result(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) })
         .syscall("ioctl(SIOCSIFFLAGS, \"lo\")")?;

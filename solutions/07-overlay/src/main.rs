@@ -67,7 +67,7 @@ fn mount_overlay(args: &RunArgs, container: &Container) -> Result<()> {
     }
     let (lower, upper, work) = (lower.display(), upper.display(), work.display());
     let options = format!("lowerdir={lower},upperdir={upper},workdir={work}");
-    explain!("mount(\"overlay\", {merged:?}, \"overlay\", 0, {options:?})  # the layers");
+    explain!("mount(\"overlay\", {merged:?}, \"overlay\", 0, {options:?})  # image + its changes");
     mount(
         Some("overlay"),
         &merged,
