@@ -96,11 +96,10 @@ fn run(args: RunArgs) -> Result<i32> {
     //@ todo 1: stop extracting a whole copy of the image for every container: delete the
     //@ todo    extract_image call here (and extract_image in earlier.rs); the child mounts an
     //@ todo    overlay instead (step 2).
-    //@ else
-    //@ from 1
+    //@ end
+    //@ from 1..=6
     // A missing or refused image is bad input: leave no container directory behind.
     extract_image(&args, &container.rootfs()).inspect_err(|_| remove_container(&container))?;
-    //@ end
     //@ end
     //@ level 5
     //@ todo 1: unshare(CLONE_NEWPID) here, in the parent, before fork: the runtime stays where it
@@ -193,15 +192,16 @@ fn child(args: &RunArgs) -> Result<Infallible> {
     //@ todo    pivot_root(".", ".old_root"), chdir("/"), then unmount the old root (MNT_DETACH)
     //@ todo    and remove its directory. Then delete chroot_into from earlier.rs.
     pivot_into(rootfs)?;
-    //@ else
-    //@ level 1
+    //@ end
+    //@ levels 1..=2
     //@ todo 1: chroot into the rootfs, then chdir("/") so that the working directory
     //@ todo    is inside the new root too.
     chroot_into(rootfs)?;
+    //@ end
+    //@ level 1
     //@ else
     //@ only 1
     let _ = rootfs; // unused until you chroot into it
-    //@ end
     //@ end
     //@ end
     exec_command(&args.command)

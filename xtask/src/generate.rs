@@ -589,9 +589,13 @@ libc.workspace = true
                 old.join("Cargo.toml"),
                 format!("{TOML_HEADER}\n[package]\n"),
             )?;
+            let header = match base {
+                "levels" => SKELETON_HEADER,
+                _ => RS_HEADER,
+            };
             fs::write(
                 old.join("src/main.rs"),
-                format!("{RS_HEADER}\nfn main() {{}}\n"),
+                format!("{header}\nfn main() {{}}\n"),
             )?;
         }
         fs::write(root.join("levels/01-old/README.md"), "# Old\n")?;
@@ -613,6 +617,39 @@ libc.workspace = true
         assert!(!root.join("levels/01-old/src").exists());
         assert_eq!(read(root, "levels/01-old/README.md")?, "# Old\n");
         assert_eq!(read(root, "solutions/99-mine/Cargo.toml")?, "[package]\n");
+        Ok(())
+    }
+
+    #[test]
+    fn an_earlier_rs_the_template_no_longer_makes_is_reported_then_removed() -> Result<()> {
+        let root = workspace(TEMPLATE_FOR_TESTS)?;
+        let root = root.path();
+        run(root, LADDER_FOR_TESTS, Mode::Write)?;
+        let stale = root.join("levels/00-first/src/earlier.rs");
+        fs::write(&stale, format!("{SKELETON_HEADER}\npub fn old() {{}}\n"))?;
+        assert_eq!(
+            check_problems(root),
+            ["levels/00-first/src/earlier.rs is not up to date: run `cargo xtask generate`"]
+        );
+        run(root, LADDER_FOR_TESTS, Mode::Write)?;
+        assert!(!stale.exists());
+        assert_eq!(check_problems(root), Vec::<String>::new());
+        Ok(())
+    }
+
+    #[test]
+    fn a_level_with_earlier_code_gets_an_earlier_rs() -> Result<()> {
+        let template = "fn main() {\n    //@ level 0\n    //@ todo 1: a\n    a();\n    //@ end\n    \
+                        //@ level 1\n    //@ todo 1: b\n    //@ end\n}\n//@ level 0\n\nfn a() {}\n//@ end\n";
+        let root = workspace(template)?;
+        let root = root.path();
+        run(root, LADDER_FOR_TESTS, Mode::Write)?;
+        assert!(!root.join("solutions/00-first/src/earlier.rs").exists());
+        let earlier = read(root, "levels/01-second/src/earlier.rs")?;
+        assert!(earlier.starts_with(&format!("{SKELETON_HEADER}\n//! What level 0 wrote")));
+        assert!(earlier.ends_with("pub fn a() {}\n"), "{earlier}");
+        let main = read(root, "levels/01-second/src/main.rs")?;
+        assert!(main.contains("mod earlier;\n\nuse earlier::*;\n"), "{main}");
         Ok(())
     }
 
