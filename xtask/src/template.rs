@@ -156,6 +156,11 @@ impl Block {
         }
     }
 
+    /// Where the block is, for an error message: "`//@ level 2` block of line 30".
+    fn place(&self) -> String {
+        format!("{} block of line {}", self.directive(), self.line)
+    }
+
     fn shown(&self, target: u32, flavor: Flavor) -> Shown {
         let (n, skeleton) = (self.level, flavor == Flavor::Skeleton);
         let (mut code, todos) = match self.kind {

@@ -205,27 +205,14 @@ impl Parser<'_> {
             return error(line, "`//@ else` outside a `//@ level N` block");
         };
         let block = &mut open.block;
+        let place = block.place();
         if !matches!(block.kind, Kind::Level | Kind::From) || block.last.is_some() {
-            return error(
-                line,
-                format!(
-                    "`//@ else` in a {} block (line {}): only `//@ level N` and `//@ from N` \
-                     blocks have an alternative",
-                    block.directive(),
-                    block.line
-                ),
-            );
+            let why = "only `//@ level N` and `//@ from N` blocks have an alternative";
+            return error(line, format!("`//@ else` in the {place}: {why}"));
         }
         if let Some((first, _)) = block.otherwise {
-            return error(
-                line,
-                format!(
-                    "a second `//@ else` for the {} block of line {} (the first is on line \
-                     {first})",
-                    block.directive(),
-                    block.line
-                ),
-            );
+            let message = format!("a second `//@ else` for the {place} (the first: line {first})");
+            return error(line, message);
         }
         block.otherwise = Some((line, Vec::new()));
         Ok(())
@@ -245,14 +232,9 @@ impl Parser<'_> {
         };
         let block = &open.block;
         if block.kind != Kind::Level {
-            return error(
-                line,
-                format!(
-                    "`//@ todo` outside a `//@ level N` block: the innermost block is {} (line {})",
-                    block.directive(),
-                    block.line
-                ),
-            );
+            let place = block.place();
+            let message = format!("`//@ todo` outside a `//@ level N` block: inside the {place}");
+            return error(line, message);
         }
         if let Some((else_line, _)) = block.otherwise {
             return error(
