@@ -22,7 +22,7 @@ pub fn enabled() -> bool {
 /// Prints one narration line, `call  # why`, after the pid. Use the [`explain!`] macro.
 pub fn say(narration: std::fmt::Arguments) {
     let narration = narration.to_string();
-    let (call, why) = narration.split_once(WHY).unwrap_or((&narration, ""));
+    let (call, why) = split(&narration);
     let line = format_line(std::process::id(), call, why, colour());
     // One write for the line and its newline: the parent and the child narrate at the same time,
     // and `writeln!` would let the other's line in before the newline. Narration must never
@@ -34,6 +34,11 @@ pub fn say(narration: std::fmt::Arguments) {
 
 /// What separates the call from why it is made, in the source as in the output.
 const WHY: &str = "  # ";
+
+/// A narration as (call, why): the why is what follows the first `  # `, if any.
+fn split(narration: &str) -> (&str, &str) {
+    narration.split_once(WHY).unwrap_or((narration, ""))
+}
 
 fn colour() -> bool {
     std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
@@ -74,5 +79,11 @@ mod tests {
         );
         assert_eq!(format_line(7, "fork()", "", false), "[pid 7] fork()");
         assert!(format_line(7, "fork()", "x", true).contains("\x1b[1mfork()"));
+    }
+
+    #[test]
+    fn a_narration_splits_at_its_first_hash() {
+        assert_eq!(split("fork()  # copy  # this"), ("fork()", "copy  # this"));
+        assert_eq!(split("ioctl(s, {#x})"), ("ioctl(s, {#x})", ""));
     }
 }
