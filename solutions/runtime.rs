@@ -39,7 +39,8 @@
 //! `CLONE_NEWIPC` its own System V IPC objects and POSIX message queues. Setting the hostname
 //! inside changes nothing on the host.
 //!
-//! Try: `cargo run -p solution4 -- run --hostname box -- /bin/hostname`, then `hostname` on the host.
+//! Try: `cargo run -p solution4 -- run --hostname box -- /bin/hostname`, then `hostname` on the
+//! host.
 //@ end
 //@ only 5
 //! Level 5 — a PID namespace: the command is PID 1.
@@ -66,48 +67,21 @@
 //! overlay mount whose upper layer takes its writes (overlayfs(5), filesystems/overlayfs in the
 //! kernel docs). Starting a container no longer copies the image.
 //!
-//! Try: `cargo run -p solution7 -- run -- /bin/sh -c 'rm /bin/ls; echo gone'`, then again: ls is back.
+//! Try: `cargo run -p solution7 -- run -- /bin/sh -c 'rm /bin/ls; echo gone'`, then again: ls is
+//! back.
 //@ end
 
 use kit::prelude::*;
-//@ level 2
 use nix::errno::Errno;
-use nix::mount::{mount, MsFlags};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-//@ end
-//@ level 4
-use nix::unistd::sethostname;
-//@ end
-//@ level 6
-use std::os::fd::AsRawFd;
-//@ end
-//@ level 3
-use nix::mount::{umount2, MntFlags};
-//@ end
-//@ level 0
 use nix::sys::wait::{waitpid, WaitStatus};
-//@ end
-//@ level 1
-use nix::unistd::chdir;
-//@ end
-//@ level 3
-//@ else
-//@ level 1
-use nix::unistd::chroot;
-//@ end
-//@ end
-//@ level 3
-use nix::unistd::pivot_root;
-//@ end
-//@ level 0
-use nix::unistd::{execvp, fork, ForkResult, Pid};
+use nix::unistd::{chdir, chroot, execvp, fork, pivot_root, sethostname, ForkResult, Pid};
 use std::convert::Infallible;
-use std::ffi::{CString, OsString};
-//@ end
-//@ from 1
+use std::ffi::OsString;
+use std::os::fd::AsRawFd;
 use std::path::Path;
-//@ end
 
 fn main() -> std::process::ExitCode {
     kit::main(run)
@@ -120,12 +94,12 @@ fn run(args: RunArgs) -> Result<i32> {
     //@ end
     //@ level 7
     //@ todo 1: stop extracting a whole copy of the image for every container: delete the
-    //@ todo    extract_image call here; the child mounts an overlay instead (step 2).
-    //@ else
-    //@ from 1
+    //@ todo    extract_image call here (and extract_image in earlier.rs); the child mounts an
+    //@ todo    overlay instead (step 2).
+    //@ end
+    //@ from 1..=6
     // A missing or refused image is bad input: leave no container directory behind.
     extract_image(&args, &container.rootfs()).inspect_err(|_| remove_container(&container))?;
-    //@ end
     //@ end
     //@ level 5
     //@ todo 1: unshare(CLONE_NEWPID) here, in the parent, before fork: the runtime stays where it
@@ -137,7 +111,7 @@ fn run(args: RunArgs) -> Result<i32> {
     //@ todo    and in the parent (ForkResult::Parent { child }). The child calls `child(&args)`
     //@ todo    and hands its error to kit::exit_child; the parent returns `wait_for(child)`.
     //@ todo    nix's fork is `unsafe`: write a // SAFETY: comment saying why it is sound here.
-    explain!("copy this process: the copy will become the command", "fork()");
+    explain!("fork()  # copy this process: the copy will become the command");
     // SAFETY: the runtime is single-threaded, so the child may run any code before it execs.
     match unsafe { fork() }.syscall("fork")? {
         ForkResult::Child => {
@@ -161,33 +135,7 @@ fn run(args: RunArgs) -> Result<i32> {
     anyhow::bail!("no command runs yet: write the TODOs in levels/00-fork-exec/src/main.rs")
     //@ end
 }
-//@ level 7
-//@ else
-//@ from 1
-
-/// Unpacks a fresh copy of the image: each container starts from the image as it was built.
-fn extract_image(args: &RunArgs, rootfs: &Path) -> Result<()> {
-    explain!(
-        "a fresh copy of the image is this container's root filesystem",
-        "extract {}.tar into {}",
-        args.image,
-        rootfs.display()
-    );
-    kit::image::extract(&args.image_dir(), &args.image, rootfs)
-}
-//@ end
-//@ end
-//@ from 1
-
-/// Deletes the container's directory once the command has ended. A failure here must not hide
-/// the command's exit code, so it is only reported.
-fn remove_container(container: &Container) {
-    explain!("the container is gone: delete its files", "rm -r {}", container.dir.display());
-    if let Err(err) = container.remove() {
-        eprintln!("{}: warning: {err:#}", kit::program_name());
-    }
-}
-//@ end
+//@ main
 //@ level 0
 //@ todo 2: write `fn child(args: &RunArgs) -> Result<Infallible>`: in the child process,
 //@ todo    become the command by calling `exec_command` (step 3). It returns only on failure.
@@ -222,58 +170,114 @@ fn child(args: &RunArgs) -> Result<Infallible> {
     //@ todo    the mounts made below are not propagated back to the host.
     make_mounts_private()?;
     //@ level 7
-    //@ todo 2: mount an overlay on the rootfs: lowerdir = the image extracted once
-    //@ todo    (kit::image::extract_once), upperdir and workdir in the container's dir.
+    //@ todo 2: mount an overlay on the rootfs in a `mount_overlay(args, container)` you write:
+    //@ todo    lowerdir = the image extracted once (kit::image::extract_once); create the
+    //@ todo    container's `upper/` and `work/` dirs and its `rootfs/` (no extraction makes it
+    //@ todo    any more) before mounting; upperdir and workdir are those two.
     mount_overlay(args, container)?;
     //@ end
     //@ todo 3: mount a fresh procfs on <rootfs>/proc; where that fails with EPERM in a
     //@ todo    user namespace (rootless), bind the host's /proc there instead (MS_REC).
     mount_proc(rootfs)?;
     //@ todo 4: mount a tmpfs on <rootfs>/dev and create the device nodes in it (null,
-    //@ todo    zero, full, random, urandom, tty) with mknod; where mknod fails with EPERM
-    //@ todo    (in a user namespace), bind-mount the host's node onto an empty file
-    //@ todo    instead. Then mount a devpts on <rootfs>/dev/pts.
+    //@ todo    zero, full, random, urandom, tty) with mknod, then chmod each to 0666; where
+    //@ todo    mknod fails with EPERM (in a user namespace), bind-mount the host's node onto
+    //@ todo    an empty file instead. Then mount a devpts on <rootfs>/dev/pts and make
+    //@ todo    `ptmx` a symlink to `pts/ptmx`.
     mount_dev(rootfs)?;
     //@ end
     //@ level 3
-    //@ todo 1: replace chroot_into with a `pivot_into(rootfs)` you write: bind-mount
-    //@ todo    the rootfs onto itself, chdir into it, pivot_root(".", ".old_root"),
-    //@ todo    chdir("/"), then unmount the old root (MNT_DETACH) and remove its directory.
+    //@ todo 1: replace chroot_into with a `pivot_into(rootfs)` you write: bind-mount the rootfs
+    //@ todo    onto itself, chdir into it, create the `.old_root` directory there,
+    //@ todo    pivot_root(".", ".old_root"), chdir("/"), then unmount the old root (MNT_DETACH)
+    //@ todo    and remove its directory. Then delete chroot_into from earlier.rs.
     pivot_into(rootfs)?;
-    //@ else
-    //@ level 1
+    //@ end
+    //@ levels 1..=2
     //@ todo 1: chroot into the rootfs, then chdir("/") so that the working directory
     //@ todo    is inside the new root too.
     chroot_into(rootfs)?;
+    //@ end
+    //@ level 1
     //@ else
     //@ only 1
     let _ = rootfs; // unused until you chroot into it
     //@ end
     //@ end
-    //@ end
     exec_command(&args.command)
 }
 //@ end
-//@ level 3
-//@ else
-//@ level 1
+//@ end
+//@ from 1..=6
+
+/// Unpacks a fresh copy of the image: each container starts from the image as it was built.
+fn extract_image(args: &RunArgs, rootfs: &Path) -> Result<()> {
+    let (image, dir) = (&args.image, rootfs.display());
+    explain!("extract {image}.tar into {dir}  # this container's own copy of the image");
+    kit::image::extract(&args.image_dir(), &args.image, rootfs)
+}
+//@ end
+//@ from 1
+
+/// Deletes the container's directory once the command has ended. A failure here must not hide
+/// the command's exit code, so it is only reported.
+fn remove_container(container: &Container) {
+    let dir = container.dir.display();
+    explain!("rm -r {dir}  # the container is gone: delete its files");
+    if let Err(err) = container.remove() {
+        eprintln!("{}: warning: {err:#}", kit::program_name());
+    }
+}
+//@ end
+//@ level 0
+//@ todo 3: write `fn exec_command(command: &[OsString]) -> Result<Infallible>`: kit::c_strings,
+//@ todo    then nix's execvp, which searches PATH; name its error with
+//@ todo    `.syscall(format!("execvp({:?})", argv[0]))` and mark it with
+//@ todo    `.map_err(kit::cannot_exec)`, so that kit::exit_child exits 127.
+
+//@ todo 4: write `fn wait_for(child: Pid) -> Result<i32>`: waitpid for the child, then return
+//@ todo    its exit code, or 128 + N if signal N killed it.
+
+/// Replaces this process's program with the command, searching PATH like a shell. On success
+/// execvp never returns: the only possible result is an error, marked as "could not execute".
+fn exec_command(command: &[OsString]) -> Result<Infallible> {
+    let argv = kit::c_strings(command);
+    let name = &argv[0];
+    explain!("execvp({name:?}, {argv:?})  # become the command; on success this never returns");
+    execvp(name, &argv).syscall(format!("execvp({name:?})")).map_err(kit::cannot_exec)
+}
+
+/// Waits for the command and turns how it ended into our exit code, as a shell does: its own
+/// exit code, or 128 + N when signal N killed it (waitpid(2), "WIFSIGNALED").
+fn wait_for(child: Pid) -> Result<i32> {
+    explain!("waitpid({child})  # block until the command ends");
+    loop {
+        match waitpid(child, None).syscall(format!("waitpid({child})"))? {
+            WaitStatus::Exited(_, code) => return Ok(code),
+            WaitStatus::Signaled(_, signal, _core_dumped) => return Ok(128 + signal as i32),
+            // Stopped and continued children are only reported when asked for: keep waiting.
+            _ => continue,
+        }
+    }
+}
+//@ end
+//@ levels 1..=2
 
 /// Makes `rootfs` this process's `/`. chroot(2) does not change the working directory, which
 /// would stay outside the new root: chdir("/") moves it in.
 fn chroot_into(rootfs: &Path) -> Result<()> {
-    explain!("path lookups now start in the rootfs", "chroot({:?})", rootfs);
+    explain!("chroot({rootfs:?})  # path lookups now start in the rootfs");
     chroot(rootfs).syscall(format!("chroot({rootfs:?})"))?;
-    explain!("move the working directory inside the new root", "chdir(\"/\")");
+    explain!("chdir(\"/\")  # move the working directory inside the new root");
     chdir("/").syscall("chdir(\"/\")")?;
     Ok(())
 }
-//@ end
 //@ end
 //@ level 2
 
 /// Gives this process its own copy of the mount table (mount_namespaces(7)).
 fn unshare_mount_namespace() -> Result<()> {
-    explain!("a private copy of the mount table for this process", "unshare(CLONE_NEWNS)");
+    explain!("unshare(CLONE_NEWNS)  # a private copy of the mount table for this process");
     unshare(CloneFlags::CLONE_NEWNS).syscall("unshare(CLONE_NEWNS)")?;
     Ok(())
 }
@@ -282,8 +286,9 @@ fn unshare_mount_namespace() -> Result<()> {
 /// appear on the host too. MS_PRIVATE on every mount stops that (mount_namespaces(7), "Shared
 /// subtrees").
 fn make_mounts_private() -> Result<()> {
-    explain!("stop mount events from propagating to or from the host", "mount(NULL, \"/\", NULL, MS_REC | MS_PRIVATE, NULL)");
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+    explain!("mount(NULL, \"/\", NULL, MS_REC | MS_PRIVATE, NULL)  # no more mount propagation");
+    let flags = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
+    mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
         .syscall("mount(\"/\", MS_REC | MS_PRIVATE)")?;
     Ok(())
 }
@@ -293,12 +298,12 @@ fn mount_proc(rootfs: &Path) -> Result<()> {
     let target = rootfs.join("proc");
     std::fs::create_dir_all(&target)?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    explain!("process information for the container", "mount(\"proc\", {:?}, \"proc\", MS_NOSUID | MS_NODEV | MS_NOEXEC)", target);
+    explain!(r#"mount("proc", {target:?}, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # for ps"#);
     let mounted = mount(Some("proc"), &target, Some("proc"), flags, None::<&str>);
     // A procfs shows a PID namespace, and only a user namespace that owns that PID namespace
     // may mount one: rootless, until the container has a PID namespace of its own (level 5),
     // the host's /proc is all it can have.
-    if mounted == Err(Errno::EPERM) && !kit::image::maps_every_id() {
+    if mounted == Err(Errno::EPERM) && !kit::userns::maps_every_id() {
         return bind_host_proc(&target);
     }
     mounted.syscall(format!("mount proc on {target:?}"))?;
@@ -308,16 +313,32 @@ fn mount_proc(rootfs: &Path) -> Result<()> {
 /// What runc does for a rootless container that shares the host's PID namespace: bind the host's
 /// /proc. Recursively: in a user namespace the mounts below /proc are locked to it.
 fn bind_host_proc(target: &Path) -> Result<()> {
-    explain!("mounting a procfs was refused (EPERM): the host's /proc instead", "mount(\"/proc\", {:?}, NULL, MS_BIND | MS_REC, NULL)", target);
-    mount(Some("/proc"), target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+    explain!("mount(\"/proc\", {target:?}, NULL, MS_BIND | MS_REC, NULL)  # the host's /proc");
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+    mount(Some("/proc"), target, None::<&str>, flags, None::<&str>)
         .syscall(format!("bind-mount /proc onto {target:?}"))?;
     Ok(())
 }
 
 /// The character devices a program expects, as (name, major, minor), from the kernel's list of
 /// device numbers (docs.kernel.org/admin-guide/devices.html).
-const DEVICES: &[(&str, u64, u64)] =
-    &[("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+const DEVICES: &[(&str, u64, u64)] = &[
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// The links a program expects in /dev, as (link, target).
+const DEV_LINKS: &[(&str, &str)] = &[
+    ("ptmx", "pts/ptmx"),
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
 
 /// A tmpfs `/dev` with only the harmless devices, not the host's whole /dev (no disks!), plus a
 /// private devpts for terminals.
@@ -326,14 +347,17 @@ fn mount_dev(rootfs: &Path) -> Result<()> {
     std::fs::create_dir_all(&dev)?;
     // Device nodes take no space: 64k is plenty, and caps what the container can write there.
     let options = "mode=755,size=64k";
-    explain!("an empty /dev, in memory", "mount(\"tmpfs\", {:?}, \"tmpfs\", MS_NOSUID, {options:?})", dev);
+    explain!("mount(\"tmpfs\", {dev:?}, \"tmpfs\", MS_NOSUID, {options:?})  # an empty /dev");
     mount(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID, Some(options))
         .syscall(format!("mount tmpfs on {dev:?}"))?;
+    let names: Vec<&str> = DEVICES.iter().map(|&(name, _, _)| name).collect();
+    let (names, shown) = (names.join(","), dev.display());
+    explain!("mknod(\"{shown}/{{{names}}}\", S_IFCHR | 0666, ..)  # the device nodes");
     for &(name, major, minor) in DEVICES {
         make_device(&dev, name, major, minor)?;
     }
     mount_devpts(&dev)?;
-    for (link, target) in [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+    for (link, target) in DEV_LINKS {
         std::os::unix::fs::symlink(target, dev.join(link))?;
     }
     Ok(())
@@ -343,7 +367,6 @@ fn mount_dev(rootfs: &Path) -> Result<()> {
 /// make one, else the host's own node, bind-mounted.
 fn make_device(dev: &Path, name: &str, major: u64, minor: u64) -> Result<()> {
     let path = dev.join(name);
-    explain!("a device node: opening it reaches the driver for major:minor", "mknod({:?}, S_IFCHR | 0666, makedev({major}, {minor}))", path);
     let made = mknod(&path, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(major, minor));
     // In a user namespace (a rootless container) mknod of a device is always refused: otherwise
     // any user could make a node for any device, the host's disks included, and open it.
@@ -361,10 +384,10 @@ fn make_device(dev: &Path, name: &str, major: u64, minor: u64) -> Result<()> {
 /// `path`. No new device is created: the container reaches only a node the user could already
 /// open on the host.
 fn bind_host_device(path: &Path, name: &str) -> Result<()> {
-    explain!("mknod was refused (EPERM): an empty file to mount the host's node on", "open({:?}, O_WRONLY | O_CREAT | O_TRUNC, 0666)", path);
+    explain!("open({path:?}, O_WRONLY | O_CREAT | O_TRUNC, 0666)  # EPERM: bind the host's on it");
     std::fs::File::create(path).with_context(|| format!("creating {path:?}"))?;
     let host = format!("/dev/{name}");
-    explain!("the host's node, seen at this path", "mount({host:?}, {:?}, NULL, MS_BIND, NULL)", path);
+    explain!("mount({host:?}, {path:?}, NULL, MS_BIND, NULL)  # the host's node, seen here");
     mount(Some(host.as_str()), path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
         .syscall(format!("bind-mount {host} onto {path:?}"))?;
     Ok(())
@@ -376,8 +399,9 @@ fn mount_devpts(dev: &Path) -> Result<()> {
     let pts = dev.join("pts");
     std::fs::create_dir_all(&pts)?;
     let options = "newinstance,ptmxmode=0666,mode=620";
-    explain!("a private set of pseudo-terminals", "mount(\"devpts\", {:?}, \"devpts\", MS_NOSUID | MS_NOEXEC, {options:?})", pts);
-    mount(Some("devpts"), &pts, Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some(options))
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+    explain!(r#"mount("devpts", {pts:?}, "devpts", MS_NOSUID | MS_NOEXEC, {options:?})  # ptys"#);
+    mount(Some("devpts"), &pts, Some("devpts"), flags, Some(options))
         .syscall(format!("mount devpts on {pts:?}"))?;
     Ok(())
 }
@@ -387,13 +411,14 @@ fn mount_devpts(dev: &Path) -> Result<()> {
 /// A UTS namespace of its own: the hostname (and NIS domain name) set inside stay inside.
 /// IPC too: System V semaphores, shared memory and message queues (ipc_namespaces(7)).
 fn unshare_uts_and_ipc() -> Result<()> {
-    explain!("a hostname and IPC objects of its own", "unshare(CLONE_NEWUTS | CLONE_NEWIPC)");
-    unshare(CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC).syscall("unshare(CLONE_NEWUTS | CLONE_NEWIPC)")?;
+    explain!("unshare(CLONE_NEWUTS | CLONE_NEWIPC)  # a hostname and IPC objects of its own");
+    unshare(CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC)
+        .syscall("unshare(CLONE_NEWUTS | CLONE_NEWIPC)")?;
     Ok(())
 }
 
 fn set_hostname(name: &str) -> Result<()> {
-    explain!("only this UTS namespace sees it", "sethostname({name:?})");
+    explain!("sethostname({name:?})  # only this UTS namespace sees it");
     sethostname(name).syscall(format!("sethostname({name:?})"))?;
     Ok(())
 }
@@ -403,7 +428,7 @@ fn set_hostname(name: &str) -> Result<()> {
 /// The caller stays in its PID namespace; only the children it creates from now on are in the
 /// new one, the first of them as PID 1 (pid_namespaces(7)).
 fn unshare_pid_namespace() -> Result<()> {
-    explain!("the next child will be PID 1 of a new PID namespace", "unshare(CLONE_NEWPID)");
+    explain!("unshare(CLONE_NEWPID)  # the next child will be PID 1 of a new PID namespace");
     unshare(CloneFlags::CLONE_NEWPID).syscall("unshare(CLONE_NEWPID)")?;
     Ok(())
 }
@@ -412,7 +437,7 @@ fn unshare_pid_namespace() -> Result<()> {
 
 /// A network stack of its own: interfaces, routes, firewall, ports (network_namespaces(7)).
 fn unshare_network() -> Result<()> {
-    explain!("a network stack of its own: a loopback device, and none of the host's interfaces", "unshare(CLONE_NEWNET)");
+    explain!("unshare(CLONE_NEWNET)  # a network stack of its own: only a loopback device");
     unshare(CloneFlags::CLONE_NEWNET).syscall("unshare(CLONE_NEWNET)")?;
     Ok(())
 }
@@ -427,13 +452,13 @@ fn bring_up_loopback() -> Result<()> {
     for (dst, src) in request.ifr_name.iter_mut().zip(b"lo\0") {
         *dst = *src as libc::c_char;
     }
-    explain!("read lo's flags", "ioctl(sock, SIOCGIFFLAGS, {{ ifr_name: \"lo\" }})");
+    explain!("ioctl(sock, SIOCGIFFLAGS, {{ ifr_name: \"lo\" }})  # read lo's flags");
     // SAFETY: SIOCGIFFLAGS reads ifr_name and writes ifr_flags of the ifreq we own.
     Errno::result(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) })
         .syscall("ioctl(SIOCGIFFLAGS, \"lo\")")?;
     // SAFETY: SIOCGIFFLAGS filled in the flags member of the union.
     unsafe { request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
-    explain!("bring it up", "ioctl(sock, SIOCSIFFLAGS, {{ ifr_name: \"lo\", ifr_flags: IFF_UP | ... }})");
+    explain!("ioctl(sock, SIOCSIFFLAGS, {{ ifr_name: \"lo\", ifr_flags: IFF_UP | ... }})  # lo up");
     // SAFETY: SIOCSIFFLAGS only reads the ifreq we own.
     Errno::result(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) })
         .syscall("ioctl(SIOCSIFFLAGS, \"lo\")")?;
@@ -447,12 +472,14 @@ fn bring_up_loopback() -> Result<()> {
 /// workdir is overlayfs's scratch space and must be on the same filesystem as upperdir.
 fn mount_overlay(args: &RunArgs, container: &Container) -> Result<()> {
     let lower = kit::image::extract_once(&args.image_dir(), &args.image)?;
-    let (upper, work, merged) = (container.dir.join("upper"), container.dir.join("work"), container.rootfs());
+    let (upper, work) = (container.dir.join("upper"), container.dir.join("work"));
+    let merged = container.rootfs();
     for dir in [&upper, &work, &merged] {
         std::fs::create_dir_all(dir)?;
     }
-    let options = format!("lowerdir={},upperdir={},workdir={}", lower.display(), upper.display(), work.display());
-    explain!("the image below, this container's changes on top", "mount(\"overlay\", {merged:?}, \"overlay\", 0, {options:?})");
+    let (lower, upper, work) = (lower.display(), upper.display(), work.display());
+    let options = format!("lowerdir={lower},upperdir={upper},workdir={work}");
+    explain!("mount(\"overlay\", {merged:?}, \"overlay\", 0, {options:?})  # image + its changes");
     mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(options.as_str()))
         .syscall(format!("mount overlay on {merged:?}"))?;
     Ok(())
@@ -467,49 +494,22 @@ const OLD_ROOT: &str = ".old_root";
 fn pivot_into(rootfs: &Path) -> Result<()> {
     // pivot_root(2): "new_root must be a mount point". Binding the directory onto itself makes it
     // one; MS_REC brings along the /proc and /dev mounted under it.
-    explain!("make the rootfs a mount point", "mount({:?}, {:?}, NULL, MS_BIND | MS_REC, NULL)", rootfs, rootfs);
-    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+    explain!("mount({rootfs:?}, {rootfs:?}, NULL, MS_BIND | MS_REC, NULL)  # a mount point");
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+    mount(Some(rootfs), rootfs, None::<&str>, flags, None::<&str>)
         .syscall(format!("bind-mount {rootfs:?} onto itself"))?;
     chdir(rootfs).syscall(format!("chdir({rootfs:?})"))?;
     std::fs::create_dir_all(OLD_ROOT)?;
-    explain!("the rootfs becomes /, the host's root moves to /.old_root", "pivot_root(\".\", \"{OLD_ROOT}\")");
+    explain!("pivot_root(\".\", \"{OLD_ROOT}\")  # the rootfs becomes /, the host's / moves below");
     pivot_root(".", OLD_ROOT).syscall(format!("pivot_root(\".\", \"{OLD_ROOT}\")"))?;
     chdir("/").syscall("chdir(\"/\")")?;
     // MNT_DETACH: the old root is busy (our own binary was loaded from it); detach it now and
     // let the kernel finish when the last user is gone.
     let old_root = format!("/{OLD_ROOT}");
-    explain!("the host's filesystem leaves this namespace", "umount2({old_root:?}, MNT_DETACH)");
-    umount2(old_root.as_str(), MntFlags::MNT_DETACH).syscall(format!("umount2({old_root:?}, MNT_DETACH)"))?;
+    explain!("umount2({old_root:?}, MNT_DETACH)  # the host's filesystem leaves this namespace");
+    umount2(old_root.as_str(), MntFlags::MNT_DETACH)
+        .syscall(format!("umount2({old_root:?}, MNT_DETACH)"))?;
     std::fs::remove_dir(&old_root).with_context(|| format!("removing {old_root}"))?;
     Ok(())
-}
-//@ end
-//@ level 0
-//@ todo 3: write `fn exec_command(command: &[OsString]) -> Result<Infallible>`
-//@ todo    (kit::c_strings, then nix's execvp, which searches PATH; name its error with
-//@ todo    `.syscall(format!("execvp({:?})", argv[0]))` so kit::exit_child exits 127) and
-//@ todo    `fn wait_for(child: Pid) -> Result<i32>`: waitpid for the child, then return
-//@ todo    its exit code, or 128 + N if signal N killed it.
-
-/// Replaces this process's program with the command, searching PATH like a shell. On success
-/// execvp never returns: the only possible result is an error.
-fn exec_command(command: &[OsString]) -> Result<Infallible> {
-    let argv: Vec<CString> = kit::c_strings(command);
-    explain!("become the command; on success this never returns", "execvp({:?}, {:?})", argv[0], argv);
-    Ok(execvp(&argv[0], &argv).syscall(format!("execvp({:?})", argv[0]))?)
-}
-
-/// Waits for the command and turns how it ended into our exit code, as a shell does: its own
-/// exit code, or 128 + N when signal N killed it (waitpid(2), "WIFSIGNALED").
-fn wait_for(child: Pid) -> Result<i32> {
-    explain!("block until the command ends", "waitpid({child})");
-    loop {
-        match waitpid(child, None).syscall(format!("waitpid({child})"))? {
-            WaitStatus::Exited(_, code) => return Ok(code),
-            WaitStatus::Signaled(_, signal, _core_dumped) => return Ok(128 + signal as i32),
-            // Stopped and continued children are only reported when asked for: keep waiting.
-            _ => continue,
-        }
-    }
 }
 //@ end

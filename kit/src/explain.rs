@@ -19,15 +19,25 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// Prints one narration line: the call as it is made, then why. Use the [`explain!`] macro.
-pub fn say(call: std::fmt::Arguments, why: &str) {
-    let line = format_line(std::process::id(), &call.to_string(), why, colour());
+/// Prints one narration line, `call  # why`, after the pid. Use the [`explain!`] macro.
+pub fn say(narration: std::fmt::Arguments) {
+    let narration = narration.to_string();
+    let (call, why) = split(&narration);
+    let line = format_line(std::process::id(), call, why, colour());
     // One write for the line and its newline: the parent and the child narrate at the same time,
     // and `writeln!` would let the other's line in before the newline. Narration must never
     // break the runtime: ignore a closed stderr.
     let _ = std::io::stderr()
         .lock()
         .write_all(format!("{line}\n").as_bytes());
+}
+
+/// What separates the call from why it is made, in the source as in the output.
+const WHY: &str = "  # ";
+
+/// A narration as (call, why): the why is what follows the first `  # `, if any.
+fn split(narration: &str) -> (&str, &str) {
+    narration.split_once(WHY).unwrap_or((narration, ""))
 }
 
 fn colour() -> bool {
@@ -45,12 +55,14 @@ fn format_line(pid: u32, call: &str, why: &str, colour: bool) -> String {
     }
 }
 
-/// Narrates a step when `--explain` is on: `explain!("why", "call({:?})", arg)`.
+/// Narrates a step when `--explain` is on, as the line reads in the output: the call, two
+/// spaces, `#` and why, with `format!` arguments: `explain!("chroot({rootfs:?})  # a new /")`.
+/// One string, so rustfmt keeps each narration on one line.
 #[macro_export]
 macro_rules! explain {
-    ($why:expr, $($call:tt)+) => {
+    ($($narration:tt)+) => {
         if $crate::explain::enabled() {
-            $crate::explain::say(format_args!($($call)+), $why)
+            $crate::explain::say(format_args!($($narration)+))
         }
     };
 }
@@ -67,5 +79,11 @@ mod tests {
         );
         assert_eq!(format_line(7, "fork()", "", false), "[pid 7] fork()");
         assert!(format_line(7, "fork()", "x", true).contains("\x1b[1mfork()"));
+    }
+
+    #[test]
+    fn a_narration_splits_at_its_first_hash() {
+        assert_eq!(split("fork()  # copy  # this"), ("fork()", "copy  # this"));
+        assert_eq!(split("ioctl(s, {#x})"), ("ioctl(s, {#x})", ""));
     }
 }

@@ -49,24 +49,9 @@ pub fn extract(image_dir: &Path, name: &str, dest: &Path) -> Result<()> {
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
     // Only root can give files away, and in a user namespace (rootless) chown to an id the
     // namespace does not map fails with EINVAL: there the files belong to whoever extracts them.
-    let preserve_ownership = nix::unistd::geteuid().is_root() && maps_every_id();
+    let preserve_ownership = nix::unistd::geteuid().is_root() && crate::userns::maps_every_id();
     extract_tar(&tar, dest, preserve_ownership)
         .with_context(|| format!("extracting {} into {}", tar.display(), dest.display()))
-}
-
-/// Whether this process's user namespace maps every user id (the initial namespace does:
-/// `0 0 4294967295`); a rootless container's maps only a few.
-pub fn maps_every_id() -> bool {
-    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
-    mapped_ids(&map) == u64::from(u32::MAX)
-}
-
-/// How many ids a `uid_map` maps (user_namespaces(7)): the sum of its ranges' lengths.
-fn mapped_ids(uid_map: &str) -> u64 {
-    uid_map
-        .lines()
-        .filter_map(|line| line.split_whitespace().nth(2)?.parse::<u64>().ok())
-        .sum()
 }
 
 /// Where [`extract_once`] keeps image `name`: `DIR/NAME/`.
@@ -394,16 +379,5 @@ mod tests {
         ));
         assert!(climbs_out(Path::new(""), Path::new("..")));
         assert!(!climbs_out(Path::new("a"), Path::new("b/../../c")));
-    }
-
-    #[test]
-    fn only_a_namespace_that_maps_every_id_can_preserve_ownership() {
-        assert_eq!(
-            mapped_ids("         0          0 4294967295\n"),
-            u64::from(u32::MAX)
-        );
-        assert_eq!(mapped_ids("         0       1000          1\n"), 1);
-        assert_eq!(mapped_ids("0 1000 1\n1 100000 65536\n"), 65537);
-        assert_eq!(mapped_ids(""), 0);
     }
 }

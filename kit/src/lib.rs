@@ -1,7 +1,7 @@
 //! What every rubber-crab level gets pre-written, so the level's own code is only the kernel
 //! mechanism it teaches: the runtime CLI ([`cli`]), the image store ([`image`], [`builder`]),
-//! container ids and dirs ([`container`]), errno advice ([`syscall`]) and `--explain` narration
-//! ([`explain!`]).
+//! container ids and dirs ([`container`]), errno advice ([`syscall`]), `--explain` narration
+//! ([`explain!`]) and what the user namespace allows ([`userns`]).
 
 pub mod builder;
 pub mod cli;
@@ -12,6 +12,7 @@ pub mod ladder;
 pub mod paths;
 pub mod size;
 pub mod syscall;
+pub mod userns;
 
 pub use cli::RunArgs;
 pub use container::Container;
@@ -31,6 +32,18 @@ pub const EXIT_CANNOT_EXEC: i32 = 127;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct BadInput(pub String);
+
+/// An error that kept the command from being executed (exit status 127, not 125): what
+/// [`cannot_exec`] makes of an `execvp` error. Its message is the error's own.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct CannotExec(pub anyhow::Error);
+
+/// Marks the error of an exec as "the command could not be executed", so that [`exit_child`]
+/// exits with 127: `execvp(..).syscall(..).map_err(kit::cannot_exec)`.
+pub fn cannot_exec(err: impl Into<anyhow::Error>) -> anyhow::Error {
+    CannotExec(err.into()).into()
+}
 
 /// Everything a level imports: `use kit::prelude::*;`.
 pub mod prelude {
@@ -137,23 +150,24 @@ impl RunArgs {
 }
 
 /// Ends a forked child whose setup or exec failed: prints the error as one line and exits
-/// with 127 when the command could not be executed, 2 for bad input (level 7 extracts the image
-/// in the child), 125 when the setup before it failed.
+/// with 127 when the command could not be executed (a [`CannotExec`] error), 2 for bad input
+/// (level 7 extracts the image in the child), 125 when the setup before it failed.
 /// `_exit`, not `exit`: the child must not run the parent's exit handlers or flush its buffers twice.
 pub fn exit_child(err: anyhow::Error) -> ! {
     eprintln!("{}: {err:#}", program_name());
-    let exec_failed = err
-        .chain()
-        .filter_map(|cause| cause.downcast_ref::<syscall::SyscallError>())
-        .any(|e| e.what.starts_with("exec"));
-    let code = if exec_failed {
-        EXIT_CANNOT_EXEC
-    } else {
-        i32::from(exit_status_for(&err))
-    };
+    let code = child_exit_status(&err);
     // SAFETY: _exit takes no pointers and never returns; it is async-signal-safe, as a child of
     // fork must be.
     unsafe { libc::_exit(code) }
+}
+
+/// 127 for an error marked by [`cannot_exec`], else as [`main`] would exit.
+fn child_exit_status(err: &anyhow::Error) -> i32 {
+    if err.chain().any(|cause| cause.is::<CannotExec>()) {
+        EXIT_CANNOT_EXEC
+    } else {
+        i32::from(exit_status_for(err))
+    }
 }
 
 #[cfg(test)]
@@ -170,6 +184,26 @@ mod tests {
             "{line}"
         );
         assert!(!line.contains('\n'), "{line}");
+    }
+
+    #[test]
+    fn only_an_error_marked_cannot_exec_exits_127() {
+        let exec = Err::<(), _>(nix::errno::Errno::ENOENT).syscall("execvp(\"/no\")");
+        let Err(exec) = exec else { unreachable!() };
+        let marked = cannot_exec(exec);
+        assert_eq!(child_exit_status(&marked), EXIT_CANNOT_EXEC);
+        assert_eq!(
+            marked.to_string(),
+            "execvp(\"/no\") failed: ENOENT (No such file or directory) — no such file: is the \
+             command in the image and on PATH? try an absolute path such as /bin/sh"
+        );
+        let unmarked = Err::<(), _>(nix::errno::Errno::ENOENT).syscall("execvp(\"/no\")");
+        let Err(unmarked) = unmarked else {
+            unreachable!()
+        };
+        assert_eq!(child_exit_status(&unmarked.into()), 125);
+        let wrapped = cannot_exec(anyhow::anyhow!("x")).context("in the child");
+        assert_eq!(child_exit_status(&wrapped), EXIT_CANNOT_EXEC);
     }
 
     #[test]

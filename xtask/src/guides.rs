@@ -206,3 +206,19 @@ fn an_import_the_skeleton_has_is_caught() {
         ["nix::mount::mount", "nix::mount::MsFlags"]
     );
 }
+
+/// Level 0's guide once asked for `CString`, which an attendee's `let argv = kit::c_strings(..)`
+/// never names: the solution's imports are exactly those its code uses (the generator gives each
+/// file only those), so an import the guide asks for beyond them is reported.
+#[test]
+fn an_import_the_solution_does_not_use_is_caught() {
+    let guide = "## Your task\n\nAdd `use std::ffi::{CString, OsString};`.\n\n## Hints\n";
+    let (skeleton, solution) = (
+        "use kit::prelude::*;\n",
+        "use kit::prelude::*;\nuse std::ffi::OsString;\n",
+    );
+    assert_eq!(
+        import_problems("00-fork-exec", guide, skeleton, solution),
+        ["following levels/00-fork-exec/README.md leaves `use std::ffi::CString`, which the solution does not use"]
+    );
+}

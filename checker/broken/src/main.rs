@@ -203,7 +203,9 @@ fn setup_and_exec(
         #[allow(clippy::unwrap_used)]
         execvp(&argv[0], argv).unwrap();
     }
-    Ok(execvp(&argv[0], argv).syscall(format!("execvp({:?})", argv[0]))?)
+    execvp(&argv[0], argv)
+        .syscall(format!("execvp({:?})", argv[0]))
+        .map_err(kit::cannot_exec)
 }
 
 fn make_dev(dev: &Path) -> Result<()> {

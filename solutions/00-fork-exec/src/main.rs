@@ -11,7 +11,7 @@ use kit::prelude::*;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{execvp, fork, ForkResult, Pid};
 use std::convert::Infallible;
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 
 fn main() -> std::process::ExitCode {
     kit::main(run)
@@ -19,10 +19,7 @@ fn main() -> std::process::ExitCode {
 
 /// Runs the command in a new container and returns the exit code to leave with.
 fn run(args: RunArgs) -> Result<i32> {
-    explain!(
-        "copy this process: the copy will become the command",
-        "fork()"
-    );
+    explain!("fork()  # copy this process: the copy will become the command");
     // SAFETY: the runtime is single-threaded, so the child may run any code before it execs.
     match unsafe { fork() }.syscall("fork")? {
         ForkResult::Child => {
@@ -42,22 +39,20 @@ fn child(args: &RunArgs) -> Result<Infallible> {
 }
 
 /// Replaces this process's program with the command, searching PATH like a shell. On success
-/// execvp never returns: the only possible result is an error.
+/// execvp never returns: the only possible result is an error, marked as "could not execute".
 fn exec_command(command: &[OsString]) -> Result<Infallible> {
-    let argv: Vec<CString> = kit::c_strings(command);
-    explain!(
-        "become the command; on success this never returns",
-        "execvp({:?}, {:?})",
-        argv[0],
-        argv
-    );
-    Ok(execvp(&argv[0], &argv).syscall(format!("execvp({:?})", argv[0]))?)
+    let argv = kit::c_strings(command);
+    let name = &argv[0];
+    explain!("execvp({name:?}, {argv:?})  # become the command; on success this never returns");
+    execvp(name, &argv)
+        .syscall(format!("execvp({name:?})"))
+        .map_err(kit::cannot_exec)
 }
 
 /// Waits for the command and turns how it ended into our exit code, as a shell does: its own
 /// exit code, or 128 + N when signal N killed it (waitpid(2), "WIFSIGNALED").
 fn wait_for(child: Pid) -> Result<i32> {
-    explain!("block until the command ends", "waitpid({child})");
+    explain!("waitpid({child})  # block until the command ends");
     loop {
         match waitpid(child, None).syscall(format!("waitpid({child})"))? {
             WaitStatus::Exited(_, code) => return Ok(code),

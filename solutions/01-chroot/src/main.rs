@@ -6,13 +6,12 @@
 //!
 //! Try: `cargo run -p solution1 -- run --explain -- /bin/ls /`
 
+mod earlier;
+
+use earlier::*;
 use kit::prelude::*;
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::chdir;
-use nix::unistd::chroot;
-use nix::unistd::{execvp, fork, ForkResult, Pid};
+use nix::unistd::{chdir, chroot, fork, ForkResult};
 use std::convert::Infallible;
-use std::ffi::{CString, OsString};
 use std::path::Path;
 
 fn main() -> std::process::ExitCode {
@@ -24,10 +23,7 @@ fn run(args: RunArgs) -> Result<i32> {
     let container = Container::create(&args.container_dir())?;
     // A missing or refused image is bad input: leave no container directory behind.
     extract_image(&args, &container.rootfs()).inspect_err(|_| remove_container(&container))?;
-    explain!(
-        "copy this process: the copy will become the command",
-        "fork()"
-    );
+    explain!("fork()  # copy this process: the copy will become the command");
     // SAFETY: the runtime is single-threaded, so the child may run any code before it execs.
     match unsafe { fork() }.syscall("fork")? {
         ForkResult::Child => {
@@ -42,30 +38,6 @@ fn run(args: RunArgs) -> Result<i32> {
     }
 }
 
-/// Unpacks a fresh copy of the image: each container starts from the image as it was built.
-fn extract_image(args: &RunArgs, rootfs: &Path) -> Result<()> {
-    explain!(
-        "a fresh copy of the image is this container's root filesystem",
-        "extract {}.tar into {}",
-        args.image,
-        rootfs.display()
-    );
-    kit::image::extract(&args.image_dir(), &args.image, rootfs)
-}
-
-/// Deletes the container's directory once the command has ended. A failure here must not hide
-/// the command's exit code, so it is only reported.
-fn remove_container(container: &Container) {
-    explain!(
-        "the container is gone: delete its files",
-        "rm -r {}",
-        container.dir.display()
-    );
-    if let Err(err) = container.remove() {
-        eprintln!("{}: warning: {err:#}", kit::program_name());
-    }
-}
-
 /// In the child: set up the container, then become the command. Returns only on failure.
 fn child(args: &RunArgs, container: &Container) -> Result<Infallible> {
     let rootfs = &container.rootfs();
@@ -73,46 +45,29 @@ fn child(args: &RunArgs, container: &Container) -> Result<Infallible> {
     exec_command(&args.command)
 }
 
+/// Unpacks a fresh copy of the image: each container starts from the image as it was built.
+fn extract_image(args: &RunArgs, rootfs: &Path) -> Result<()> {
+    let (image, dir) = (&args.image, rootfs.display());
+    explain!("extract {image}.tar into {dir}  # this container's own copy of the image");
+    kit::image::extract(&args.image_dir(), &args.image, rootfs)
+}
+
+/// Deletes the container's directory once the command has ended. A failure here must not hide
+/// the command's exit code, so it is only reported.
+fn remove_container(container: &Container) {
+    let dir = container.dir.display();
+    explain!("rm -r {dir}  # the container is gone: delete its files");
+    if let Err(err) = container.remove() {
+        eprintln!("{}: warning: {err:#}", kit::program_name());
+    }
+}
+
 /// Makes `rootfs` this process's `/`. chroot(2) does not change the working directory, which
 /// would stay outside the new root: chdir("/") moves it in.
 fn chroot_into(rootfs: &Path) -> Result<()> {
-    explain!(
-        "path lookups now start in the rootfs",
-        "chroot({:?})",
-        rootfs
-    );
+    explain!("chroot({rootfs:?})  # path lookups now start in the rootfs");
     chroot(rootfs).syscall(format!("chroot({rootfs:?})"))?;
-    explain!(
-        "move the working directory inside the new root",
-        "chdir(\"/\")"
-    );
+    explain!("chdir(\"/\")  # move the working directory inside the new root");
     chdir("/").syscall("chdir(\"/\")")?;
     Ok(())
-}
-
-/// Replaces this process's program with the command, searching PATH like a shell. On success
-/// execvp never returns: the only possible result is an error.
-fn exec_command(command: &[OsString]) -> Result<Infallible> {
-    let argv: Vec<CString> = kit::c_strings(command);
-    explain!(
-        "become the command; on success this never returns",
-        "execvp({:?}, {:?})",
-        argv[0],
-        argv
-    );
-    Ok(execvp(&argv[0], &argv).syscall(format!("execvp({:?})", argv[0]))?)
-}
-
-/// Waits for the command and turns how it ended into our exit code, as a shell does: its own
-/// exit code, or 128 + N when signal N killed it (waitpid(2), "WIFSIGNALED").
-fn wait_for(child: Pid) -> Result<i32> {
-    explain!("block until the command ends", "waitpid({child})");
-    loop {
-        match waitpid(child, None).syscall(format!("waitpid({child})"))? {
-            WaitStatus::Exited(_, code) => return Ok(code),
-            WaitStatus::Signaled(_, signal, _core_dumped) => return Ok(128 + signal as i32),
-            // Stopped and continued children are only reported when asked for: keep waiting.
-            _ => continue,
-        }
-    }
 }

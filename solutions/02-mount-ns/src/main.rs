@@ -6,17 +6,16 @@
 //!
 //! Try: `cargo run -p solution2 -- run -- /bin/mount`, then `mount` on the host: compare.
 
+mod earlier;
+
+use earlier::*;
 use kit::prelude::*;
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::chdir;
-use nix::unistd::chroot;
-use nix::unistd::{execvp, fork, ForkResult, Pid};
+use nix::unistd::{fork, ForkResult};
 use std::convert::Infallible;
-use std::ffi::{CString, OsString};
 use std::path::Path;
 
 fn main() -> std::process::ExitCode {
@@ -28,10 +27,7 @@ fn run(args: RunArgs) -> Result<i32> {
     let container = Container::create(&args.container_dir())?;
     // A missing or refused image is bad input: leave no container directory behind.
     extract_image(&args, &container.rootfs()).inspect_err(|_| remove_container(&container))?;
-    explain!(
-        "copy this process: the copy will become the command",
-        "fork()"
-    );
+    explain!("fork()  # copy this process: the copy will become the command");
     // SAFETY: the runtime is single-threaded, so the child may run any code before it execs.
     match unsafe { fork() }.syscall("fork")? {
         ForkResult::Child => {
@@ -46,30 +42,6 @@ fn run(args: RunArgs) -> Result<i32> {
     }
 }
 
-/// Unpacks a fresh copy of the image: each container starts from the image as it was built.
-fn extract_image(args: &RunArgs, rootfs: &Path) -> Result<()> {
-    explain!(
-        "a fresh copy of the image is this container's root filesystem",
-        "extract {}.tar into {}",
-        args.image,
-        rootfs.display()
-    );
-    kit::image::extract(&args.image_dir(), &args.image, rootfs)
-}
-
-/// Deletes the container's directory once the command has ended. A failure here must not hide
-/// the command's exit code, so it is only reported.
-fn remove_container(container: &Container) {
-    explain!(
-        "the container is gone: delete its files",
-        "rm -r {}",
-        container.dir.display()
-    );
-    if let Err(err) = container.remove() {
-        eprintln!("{}: warning: {err:#}", kit::program_name());
-    }
-}
-
 /// In the child: set up the container, then become the command. Returns only on failure.
 fn child(args: &RunArgs, container: &Container) -> Result<Infallible> {
     let rootfs = &container.rootfs();
@@ -81,29 +53,9 @@ fn child(args: &RunArgs, container: &Container) -> Result<Infallible> {
     exec_command(&args.command)
 }
 
-/// Makes `rootfs` this process's `/`. chroot(2) does not change the working directory, which
-/// would stay outside the new root: chdir("/") moves it in.
-fn chroot_into(rootfs: &Path) -> Result<()> {
-    explain!(
-        "path lookups now start in the rootfs",
-        "chroot({:?})",
-        rootfs
-    );
-    chroot(rootfs).syscall(format!("chroot({rootfs:?})"))?;
-    explain!(
-        "move the working directory inside the new root",
-        "chdir(\"/\")"
-    );
-    chdir("/").syscall("chdir(\"/\")")?;
-    Ok(())
-}
-
 /// Gives this process its own copy of the mount table (mount_namespaces(7)).
 fn unshare_mount_namespace() -> Result<()> {
-    explain!(
-        "a private copy of the mount table for this process",
-        "unshare(CLONE_NEWNS)"
-    );
+    explain!("unshare(CLONE_NEWNS)  # a private copy of the mount table for this process");
     unshare(CloneFlags::CLONE_NEWNS).syscall("unshare(CLONE_NEWNS)")?;
     Ok(())
 }
@@ -112,18 +64,10 @@ fn unshare_mount_namespace() -> Result<()> {
 /// appear on the host too. MS_PRIVATE on every mount stops that (mount_namespaces(7), "Shared
 /// subtrees").
 fn make_mounts_private() -> Result<()> {
-    explain!(
-        "stop mount events from propagating to or from the host",
-        "mount(NULL, \"/\", NULL, MS_REC | MS_PRIVATE, NULL)"
-    );
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .syscall("mount(\"/\", MS_REC | MS_PRIVATE)")?;
+    explain!("mount(NULL, \"/\", NULL, MS_REC | MS_PRIVATE, NULL)  # no more mount propagation");
+    let flags = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
+    mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
+        .syscall("mount(\"/\", MS_REC | MS_PRIVATE)")?;
     Ok(())
 }
 
@@ -132,16 +76,12 @@ fn mount_proc(rootfs: &Path) -> Result<()> {
     let target = rootfs.join("proc");
     std::fs::create_dir_all(&target)?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    explain!(
-        "process information for the container",
-        "mount(\"proc\", {:?}, \"proc\", MS_NOSUID | MS_NODEV | MS_NOEXEC)",
-        target
-    );
+    explain!(r#"mount("proc", {target:?}, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # for ps"#);
     let mounted = mount(Some("proc"), &target, Some("proc"), flags, None::<&str>);
     // A procfs shows a PID namespace, and only a user namespace that owns that PID namespace
     // may mount one: rootless, until the container has a PID namespace of its own (level 5),
     // the host's /proc is all it can have.
-    if mounted == Err(Errno::EPERM) && !kit::image::maps_every_id() {
+    if mounted == Err(Errno::EPERM) && !kit::userns::maps_every_id() {
         return bind_host_proc(&target);
     }
     mounted.syscall(format!("mount proc on {target:?}"))?;
@@ -151,19 +91,10 @@ fn mount_proc(rootfs: &Path) -> Result<()> {
 /// What runc does for a rootless container that shares the host's PID namespace: bind the host's
 /// /proc. Recursively: in a user namespace the mounts below /proc are locked to it.
 fn bind_host_proc(target: &Path) -> Result<()> {
-    explain!(
-        "mounting a procfs was refused (EPERM): the host's /proc instead",
-        "mount(\"/proc\", {:?}, NULL, MS_BIND | MS_REC, NULL)",
-        target
-    );
-    mount(
-        Some("/proc"),
-        target,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .syscall(format!("bind-mount /proc onto {target:?}"))?;
+    explain!("mount(\"/proc\", {target:?}, NULL, MS_BIND | MS_REC, NULL)  # the host's /proc");
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+    mount(Some("/proc"), target, None::<&str>, flags, None::<&str>)
+        .syscall(format!("bind-mount /proc onto {target:?}"))?;
     Ok(())
 }
 
@@ -178,6 +109,15 @@ const DEVICES: &[(&str, u64, u64)] = &[
     ("tty", 5, 0),
 ];
 
+/// The links a program expects in /dev, as (link, target).
+const DEV_LINKS: &[(&str, &str)] = &[
+    ("ptmx", "pts/ptmx"),
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
+
 /// A tmpfs `/dev` with only the harmless devices, not the host's whole /dev (no disks!), plus a
 /// private devpts for terminals.
 fn mount_dev(rootfs: &Path) -> Result<()> {
@@ -185,11 +125,7 @@ fn mount_dev(rootfs: &Path) -> Result<()> {
     std::fs::create_dir_all(&dev)?;
     // Device nodes take no space: 64k is plenty, and caps what the container can write there.
     let options = "mode=755,size=64k";
-    explain!(
-        "an empty /dev, in memory",
-        "mount(\"tmpfs\", {:?}, \"tmpfs\", MS_NOSUID, {options:?})",
-        dev
-    );
+    explain!("mount(\"tmpfs\", {dev:?}, \"tmpfs\", MS_NOSUID, {options:?})  # an empty /dev");
     mount(
         Some("tmpfs"),
         &dev,
@@ -198,17 +134,14 @@ fn mount_dev(rootfs: &Path) -> Result<()> {
         Some(options),
     )
     .syscall(format!("mount tmpfs on {dev:?}"))?;
+    let names: Vec<&str> = DEVICES.iter().map(|&(name, _, _)| name).collect();
+    let (names, shown) = (names.join(","), dev.display());
+    explain!("mknod(\"{shown}/{{{names}}}\", S_IFCHR | 0666, ..)  # the device nodes");
     for &(name, major, minor) in DEVICES {
         make_device(&dev, name, major, minor)?;
     }
     mount_devpts(&dev)?;
-    for (link, target) in [
-        ("ptmx", "pts/ptmx"),
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-    ] {
+    for (link, target) in DEV_LINKS {
         std::os::unix::fs::symlink(target, dev.join(link))?;
     }
     Ok(())
@@ -218,11 +151,6 @@ fn mount_dev(rootfs: &Path) -> Result<()> {
 /// make one, else the host's own node, bind-mounted.
 fn make_device(dev: &Path, name: &str, major: u64, minor: u64) -> Result<()> {
     let path = dev.join(name);
-    explain!(
-        "a device node: opening it reaches the driver for major:minor",
-        "mknod({:?}, S_IFCHR | 0666, makedev({major}, {minor}))",
-        path
-    );
     let made = mknod(
         &path,
         SFlag::S_IFCHR,
@@ -245,18 +173,10 @@ fn make_device(dev: &Path, name: &str, major: u64, minor: u64) -> Result<()> {
 /// `path`. No new device is created: the container reaches only a node the user could already
 /// open on the host.
 fn bind_host_device(path: &Path, name: &str) -> Result<()> {
-    explain!(
-        "mknod was refused (EPERM): an empty file to mount the host's node on",
-        "open({:?}, O_WRONLY | O_CREAT | O_TRUNC, 0666)",
-        path
-    );
+    explain!("open({path:?}, O_WRONLY | O_CREAT | O_TRUNC, 0666)  # EPERM: bind the host's on it");
     std::fs::File::create(path).with_context(|| format!("creating {path:?}"))?;
     let host = format!("/dev/{name}");
-    explain!(
-        "the host's node, seen at this path",
-        "mount({host:?}, {:?}, NULL, MS_BIND, NULL)",
-        path
-    );
+    explain!("mount({host:?}, {path:?}, NULL, MS_BIND, NULL)  # the host's node, seen here");
     mount(
         Some(host.as_str()),
         path,
@@ -274,45 +194,9 @@ fn mount_devpts(dev: &Path) -> Result<()> {
     let pts = dev.join("pts");
     std::fs::create_dir_all(&pts)?;
     let options = "newinstance,ptmxmode=0666,mode=620";
-    explain!(
-        "a private set of pseudo-terminals",
-        "mount(\"devpts\", {:?}, \"devpts\", MS_NOSUID | MS_NOEXEC, {options:?})",
-        pts
-    );
-    mount(
-        Some("devpts"),
-        &pts,
-        Some("devpts"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some(options),
-    )
-    .syscall(format!("mount devpts on {pts:?}"))?;
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+    explain!(r#"mount("devpts", {pts:?}, "devpts", MS_NOSUID | MS_NOEXEC, {options:?})  # ptys"#);
+    mount(Some("devpts"), &pts, Some("devpts"), flags, Some(options))
+        .syscall(format!("mount devpts on {pts:?}"))?;
     Ok(())
-}
-
-/// Replaces this process's program with the command, searching PATH like a shell. On success
-/// execvp never returns: the only possible result is an error.
-fn exec_command(command: &[OsString]) -> Result<Infallible> {
-    let argv: Vec<CString> = kit::c_strings(command);
-    explain!(
-        "become the command; on success this never returns",
-        "execvp({:?}, {:?})",
-        argv[0],
-        argv
-    );
-    Ok(execvp(&argv[0], &argv).syscall(format!("execvp({:?})", argv[0]))?)
-}
-
-/// Waits for the command and turns how it ended into our exit code, as a shell does: its own
-/// exit code, or 128 + N when signal N killed it (waitpid(2), "WIFSIGNALED").
-fn wait_for(child: Pid) -> Result<i32> {
-    explain!("block until the command ends", "waitpid({child})");
-    loop {
-        match waitpid(child, None).syscall(format!("waitpid({child})"))? {
-            WaitStatus::Exited(_, code) => return Ok(code),
-            WaitStatus::Signaled(_, signal, _core_dumped) => return Ok(128 + signal as i32),
-            // Stopped and continued children are only reported when asked for: keep waiting.
-            _ => continue,
-        }
-    }
 }
