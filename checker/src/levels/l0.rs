@@ -64,7 +64,7 @@ pub const CHECKS: &[Check] = &[
         id: "L0.fork-exec.missing-command",
         level: 0,
         title: "a missing command gives exit code 127 and a one-line error",
-        hint: "When execvp fails, print one line to stderr and leave the child with status 127 (kit::exit_child does both); never unwrap() or panic.",
+        hint: "When execvp fails, print one line to stderr and leave the child with status 127: mark the exec error with .map_err(kit::cannot_exec) and kit::exit_child does both; never unwrap() or panic.",
         doc: EXEC,
         run: missing_command_is_127,
     },
