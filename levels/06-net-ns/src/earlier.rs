@@ -177,7 +177,7 @@ pub fn make_device(dev: &Path, name: &str, major: u64, minor: u64) -> Result<()>
 /// `path`. No new device is created: the container reaches only a node the user could already
 /// open on the host.
 pub fn bind_host_device(path: &Path, name: &str) -> Result<()> {
-    explain!("open({path:?}, O_WRONLY | O_CREAT | O_TRUNC, 0666)  # EPERM: bind the host's on it");
+    explain!("open({path:?}, O_WRONLY | O_CREAT | O_TRUNC, 0666)  # rootless: bind, not mknod");
     std::fs::File::create(path).with_context(|| format!("creating {path:?}"))?;
     let host = format!("/dev/{name}");
     explain!("mount({host:?}, {path:?}, NULL, MS_BIND, NULL)  # the host's node, seen here");
