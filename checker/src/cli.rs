@@ -19,8 +19,8 @@ use std::time::Instant;
 #[command(
     name = "checker",
     about = "Checks a rubber-crab level: `checker level3` runs the checks of levels 0 to 3.",
-    override_usage = "checker levelN|all [--solution | --runtime PATH] [--keep-going] [--format human|json] [--timeout SECS] [--rootless]\n       checker list\n       checker hint [levelN] [--all]\n       checker watch [levelN] [--poll] [--rootless]\n       checker image build",
-    after_help = "Examples:\n  cargo run -p checker -- level0\n  cargo run -p checker -- level3 --solution\n  cargo run -p checker -- level2 --runtime ./my-runtime\n  cargo run -p checker -- list\n  cargo run -p checker -- hint level3\n  cargo run -p checker -- watch"
+    override_usage = "checker levelN|all [--solution | --runtime PATH] [--keep-going] [--format human|json] [--timeout SECS] [--rootless]\n       checker list\n       checker hint [levelN] [--all]\n       checker watch [levelN] [--poll] [--rootless]\n       checker image build\n       checker room DIR [--format human|json]",
+    after_help = "Examples:\n  cargo run -p checker -- level0\n  cargo run -p checker -- level3 --solution\n  cargo run -p checker -- level2 --runtime ./my-runtime\n  cargo run -p checker -- list\n  cargo run -p checker -- hint level3\n  cargo run -p checker -- watch\n  cargo run -p checker -- room reports/"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -54,6 +54,15 @@ enum Command {
     Image {
         #[command(subcommand)]
         action: ImageAction,
+    },
+    /// The room at a glance, from one `--format json` report per attendee in DIR: who is at
+    /// which level, the checks most fail, the machines that cannot run a level.
+    Room {
+        /// The directory of reports: `NAME.json` for each attendee NAME.
+        dir: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: crate::options::Format,
     },
     #[command(name = "__sandbox-hold", hide = true)]
     SandboxHold {
@@ -105,6 +114,7 @@ fn run(command: Command) -> Result<u8> {
         Command::Image {
             action: ImageAction::Build,
         } => build_image(),
+        Command::Room { dir, format } => crate::room::room(&dir, format),
         Command::Check(words) => check(words),
     }
 }

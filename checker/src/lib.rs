@@ -18,6 +18,7 @@ pub mod options;
 pub mod prepare;
 pub mod progress;
 pub mod report;
+pub mod room;
 pub mod rootless;
 pub mod run;
 pub mod sandbox;
