@@ -45,26 +45,35 @@ fn who_is_where(attendees: &[Attendee]) -> String {
         .max()
         .unwrap_or(0)
         .clamp("attendee".len(), NAME_WIDTH);
-    let row = |name: &str, passed: &str, working: &str, failed: &str, machine: &str| {
+    let rows: Vec<[String; 5]> = attendees
+        .iter()
+        .map(|a| {
+            let passed = a.passed.map_or("-".to_string(), |n| format!("level {n}"));
+            let working = match a.working_on.and_then(kit::ladder::level) {
+                Some(level) => format!("level {} {}", level.number, level.dir),
+                None => "every level passed".to_string(),
+            };
+            let failed = (a.summary.failed + a.summary.errors).to_string();
+            [a.name.clone(), passed, working, failed, machine(a)]
+        })
+        .collect();
+    let working_width = rows
+        .iter()
+        .map(|row| row[2].chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("working on".len());
+    let line = |[name, passed, working, failed, machine]: &[String; 5]| {
         let line = format!(
-            "  {:<name_width$}  {passed:<7}  {working:<19}  {failed:>6}  {machine}",
+            "  {:<name_width$}  {passed:<7}  {working:<working_width$}  {failed:>6}  {machine}",
             cut(name, name_width)
         );
         format!("{}\n", cut(line.trim_end(), WIDTH))
     };
-    out.push_str(
-        &row("attendee", "passed", "working on", "failed", "machine")
-            .dimmed()
-            .to_string(),
-    );
-    for a in attendees {
-        let passed = a.passed.map_or("-".to_string(), |n| format!("level {n}"));
-        let working = match a.working_on.and_then(kit::ladder::level) {
-            Some(level) => format!("level {} {}", level.number, level.dir),
-            None => "every level passed".to_string(),
-        };
-        let failed = (a.summary.failed + a.summary.errors).to_string();
-        out.push_str(&row(&a.name, &passed, &working, &failed, &machine(a)));
+    let header = ["attendee", "passed", "working on", "failed", "machine"].map(String::from);
+    out.push_str(&line(&header).dimmed().to_string());
+    for row in &rows {
+        out.push_str(&line(row));
     }
     out
 }
@@ -85,12 +94,14 @@ fn most_failed(failing: &[Failing]) -> String {
         out.push_str("  none: every check that ran passed\n");
         return out;
     }
-    for f in failing.iter().take(FAILING_SHOWN) {
+    let shown = &failing[..failing.len().min(FAILING_SHOWN)];
+    let id_width = shown.iter().map(|f| f.id.len()).max().unwrap_or(0);
+    for f in shown {
         let counted = format!("{:>3} / {:<3}", f.failed, f.decided);
-        let start = format!("  {counted}  {}  ", f.id);
+        let start = format!("  {counted}  {:<id_width$}  ", f.id);
         let title = cut(&f.title, WIDTH.saturating_sub(start.chars().count()));
         out.push_str(&format!(
-            "  {}  {}  {}\n",
+            "  {}  {:<id_width$}  {}\n",
             counted.red(),
             f.id,
             title.dimmed()
