@@ -71,7 +71,7 @@ fn who_is_where(attendees: &[Attendee]) -> String {
         format!("{}\n", cut(line.trim_end(), WIDTH))
     };
     let header = ["attendee", "passed", "working on", "failed", "machine"].map(String::from);
-    out.push_str(&line(&header).dimmed().to_string());
+    out.push_str(&dimmed(&line(&header)));
     for row in &rows {
         out.push_str(&line(row));
     }
@@ -139,6 +139,15 @@ fn cannot_run(blocked: &[Blocked]) -> String {
         out.push_str(&indented(&what, 2, 6));
     }
     out
+}
+
+/// Each line of `lines` dimmed, the line ends left plain (a terminal may not reset colour at a
+/// line's end).
+fn dimmed(lines: &str) -> String {
+    lines
+        .lines()
+        .map(|line| format!("{}\n", line.dimmed()))
+        .collect()
 }
 
 /// `1 report`, `3 reports`.
