@@ -209,6 +209,7 @@ fn the_room_reads_what_the_checker_writes() {
 
 #[test]
 fn a_file_that_is_not_a_report_is_listed_as_unreadable() {
+    crate::report::set_colour(false);
     let dir = tempfile::tempdir().unwrap();
     let good = report("level0", &up_to(0, Pass), &[]);
     let as_json = |r: &Report| {
@@ -286,4 +287,19 @@ fn every_line_of_the_table_fits_100_columns() {
         );
     }
     assert!(table.contains("an-attendee-wit…"), "{table}");
+}
+
+#[test]
+fn an_empty_room_says_how_attendees_make_their_report() {
+    crate::report::set_colour(false);
+    let dir = tempfile::tempdir().unwrap();
+    let room = Room::read(dir.path()).unwrap();
+    let table = table::render(&room);
+    assert!(table.starts_with("The room: 0 reports from "), "{table}");
+    assert!(
+        table.contains(
+            "no reports yet: each attendee runs `checker levelN --format json > $(hostname).json`"
+        ),
+        "{table}"
+    );
 }
