@@ -62,6 +62,8 @@ fn start(
     let mut command = Command::new(presenterm);
     command
         .arg("--validate-overflows")
+        // As presented (slides/README.md): a demo's slide shows that it can run.
+        .arg("--enable-snippet-execution")
         .arg(deck)
         // The defaults, not whoever runs the tests' own config (its theme may change the sizes).
         .env("XDG_CONFIG_HOME", config)
