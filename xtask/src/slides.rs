@@ -4,8 +4,8 @@
 //!   `slides/intro.md` and `slides/closing.md`;
 //! - every deck has front matter (`title`, `sub_title`, `author: rubber-crab`), slides separated by
 //!   `<!-- end_slide -->`, and on each slide a speaker note that says how long it takes (`~4 min`);
-//! - every ```` ```bash +exec ```` demo runs as root from the workspace root, exits 0 and leaves no
-//!   mount or process behind;
+//! - every ```` ```bash +exec ```` demo runs as root, as presenterm runs it (from the deck's
+//!   directory, `slides/`), exits 0 and leaves no mount or process behind;
 //! - no slide overflows a 100×30 terminal, as presenterm itself judges it (`overflow.rs`).
 
 mod overflow;
@@ -24,6 +24,9 @@ const SPEAKER_NOTE: &str = "<!-- speaker_note:";
 const DEMO_TIMEOUT_SECS: &str = "120";
 /// Set in each demo's environment, to find what it left running.
 const DEMO_MARK: &str = "RUBBER_CRAB_SLIDE_DEMO";
+/// presenterm runs a bash snippet's lines starting with this but does not show them
+/// (`hidden_line_prefix` in its `executors.yaml`).
+const HIDDEN_LINE: &str = "/// ";
 
 /// The decks the workshop needs, in the order they are given.
 fn required_decks() -> Vec<String> {
@@ -153,8 +156,9 @@ fn demos(deck: &str) -> Vec<Demo> {
             .take_while(|l| !l.trim_start().starts_with("```"))
             .collect();
         if runs {
-            // presenterm hides lines starting with `# ` from the slide but runs them.
-            let script = body.iter().map(|l| l.strip_prefix("# ").unwrap_or(l));
+            let script = body
+                .iter()
+                .map(|l| l.strip_prefix(HIDDEN_LINE).unwrap_or(l));
             demos.push(Demo {
                 line: n + 1,
                 script: script.collect::<Vec<_>>().join("\n"),
@@ -164,13 +168,13 @@ fn demos(deck: &str) -> Vec<Demo> {
     demos
 }
 
-/// The mount points of this mount namespace.
-fn mount_points() -> BTreeSet<String> {
+/// The mounts of this mount namespace: each mount's id (new for each mount, even over the same
+/// path) and where it is.
+fn mounts() -> BTreeSet<(String, String)> {
     let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    table
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(String::from)
+    let fields = table.lines().map(|l| l.split(' ').collect::<Vec<_>>());
+    fields
+        .filter_map(|f| Some((f.first()?.to_string(), f.get(4)?.to_string())))
         .collect()
 }
 
@@ -199,17 +203,24 @@ fn leftovers(group: u32, mark: &str) -> Vec<String> {
     left
 }
 
-/// Runs one demo like presenterm does (bash, from the workspace root) and says what went wrong.
-fn run_demo(root: &Path, deck: &str, demo: &Demo) -> Result<(), String> {
+/// Runs one demo of `deck` as presenterm does (`bash script.sh`, from the deck's directory) and
+/// says what went wrong.
+fn run_demo(deck: &Path, demo: &Demo) -> Result<(), String> {
     use std::os::unix::process::CommandExt;
-    let mark = format!("{DEMO_MARK}={deck}:{}", demo.line);
-    let before = mount_points();
+    let place = format!("{}:{}", deck.display(), demo.line);
+    let mark = format!("{DEMO_MARK}={place}");
+    let script =
+        tempfile::NamedTempFile::new().map_err(|e| format!("cannot write the script: {e}"))?;
+    std::fs::write(script.path(), &demo.script)
+        .map_err(|e| format!("cannot write the script: {e}"))?;
+    let before = mounts();
     // Files, not pipes: a process the demo left behind may hold them open forever.
     let (stdout, stderr) = (output_file()?, output_file()?);
     let mut child = Command::new("timeout")
-        .args([DEMO_TIMEOUT_SECS, "bash", "-c", &demo.script])
-        .current_dir(root)
-        .env(DEMO_MARK, mark.split_once('=').map_or("", |(_, v)| v))
+        .args([DEMO_TIMEOUT_SECS, "bash"])
+        .arg(script.path())
+        .current_dir(deck.parent().unwrap_or(Path::new(".")))
+        .env(DEMO_MARK, &place)
         .process_group(0)
         .stdout(clone(&stdout)?)
         .stderr(clone(&stderr)?)
@@ -222,17 +233,15 @@ fn run_demo(root: &Path, deck: &str, demo: &Demo) -> Result<(), String> {
     if !status.success() {
         problems.push(format!("exited with {status}"));
     }
-    let after = mount_points();
-    let added: Vec<&String> = after.difference(&before).collect();
+    let after = mounts();
+    let added: Vec<&String> = after.difference(&before).map(|(_, at)| at).collect();
     if !added.is_empty() {
         problems.push(format!("left mounts behind: {added:?}"));
     }
     // A container's last process may still be on its way out: give it a moment.
+    let grace = std::time::Instant::now() + std::time::Duration::from_secs(2);
     let mut running = leftovers(group, &mark);
-    for _ in 0..20 {
-        if running.is_empty() {
-            break;
-        }
+    while !running.is_empty() && std::time::Instant::now() < grace {
         std::thread::sleep(std::time::Duration::from_millis(100));
         running = leftovers(group, &mark);
     }
@@ -296,7 +305,7 @@ fn every_level_has_a_deck_with_front_matter_and_timed_notes() {
 fn a_deck_without_front_matter_separators_or_timings_is_caught() {
     let good = "---\ntitle: t\nsub_title: s\nauthor: rubber-crab\n---\n\
         <!-- speaker_note: ~2 min -->\n<!-- end_slide -->\n\
-        ```bash +exec\n<!-- end_slide -->\n# hidden\necho hi\n```\n\
+        ```bash +exec\n<!-- end_slide -->\n/// hidden\necho hi\n```\n\
         <!-- speaker_note: the demo. ~1.5 min -->\n<!-- end_slide -->\n";
     assert_eq!(format_problems(good), Vec::<String>::new());
     assert_eq!(
@@ -347,7 +356,7 @@ fn every_demo_in_the_decks_runs_as_root_and_leaves_nothing_behind() {
             .display()
             .to_string();
         for demo in demos(&text) {
-            if let Err(why) = run_demo(root, &name, &demo) {
+            if let Err(why) = run_demo(&deck, &demo) {
                 failures.push(format!("{name}:{}: the demo {why}", demo.line));
             }
         }
@@ -357,21 +366,35 @@ fn every_demo_in_the_decks_runs_as_root_and_leaves_nothing_behind() {
 
 #[test]
 fn a_failing_or_lingering_demo_is_caught() {
-    let root = std::env::temp_dir();
+    let deck = std::env::temp_dir().join("t.md");
     let demo = |script: &str| Demo {
         line: 7,
         script: script.to_string(),
     };
-    assert_eq!(run_demo(&root, "t.md", &demo("echo fine")), Ok(()));
-    let failed = run_demo(&root, "t.md", &demo("echo out; exit 3")).unwrap_err();
+    assert_eq!(run_demo(&deck, &demo("echo fine")), Ok(()));
+    // From the deck's directory, as presenterm runs it: not from the workspace root.
+    let dir = std::env::temp_dir()
+        .canonicalize()
+        .expect("the temporary directory");
+    let here = format!("test \"$(pwd -P)\" = '{}'", dir.display());
+    assert_eq!(run_demo(&deck, &demo(&here)), Ok(()));
+    let failed = run_demo(&deck, &demo("echo out; exit 3")).unwrap_err();
     assert!(
         failed.starts_with("exited with exit status: 3") && failed.contains("out"),
         "{failed}"
     );
     // Out of its process group, but marked: still found.
-    let lingering = run_demo(&root, "t.md", &demo("setsid sleep 3 &")).unwrap_err();
+    let lingering = run_demo(&deck, &demo("setsid sleep 60 & echo \"pid $!\"")).unwrap_err();
+    let pid = lingering
+        .split("pid ")
+        .nth(1)
+        .and_then(|p| p.lines().next());
+    let pid: i32 = pid
+        .and_then(|p| p.parse().ok())
+        .expect("the demo's pid line");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
     assert!(
-        lingering.contains("left processes running") && lingering.contains("(sleep)"),
+        lingering.contains(&format!("left processes running: [\"{pid} (sleep)\"]")),
         "{lingering}"
     );
 }
