@@ -397,4 +397,16 @@ fn a_failing_or_lingering_demo_is_caught() {
         lingering.contains(&format!("left processes running: [\"{pid} (sleep)\"]")),
         "{lingering}"
     );
+    if is_root() {
+        let at = tempfile::tempdir().expect("a mount point");
+        let at = at.path().display();
+        let mounting = run_demo(&deck, &demo(&format!("mount -t tmpfs slides-test {at}")));
+        let unmounted = Command::new("umount").arg(at.to_string()).status();
+        assert!(unmounted.is_ok_and(|s| s.success()), "umount {at}");
+        let mounting = mounting.unwrap_err();
+        assert!(
+            mounting.starts_with(&format!("left mounts behind: [\"{at}\"]")),
+            "{mounting}"
+        );
+    }
 }
