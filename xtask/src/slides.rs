@@ -222,6 +222,8 @@ fn run_demo(deck: &Path, demo: &Demo) -> Result<(), String> {
         .current_dir(deck.parent().unwrap_or(Path::new(".")))
         .env(DEMO_MARK, &place)
         .process_group(0)
+        // A demo that waits for input would wait forever: it gets none.
+        .stdin(std::process::Stdio::null())
         .stdout(clone(&stdout)?)
         .stderr(clone(&stderr)?)
         .spawn()
