@@ -230,21 +230,32 @@ fn no_slide_overflows_a_100x30_terminal() {
 }
 
 #[test]
-fn a_slide_too_long_for_100x30_is_caught() {
-    let Some(presenterm) = presenterm_or_skip("a_slide_too_long_for_100x30_is_caught") else {
+fn a_slide_too_tall_or_too_wide_for_100x30_is_caught_and_one_that_fits_is_not() {
+    let Some(presenterm) = presenterm_or_skip("a_slide_too_tall_or_too_wide_for_100x30_is_caught")
+    else {
         return;
     };
-    let fixture = kit::paths::workspace_root().join("slides/fixtures/overflow.md");
-    let verdict = fits(&presenterm, &fixture);
-    assert!(
-        verdict
-            .as_ref()
-            .is_err_and(|e| e.contains("overflows vertically on slide 2")),
-        "{verdict:?}"
-    );
-    // The fixture is a well-formed deck: only its length is wrong.
-    let deck = std::fs::read_to_string(&fixture).expect("reading the fixture");
-    assert_eq!(super::format_problems(&deck), Vec::<String>::new());
+    // presenterm counts the title slide that the front matter makes: the fixtures' second
+    // slide is its slide 3.
+    let fits_exactly = kit::paths::workspace_root().join("slides/fixtures/fits.md");
+    assert_eq!(fits(&presenterm, &fits_exactly), Ok(()));
+    let fixtures = [
+        ("overflow.md", "overflows vertically on slide 3"),
+        ("too-wide.md", "overflows horizontally on slide 3"),
+    ];
+    for (fixture, error) in fixtures {
+        let fixture = kit::paths::workspace_root()
+            .join("slides/fixtures")
+            .join(fixture);
+        let verdict = fits(&presenterm, &fixture);
+        assert!(
+            verdict.as_ref().is_err_and(|e| e.contains(error)),
+            "{verdict:?}"
+        );
+        // The fixture is a well-formed deck: only its size is wrong.
+        let deck = std::fs::read_to_string(&fixture).expect("reading the fixture");
+        assert_eq!(super::format_problems(&deck), Vec::<String>::new());
+    }
 }
 
 #[test]
