@@ -278,6 +278,13 @@ fn read_back(mut file: std::fs::File) -> String {
     text
 }
 
+/// Says a test was skipped where it is seen: on stderr itself, which the test harness does not
+/// capture (it captures `eprintln!`).
+fn say_skipped(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
 fn is_root() -> bool {
     std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").expect("procfs")) == 0
 }
@@ -333,7 +340,10 @@ fn a_deck_without_front_matter_separators_or_timings_is_caught() {
 #[test]
 fn every_demo_in_the_decks_runs_as_root_and_leaves_nothing_behind() {
     if !is_root() {
-        eprintln!("skipped every_demo_in_the_decks_runs_as_root_and_leaves_nothing_behind: needs root (CI runs it)");
+        say_skipped(
+            "every_demo_in_the_decks_runs_as_root_and_leaves_nothing_behind",
+            "needs root (CI runs it)",
+        );
         return;
     }
     let root = &kit::paths::workspace_root();
