@@ -3,7 +3,9 @@
 //! too wide, shows "Error loading presentation: presentation overflows vertically on slide N"
 //! instead of the first slide. It never exits on its own and needs a terminal, so it runs under a
 //! pseudo-terminal of that size; this side plays the terminal (it answers presenterm's capability
-//! queries), reads the screen until it stops changing, then presses `q`.
+//! queries), reads the screen until it stops changing, then presses `q`. A deck presenterm cannot
+//! load (a one-line speaker note with a `: ` in it, a bad front matter) fails the same way, with
+//! presenterm's own error: this is also the test that every deck parses.
 
 use std::fs::File;
 use std::io::{Read, Write};
