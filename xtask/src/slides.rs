@@ -47,6 +47,14 @@ fn decks(root: &Path) -> Vec<PathBuf> {
     decks
 }
 
+/// A deck's path as messages show it: from the workspace root.
+fn shown(root: &Path, deck: &Path) -> String {
+    deck.strip_prefix(root)
+        .unwrap_or(deck)
+        .display()
+        .to_string()
+}
+
 /// One slide: the deck's line it starts on, and its text.
 struct Slide {
     line: usize,
@@ -304,7 +312,7 @@ fn every_level_has_a_deck_with_front_matter_and_timed_notes() {
     for deck in decks(&root) {
         let text = std::fs::read_to_string(&deck).expect("reading a deck");
         for problem in format_problems(&text) {
-            problems.push(format!("{}: {problem}", deck.display()));
+            problems.push(format!("{}: {problem}", shown(&root, &deck)));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -362,11 +370,7 @@ fn every_demo_in_the_decks_runs_as_root_and_leaves_nothing_behind() {
     let mut failures = Vec::new();
     for deck in decks(root) {
         let text = std::fs::read_to_string(&deck).expect("reading a deck");
-        let name = deck
-            .strip_prefix(root)
-            .unwrap_or(&deck)
-            .display()
-            .to_string();
+        let name = shown(root, &deck);
         for demo in demos(&text) {
             if let Err(why) = run_demo(&deck, &demo) {
                 failures.push(format!("{name}:{}: the demo {why}", demo.line));

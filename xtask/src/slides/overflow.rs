@@ -190,7 +190,14 @@ fn fits(presenterm: &Path, deck: &Path) -> Result<(), String> {
     let flat = screen.split_whitespace().collect::<Vec<_>>().join(" ");
     if let Some(at) = ERROR_HEADINGS.iter().find_map(|h| flat.find(h)) {
         let error: String = flat[at..].chars().take(200).collect();
-        return Err(format!("presenterm says: {error}"));
+        // Say how presenterm counts, and what overflowing means, where it says "on slide N".
+        let help = if error.contains("overflows") {
+            " (slide 1 is the title slide the front matter makes; on 100 columns a code line \
+             holds 70 characters: slides/README.md, \"Writing a slide\")"
+        } else {
+            ""
+        };
+        return Err(format!("presenterm says: {error}{help}"));
     }
     if !ran {
         return Err(format!(
@@ -225,7 +232,7 @@ fn no_slide_overflows_a_100x30_terminal() {
         .filter_map(|deck| {
             fits(&presenterm, deck)
                 .err()
-                .map(|e| format!("{}: {e}", deck.display()))
+                .map(|e| format!("{}: {e}", super::shown(&root, deck)))
         })
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
