@@ -118,7 +118,59 @@ fn format_problems(deck: &str) -> Vec<String> {
             ));
         }
     }
+    for (line, width) in wide_tables(deck) {
+        problems.push(format!(
+            "the table at line {line} is {width} columns wide: on 100 columns presenterm shows \
+             {TABLE_COLUMNS} and wraps the rest (it does not call that an overflow)"
+        ));
+    }
     problems
+}
+
+/// The widest table row presenterm shows whole on 100 columns: its default theme keeps 8% of the
+/// width as margin on each side. A wider table wraps into a mess, and `--validate-overflows`
+/// does not say so.
+const TABLE_COLUMNS: usize = 84;
+
+/// The tables of a deck too wide for the slide: the line each starts on and its width.
+fn wide_tables(deck: &str) -> Vec<(usize, usize)> {
+    let mut wide = Vec::new();
+    let mut table: Option<(usize, Vec<usize>)> = None;
+    let mut fenced = false;
+    for (n, line) in deck.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        }
+        let row = line.trim();
+        if fenced || !row.starts_with('|') {
+            wide.extend(table.take().and_then(|t| too_wide(&t)));
+            continue;
+        }
+        // The row under the header (`|---|---|`) is drawn as a line as wide as the others.
+        if row.chars().all(|c| matches!(c, '|' | '-' | ':' | ' ')) {
+            continue;
+        }
+        let cells = row
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().replace('`', ""));
+        let widths: Vec<usize> = cells.map(|c| c.chars().count()).collect();
+        let (_, columns) = table.get_or_insert((n + 1, Vec::new()));
+        for (i, width) in widths.into_iter().enumerate() {
+            match columns.get_mut(i) {
+                Some(column) => *column = (*column).max(width),
+                None => columns.push(width),
+            }
+        }
+    }
+    wide.extend(table.and_then(|t| too_wide(&t)));
+    wide
+}
+
+/// A table's line and width if it is too wide: its columns, and ` │ ` between them.
+fn too_wide((line, columns): &(usize, Vec<usize>)) -> Option<(usize, usize)> {
+    let width = columns.iter().sum::<usize>() + 3 * columns.len().saturating_sub(1);
+    (width > TABLE_COLUMNS).then_some((*line, width))
 }
 
 /// The text of each speaker note of a slide.
@@ -343,6 +395,24 @@ fn a_deck_without_front_matter_separators_or_timings_is_caught() {
     let no_author = good.replace("author: rubber-crab", "author: someone");
     assert!(format_problems(&no_author)[0].contains("author: rubber-crab"));
     assert!(has_timing("intro ~ 4 min") && !has_timing("~min") && !has_timing("4 min"));
+
+    // Columns are as wide as their widest cell, wherever it is; backticks are not shown.
+    let cell = |n: usize| "z".repeat(n);
+    let table = format!(
+        "| a | `b` |\n|---|---|\n| {} | b |\n| a | {} |\n",
+        cell(40),
+        cell(41)
+    );
+    assert_eq!(wide_tables(&table), vec![]);
+    let wider = table.replace(&cell(41), &cell(42));
+    assert_eq!(wide_tables(&wider), vec![(1, 85)]);
+    let problems = format_problems(&(good.to_string() + &wider));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("line 15 is 85 columns wide")),
+        "{problems:?}"
+    );
 }
 
 #[test]
