@@ -6,7 +6,8 @@
 //!   `<!-- end_slide -->`, and on each slide a speaker note that says how long it takes (`~4 min`);
 //! - every ```` ```bash +exec ```` demo runs as root, as presenterm runs it (from the deck's
 //!   directory, `slides/`), exits 0 and leaves no mount or process behind;
-//! - no slide overflows a 100×30 terminal, as presenterm itself judges it (`overflow.rs`).
+//! - no slide overflows a 100×30 terminal, as presenterm itself judges it (`overflow.rs`), and no
+//!   table is wider than the 84 columns presenterm gives it there (which it does not check).
 
 mod overflow;
 
