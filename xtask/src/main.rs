@@ -5,6 +5,8 @@ mod bench;
 mod generate;
 #[cfg(test)]
 mod guides;
+#[cfg(test)]
+mod slides;
 mod template;
 #[cfg(test)]
 mod transcripts;

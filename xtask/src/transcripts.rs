@@ -191,11 +191,13 @@ fn is_assignment(command: &str) -> bool {
     })
 }
 
-/// Runs every guide's transcripts with one flavour of image; returns the failures, each naming
-/// the guide and the line.
+/// Held by a test while it runs commands as root that use the workspace's image and `/tmp/c`
+/// (the guides' transcripts, the slides' demos): tests run in parallel threads.
+pub(crate) static DEMO_HOST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Rebuilds the workspace's demo image (`target/rubber-crab/images/busybox.tar`, the one the
 /// guides name) from `flavour`'s tools: `busybox`, or `host` for the host's own.
-fn build_image(root: &Path, flavour: &str) {
+pub(crate) fn build_image(root: &Path, flavour: &str) {
     let built = Command::new("cargo")
         .args(["run", "-q", "-p", "checker", "--", "image", "build"])
         .current_dir(root)
@@ -208,6 +210,8 @@ fn build_image(root: &Path, flavour: &str) {
     );
 }
 
+/// Runs every guide's transcripts with one flavour of image; returns the failures, each naming
+/// the guide and the line.
 fn run_guides(root: &Path, flavour: &str) -> Vec<String> {
     // The guides name the workspace's own image, so that is the one built in this flavour
     // (beforehand: a first run would build it and say so, which the guides show as prose).
@@ -253,6 +257,7 @@ fn every_transcript_in_the_guides_runs_as_shown() {
         return;
     }
     let root = &kit::paths::workspace_root();
+    let _turn = DEMO_HOST.lock();
     // One flavour after the other: the transcripts share /tmp/c and look for their processes.
     let mut failures = run_guides(root, "host");
     failures.extend(run_guides(root, "busybox"));
