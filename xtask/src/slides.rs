@@ -151,6 +151,8 @@ fn wide_tables(deck: &str) -> Vec<(usize, usize)> {
         if row.chars().all(|c| matches!(c, '|' | '-' | ':' | ' ')) {
             continue;
         }
+        // `\|` is a pipe inside a cell, drawn as one `|`: not a column.
+        let row = row.replace("\\|", "\u{1}");
         let cells = row
             .trim_matches('|')
             .split('|')
@@ -407,6 +409,13 @@ fn a_deck_without_front_matter_separators_or_timings_is_caught() {
     assert_eq!(wide_tables(&table), vec![]);
     let wider = table.replace(&cell(41), &cell(42));
     assert_eq!(wide_tables(&wider), vec![(1, 85)]);
+    // An escaped pipe is one character of its cell, not a column: 40 + 3 + (39 + 1 + 1) = 84.
+    let escaped = table.replace(&cell(41), &format!("{} \\| z", cell(37)));
+    assert_eq!(wide_tables(&escaped), vec![]);
+    assert_eq!(
+        wide_tables(&escaped.replace(" \\| z", " \\| zz")),
+        vec![(1, 85)]
+    );
     let problems = format_problems(&(good.to_string() + &wider));
     assert!(
         problems
