@@ -112,6 +112,15 @@ fn format_problems(deck: &str) -> Vec<String> {
         ));
     }
     for slide in &slides {
+        for note in speaker_notes(&slide.text) {
+            if let Err(why) = note_as_presenterm_reads_it(note) {
+                problems.push(format!(
+                    "a speaker note of the slide at line {} is not YAML, and presenterm drops it \
+                     without a word ({why}): write `{SPEAKER_NOTE} |`, then the note indented",
+                    slide.line
+                ));
+            }
+        }
         if !speaker_notes(&slide.text).iter().any(|n| has_timing(n)) {
             problems.push(format!(
                 "the slide at line {} has no speaker note with a timing (`{SPEAKER_NOTE} … ~3 min -->`)",
@@ -183,6 +192,17 @@ fn speaker_notes(slide: &str) -> Vec<&str> {
         .skip(1)
         .filter_map(|rest| rest.split_once("-->").map(|(note, _)| note))
         .collect()
+}
+
+/// A comment command is YAML (`speaker_note: text`): presenterm parses it with serde_yaml, and a
+/// note that does not parse (a `: ` inside a plain multi-line note, say) is not shown.
+fn note_as_presenterm_reads_it(note: &str) -> Result<String, String> {
+    let command: serde_yaml::Value =
+        serde_yaml::from_str(&format!("speaker_note:{note}")).map_err(|e| e.to_string())?;
+    command["speaker_note"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| "the note is not text".to_string())
 }
 
 /// Whether a note says how long its slide takes: `~` and a number of minutes (`~4 min`, `~1.5 min`).
@@ -398,6 +418,17 @@ fn a_deck_without_front_matter_separators_or_timings_is_caught() {
     let no_author = good.replace("author: rubber-crab", "author: someone");
     assert!(format_problems(&no_author)[0].contains("author: rubber-crab"));
     assert!(has_timing("intro ~ 4 min") && !has_timing("~min") && !has_timing("4 min"));
+    // A plain note with `: ` in it is not YAML; the same text as a block scalar is.
+    let plain = good.replacen(SPEAKER_NOTE, &format!("{SPEAKER_NOTE} Ask: why?"), 1);
+    assert!(
+        format_problems(&plain)[0].contains("is not YAML"),
+        "{plain}"
+    );
+    let block = " |\n  ~2 min. Ask: why?\n";
+    assert_eq!(
+        note_as_presenterm_reads_it(block).unwrap(),
+        "~2 min. Ask: why?\n"
+    );
 
     // Columns are as wide as their widest cell, wherever it is; backticks are not shown.
     let cell = |n: usize| "z".repeat(n);
