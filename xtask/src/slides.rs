@@ -128,6 +128,12 @@ fn format_problems(deck: &str) -> Vec<String> {
             ));
         }
     }
+    for (line, width) in wrapped_code_lines(deck) {
+        problems.push(format!(
+            "the code line at line {line} is {width} columns wide: on 100 columns presenterm \
+             shows {CODE_COLUMNS} and wraps the rest (it calls an overflow only past 70)"
+        ));
+    }
     for (line, width) in wide_tables(deck) {
         problems.push(format!(
             "the table at line {line} is {width} columns wide: on 100 columns presenterm shows \
@@ -135,6 +141,29 @@ fn format_problems(deck: &str) -> Vec<String> {
         ));
     }
     problems
+}
+
+/// The widest code line presenterm shows whole on 100 columns: a longer one is wrapped (seen in
+/// its HTML export at 100 columns: 66 characters, then the rest on a line of its own), and
+/// `--validate-overflows` only objects past 70.
+const CODE_COLUMNS: usize = 66;
+
+/// The shown lines of code blocks longer than [`CODE_COLUMNS`]: each line number and width. A
+/// demo's hidden `/// ` lines are not shown.
+fn wrapped_code_lines(deck: &str) -> Vec<(usize, usize)> {
+    let mut fenced = false;
+    let mut wrapped = Vec::new();
+    for (n, line) in deck.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        let width = line.chars().count();
+        if fenced && !line.starts_with("/// ") && width > CODE_COLUMNS {
+            wrapped.push((n + 1, width));
+        }
+    }
+    wrapped
 }
 
 /// The widest table row presenterm shows whole on 100 columns: its default theme keeps 8% of the
@@ -440,6 +469,18 @@ fn a_deck_without_front_matter_separators_or_timings_is_caught() {
     assert_eq!(wide_tables(&table), vec![]);
     let wider = table.replace(&cell(41), &cell(42));
     assert_eq!(wide_tables(&wider), vec![(1, 85)]);
+    // A code line of 66 characters is shown whole, 67 wrap; hidden lines do not count.
+    let code = format!(
+        "text {}\n```\n{}\n/// {}\n```\n",
+        "t".repeat(90),
+        "c".repeat(66),
+        "h".repeat(90)
+    );
+    assert_eq!(wrapped_code_lines(&code), vec![]);
+    assert_eq!(
+        wrapped_code_lines(&code.replace(&"c".repeat(66), &"c".repeat(67))),
+        vec![(3, 67)]
+    );
     // An escaped pipe is one character of its cell, not a column: 40 + 3 + (39 + 1 + 1) = 84.
     let escaped = table.replace(&cell(41), &format!("{} \\| z", cell(37)));
     assert_eq!(wide_tables(&escaped), vec![]);

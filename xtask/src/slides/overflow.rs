@@ -261,9 +261,14 @@ fn a_slide_too_tall_or_too_wide_for_100x30_is_caught_and_one_that_fits_is_not() 
             verdict.as_ref().is_err_and(|e| e.contains(error)),
             "{verdict:?}"
         );
-        // The fixture is a well-formed deck: only its size is wrong.
+        // The fixture is a well-formed deck: only its size is wrong (a code line of 71 columns
+        // is also one that wraps, which the deck's own check measures).
         let deck = std::fs::read_to_string(&fixture).expect("reading the fixture");
-        assert_eq!(super::format_problems(&deck), Vec::<String>::new());
+        let problems = super::format_problems(&deck);
+        assert!(
+            problems.iter().all(|p| p.contains("presenterm shows 66")),
+            "{problems:?}"
+        );
     }
 }
 
