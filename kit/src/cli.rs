@@ -50,6 +50,9 @@ pub struct RunArgs {
     /// Max processes in the container.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub pids_limit: Option<u64>,
+    /// The container's cgroup is PATH/<container-id>, in each v1 hierarchy or in the v2 tree.
+    #[arg(long, value_name = "PATH", default_value = "rubber-crab")]
+    pub cgroup_parent: PathBuf,
     /// Run the command as this user (numeric UID[:GID]).
     #[arg(long, value_name = "UID[:GID]", value_parser = parse_user)]
     pub user: Option<User>,
@@ -152,6 +155,8 @@ mod tests {
             "-1",
             "--pids-limit",
             "20",
+            "--cgroup-parent",
+            "checker/cage",
             "--user",
             "1000:100",
             "--explain",
@@ -167,6 +172,7 @@ mod tests {
         assert_eq!(run.memory, Some(64 << 20));
         assert_eq!(run.memory_swap, Some(MemorySwap::Unlimited));
         assert_eq!(run.pids_limit, Some(20));
+        assert_eq!(run.cgroup_parent, PathBuf::from("checker/cage"));
         assert_eq!(
             run.user,
             Some(User {
@@ -182,6 +188,7 @@ mod tests {
     fn defaults() {
         let run = parse(&["true"]).unwrap();
         assert_eq!(run.image, "busybox");
+        assert_eq!(run.cgroup_parent, PathBuf::from("rubber-crab"));
         assert_eq!((run.hostname, run.memory, run.user), (None, None, None));
         assert_eq!(
             parse(&["--memory-swap", "128m", "true"])
