@@ -27,6 +27,11 @@ const CAGE_PARENT: &str = "rubber-crab-checker";
 pub const MEMORY_LIMIT: u64 = 512 * 1024 * 1024;
 pub const PIDS_LIMIT: u32 = 512;
 
+/// The path of the cage `name`, relative to each hierarchy's root.
+pub fn cage_path(name: &str) -> String {
+    format!("{CAGE_PARENT}/{name}")
+}
+
 /// The host's layout, read once.
 pub fn host_layout() -> &'static Layout {
     static LAYOUT: OnceLock<Layout> = OnceLock::new();
@@ -114,6 +119,13 @@ impl Layout {
             (true, true) => "hybrid",
             (false, false) => "none",
         }
+    }
+
+    /// The directory of the group at `relative` (a path relative to a hierarchy's root, as
+    /// `--cgroup-parent` and `/proc/<pid>/cgroup` give it) in the hierarchy holding `controller`.
+    pub fn group_dir(&self, controller: &str, relative: &str) -> Option<PathBuf> {
+        let hierarchy = self.holding(controller)?;
+        Some(hierarchy.mount_point.join(relative.trim_start_matches('/')))
     }
 
     /// The hierarchy that holds `controller`: the v1 one that has it, else the v2 tree when its

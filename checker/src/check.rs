@@ -144,8 +144,11 @@ impl<'a> Ctx<'a> {
             "--container-dir".into(),
             text::path_str(&self.container_dir),
         ];
+        let cgroup_parent = run::cgroup_parent_for(&nonce);
+        runtime_args.extend(["--cgroup-parent".into(), cgroup_parent.clone()]);
         runtime_args.extend(self.flags.iter().cloned());
         Spec {
+            cgroup_parent,
             runtime: &self.env.runtime,
             runtime_args,
             command,

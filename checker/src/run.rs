@@ -55,6 +55,8 @@ pub struct Run<R> {
     pub stderr: String,
     /// Bytes of output dropped past the cap.
     pub dropped: usize,
+    /// The `--cgroup-parent` the runtime was given (see [`Spec::cgroup_parent`]).
+    pub cgroup_parent: String,
     /// The probe's reply, parsed into its type, or why there is none.
     pub reply: Result<R, String>,
     /// The runtime's host pid.
@@ -80,6 +82,8 @@ pub struct Held<'a> {
     pub runtime_pid: u32,
     /// The probe's host pid, found by its nonce.
     pub probe_pid: Option<u32>,
+    /// The `--cgroup-parent` the runtime was given (see [`Spec::cgroup_parent`]).
+    pub cgroup_parent: &'a str,
 }
 
 pub struct Spec<'a> {
@@ -90,6 +94,22 @@ pub struct Spec<'a> {
     pub nonce: String,
     pub timeout: Duration,
     pub output_cap: usize,
+    /// The `--cgroup-parent` passed to the runtime (also in `runtime_args`): a group path
+    /// relative to each hierarchy's root, inside this run's cage. A container's group is
+    /// `<cgroup_parent>/<container-id>`.
+    pub cgroup_parent: String,
+}
+
+/// The `--cgroup-parent` of the run with this nonce: inside the run's cage (see [`cage_for`]).
+pub fn cgroup_parent_for(nonce: &str) -> String {
+    format!(
+        "{}/containers",
+        crate::cgroups::cage_path(&cage_name(nonce))
+    )
+}
+
+fn cage_name(nonce: &str) -> String {
+    format!("{}-{nonce}", std::process::id())
 }
 
 impl Spec<'_> {
@@ -134,6 +154,7 @@ pub fn run_holding<R: DeserializeOwned, T>(
                 sandbox,
                 runtime_pid: spawned.child.id(),
                 probe_pid,
+                cgroup_parent: &spec.cgroup_parent,
             };
             observed = Some(observe(&held));
             match probe_pid {
@@ -282,6 +303,7 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
     Run {
         command_line: spec.command_line(),
         nonce: spec.nonce.clone(),
+        cgroup_parent: spec.cgroup_parent.clone(),
         status,
         stderr: spawned.stderr.text(),
         dropped: spawned.stdout.dropped() + spawned.stderr.dropped(),
@@ -407,8 +429,7 @@ fn cage_for(nonce: &str) -> Option<Cage> {
         let _ = NO_CAGE.set("not root: the host's cgroups are root's to change".into());
         return None;
     }
-    let name = format!("{}-{nonce}", std::process::id());
-    match Cage::create(crate::cgroups::host_layout(), &name) {
+    match Cage::create(crate::cgroups::host_layout(), &cage_name(nonce)) {
         Ok(cage) => Some(cage),
         Err(e) => {
             let _ = NO_CAGE.set(format!("{e:#}"));
