@@ -40,8 +40,12 @@ impl Layout {
             anyhow::anyhow!("statfs({CGROUP_ROOT}) failed: {e}: is cgroupfs mounted?")
         })?;
         if fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC {
+            crate::explain!("statfs({CGROUP_ROOT:?}) = CGROUP2_SUPER_MAGIC  # cgroup v2: one tree");
             return Ok(Layout::V2 { root: root.into() });
         }
+        crate::explain!(
+            "statfs({CGROUP_ROOT:?}) ≠ CGROUP2_SUPER_MAGIC  # cgroup v1: see mountinfo"
+        );
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
             .context("reading /proc/self/mountinfo")?;
         Ok(Layout::v1_from_mountinfo(&mountinfo))
