@@ -3,7 +3,8 @@
 //! - the host's layout (v1, v2 or hybrid), detected from the mount table, never assumed;
 //! - the *cage*: a group per run of the learner's runtime that caps its whole process tree
 //!   (memory, number of processes) and lets the checker kill every process in it at once, even
-//!   those that left the runtime's process group;
+//!   those that left the runtime's process group; it holds the `--cgroup-parent` the checker
+//!   passes, so the containers' groups are in it too;
 //! - the groups under `rubber-crab/` that a runtime creates for its containers and must remove
 //!   when they exit: the host guard snapshots them before and after every check.
 
@@ -28,7 +29,7 @@ pub const MEMORY_LIMIT: u64 = 512 * 1024 * 1024;
 pub const PIDS_LIMIT: u32 = 512;
 
 /// The path of the cage `name`, relative to each hierarchy's root.
-pub fn cage_path(name: &str) -> String {
+fn cage_path(name: &str) -> String {
     format!("{CAGE_PARENT}/{name}")
 }
 
@@ -153,30 +154,81 @@ fn v2_controllers(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// A group the checker created to hold one run of the learner's runtime.
+/// The leaf of a cage that holds the runtime: on v2 a group with children may hold no process
+/// ("no internal processes"), so the runtime sits beside the parent of its containers.
+const RUNTIME_LEAF: &str = "runtime";
+/// The group of a cage under which the runtime puts its containers' groups (`--cgroup-parent`).
+const CONTAINERS: &str = "containers";
+
+/// The `--cgroup-parent` inside the cage `name`, relative to each hierarchy's root.
+pub fn containers_path(name: &str) -> String {
+    format!("{}/{CONTAINERS}", cage_path(name))
+}
+
+/// The checker's groups for one run of the learner's runtime, the same shape in every hierarchy
+/// it uses:
+///
+/// ```text
+/// rubber-crab-checker/<pid>-<nonce>/            the cage: the limits, and no process of its own
+/// rubber-crab-checker/<pid>-<nonce>/runtime     the runtime (and what it starts before its containers)
+/// rubber-crab-checker/<pid>-<nonce>/containers  the --cgroup-parent: the containers' groups go below
+/// ```
+///
+/// The cage's limits bound the runtime and its containers together; its counters and
+/// `cgroup.kill` cover the whole subtree.
 pub struct Cage {
-    /// One group per hierarchy used (v1: memory and pids; v2: one group with both).
+    /// `rubber-crab-checker/<name>`, relative to each hierarchy's root.
+    path: String,
+    /// Every hierarchy of the host: a runtime may make its groups in any of them (runc makes
+    /// them in all), and each one's copy of the cage is removed at the end.
+    hierarchies: Vec<Hierarchy>,
+    /// One group per hierarchy holding memory or pids (v2: one group with both).
     groups: Vec<CageGroup>,
+    /// The limit files of the containers' parent as the checker made it, to see a runtime that
+    /// writes its container's limit there (see [`Cage::parent_limits_changed`]).
+    parent_limits: Vec<(PathBuf, String)>,
+}
+
+/// The files that limit a group's cpu, memory or processes, v1 and v2.
+const LIMIT_FILES: &[&str] = &[
+    "cpu.max",
+    "cpu.weight",
+    "cpu.cfs_quota_us",
+    "cpu.cfs_period_us",
+    "cpu.shares",
+    "memory.max",
+    "memory.swap.max",
+    "memory.limit_in_bytes",
+    "memory.memsw.limit_in_bytes",
+    "pids.max",
+];
+
+/// The limit files of the group `dir` that exist, with what they hold.
+fn limits_of(dir: &Path) -> Vec<(PathBuf, String)> {
+    LIMIT_FILES
+        .iter()
+        .map(|file| dir.join(file))
+        .filter_map(|file| Some((file.clone(), std::fs::read_to_string(&file).ok()?)))
+        .collect()
 }
 
 struct CageGroup {
+    /// The cage's directory in this hierarchy.
     dir: PathBuf,
     unified: bool,
-    /// `cgroup.procs`, opened before the fork so that the child only has to write to it.
+    /// The runtime leaf's `cgroup.procs`, opened before the fork so that the child only has to
+    /// write to it.
     procs: File,
 }
 
 impl CageGroup {
-    /// The group `dir` for `controller`, with its limit set; removed again if any step fails.
+    /// The cage `dir` for `controller`, with its limit set, its runtime leaf and its containers'
+    /// parent; removed again if any step fails.
     fn create(hierarchy: &Hierarchy, dir: &Path, controller: &str) -> Result<CageGroup> {
         let unified = hierarchy.is_unified();
         create_group(&hierarchy.mount_point, dir, unified, controller)?;
-        let group = limit(dir, controller, unified).and_then(|()| {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(dir.join("cgroup.procs"))
-                .with_context(|| format!("opening {}/cgroup.procs", dir.display()))
-        });
+        let group =
+            limit(dir, controller, unified).and_then(|()| open_runtime_leaf(hierarchy, dir));
         match group {
             Ok(procs) => Ok(CageGroup {
                 dir: dir.to_path_buf(),
@@ -192,19 +244,60 @@ impl CageGroup {
     }
 }
 
+/// Makes the cage's two children and opens the runtime leaf's `cgroup.procs`. On v2, first
+/// enables every controller the tree's root offers of cpu, memory and pids from the root down
+/// to the containers' parent, so that a runtime can enable them for its containers (it is its
+/// job to enable them in the parent itself, as the contract says).
+fn open_runtime_leaf(hierarchy: &Hierarchy, dir: &Path) -> Result<File> {
+    let parent = dir.join(CONTAINERS);
+    if hierarchy.is_unified() {
+        let offered = v2_controllers(&hierarchy.mount_point);
+        for controller in ["cpu", "memory", "pids"] {
+            if offered.iter().any(|c| c == controller) {
+                delegate(&hierarchy.mount_point, &parent, controller)?;
+            }
+        }
+    }
+    let leaf = dir.join(RUNTIME_LEAF);
+    for group in [&leaf, &parent] {
+        make_dir(group)?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(leaf.join("cgroup.procs"))
+        .with_context(|| format!("opening {}/cgroup.procs", leaf.display()))
+}
+
+/// mkdir, where the directory may already be there (one v2 group holds two controllers).
+fn make_dir(dir: &Path) -> Result<()> {
+    match std::fs::create_dir(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            Err(e).with_context(|| format!("creating {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
 impl Cage {
     /// Creates the cage `rubber-crab-checker/<name>` in the hierarchies that hold the memory and
-    /// pids controllers, with the limits set. `Err` says why there is no cage here (the checker
-    /// then relies on the process group alone).
+    /// pids controllers, with the limits set, and its containers' parent also in those holding
+    /// cpu and cpuacct (so that a runtime's `<parent>/<id>` there is inside a checker-owned
+    /// dir). `Err` says why there is no cage here (the checker then relies on the process group
+    /// alone).
     pub fn create(layout: &Layout, name: &str) -> Result<Cage> {
         remove_stale_cages(layout);
         // Built up in place, so that a failure half-way removes what was made (Drop).
-        let mut cage = Cage { groups: Vec::new() };
+        let mut cage = Cage {
+            path: cage_path(name),
+            hierarchies: layout.hierarchies.clone(),
+            groups: Vec::new(),
+            parent_limits: Vec::new(),
+        };
         for controller in ["memory", "pids"] {
             let Some(hierarchy) = layout.holding(controller) else {
                 continue;
             };
-            let dir = hierarchy.mount_point.join(CAGE_PARENT).join(name);
+            let dir = hierarchy.mount_point.join(&cage.path);
             if let Some(group) = cage.groups.iter().find(|g| g.dir == dir) {
                 // v2: one group holds both controllers, and its parent must hand it each of them.
                 delegate(&hierarchy.mount_point, &dir, controller)?;
@@ -218,10 +311,27 @@ impl Cage {
             !cage.groups.is_empty(),
             "this host has no memory or pids cgroup controller"
         );
+        for controller in ["cpu", "cpuacct"] {
+            let Some(hierarchy) = layout.holding(controller) else {
+                continue;
+            };
+            let parent = hierarchy.mount_point.join(containers_path(name));
+            if !parent.is_dir() {
+                // `mkdir -p`: the parents are the checker's too (removed with the cage).
+                std::fs::create_dir_all(&parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+        }
+        cage.parent_limits = cage
+            .hierarchies
+            .iter()
+            .flat_map(|h| limits_of(&h.mount_point.join(containers_path(name))))
+            .collect();
         Ok(cage)
     }
 
-    /// Makes `command` join the cage between fork and exec, before it can start anything.
+    /// Makes `command` join the cage's runtime leaf between fork and exec, before it can start
+    /// anything.
     pub fn enter_on_spawn(&self, command: &mut Command) {
         use std::os::fd::AsRawFd;
         let fds: Vec<i32> = self.groups.iter().map(|g| g.procs.as_raw_fd()).collect();
@@ -240,60 +350,56 @@ impl Cage {
         }
     }
 
-    /// Host pids of the processes in the cage.
+    /// Host pids of the processes anywhere in the cage.
     pub fn members(&self) -> Vec<u32> {
-        let mut pids: Vec<u32> = self.groups.iter().flat_map(|g| members(&g.dir)).collect();
-        pids.sort_unstable();
-        pids.dedup();
-        pids
+        members_of_all(self.groups.iter().map(|g| g.dir.as_path()))
     }
 
-    /// Kills every process in the cage and waits (up to 2 s) until none is left.
+    /// Kills every process in the cage (its runtime and its containers) and waits (up to 2 s)
+    /// until none is left.
     pub fn kill_all(&self) {
         for group in &self.groups {
             kill_group(&group.dir, group.unified);
         }
     }
 
-    /// Whether a fork in the cage was refused because it hit the pids cap.
+    /// Whether a fork in the cage was refused because it hit the cage's pids cap.
     pub fn hit_pids_cap(&self) -> bool {
         self.usage().pids_cap_hits > 0
     }
 
-    /// What the cage's processes use now, from the kernel's counters (0 where a file is missing).
+    /// What the cage's processes use now, from the kernel's counters (0 where a file is
+    /// missing). Usage is the whole subtree's; cap hits and OOM kills count the cage's own caps
+    /// only, never a limit a runtime set on its container (that is the runtime's business).
     pub fn usage(&self) -> Usage {
         let mut usage = Usage::default();
         for g in &self.groups {
             let file = |name: &str| g.dir.join(name);
-            let (current, hits, kills) = if g.unified {
-                let events = file("memory.events");
+            let (current, hits) = if g.unified {
                 (
                     read_number(&file("memory.current")),
-                    event_count(&events, "max"),
-                    event_count(&events, "oom_kill"),
+                    own_event_count(&g.dir, "memory.events", "max"),
                 )
             } else {
                 // With swap accounted, memory+swap (capped alike) may be the counter that fails.
+                // A v1 failcnt counts the failures of this group's own limit.
                 (
                     read_number(&file("memory.usage_in_bytes")),
                     read_number(&file("memory.failcnt"))
                         + read_number(&file("memory.memsw.failcnt")),
-                    event_count(&file("memory.oom_control"), "oom_kill"),
                 )
             };
             usage.memory = usage.memory.max(current);
             usage.memory_cap_hits = usage.memory_cap_hits.max(hits);
-            usage.oom_kills = usage.oom_kills.max(kills);
+            usage.oom_kills = usage.oom_kills.max(oom_kills_at_cap(g));
             usage.pids = usage.pids.max(read_number(&file("pids.current")));
-            usage.pids_cap_hits = usage
-                .pids_cap_hits
-                .max(event_count(&file("pids.events"), "max"));
+            usage.pids_cap_hits = usage.pids_cap_hits.max(pids_cap_hits(&g.dir));
         }
         usage
     }
 
     /// The CPU time the cage's processes have used, where the kernel counts it for the cage
-    /// (v2's `cpu.stat`, there without the cpu controller); None on v1.
+    /// (v2's `cpu.stat`, there without the cpu controller, hierarchical); None on v1.
     pub fn cpu_time(&self) -> Option<Duration> {
         self.groups
             .iter()
@@ -305,10 +411,125 @@ impl Cage {
             .map(Duration::from_micros)
     }
 
-    /// Whether the kernel's OOM killer killed a process of the cage (it hit the memory cap).
+    /// Whether the kernel's OOM killer killed a process of the cage at the cage's memory cap.
     pub fn oom_killed(&self) -> bool {
         self.usage().oom_kills > 0
     }
+
+    /// The groups directly below the containers' parent, in every hierarchy: after the runtime
+    /// exited, each is a group it left behind.
+    pub fn groups_in_parent(&self) -> Vec<RuntimeGroup> {
+        let mut groups: Vec<RuntimeGroup> = self
+            .hierarchies
+            .iter()
+            .flat_map(|h| {
+                groups_below(&h.mount_point.join(&self.path).join(CONTAINERS), 1)
+                    .into_iter()
+                    .map(|dir| RuntimeGroup::at(h, dir))
+            })
+            .collect();
+        groups.sort();
+        groups
+    }
+}
+
+impl Cage {
+    /// The limits written to the containers' parent itself since the cage was made, each as
+    /// `pids.max of <parent> (pids) was set to 20`: a container's limits belong in its own group
+    /// (the parent is shared by every container, and a limit there bounds them all together).
+    pub fn parent_limits_changed(&self) -> Vec<String> {
+        self.parent_limits
+            .iter()
+            .filter_map(|(file, was)| {
+                let now = std::fs::read_to_string(file).ok()?;
+                (now != *was).then(|| {
+                    let name = file.file_name().unwrap_or_default().to_string_lossy();
+                    let group = self
+                        .hierarchies
+                        .iter()
+                        .find(|h| file.starts_with(&h.mount_point))
+                        .map(|h| RuntimeGroup::at(h, file.parent().unwrap_or(file).to_path_buf()));
+                    let (path, hierarchy) = group
+                        .map(|g| (g.path, g.hierarchy))
+                        .unwrap_or_else(|| (file.display().to_string(), String::new()));
+                    format!(
+                        "{} was written to {name} of the --cgroup-parent {path} ({hierarchy}) itself, where it held {}: a container's limits go in its own group, <cgroup-parent>/<id> (a limit on the parent bounds every container in it together)",
+                        now.trim(),
+                        was.trim()
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// OOM kills at the cage's own memory cap: the kills in the cage's subtree, once the cage's own
+/// limit (not a container's) was reached (v2 `memory.events.local` oom; v1 the cage's peak at
+/// its limit). v2 counts a kill in every group above its victim (`memory.events`); v1 only in
+/// the victim's own group (`memory.oom_control`), so there every group of the cage is read.
+fn oom_kills_at_cap(g: &CageGroup) -> u64 {
+    let (at_cap, kills) = if g.unified {
+        (
+            own_event_count(&g.dir, "memory.events", "oom") > 0,
+            event_count(&g.dir.join("memory.events"), "oom_kill"),
+        )
+    } else {
+        (
+            v1_peaked_at_cap(&g.dir),
+            std::iter::once(g.dir.clone())
+                .chain(groups_below(&g.dir, 6))
+                .map(|group| event_count(&group.join("memory.oom_control"), "oom_kill"))
+                .sum(),
+        )
+    };
+    if at_cap {
+        kills
+    } else {
+        0
+    }
+}
+
+/// Whether a v1 cage's memory (or memory+swap) use ever came within a MiB of its cap. Its
+/// failcnt would say it, but recent kernels leave it at 0 at the cap (seen on 6.18).
+fn v1_peaked_at_cap(cage: &Path) -> bool {
+    [
+        "memory.max_usage_in_bytes",
+        "memory.memsw.max_usage_in_bytes",
+    ]
+    .iter()
+    .any(|file| read_number(&cage.join(file)) + (1 << 20) >= MEMORY_LIMIT)
+}
+
+/// An event of `dir`'s own limit: from `<file>.local` where the kernel has it (v2; `<file>`
+/// is hierarchical there and also counts the limits of the groups below), else from `<file>`.
+fn own_event_count(dir: &Path, file: &str, event: &str) -> u64 {
+    let local = dir.join(format!("{file}.local"));
+    if local.exists() {
+        event_count(&local, event)
+    } else {
+        event_count(&dir.join(file), event)
+    }
+}
+
+/// Forks refused at the cage's pids cap. v2 kernels with `pids.events.local` count them at the
+/// group whose limit was hit; elsewhere (v1, older kernels) `pids.events` counts a refusal in
+/// the group of the process that forked: then any group of the cage without a limit of its own
+/// (a container's limit is the runtime's business).
+fn pids_cap_hits(cage: &Path) -> u64 {
+    let local = cage.join("pids.events.local");
+    if local.exists() {
+        return event_count(&local, "max");
+    }
+    std::iter::once(cage.to_path_buf())
+        .chain(groups_below(cage, 6))
+        .filter(|g| g == cage || !has_own_pids_limit(g))
+        .map(|g| event_count(&g.join("pids.events"), "max"))
+        .max()
+        .unwrap_or(0)
+}
+
+fn has_own_pids_limit(group: &Path) -> bool {
+    std::fs::read_to_string(group.join("pids.max")).is_ok_and(|s| s.trim() != "max")
 }
 
 /// What a cage's processes use, read from its counters.
@@ -364,11 +585,16 @@ fn event_count(file: &Path, event: &str) -> u64 {
 }
 
 impl Drop for Cage {
+    /// Kills what is left and removes the cage in every hierarchy, with whatever the runtime
+    /// left below it (deepest first, with a bounded retry: see [`remove_group`]).
     fn drop(&mut self) {
         self.kill_all();
-        for group in &self.groups {
-            let _ = remove_group(&group.dir);
-            remove_if_unused(&group.dir);
+        for hierarchy in &self.hierarchies {
+            let dir = hierarchy.mount_point.join(&self.path);
+            if dir.is_dir() {
+                let _ = remove_group(&dir);
+                remove_if_unused(&dir);
+            }
         }
     }
 }
@@ -506,6 +732,14 @@ fn wait_until_empty(dir: &Path) {
     }
 }
 
+/// Members of the groups `dirs` and of every group below them, sorted, once each.
+fn members_of_all<'a>(dirs: impl Iterator<Item = &'a Path>) -> Vec<u32> {
+    let mut pids: Vec<u32> = dirs.flat_map(members_below).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
 /// Members of `dir` and of every group below it.
 fn members_below(dir: &Path) -> Vec<u32> {
     groups_below(dir, 8)
@@ -579,6 +813,68 @@ pub struct RuntimeGroup {
     pub dir: PathBuf,
 }
 
+impl RuntimeGroup {
+    fn at(hierarchy: &Hierarchy, dir: PathBuf) -> RuntimeGroup {
+        let relative = dir
+            .strip_prefix(&hierarchy.mount_point)
+            .unwrap_or(&dir)
+            .display()
+            .to_string();
+        RuntimeGroup {
+            hierarchy: hierarchy.name.clone(),
+            path: relative,
+            dir,
+        }
+    }
+}
+
+/// The same group in several hierarchies, told once: `rubber-crab/3f2a (memory, pids), with
+/// process 4242 (sleep) in it`.
+pub struct SameGroup<'a> {
+    pub path: &'a str,
+    pub groups: Vec<&'a RuntimeGroup>,
+}
+
+impl SameGroup<'_> {
+    /// `groups` gathered by path, in the order of their first appearance.
+    pub fn gather<'a>(groups: impl IntoIterator<Item = &'a RuntimeGroup>) -> Vec<SameGroup<'a>> {
+        let mut gathered: Vec<SameGroup<'a>> = Vec::new();
+        for group in groups {
+            match gathered.iter_mut().find(|s| s.path == group.path) {
+                Some(same) => same.groups.push(group),
+                None => gathered.push(SameGroup {
+                    path: &group.path,
+                    groups: vec![group],
+                }),
+            }
+        }
+        gathered
+    }
+
+    /// `memory, pids`.
+    pub fn hierarchies(&self) -> String {
+        let names: Vec<&str> = self.groups.iter().map(|g| g.hierarchy.as_str()).collect();
+        names.join(", ")
+    }
+
+    /// `, with process 4242 (sleep) in it` for the live members of the group in any of its
+    /// hierarchies; empty when it has none.
+    pub fn processes(&self) -> String {
+        let named: Vec<String> = members_of_all(self.groups.iter().map(|g| g.dir.as_path()))
+            .into_iter()
+            .map(|pid| match probe::proc::stat(pid) {
+                Some(stat) => format!("{pid} ({})", stat.name),
+                None => pid.to_string(),
+            })
+            .collect();
+        match named.len() {
+            0 => String::new(),
+            1 => format!(", with process {} in it", named[0]),
+            _ => format!(", with processes {} in it", named.join(", ")),
+        }
+    }
+}
+
 /// The `rubber-crab/` dirs that exist, one per hierarchy at most.
 pub fn runtime_parents(layout: &Layout) -> Vec<PathBuf> {
     layout
@@ -594,18 +890,11 @@ pub fn runtime_groups(layout: &Layout) -> Vec<RuntimeGroup> {
     let mut groups = Vec::new();
     for hierarchy in &layout.hierarchies {
         let parent = hierarchy.mount_point.join(RUNTIME_PARENT);
-        for dir in groups_below(&parent, 4) {
-            let relative = dir
-                .strip_prefix(&hierarchy.mount_point)
-                .unwrap_or(&dir)
-                .display()
-                .to_string();
-            groups.push(RuntimeGroup {
-                hierarchy: hierarchy.name.clone(),
-                path: relative,
-                dir,
-            });
-        }
+        groups.extend(
+            groups_below(&parent, 4)
+                .into_iter()
+                .map(|dir| RuntimeGroup::at(hierarchy, dir)),
+        );
     }
     groups.sort();
     groups
@@ -706,6 +995,74 @@ mod tests {
     }
 
     #[test]
+    fn a_cages_own_events_come_from_the_local_file_where_there_is_one() {
+        let dir = tempfile::tempdir().unwrap();
+        // Hierarchical: a container's OOM at its own limit counts here too.
+        std::fs::write(
+            dir.path().join("memory.events"),
+            "max 9\noom 2\noom_kill 2\n",
+        )
+        .unwrap();
+        assert_eq!(own_event_count(dir.path(), "memory.events", "oom"), 2);
+        std::fs::write(dir.path().join("memory.events.local"), "max 0\noom 0\n").unwrap();
+        assert_eq!(own_event_count(dir.path(), "memory.events", "oom"), 0);
+    }
+
+    #[test]
+    fn oom_kills_count_at_the_cages_cap_only_and_from_every_v1_group() {
+        let cage = tempfile::tempdir().unwrap();
+        let leaf = cage.path().join(RUNTIME_LEAF);
+        let container = cage.path().join(CONTAINERS).join("3f2a91c07b1e");
+        std::fs::create_dir_all(&leaf).unwrap();
+        std::fs::create_dir_all(&container).unwrap();
+        let oom = |dir: &Path, kills: u32| {
+            std::fs::write(
+                dir.join("memory.oom_control"),
+                format!("oom_kill_disable 0\nunder_oom 0\noom_kill {kills}\n"),
+            )
+            .unwrap()
+        };
+        oom(cage.path(), 0);
+        oom(&container, 1);
+        let peak = cage.path().join("memory.max_usage_in_bytes");
+        std::fs::write(&peak, "67108864\n").unwrap();
+        let group = CageGroup {
+            dir: cage.path().to_path_buf(),
+            unified: false,
+            procs: File::open(&peak).unwrap(),
+        };
+        assert_eq!(oom_kills_at_cap(&group), 0, "the container's own limit");
+        // v1 counts a kill in its victim's group only: here the runtime's leaf.
+        oom(&leaf, 1);
+        std::fs::write(&peak, format!("{MEMORY_LIMIT}\n")).unwrap();
+        assert_eq!(oom_kills_at_cap(&group), 2);
+    }
+
+    #[test]
+    fn refused_forks_count_for_the_cage_unless_a_group_has_a_limit_of_its_own() {
+        // v1 and older kernels count a refused fork in the forking process's group.
+        let cage = tempfile::tempdir().unwrap();
+        let runtime = cage.path().join(RUNTIME_LEAF);
+        let container = cage.path().join(CONTAINERS).join("3f2a91c07b1e");
+        std::fs::create_dir_all(&runtime).unwrap();
+        std::fs::create_dir_all(&container).unwrap();
+        std::fs::write(cage.path().join("pids.events"), "max 0\n").unwrap();
+        std::fs::write(container.join("pids.max"), "20\n").unwrap();
+        std::fs::write(container.join("pids.events"), "max 40\n").unwrap();
+        assert_eq!(pids_cap_hits(cage.path()), 0, "the container's own limit");
+        std::fs::write(runtime.join("pids.max"), "max\n").unwrap();
+        std::fs::write(runtime.join("pids.events"), "max 7\n").unwrap();
+        assert_eq!(
+            pids_cap_hits(cage.path()),
+            7,
+            "the cage's cap, met by the runtime"
+        );
+        // v2 kernels with local events count it where the limit was hit.
+        std::fs::write(cage.path().join("pids.events.local"), "max 3\n").unwrap();
+        assert_eq!(pids_cap_hits(cage.path()), 3);
+    }
+
+    #[test]
     fn a_cage_fills_up_by_a_mib_a_process_a_cap_hit_or_an_oom_kill() {
         let before = Usage {
             memory: 100 << 20,
@@ -741,6 +1098,33 @@ mod tests {
         ] {
             assert!(grown.filled_up_since(&before), "{grown:?}");
         }
+    }
+
+    #[test]
+    fn a_group_in_several_hierarchies_is_told_once() {
+        let group = |hierarchy: &str, path: &str| RuntimeGroup {
+            hierarchy: hierarchy.into(),
+            path: path.into(),
+            dir: Path::new("/nonexistent").join(hierarchy).join(path),
+        };
+        let groups = [
+            group("cpu", "rubber-crab/3f2a"),
+            group("memory", "rubber-crab/3f2a"),
+            group("memory", "rubber-crab/9eff"),
+            group("pids", "rubber-crab/3f2a"),
+        ];
+        let told: Vec<(String, String)> = SameGroup::gather(&groups)
+            .iter()
+            .map(|same| (same.path.to_string(), same.hierarchies()))
+            .collect();
+        assert_eq!(
+            told,
+            [
+                ("rubber-crab/3f2a".into(), "cpu, memory, pids".into()),
+                ("rubber-crab/9eff".into(), "memory".into())
+            ]
+        );
+        assert_eq!(SameGroup::gather(&groups)[0].processes(), "");
     }
 
     #[test]
