@@ -208,31 +208,56 @@ pub fn keyed(text: &str, key: &str) -> Option<u64> {
     })
 }
 
-/// The verdict on `--cpus 0.25`: what the group's `cpu.stat` counted while the probe burned,
-/// and the CPU time over wall time the probe measured. Never depends on the machine's speed: a
-/// CPU taken by others only lowers the ratio, and a quota never reached is a skip.
-pub fn throttled_verdict(nr_periods: u64, nr_throttled: u64, ratio: f64, wall_ms: u64) -> Verdict {
-    let measured =
-        format!("CPU time / wall time {ratio:.2} over {wall_ms} ms; cpu.stat: nr_periods {nr_periods}, nr_throttled {nr_throttled}");
+/// What the group's `cpu.stat` counted while the probe burned under `--cpus 0.25`, and what the
+/// probe measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Throttling {
+    pub nr_periods: u64,
+    pub nr_throttled: u64,
+    /// The group's quota period (v1 cpu.cfs_period_us, v2 cpu.max's second number).
+    pub period_us: u64,
+    /// The probe's CPU time over wall time.
+    pub ratio: f64,
+    pub wall_ms: u64,
+}
+
+/// The verdict on `--cpus 0.25`. Never depends on the machine's speed: a CPU taken by others
+/// only lowers the ratio, and a quota never reached is a skip. A runnable group counts a period
+/// each period its quota is in force, however little CPU it gets, so a quota in force for less
+/// than half the burn means the command spun outside the group (it was moved in late).
+pub fn throttled_verdict(t: Throttling) -> Verdict {
+    let measured = format!(
+        "CPU time / wall time {:.2} over {} ms; cpu.stat: nr_periods {}, nr_throttled {}",
+        t.ratio, t.wall_ms, t.nr_periods, t.nr_throttled
+    );
     let expected = "CPU time / wall time about 0.25, the group throttled by its quota";
-    if nr_periods == 0 {
+    let in_force_ms = t.nr_periods * t.period_us / 1000;
+    if t.nr_periods == 0 {
         fail(
             expected,
             format!("{measured}: no quota period ever ran, so no quota is enforced on the group"),
         )
-    } else if ratio > THROTTLED_MAX {
+    } else if t.ratio > THROTTLED_MAX {
         fail(
             expected,
             format!("{measured}: the probe got more CPU than a quota of 0.25 allows"),
         )
-    } else if nr_throttled == 0 {
+    } else if t.nr_throttled > 0 {
+        Verdict::Pass
+    } else if in_force_ms < t.wall_ms / 2 && t.ratio >= STARVED {
+        fail(
+            expected,
+            format!("{measured}: the quota was in force for {in_force_ms} ms of the {} ms the probe spun, so it spun outside the group (moved in late?)", t.wall_ms),
+        )
+    } else {
         Verdict::Skip(format!(
             "the quota was never reached ({measured}): the machine is too busy to tell; run it again on a quieter machine"
         ))
-    } else {
-        Verdict::Pass
     }
 }
+
+/// Below this CPU share, the probe may have been starved for whole periods.
+const STARVED: f64 = 0.1;
 
 /// Above this, the quota is not 0.25: a 1 s burn under a 100 ms period gets at most one period's
 /// quota more than its share.
@@ -423,20 +448,38 @@ mod tests {
 
     #[test]
     fn throttling_passes_fails_or_skips_on_what_the_kernel_counted() {
-        assert_eq!(throttled_verdict(15, 11, 0.26, 1500), Verdict::Pass);
+        let t = |nr_periods, nr_throttled, ratio| {
+            throttled_verdict(Throttling {
+                nr_periods,
+                nr_throttled,
+                period_us: 100_000,
+                ratio,
+                wall_ms: 1500,
+            })
+        };
+        assert_eq!(t(15, 11, 0.26), Verdict::Pass);
         assert!(matches!(
-            throttled_verdict(0, 0, 0.99, 1500),
+            t(0, 0, 0.99),
             Verdict::Fail { observed, .. } if observed.contains("no quota")
         ));
         assert!(matches!(
-            throttled_verdict(15, 14, 0.5, 1500),
+            t(15, 14, 0.5),
             Verdict::Fail { observed, .. } if observed.contains("more CPU")
+        ));
+        // Moved into the group after it spun: a quota in force for 2 periods of 15.
+        assert!(matches!(
+            t(2, 0, 0.26),
+            Verdict::Fail { observed, .. } if observed.contains("outside the group")
         ));
         // A busy machine never let the probe reach its quota.
         assert!(matches!(
-            throttled_verdict(15, 0, 0.1, 1500),
+            t(15, 0, 0.13),
             Verdict::Skip(why) if why.contains("too busy")
         ));
+        assert!(
+            matches!(t(2, 0, 0.05), Verdict::Skip(_)),
+            "starved: who knows"
+        );
     }
 
     #[test]

@@ -2,9 +2,9 @@
 
 use super::cgroup::{
     child_of, cleanup_verdict, held_group, keyed, membership, not_below, shares_to_weight,
-    throttled_verdict, v1_cpu_ratio, v2_cpu_ratio, Group, CGROUPS, CGROUP_V2,
+    throttled_verdict, v1_cpu_ratio, v2_cpu_ratio, Group, Throttling, CGROUPS, CGROUP_V2,
 };
-use crate::check::{fail, fail_hinting, report_or_fail, Check, Ctx, Verdict};
+use crate::check::{fail, report_or_fail, Check, Ctx, Verdict};
 use anyhow::Result;
 use probe::{BURN, REPORT};
 
@@ -17,7 +17,7 @@ pub const CHECKS: &[Check] = &[
         id: "L8.cpu-cgroup.inside",
         level: 8,
         title: "from its first instruction, the command is in <cgroup-parent>/<id> (/proc/self/cgroup)",
-        hint: "Create the group <cgroup-parent>/<id> and write the child's pid to its cgroup.procs before the child execs: the parent writes it, then tells the child to go on through a pipe (or the child writes \"0\" itself). Try: cat /proc/self/cgroup inside your container.",
+        hint: "Create the group <cgroup-parent>/<id> and move the child into it before it execs: the parent writes the child's pid to cgroup.procs, then lets it go on through a pipe (or the child writes \"0\" there itself). Moved after exec, the command runs its first instructions in the runtime's group. Try: your runtime run -- cat /proc/self/cgroup.",
         doc: CGROUPS,
         run: in_its_group_from_the_start,
     },
@@ -63,9 +63,6 @@ pub const CHECKS: &[Check] = &[
     },
 ];
 
-/// The group was seen from inside, but not the container's own.
-const ATTACH_FIRST: &str = "The child must be in the container's group before it execs: a runtime that moves it after exec (or after waking it) races with the command, which may run its first instructions in the runtime's group. Write the child's pid to cgroup.procs, then let the child go on (a pipe), or have the child write \"0\" to cgroup.procs itself before exec.";
-
 fn in_its_group_from_the_start(ctx: &mut Ctx) -> Result<Verdict> {
     ctx.flags = CPU_FLAGS.iter().map(|f| f.to_string()).collect();
     let run = ctx.probe(REPORT, &[])?;
@@ -75,7 +72,7 @@ fn in_its_group_from_the_start(ctx: &mut Ctx) -> Result<Verdict> {
         format!("/proc/self/cgroup names /{parent}/<container-id> for the cpu controller");
     Ok(match membership(&report.cgroup, "cpu") {
         Some(m) if child_of(&m.path, parent).is_some() => Verdict::Pass,
-        Some(m) => fail_hinting(expected, not_below(&m.path, parent, "cpu"), ATTACH_FIRST),
+        Some(m) => fail(expected, not_below(&m.path, parent, "cpu")),
         None => fail(
             expected,
             format!("no line for the cpu controller: {:?}", report.cgroup),
@@ -160,7 +157,18 @@ fn quota_throttles_a_spinning_command(ctx: &mut Ctx) -> Result<Verdict> {
     let flags = ["--cpus", "0.25"];
     let seen = held_group(ctx, &flags, (BURN, &[BURN_MS]), "cpu", |group, _| {
         let stat = group.read("cpu.stat").unwrap_or_default();
-        (keyed(&stat, "nr_periods"), keyed(&stat, "nr_throttled"))
+        let period = if group.unified {
+            group
+                .read("cpu.max")
+                .and_then(|max| max.split_whitespace().nth(1)?.parse().ok())
+        } else {
+            group.read("cpu.cfs_period_us").and_then(|p| p.parse().ok())
+        };
+        (
+            keyed(&stat, "nr_periods"),
+            keyed(&stat, "nr_throttled"),
+            period,
+        )
     })?;
     Ok(match seen {
         Err(verdict) => verdict,
@@ -168,8 +176,14 @@ fn quota_throttles_a_spinning_command(ctx: &mut Ctx) -> Result<Verdict> {
             "the probe spins and measures its CPU time",
             format!("it could not: {}", burn.error.unwrap_or_default()),
         ),
-        Ok((burn, (Some(periods), Some(throttled)))) => {
-            throttled_verdict(periods, throttled, burn.ratio(), burn.wall_ms)
+        Ok((burn, (Some(nr_periods), Some(nr_throttled), Some(period_us)))) => {
+            throttled_verdict(Throttling {
+                nr_periods,
+                nr_throttled,
+                period_us,
+                ratio: burn.ratio(),
+                wall_ms: burn.wall_ms,
+            })
         }
         Ok((burn, _)) => fail(
             "the group's cpu.stat counts its quota periods (nr_periods, nr_throttled)",
