@@ -157,7 +157,18 @@ fn leftovers_killed_and_group_removed(ctx: &mut Ctx) -> Result<Verdict> {
             ),
         )
     } else if !run.left_groups.is_empty() {
-        cleanup_verdict(&run)
+        match cleanup_verdict(&run) {
+            Verdict::Fail {
+                expected,
+                observed,
+                hint,
+            } => Verdict::Fail {
+                expected,
+                observed: format!("{observed} (host pid {sleep_pid} is the checker's sleep)"),
+                hint,
+            },
+            other => other,
+        }
     } else if alive_after {
         fail(
             expected,
