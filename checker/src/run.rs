@@ -299,6 +299,10 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
                 })
                 .collect()
         }
+        // No cage (no controllers to cage with, or a rootless run): read the parent directly.
+        None if status != Status::TimedOut => {
+            crate::levels::cgroup::left_below(&spec.cgroup_parent)
+        }
         _ => Vec::new(),
     };
     let parent_limits = spawned

@@ -5,7 +5,28 @@ mod common;
 use common::*;
 
 /// The top of the ladder.
-const LAST: u32 = 7;
+const LAST: u32 = 10;
+
+/// The one check that may skip on a busy machine, when it says so: a spinning probe that never
+/// got a quarter of a CPU cannot show a quota of a quarter (see `throttled_verdict`).
+const BUSY_SKIP: (&str, &str) = ("L8.cpu-cgroup.throttled", "the machine is too busy to tell");
+
+/// Every check passed, or skipped as [`BUSY_SKIP`] allows; else what did not.
+fn not_passed(json: &str) -> Vec<String> {
+    let doc: serde_json::Value = serde_json::from_str(json).unwrap();
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] != "pass")
+        .filter(|c| {
+            !(c["id"] == BUSY_SKIP.0
+                && c["status"] == "skip"
+                && c.to_string().contains(BUSY_SKIP.1))
+        })
+        .map(|c| c.to_string())
+        .collect()
+}
 
 #[test]
 fn every_solution_passes_its_level() {
@@ -13,16 +34,12 @@ fn every_solution_passes_its_level() {
         return;
     }
     for level in 0..=LAST {
-        let out = checker(&[&format!("level{level}"), "--solution"]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "solution{level} failed:\n{}",
-            stdout(&out)
-        );
+        let out = checker(&[&format!("level{level}"), "--solution", "--format", "json"]);
+        let failed = not_passed(&stdout(&out));
+        assert!(failed.is_empty(), "solution{level}: {failed:#?}");
         assert!(
-            stdout(&out).contains("0 failed, 0 skipped"),
-            "{}",
+            matches!(out.status.code(), Some(0)),
+            "solution{level} failed:\n{}",
             stdout(&out)
         );
     }
@@ -36,7 +53,8 @@ fn every_solution_passes_its_level() {
             .map(|n| checker::levels::checks(n).len())
             .sum::<usize>()
     );
-    assert!(ran.iter().all(|(_, status)| status == "pass"), "{ran:?}");
+    let failed = not_passed(&stdout(&out));
+    assert!(failed.is_empty(), "{failed:#?}");
 }
 
 /// Masks what varies between runs: paths, ids and nonces, pids, namespace inodes, random codes.
@@ -71,13 +89,29 @@ fn normalised(text: &str) -> String {
             r"has on this host: \[[^\]]*\]",
             "has on this host: [FRESH LINKS]",
         ),
+        // The cgroups of levels 8-10: the cage is named after the checker's pid, a process's
+        // host pid and a CPU measure vary.
+        (r"rubber-crab-checker/\d+-", "rubber-crab-checker/[PID]-"),
+        (r"host pid \d+", "host pid [PID]"),
+        (r"processes \[[\d, ]*\]", "processes [PIDS]"),
+        (r"lists \[[\d, ]*\]", "lists [PIDS]"),
+        (r"/proc/\d+/cgroup", "/proc/[PID]/cgroup"),
+        // v1 and v2 name the limit files, and an unlimited value, differently.
+        (
+            r"/(cpu|memory|pids)\.[a-z_.]+ holds [^;\n]+",
+            "/[LIMIT FILE] holds [VALUE]",
+        ),
+        (
+            r"CPU time / wall time [\d.]+ over \d+ ms; cpu.stat: nr_periods \d+, nr_throttled \d+",
+            "CPU time / wall time [RATIO]",
+        ),
         // Sizes depend on the image's flavour (busybox or the host's tools).
         (r"\d+ KiB", "[N] KiB"),
         // What others did to the host meanwhile (the last field of a check, maybe several lines).
         (r"\n      note      [^\n]*(\n {16}[^\n]*)*", ""),
         (r"\nOther software changed[^\n]*", ""),
     ];
-    let mut text = text.replace(&root, "[ROOT]");
+    let mut text = busy_skip_as_pass(&text.replace(&root, "[ROOT]"));
     for (pattern, replacement) in filters {
         text = regex::Regex::new(pattern)
             .unwrap()
@@ -85,6 +119,45 @@ fn normalised(text: &str) -> String {
             .into_owned();
     }
     text
+}
+
+/// The throttled check's skip on a busy machine, shown as the pass it is on a quieter one (the
+/// check and the summary's counts), so that a snapshot does not depend on the machine's load.
+fn busy_skip_as_pass(text: &str) -> String {
+    let skip = regex::Regex::new(&format!(
+        r"  · ({}  [^\n]*)\n      skipped   [^\n]*{}[^\n]*\n",
+        regex::escape(BUSY_SKIP.0),
+        regex::escape(BUSY_SKIP.1)
+    ))
+    .unwrap();
+    if !skip.is_match(text) {
+        return text.to_string();
+    }
+    let text = skip.replace(text, "  ✓ $1\n");
+    let summary = regex::Regex::new(r"(\d+) passed, (\d+) failed, (\d+) skipped").unwrap();
+    summary
+        .replace(&text, |c: &regex::Captures| {
+            let n = |i: usize| c[i].parse::<u32>().unwrap();
+            format!("{} passed, {} failed, {} skipped", n(1) + 1, n(2), n(3) - 1)
+        })
+        .into_owned()
+}
+
+#[test]
+fn a_busy_skip_reads_as_a_pass() {
+    let busy = format!(
+        "  · {}  title\n      skipped   the quota was never reached (...): {}; run it again\n\n40 passed, 2 failed, 1 skipped\n",
+        BUSY_SKIP.0, BUSY_SKIP.1
+    );
+    assert_eq!(
+        busy_skip_as_pass(&busy),
+        format!(
+            "  ✓ {}  title\n\n41 passed, 2 failed, 0 skipped\n",
+            BUSY_SKIP.0
+        )
+    );
+    let other = "  · L0.x  title\n      skipped   not run\n\n1 passed, 0 failed, 1 skipped\n";
+    assert_eq!(busy_skip_as_pass(other), other);
 }
 
 #[test]
@@ -95,15 +168,17 @@ fn every_skeleton_fails_at_its_level_and_only_there() {
     for level in 0..=LAST {
         let out = checker(&[&format!("level{level}"), "--format", "json"]);
         assert_eq!(out.status.code(), Some(1), "level{level} should fail");
-        for (id, status) in statuses(&stdout(&out)) {
-            let check_level: u32 = id[1..id.find('.').unwrap()].parse().unwrap();
-            if check_level < level {
-                assert_eq!(
-                    status, "pass",
-                    "skeleton level{level} must pass the earlier level's {id}"
-                );
-            }
-        }
+        let earlier_not_passed: Vec<String> = not_passed(&stdout(&out))
+            .into_iter()
+            .filter(|check| {
+                let doc: serde_json::Value = serde_json::from_str(check).unwrap();
+                doc["level"].as_u64().unwrap() < u64::from(level)
+            })
+            .collect();
+        assert!(
+            earlier_not_passed.is_empty(),
+            "skeleton level{level} must pass the earlier levels' checks: {earlier_not_passed:#?}"
+        );
         let human = checker(&[&format!("level{level}")]);
         insta::assert_snapshot!(
             format!("skeleton_level{level}"),
