@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 const MOUNTS: &str = "/sys/fs/cgroup";
 
 /// The CFS period runc and Docker use: 100 ms.
-const CPU_PERIOD_US: u64 = 100_000;
+pub const CPU_PERIOD_US: u64 = 100_000;
 
 /// How long leftovers get to die before rmdir gives up.
 const REMOVE_DEADLINE: Duration = Duration::from_secs(3);
@@ -164,16 +164,12 @@ impl Group {
         Ok(())
     }
 
-    /// `--cpus` as a CFS quota per 100 ms period.
-    pub fn limit_cpus(&self, cpus: f64, swapped: bool) -> Result<()> {
+    /// `--cpus` as a CFS quota per 100 ms period, written against `period` microseconds.
+    pub fn limit_cpus(&self, cpus: f64, period: u64) -> Result<()> {
         let Some(place) = self.place("cpu") else {
             return Ok(());
         };
         let quota = (cpus * CPU_PERIOD_US as f64).round() as u64;
-        let (quota, period) = match swapped {
-            true => (CPU_PERIOD_US, quota),
-            false => (quota, CPU_PERIOD_US),
-        };
         if place.unified {
             return write(&place.dir, "cpu.max", &format!("{quota} {period}"));
         }

@@ -17,7 +17,6 @@ use nix::unistd::{chdir, chroot, execvp, fork, pivot_root, sethostname, ForkResu
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 mod cgroups;
 mod faults;
@@ -89,24 +88,25 @@ fn run(args: RunArgs) -> Result<i32> {
             return Err(err);
         }
     };
-    let exec_seen = match is("attach-after-exec") {
+    let relay = match is("attach-after-exec") {
         true => Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?),
         false => None,
     };
     // SAFETY: single-threaded; the child only sets up and execs.
     let child = match unsafe { fork() }? {
         ForkResult::Child => {
-            let attached = match (&group, &exec_seen) {
+            let attached = match (&group, &relay) {
                 (Some(group), None) => group.attach_self(),
-                _ => Ok(()),
+                (_, Some((_, stdout))) => relay_stdout(stdout),
+                (None, None) => Ok(()),
             };
             let Err(err) = attached.and_then(|()| setup_and_exec(&args, &dir, &rootfs, &argv));
             kit::exit_child(err)
         }
         ForkResult::Parent { child } => child,
     };
-    if let (Some(group), Some(pipe)) = (&group, exec_seen) {
-        attach_after_exec(group, child, pipe);
+    if let (Some(group), Some(pipe)) = (&group, relay) {
+        attach_after_exec(group, child, pipe)?;
     }
     if is("no-wait") {
         return Ok(0);
@@ -157,7 +157,11 @@ fn group_for(args: &RunArgs, dir: &Path) -> Result<Option<Group>> {
 
 fn apply_limits(group: &Group, args: &RunArgs) -> Result<()> {
     if let Some(cpus) = args.cpus {
-        group.limit_cpus(cpus, is("cpus-swapped"))?;
+        let period = match is("cpu-period-1s") {
+            true => 1_000_000,
+            false => cgroups::CPU_PERIOD_US,
+        };
+        group.limit_cpus(cpus, period)?;
     }
     if let Some(shares) = args.cpu_shares.filter(|_| !is("ignore-cpu-shares")) {
         group.limit_cpu_shares(shares)?;
@@ -175,20 +179,30 @@ fn apply_limits(group: &Group, args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// How long after the command's exec the `attach-after-exec` fault attaches it: far longer than
-/// the probe takes to read /proc/self/cgroup, its first act.
-const LATE_ATTACH: Duration = Duration::from_millis(300);
+/// The `attach-after-exec` fault's child: its stdout goes through the runtime.
+fn relay_stdout(stdout: &OwnedFd) -> Result<()> {
+    nix::unistd::dup2(stdout.as_raw_fd(), 1).syscall("dup2(<relay>, 1)")?;
+    Ok(())
+}
 
-/// The race a sync pipe exists to prevent: the child execs at once (the close-on-exec pipe
-/// closes), and the parent moves it into the group only later.
-fn attach_after_exec(group: &Group, child: Pid, (seen, ours): (OwnedFd, OwnedFd)) {
-    // Only the child's copy of the write end may be left, for its exec to close.
+/// The race a sync pipe exists to prevent, made certain: the child execs at once, and the
+/// parent moves it into the group only once the command has written to stdout (which the
+/// runtime relays), so always after the command's first instructions, and always before
+/// anyone reads what it wrote.
+fn attach_after_exec(group: &Group, child: Pid, (output, ours): (OwnedFd, OwnedFd)) -> Result<()> {
+    use std::io::{Read, Write};
+    // Only the child's copy of the write end may be left: EOF when the command is done.
     drop(ours);
-    let mut until_exec = std::fs::File::from(seen);
-    let _ = std::io::Read::read_to_end(&mut until_exec, &mut Vec::new());
-    std::thread::sleep(LATE_ATTACH);
+    let mut output = std::fs::File::from(output);
+    let mut first = [0u8; 4096];
+    let n = output.read(&mut first)?;
     // The command may be gone already: then there is nothing to attach.
     let _ = group.attach(child);
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&first[..n])?;
+    stdout.flush()?;
+    std::io::copy(&mut output, &mut stdout)?;
+    Ok(())
 }
 
 /// A bare 137 tells nobody that the memory limit was hit: say so, with the limit.
