@@ -19,6 +19,12 @@ fn cases() -> impl Iterator<Item = (&'static str, u32, &'static [&'static str])>
 const TIMING_DEPENDENT: &[(&str, &[&str])] =
     &[("no-wait", &["L0.fork-exec.output", "L0.fork-exec.argv"])];
 
+/// Checks that skip, rather than judge, when the machine is too busy to tell: a probe that
+/// spins under `--cpus 0.25` and never reaches its quota (on this shared 2-core machine it got
+/// 0.15 of a CPU, under a correct quota). Such a skip stands for either verdict, for any fault;
+/// a pass where a fail is expected, or a fail where a pass is, still counts as a mismatch.
+const SKIP_WHEN_BUSY: &[&str] = &["L8.cpu-cgroup.throttled"];
+
 #[test]
 fn each_broken_runtime_fails_exactly_its_checks() {
     if !root_or_skip("each_broken_runtime_fails_exactly_its_checks") {
@@ -41,19 +47,30 @@ fn each_broken_runtime_fails_exactly_its_checks() {
             .iter()
             .find(|(f, _)| *f == fault)
             .map_or(&[], |(_, ids)| ids);
-        let failed: Vec<String> = statuses(&stdout(&out))
-            .into_iter()
+        let statuses = statuses(&stdout(&out));
+        let busy: Vec<&str> = statuses
+            .iter()
+            .filter(|(id, s)| s == "skip" && SKIP_WHEN_BUSY.contains(&id.as_str()))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let failed: Vec<String> = statuses
+            .iter()
             .filter(|(id, s)| s != "pass" && !racy.contains(&id.as_str()))
+            .filter(|(id, _)| !busy.contains(&id.as_str()))
             .map(|(id, s)| format!("{id}:{s}"))
             .collect();
-        let wanted: Vec<String> = expected.iter().map(|id| format!("{id}:fail")).collect();
+        let wanted: Vec<String> = expected
+            .iter()
+            .filter(|id| !busy.contains(id))
+            .map(|id| format!("{id}:fail"))
+            .collect();
         if failed != wanted {
             mismatches.push(format!("{fault}: expected {wanted:?}, got {failed:?}"));
         }
         let code = out.status.code();
         assert_eq!(
             code,
-            Some(if expected.is_empty() { 0 } else { 1 }),
+            Some(if wanted.is_empty() { 0 } else { 1 }),
             "{fault}: exit code"
         );
     }

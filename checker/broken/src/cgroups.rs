@@ -325,6 +325,82 @@ mod tests {
         assert_eq!(describe_limit(1000), "1000 bytes");
     }
 
+    /// A group in a temp dir, as one v1 hierarchy or the v2 tree holding every controller,
+    /// with the optional files the kernel has only where swap is accounted.
+    fn fixture(unified: bool) -> (tempfile::TempDir, Group) {
+        let dir = tempfile::tempdir().unwrap();
+        let swap = match unified {
+            true => "memory.swap.max",
+            false => "memory.memsw.limit_in_bytes",
+        };
+        std::fs::write(dir.path().join(swap), "").unwrap();
+        let place = Place {
+            dir: dir.path().to_path_buf(),
+            unified,
+            controllers: vec!["cpu", "memory", "pids"],
+        };
+        let group = Group {
+            places: vec![place],
+        };
+        (dir, group)
+    }
+
+    fn file(dir: &tempfile::TempDir, name: &str) -> String {
+        std::fs::read_to_string(dir.path().join(name)).unwrap()
+    }
+
+    #[test]
+    fn v2_limits_go_to_the_unified_files() {
+        let (dir, group) = fixture(true);
+        group.limit_cpus(0.5, CPU_PERIOD_US).unwrap();
+        group.limit_cpu_shares(512).unwrap();
+        group
+            .limit_memory(64 << 20, Some(MemorySwap::Bytes(64 << 20)))
+            .unwrap();
+        group.limit_pids(20).unwrap();
+        assert_eq!(file(&dir, "cpu.max"), "50000 100000");
+        assert_eq!(file(&dir, "cpu.weight"), "20");
+        assert_eq!(file(&dir, "memory.max"), "67108864");
+        assert_eq!(file(&dir, "memory.swap.max"), "0");
+        assert_eq!(file(&dir, "pids.max"), "20");
+        std::fs::write(dir.path().join("memory.events"), "oom 1\noom_kill 1\n").unwrap();
+        assert_eq!(group.oom_killed(), Some(64 << 20));
+    }
+
+    #[test]
+    fn v1_limits_go_to_each_hierarchy_s_files() {
+        let (dir, group) = fixture(false);
+        group.limit_cpus(0.25, CPU_PERIOD_US).unwrap();
+        group.limit_cpu_shares(512).unwrap();
+        group.limit_memory(64 << 20, None).unwrap();
+        assert_eq!(file(&dir, "cpu.cfs_quota_us"), "25000");
+        assert_eq!(file(&dir, "cpu.cfs_period_us"), "100000");
+        assert_eq!(file(&dir, "cpu.shares"), "512");
+        assert_eq!(file(&dir, "memory.limit_in_bytes"), "67108864");
+        // Docker: without --memory-swap, as much swap as memory.
+        assert_eq!(file(&dir, "memory.memsw.limit_in_bytes"), "134217728");
+        std::fs::write(
+            dir.path().join("memory.oom_control"),
+            "under_oom 0\noom_kill 0\n",
+        )
+        .unwrap();
+        assert_eq!(group.oom_killed(), None);
+    }
+
+    #[test]
+    fn unlimited_swap_is_max_or_minus_one() {
+        let (v2, group) = fixture(true);
+        group
+            .limit_memory(1 << 20, Some(MemorySwap::Unlimited))
+            .unwrap();
+        assert_eq!(file(&v2, "memory.swap.max"), "max");
+        let (v1, group) = fixture(false);
+        group
+            .limit_memory(1 << 20, Some(MemorySwap::Unlimited))
+            .unwrap();
+        assert_eq!(file(&v1, "memory.memsw.limit_in_bytes"), "-1");
+    }
+
     #[test]
     fn an_absolute_parent_is_relative_to_the_hierarchy() {
         assert_eq!(relative(Path::new("/a/b")), Path::new("a/b"));

@@ -520,9 +520,9 @@ pub const FAULTS: &[Fault] = &[
     },
     // Still throttled (harder than asked): the spinning probe passes.
     Fault {
-        name: "cpu-period-1s",
+        name: "cpu-period-200ms",
         level: 8,
-        what: "--cpus as a quota per 100 ms against a period of 1 s: 0.5 CPU becomes 0.05",
+        what: "--cpus as a quota per 100 ms against a period of 200 ms: 0.5 CPU becomes 0.25",
         proof: Fails(8, &["L8.cpu-cgroup.quota"]),
     },
     Fault {

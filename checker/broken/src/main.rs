@@ -157,8 +157,8 @@ fn group_for(args: &RunArgs, dir: &Path) -> Result<Option<Group>> {
 
 fn apply_limits(group: &Group, args: &RunArgs) -> Result<()> {
     if let Some(cpus) = args.cpus {
-        let period = match is("cpu-period-1s") {
-            true => 1_000_000,
+        let period = match is("cpu-period-200ms") {
+            true => 2 * cgroups::CPU_PERIOD_US,
             false => cgroups::CPU_PERIOD_US,
         };
         group.limit_cpus(cpus, period)?;
