@@ -21,13 +21,31 @@ const BIG_MIB: usize = 200;
 /// Interleaved rounds of the latency table, unless `--rounds` says otherwise.
 const ROUNDS: usize = 30;
 
-/// What `cargo xtask bench [images|latency|explain N] [--rounds N]` asked for.
+const USAGE: &str =
+    "usage: cargo xtask bench [images | latency [LEVEL,LEVEL…] | explain LEVEL] [--rounds N]";
+
+/// What `cargo xtask bench [images|latency [LEVELS]|explain N] [--rounds N]` asked for.
 #[derive(Debug, PartialEq, Eq)]
 enum Task {
-    Both { rounds: usize },
+    Both {
+        rounds: usize,
+    },
     Images,
-    Latency { rounds: usize },
-    Explain { level: u32 },
+    /// `levels`: every level of the ladder when None.
+    Latency {
+        rounds: usize,
+        levels: Option<Vec<u32>>,
+    },
+    Explain {
+        level: u32,
+    },
+}
+
+/// `10`, `solution10`.
+fn level_number(word: &str) -> Result<u32> {
+    word.trim_start_matches("solution")
+        .parse()
+        .with_context(|| format!("{word}: not a level number ({USAGE})"))
 }
 
 fn parse(args: &[&str]) -> Result<Task> {
@@ -38,14 +56,18 @@ fn parse(args: &[&str]) -> Result<Task> {
     Ok(match rest {
         [] => Task::Both { rounds },
         ["images"] => Task::Images,
-        ["latency"] => Task::Latency { rounds },
-        ["explain", n] => Task::Explain {
-            level: n
-                .trim_start_matches("solution")
-                .parse()
-                .context("explain takes a level number")?,
+        ["latency"] => Task::Latency {
+            rounds,
+            levels: None,
         },
-        _ => bail!("usage: cargo xtask bench [images | latency | explain LEVEL] [--rounds N]"),
+        ["latency", list] => Task::Latency {
+            rounds,
+            levels: Some(list.split(',').map(level_number).collect::<Result<_>>()?),
+        },
+        ["explain", n] => Task::Explain {
+            level: level_number(n)?,
+        },
+        _ => bail!("{USAGE}"),
     })
 }
 
@@ -54,9 +76,13 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
     if !nix_is_root() {
         bail!("the runtimes need root: run `sudo -E env \"PATH=$PATH\" cargo xtask bench`");
     }
-    let levels: Vec<u32> = match task {
+    let levels: Vec<u32> = match &task {
         Task::Images => LEVELS.to_vec(),
-        Task::Explain { level } => vec![level],
+        Task::Explain { level } => vec![*level],
+        Task::Latency {
+            levels: Some(levels),
+            ..
+        } => levels.clone(),
         _ => kit::ladder::LADDER.iter().map(|l| l.number).collect(),
     };
     build_release(root, &levels)?;
@@ -67,7 +93,7 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
     std::fs::copy(&small, scratch.join("small.tar"))?;
     match task {
         Task::Images => images(root, &scratch, &small)?,
-        Task::Latency { rounds } => latency::table(root, &scratch, &levels, rounds)?,
+        Task::Latency { rounds, .. } => latency::table(root, &scratch, &levels, rounds)?,
         Task::Explain { level } => latency::timeline(root, &scratch, level)?,
         Task::Both { rounds } => {
             images(root, &scratch, &small)?;
@@ -190,8 +216,19 @@ mod tests {
         assert_eq!(parse(&["images"]).unwrap(), Task::Images);
         assert_eq!(
             parse(&["latency", "--rounds", "5"]).unwrap(),
-            Task::Latency { rounds: 5 }
+            Task::Latency {
+                rounds: 5,
+                levels: None
+            }
         );
+        assert_eq!(
+            parse(&["latency", "7,solution10"]).unwrap(),
+            Task::Latency {
+                rounds: ROUNDS,
+                levels: Some(vec![7, 10])
+            }
+        );
+        assert!(parse(&["latency", "7,x"]).is_err());
         assert_eq!(
             parse(&["explain", "10"]).unwrap(),
             Task::Explain { level: 10 }
