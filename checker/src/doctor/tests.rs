@@ -347,3 +347,25 @@ fn the_layout_reads_in_one_line() {
     );
     assert_eq!(layout_line("none", &[]), "none");
 }
+
+#[test]
+fn a_v2_scratch_group_gets_the_controller_from_each_group_above_it_never_from_the_root() {
+    // Plain files stand in for cgroupfs: a write replaces what the file listed.
+    let (root, _) = v2_tree("cpu memory pids\n", "cpu\n");
+    let scratch = Scratch::create(root.path(), true, "cpu").unwrap();
+    let control = |dir: &Path| std::fs::read_to_string(dir.join("cgroup.subtree_control")).ok();
+    let parent = scratch.doctor.parent().unwrap().to_path_buf();
+    assert_eq!(scratch.made_parent.as_deref(), Some(parent.as_path()));
+    assert_eq!(
+        control(root.path()).as_deref(),
+        Some("cpu\n"),
+        "the root is only read"
+    );
+    assert_eq!(control(&parent).as_deref(), Some("+cpu"));
+    assert_eq!(control(&scratch.doctor).as_deref(), Some("+cpu"));
+    assert!(scratch.container.is_dir());
+    assert_eq!(control(&scratch.container), None, "the container is a leaf");
+    assert!(scratch
+        .doctor
+        .ends_with(format!("rubber-crab-checker/doctor-{}", std::process::id())));
+}
