@@ -40,8 +40,12 @@ impl Layout {
             anyhow::anyhow!("statfs({CGROUP_ROOT}) failed: {e}: is cgroupfs mounted?")
         })?;
         if fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC {
+            crate::explain!("statfs({CGROUP_ROOT:?}) = CGROUP2_SUPER_MAGIC  # cgroup v2: one tree");
             return Ok(Layout::V2 { root: root.into() });
         }
+        crate::explain!(
+            "statfs({CGROUP_ROOT:?}) ≠ CGROUP2_SUPER_MAGIC  # cgroup v1: see mountinfo"
+        );
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
             .context("reading /proc/self/mountinfo")?;
         Ok(Layout::v1_from_mountinfo(&mountinfo))
@@ -99,26 +103,27 @@ impl Layout {
     }
 }
 
-/// Whether a v1 super option names a controller (not `rw`, `relatime`, `name=systemd`, …):
-/// the names in /proc/cgroups.
+/// The v1 controllers, as /proc/cgroups names them: a v1 mount's super options list those it
+/// holds among `rw`, `relatime`, `name=systemd`, ….
+pub const V1_CONTROLLERS: &[&str] = &[
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "net_prio",
+    "blkio",
+    "perf_event",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
+];
+
 fn is_v1_controller(option: &str) -> bool {
-    const CONTROLLERS: &[&str] = &[
-        "cpu",
-        "cpuacct",
-        "cpuset",
-        "memory",
-        "devices",
-        "freezer",
-        "net_cls",
-        "net_prio",
-        "blkio",
-        "perf_event",
-        "hugetlb",
-        "pids",
-        "rdma",
-        "misc",
-    ];
-    CONTROLLERS.contains(&option)
+    V1_CONTROLLERS.contains(&option)
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\040`-style octal (proc(5)).
