@@ -19,8 +19,8 @@ use std::time::Instant;
 #[command(
     name = "checker",
     about = "Checks a rubber-crab level: `checker level3` runs the checks of levels 0 to 3.",
-    override_usage = "checker levelN|all [--solution | --runtime PATH] [--keep-going] [--format human|json] [--timeout SECS] [--rootless]\n       checker list\n       checker hint [levelN] [--all]\n       checker watch [levelN] [--poll] [--rootless]\n       checker image build\n       checker room DIR [--format human|json]",
-    after_help = "Examples:\n  cargo run -p checker -- level0\n  cargo run -p checker -- level3 --solution\n  cargo run -p checker -- level2 --runtime ./my-runtime\n  cargo run -p checker -- list\n  cargo run -p checker -- hint level3\n  cargo run -p checker -- watch\n  cargo run -p checker -- room reports/"
+    override_usage = "checker levelN|all [--solution | --runtime PATH] [--keep-going] [--format human|json] [--timeout SECS] [--rootless]\n       checker list\n       checker hint [levelN] [--all]\n       checker watch [levelN] [--poll] [--rootless]\n       checker image build\n       checker room DIR [--format human|json]\n       checker doctor [--format human|json]",
+    after_help = "Examples:\n  cargo run -p checker -- level0\n  cargo run -p checker -- level3 --solution\n  cargo run -p checker -- level2 --runtime ./my-runtime\n  cargo run -p checker -- list\n  cargo run -p checker -- hint level3\n  cargo run -p checker -- watch\n  cargo run -p checker -- room reports/\n  sudo -E env \"PATH=$PATH\" cargo run -p checker -- doctor"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -60,6 +60,13 @@ enum Command {
     Room {
         /// The directory of reports: `NAME.json` for each attendee NAME.
         dir: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: crate::options::Format,
+    },
+    /// Can this machine run the workshop? Its cgroups, namespaces, overlayfs and veth, each
+    /// tried, and which levels can run here (exit 3 when some cannot). Needs root.
+    Doctor {
         /// Output format.
         #[arg(long, value_enum, default_value = "human")]
         format: crate::options::Format,
@@ -115,6 +122,7 @@ fn run(command: Command) -> Result<u8> {
             action: ImageAction::Build,
         } => build_image(),
         Command::Room { dir, format } => crate::room::room(&dir, format),
+        Command::Doctor { format } => crate::doctor::doctor(format),
         Command::Check(words) => check(words),
     }
 }

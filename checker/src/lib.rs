@@ -6,6 +6,7 @@ pub mod cgroups;
 pub mod check;
 pub mod cli;
 pub mod container_ids;
+pub mod doctor;
 pub mod enter;
 pub mod exit;
 pub mod guard;

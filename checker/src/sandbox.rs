@@ -299,7 +299,7 @@ pub fn user_namespaces_allowed() -> std::result::Result<(), String> {
 }
 
 /// The likely reason, from the sysctls that control unprivileged user namespaces.
-fn why_no_user_namespaces(errno: nix::errno::Errno) -> String {
+pub fn why_no_user_namespaces(errno: nix::errno::Errno) -> String {
     let read = |path: &str| {
         std::fs::read_to_string(path)
             .map(|s| s.trim().to_string())

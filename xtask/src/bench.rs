@@ -1,26 +1,117 @@
-//! `cargo xtask bench`: how long a container takes to start and exit, per level, with the small
-//! demo image and with the same image grown by a 200 MiB file. It shows what level 7 buys:
-//! before it every start copies the whole image; from it on the image is extracted once.
+//! `cargo xtask bench`: how long a container takes to start and exit.
+//!
+//! - `images`: levels 6 and 7 with the small demo image and with the same image grown by a
+//!   200 MiB file. It shows what level 7 buys: before it every start copies the whole image;
+//!   from it on the image is extracted once.
+//! - `latency` (`latency.rs`): every solution level against runc and the unshare floor.
+//! - `explain N`: where one start of solutionN spends its time, step by step.
+
+mod latency;
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The levels compared: the last one that copies the image per container, and overlayfs.
+/// The levels the images table compares: the last one that copies the image per container,
+/// and overlayfs.
 const LEVELS: &[u32] = &[6, 7];
 const RUNS: u32 = 10;
 const BIG_MIB: usize = 200;
+/// Interleaved rounds of the latency table, unless `--rounds` says otherwise.
+const ROUNDS: usize = 30;
 
-pub fn run(root: &Path) -> Result<()> {
+const USAGE: &str =
+    "usage: cargo xtask bench [images | latency [LEVEL,LEVEL…] | explain LEVEL] [--rounds N]";
+
+/// What `cargo xtask bench [images|latency [LEVELS]|explain N] [--rounds N]` asked for.
+#[derive(Debug, PartialEq, Eq)]
+enum Task {
+    Both {
+        rounds: usize,
+    },
+    Images,
+    /// `levels`: every level of the ladder when None.
+    Latency {
+        rounds: usize,
+        levels: Option<Vec<u32>>,
+    },
+    Explain {
+        level: u32,
+    },
+}
+
+/// `10`, `solution10`.
+fn level_number(word: &str) -> Result<u32> {
+    word.trim_start_matches("solution")
+        .parse()
+        .with_context(|| format!("{word}: not a level number ({USAGE})"))
+}
+
+fn parse(args: &[&str]) -> Result<Task> {
+    let (rounds, rest) = match args {
+        [rest @ .., "--rounds", n] => (n.parse().context("--rounds takes a number")?, rest),
+        rest => (ROUNDS, rest),
+    };
+    Ok(match rest {
+        [] => Task::Both { rounds },
+        ["images"] => Task::Images,
+        ["latency"] => Task::Latency {
+            rounds,
+            levels: None,
+        },
+        ["latency", list] => Task::Latency {
+            rounds,
+            levels: Some(list.split(',').map(level_number).collect::<Result<_>>()?),
+        },
+        ["explain", n] => Task::Explain {
+            level: level_number(n)?,
+        },
+        _ => bail!("{USAGE}"),
+    })
+}
+
+pub fn run(root: &Path, args: &[&str]) -> Result<()> {
+    let task = parse(args)?;
     if !nix_is_root() {
         bail!("the runtimes need root: run `sudo -E env \"PATH=$PATH\" cargo xtask bench`");
     }
+    let levels: Vec<u32> = match &task {
+        Task::Images => LEVELS.to_vec(),
+        Task::Explain { level } => vec![*level],
+        Task::Latency {
+            levels: Some(levels),
+            ..
+        } => levels.clone(),
+        _ => kit::ladder::LADDER.iter().map(|l| l.number).collect(),
+    };
+    build_release(root, &levels)?;
+    let scratch = root.join("target/rubber-crab/bench");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)?;
+    let small = kit::image::locate(&kit::paths::default_image_dir(), "busybox")?;
+    std::fs::copy(&small, scratch.join("small.tar"))?;
+    match task {
+        Task::Images => images(root, &scratch, &small)?,
+        Task::Latency { rounds, .. } => latency::table(root, &scratch, &levels, rounds)?,
+        Task::Explain { level } => latency::timeline(root, &scratch, level)?,
+        Task::Both { rounds } => {
+            images(root, &scratch, &small)?;
+            println!();
+            latency::table(root, &scratch, &levels, rounds)?;
+        }
+    }
+    std::fs::remove_dir_all(&scratch)?;
+    Ok(())
+}
+
+/// `solutionN` for each of `levels`, optimised.
+fn build_release(root: &Path, levels: &[u32]) -> Result<()> {
     let status = Command::new(env!("CARGO"))
         .current_dir(root)
         .args(["build", "--release", "--quiet"])
         .args(
-            LEVELS
+            levels
                 .iter()
                 .flat_map(|n| ["-p".to_string(), format!("solution{n}")]),
         )
@@ -28,12 +119,12 @@ pub fn run(root: &Path) -> Result<()> {
     if !status.success() {
         bail!("the solutions did not build");
     }
-    let scratch = root.join("target/rubber-crab/bench");
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch)?;
-    let small = kit::image::locate(&kit::paths::default_image_dir(), "busybox")?;
-    std::fs::copy(&small, scratch.join("small.tar"))?;
-    grow_image(&small, &scratch.join("big.tar"))?;
+    Ok(())
+}
+
+/// The images table: levels 6 and 7, small image and big.
+fn images(root: &Path, scratch: &Path, small: &Path) -> Result<()> {
+    grow_image(small, &scratch.join("big.tar"))?;
     println!("container start + exit (`run -- /bin/true`), release build, mean of {RUNS} runs after the first:\n");
     println!(
         "{:<12} {:>14} {:>14} {:>16}",
@@ -44,8 +135,8 @@ pub fn run(root: &Path) -> Result<()> {
     );
     for level in LEVELS {
         let exe = root.join(format!("target/release/solution{level}"));
-        let (first, next) = time_starts(&exe, &scratch, "small")?;
-        let (_, big_next) = time_starts(&exe, &scratch, "big")?;
+        let (first, next) = time_starts(&exe, scratch, "small")?;
+        let (_, big_next) = time_starts(&exe, scratch, "big")?;
         println!(
             "{:<12} {:>11} ms {:>11} ms {:>13} ms",
             format!("solution{level}"),
@@ -54,7 +145,6 @@ pub fn run(root: &Path) -> Result<()> {
             big_next.as_millis()
         );
     }
-    std::fs::remove_dir_all(&scratch)?;
     Ok(())
 }
 
@@ -114,4 +204,36 @@ fn time_starts(exe: &PathBuf, scratch: &Path, image: &str) -> Result<(Duration, 
         total += start()?;
     }
     Ok((first, total / RUNS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_takes_a_table_and_a_number_of_rounds() {
+        assert_eq!(parse(&[]).unwrap(), Task::Both { rounds: ROUNDS });
+        assert_eq!(parse(&["images"]).unwrap(), Task::Images);
+        assert_eq!(
+            parse(&["latency", "--rounds", "5"]).unwrap(),
+            Task::Latency {
+                rounds: 5,
+                levels: None
+            }
+        );
+        assert_eq!(
+            parse(&["latency", "7,solution10"]).unwrap(),
+            Task::Latency {
+                rounds: ROUNDS,
+                levels: Some(vec![7, 10])
+            }
+        );
+        assert!(parse(&["latency", "7,x"]).is_err());
+        assert_eq!(
+            parse(&["explain", "10"]).unwrap(),
+            Task::Explain { level: 10 }
+        );
+        assert!(parse(&["latency", "--rounds", "x"]).is_err());
+        assert!(parse(&["frobnicate"]).is_err());
+    }
 }

@@ -22,8 +22,14 @@ usage: cargo xtask <task>
 tasks:
   generate [--check]  render solutions/runtime.rs into every level's crates in levels/ and
                       solutions/; with --check, write nothing and fail if any is out of date
-  bench               time container starts of solution6 (a copy of the image per container)
-                      and solution7 (overlayfs), with a small and a 200 MiB image (needs root)";
+  bench [images | latency [LEVEL,…] | explain LEVEL] [--rounds N]
+                      time container starts (needs root). images: solution6 (a copy of the
+                      image per container) and solution7 (overlayfs), with a small and a
+                      200 MiB image; latency: every solution level (or those listed)
+                      against runc and the unshare floor, interleaved, medians; explain: one
+                      start of solutionLEVEL with --explain, each step stamped with the time
+                      since the start (as it reaches the bench); without a table name: images,
+                      then latency";
 
 /// Exit status for a bad command line.
 const EXIT_USAGE: u8 = 2;
@@ -48,7 +54,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         ["generate", "--check"] => {
             generate::run(&generate::project_root()?, LADDER, generate::Mode::Check)?
         }
-        ["bench"] => bench::run(&generate::project_root()?)?,
+        ["bench", rest @ ..] => bench::run(&generate::project_root()?, rest)?,
         ["help" | "--help" | "-h"] => println!("{USAGE}"),
         [] => {
             eprintln!("{USAGE}");
