@@ -18,11 +18,11 @@ fn stderr(out: &std::process::Output) -> String {
 
 #[test]
 fn an_unknown_level_is_a_usage_error_naming_the_ladder() {
-    let out = run(&["level9"]);
+    let out = run(&["level99"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
-        err.contains("unknown level \"level9\"") && err.contains("level0 to level7"),
+        err.contains("unknown level \"level99\"") && err.contains("level0 to level10"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "one line: {err}");
@@ -174,7 +174,7 @@ fn hints_come_one_at_a_time_and_all_at_once() {
     for n in 1..=3 {
         assert!(all.contains(&format!("Hint {n} of 3, level 3")), "{all}");
     }
-    assert_eq!(hint(&["hint", "level9"]).0, Some(2));
+    assert_eq!(hint(&["hint", "level99"]).0, Some(2));
     // Without a level: the first level not passed.
     assert!(hint(&["hint"]).1.starts_with("Hint 1 of 3, level 0"));
 }
