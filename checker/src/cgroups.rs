@@ -29,7 +29,7 @@ pub const MEMORY_LIMIT: u64 = 512 * 1024 * 1024;
 pub const PIDS_LIMIT: u32 = 512;
 
 /// The path of the cage `name`, relative to each hierarchy's root.
-fn cage_path(name: &str) -> String {
+pub fn cage_path(name: &str) -> String {
     format!("{CAGE_PARENT}/{name}")
 }
 
