@@ -76,7 +76,8 @@ pub struct Run<R> {
     pub at_timeout: Option<String>,
     /// The groups the runtime left below its `--cgroup-parent` when it exited, each described
     /// with the processes still in it (none after a timeout: the checker killed the runtime
-    /// before it could clean up). The cage removes them; the host guard blames them.
+    /// before it could clean up). The host guard blames them. A check that judges cleanup reads
+    /// them here: the cage, and everything below it, is gone once the run has ended.
     pub left_groups: Vec<String>,
     /// The limits the runtime wrote to its `--cgroup-parent` itself rather than to its
     /// container's group below it (see `Cage::parent_limits_changed`).
