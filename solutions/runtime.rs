@@ -675,7 +675,7 @@ fn wait_until_attached(ready: OwnedFd) -> Result<()> {
     // One byte means "attached"; end of file means the parent closed the pipe without writing.
     match read(ready.as_raw_fd(), &mut byte).syscall("read(sync pipe)")? {
         1 => Ok(()),
-        _ => anyhow::bail!("the runtime could not put the container in its cgroup: not running it"),
+        _ => anyhow::bail!("the parent could not put this container in its cgroup: not running it"),
     }
 }
 
@@ -782,10 +782,11 @@ fn remove_group_dir(dir: &Path) -> Result<()> {
         match removed {
             Ok(()) | Err(Errno::ENOENT) => return Ok(()),
             Err(Errno::EBUSY) => std::thread::sleep(Duration::from_millis(10)),
-            Err(errno) => Err(errno).syscall(format!("rmdir {}", dir.display()))?,
+            Err(errno) => return Ok(Err(errno).syscall(format!("rmdir {}", dir.display()))?),
         }
     }
-    anyhow::bail!("rmdir {}: still busy after 0.5 s: processes are left in it (see its cgroup.procs)", dir.display())
+    let dir = dir.display();
+    anyhow::bail!("rmdir {dir}: still busy after 0.5 s: processes are left in it (see its cgroup.procs)")
 }
 //@ end
 //@ level 9
@@ -849,14 +850,14 @@ fn say_if_out_of_memory(cgroup: &Cgroup, args: &RunArgs, code: i32) {
     let Ok(dir) = cgroup.dir("memory") else {
         return;
     };
+    if code != KILLED {
+        return;
+    }
     let file = if cgroup.layout.is_v2() {
         "memory.events"
     } else {
         "memory.oom_control"
     };
-    if code != KILLED {
-        return;
-    }
     explain!("cat {}  # was it the OOM killer? see oom_kill", dir.join(file).display());
     let kills = read_file(&dir, file).ok().and_then(|text| keyed(&text, "oom_kill"));
     if kills.unwrap_or(0) == 0 {
@@ -903,7 +904,7 @@ fn kill_each_left(dir: &Path) {
         if pids.is_empty() {
             return;
         }
-        explain!("kill({pids:?}, SIGKILL)  # processes left in {}", dir.display());
+        explain!("kill({pids:?}, SIGKILL)  # still in the container's group: end them");
         for pid in pids {
             // ESRCH: it died meanwhile, which is what we want.
             let _ = kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);

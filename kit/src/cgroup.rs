@@ -99,26 +99,27 @@ impl Layout {
     }
 }
 
-/// Whether a v1 super option names a controller (not `rw`, `relatime`, `name=systemd`, …):
-/// the names in /proc/cgroups.
+/// The v1 controllers, as /proc/cgroups names them: a v1 mount's super options list those it
+/// holds among `rw`, `relatime`, `name=systemd`, ….
+pub const V1_CONTROLLERS: &[&str] = &[
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "net_prio",
+    "blkio",
+    "perf_event",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
+];
+
 fn is_v1_controller(option: &str) -> bool {
-    const CONTROLLERS: &[&str] = &[
-        "cpu",
-        "cpuacct",
-        "cpuset",
-        "memory",
-        "devices",
-        "freezer",
-        "net_cls",
-        "net_prio",
-        "blkio",
-        "perf_event",
-        "hugetlb",
-        "pids",
-        "rdma",
-        "misc",
-    ];
-    CONTROLLERS.contains(&option)
+    V1_CONTROLLERS.contains(&option)
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\040`-style octal (proc(5)).

@@ -322,7 +322,7 @@ pub fn wait_until_attached(ready: OwnedFd) -> Result<()> {
     // One byte means "attached"; end of file means the parent closed the pipe without writing.
     match read(ready.as_raw_fd(), &mut byte).syscall("read(sync pipe)")? {
         1 => Ok(()),
-        _ => anyhow::bail!("the runtime could not put the container in its cgroup: not running it"),
+        _ => anyhow::bail!("the parent could not put this container in its cgroup: not running it"),
     }
 }
 
@@ -438,11 +438,11 @@ pub fn remove_group_dir(dir: &Path) -> Result<()> {
         match removed {
             Ok(()) | Err(Errno::ENOENT) => return Ok(()),
             Err(Errno::EBUSY) => std::thread::sleep(Duration::from_millis(10)),
-            Err(errno) => Err(errno).syscall(format!("rmdir {}", dir.display()))?,
+            Err(errno) => return Ok(Err(errno).syscall(format!("rmdir {}", dir.display()))?),
         }
     }
+    let dir = dir.display();
     anyhow::bail!(
-        "rmdir {}: still busy after 0.5 s: processes are left in it (see its cgroup.procs)",
-        dir.display()
+        "rmdir {dir}: still busy after 0.5 s: processes are left in it (see its cgroup.procs)"
     )
 }

@@ -149,14 +149,14 @@ fn say_if_out_of_memory(cgroup: &Cgroup, args: &RunArgs, code: i32) {
     let Ok(dir) = cgroup.dir("memory") else {
         return;
     };
+    if code != KILLED {
+        return;
+    }
     let file = if cgroup.layout.is_v2() {
         "memory.events"
     } else {
         "memory.oom_control"
     };
-    if code != KILLED {
-        return;
-    }
     explain!(
         "cat {}  # was it the OOM killer? see oom_kill",
         dir.join(file).display()

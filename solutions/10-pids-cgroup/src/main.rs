@@ -118,10 +118,7 @@ fn kill_each_left(dir: &Path) {
         if pids.is_empty() {
             return;
         }
-        explain!(
-            "kill({pids:?}, SIGKILL)  # processes left in {}",
-            dir.display()
-        );
+        explain!("kill({pids:?}, SIGKILL)  # still in the container's group: end them");
         for pid in pids {
             // ESRCH: it died meanwhile, which is what we want.
             let _ = kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
