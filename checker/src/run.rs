@@ -74,6 +74,10 @@ pub struct Run<R> {
     pub filling_at_kill: Option<Usage>,
     /// What the runtime's processes were doing when the timeout killed them.
     pub at_timeout: Option<String>,
+    /// The groups the runtime left below its `--cgroup-parent` when it exited, each described
+    /// with the processes still in it (none after a timeout: the checker killed the runtime
+    /// before it could clean up).
+    pub left_groups: Vec<String>,
 }
 
 /// What a check sees while a holding probe is alive.
@@ -268,6 +272,11 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
             }
         }
     };
+    // Before anything is killed or removed, the cage included.
+    let left_groups = match status {
+        Status::TimedOut => Vec::new(),
+        _ => crate::levels::cgroup::left_below(&spec.cgroup_parent),
+    };
     let mut stragglers = proc::live_members_of_group(spawned.child.id());
     if let Some(cage) = &spawned.cage {
         stragglers.extend(cage.members());
@@ -315,6 +324,7 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
         hit_pids_cap,
         filling_at_kill,
         at_timeout,
+        left_groups,
     }
 }
 

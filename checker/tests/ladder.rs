@@ -5,7 +5,28 @@ mod common;
 use common::*;
 
 /// The top of the ladder.
-const LAST: u32 = 7;
+const LAST: u32 = 10;
+
+/// The one check that may skip on a busy machine, when it says so: a spinning probe that never
+/// got a quarter of a CPU cannot show a quota of a quarter (see `throttled_verdict`).
+const BUSY_SKIP: (&str, &str) = ("L8.cpu-cgroup.throttled", "the machine is too busy to tell");
+
+/// Every check passed, or skipped as [`BUSY_SKIP`] allows; else what did not.
+fn not_passed(json: &str) -> Vec<String> {
+    let doc: serde_json::Value = serde_json::from_str(json).unwrap();
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] != "pass")
+        .filter(|c| {
+            !(c["id"] == BUSY_SKIP.0
+                && c["status"] == "skip"
+                && c.to_string().contains(BUSY_SKIP.1))
+        })
+        .map(|c| c.to_string())
+        .collect()
+}
 
 #[test]
 fn every_solution_passes_its_level() {
@@ -13,16 +34,12 @@ fn every_solution_passes_its_level() {
         return;
     }
     for level in 0..=LAST {
-        let out = checker(&[&format!("level{level}"), "--solution"]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "solution{level} failed:\n{}",
-            stdout(&out)
-        );
+        let out = checker(&[&format!("level{level}"), "--solution", "--format", "json"]);
+        let failed = not_passed(&stdout(&out));
+        assert!(failed.is_empty(), "solution{level}: {failed:#?}");
         assert!(
-            stdout(&out).contains("0 failed, 0 skipped"),
-            "{}",
+            matches!(out.status.code(), Some(0)),
+            "solution{level} failed:\n{}",
             stdout(&out)
         );
     }
@@ -36,7 +53,8 @@ fn every_solution_passes_its_level() {
             .map(|n| checker::levels::checks(n).len())
             .sum::<usize>()
     );
-    assert!(ran.iter().all(|(_, status)| status == "pass"), "{ran:?}");
+    let failed = not_passed(&stdout(&out));
+    assert!(failed.is_empty(), "{failed:#?}");
 }
 
 /// Masks what varies between runs: paths, ids and nonces, pids, namespace inodes, random codes.
@@ -70,6 +88,17 @@ fn normalised(text: &str) -> String {
         (
             r"has on this host: \[[^\]]*\]",
             "has on this host: [FRESH LINKS]",
+        ),
+        // The cgroups of levels 8-10: the cage is named after the checker's pid, a process's
+        // host pid and a CPU measure vary.
+        (r"rubber-crab-checker/\d+-", "rubber-crab-checker/[PID]-"),
+        (r"host pid \d+", "host pid [PID]"),
+        (r"processes \[[\d, ]*\]", "processes [PIDS]"),
+        (r"lists \[[\d, ]*\]", "lists [PIDS]"),
+        (r"/proc/\d+/cgroup", "/proc/[PID]/cgroup"),
+        (
+            r"CPU time / wall time [\d.]+ over \d+ ms; cpu.stat: nr_periods \d+, nr_throttled \d+",
+            "CPU time / wall time [RATIO]",
         ),
         // Sizes depend on the image's flavour (busybox or the host's tools).
         (r"\d+ KiB", "[N] KiB"),

@@ -120,10 +120,12 @@ pub fn kill_check(nonce: &str, pid: libc::pid_t) -> i32 {
     0
 }
 
-fn errno_name(errno: i32) -> String {
+pub fn errno_name(errno: i32) -> String {
     match errno {
         libc::ESRCH => "ESRCH".into(),
         libc::EPERM => "EPERM".into(),
+        libc::EAGAIN => "EAGAIN".into(),
+        libc::ENOMEM => "ENOMEM".into(),
         other => format!("errno {other}"),
     }
 }

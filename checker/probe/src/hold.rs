@@ -33,6 +33,14 @@ pub fn reply_then_hold<R: Serialize>(
     }
 }
 
+/// Prints `ready`, then waits for a hold signal (at most [`HOLD_MAX`]) before the caller goes
+/// on: the checker looks at the process before it acts.
+pub fn reply_then_wait(nonce: &str, ready: &impl Serialize) {
+    let set = block_hold_signals();
+    emit(nonce, ready);
+    wait_for_signal(&set);
+}
+
 /// A signal set holding `signals`.
 pub fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
     let mut set = MaybeUninit::<libc::sigset_t>::uninit();

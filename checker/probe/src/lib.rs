@@ -107,6 +107,9 @@ pub const DELETE: Subcommand<Outcome> = Subcommand::new("delete");
 pub const ESCAPE: Subcommand<Escape> = Subcommand::new("escape");
 pub const KILL_CHECK: Subcommand<KillCheck> = Subcommand::new("kill-check");
 pub const TCP_LOOPBACK: Subcommand<Outcome> = Subcommand::new("tcp-loopback");
+pub const BURN: Subcommand<Burn> = Subcommand::new("burn");
+pub const TOUCH_MEMORY: Subcommand<Touched> = Subcommand::new("touch-memory");
+pub const FORK_UNTIL_REFUSED: Subcommand<Forks> = Subcommand::new("fork-until-refused");
 
 /// Parses the JSON of a reply into its type. A reply that does not fit says why, with the
 /// probe's own error when it sent one (a reply that fails is often cut short).
@@ -158,6 +161,48 @@ pub struct KillCheck {
     pub errno: Option<String>,
 }
 
+/// The reply of `burn`: how long it spun, by the wall clock and in CPU time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Burn {
+    pub ok: bool,
+    pub error: Option<String>,
+    /// CPU time the probe used while it spun (CLOCK_PROCESS_CPUTIME_ID), in milliseconds.
+    pub cpu_ms: u64,
+    /// Wall time it spun (CLOCK_MONOTONIC), in milliseconds.
+    pub wall_ms: u64,
+}
+
+impl Burn {
+    /// CPU time over wall time: 1.0 for a process that had a CPU all along, 0.25 for one a
+    /// quota of a quarter CPU held back.
+    pub fn ratio(&self) -> f64 {
+        self.cpu_ms as f64 / self.wall_ms.max(1) as f64
+    }
+}
+
+/// The reply of `touch-memory`: how much it allocated and touched. With `--wait`, a first line
+/// says 0 (ready) before anything is touched; a probe the OOM killer stops sends no other.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Touched {
+    pub ok: bool,
+    pub error: Option<String>,
+    /// MiB allocated and written to, every page.
+    pub mib: u64,
+}
+
+/// The reply of `fork-until-refused`: how many children it forked before fork failed or the
+/// maximum was reached, and why fork failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forks {
+    pub ok: bool,
+    pub error: Option<String>,
+    /// Children forked (all alive at once; the probe itself is one more process).
+    pub forked: u32,
+    /// The errno name of the fork that failed (`EAGAIN` at a pids limit), or null when the
+    /// maximum was reached first.
+    pub errno: Option<String>,
+}
+
 /// The reply of `report`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
@@ -180,7 +225,8 @@ pub struct Report {
     pub ns: BTreeMap<String, String>,
     /// Raw lines of `/proc/self/mountinfo` (see [`parse_mountinfo_line`]).
     pub mountinfo: Vec<String>,
-    /// Raw lines of `/proc/self/cgroup`.
+    /// Raw lines of `/proc/self/cgroup`, read before anything else: a runtime that moves the
+    /// command into its group only after exec may be too late for this read.
     pub cgroup: Vec<String>,
     /// `CapEff`, `CapBnd`, `CapPrm`, `NoNewPrivs`, `NSpid`, `Uid`, `Gid` from
     /// `/proc/self/status`, values trimmed.
@@ -548,6 +594,27 @@ container exited";
         assert_eq!(outcome.error, None);
         let err = parse_reply::<KillCheck>(json!({"ok": "yes"})).unwrap_err();
         assert!(err.contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn a_burn_ratio_is_cpu_over_wall_time() {
+        let burn = Burn {
+            ok: true,
+            error: None,
+            cpu_ms: 250,
+            wall_ms: 1000,
+        };
+        assert_eq!(burn.ratio(), 0.25);
+        assert_eq!(
+            Burn::default().ratio(),
+            0.0,
+            "no wall time is no division by zero"
+        );
+        let forks: Forks =
+            parse_reply(json!({"ok": true, "forked": 19, "errno": "EAGAIN"})).unwrap();
+        assert_eq!((forks.forked, forks.errno.as_deref()), (19, Some("EAGAIN")));
+        let touched: Touched = parse_reply(json!({"ok": true, "mib": 32})).unwrap();
+        assert_eq!(touched.mib, 32);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 mod args;
 mod commands;
 mod hold;
+mod load;
 mod report;
 
 use std::{env, process};
@@ -131,6 +132,42 @@ const SUBCOMMANDS: &[Entry] = &[
         does: "a TCP round trip over 127.0.0.1",
         build: |_| Ok(Cmd::TcpLoopback),
     },
+    Entry {
+        name: probe::BURN.name,
+        positionals: &["MS"],
+        options: &[switch("--hold")],
+        does: "spin for MS ms of wall time; its CPU time and wall time",
+        build: |a| {
+            Ok(Cmd::Burn {
+                ms: number("MS", a.positional(0))?,
+                hold: a.has("--hold"),
+            })
+        },
+    },
+    Entry {
+        name: probe::TOUCH_MEMORY.name,
+        positionals: &["MIB"],
+        options: &[switch("--wait")],
+        does: "allocate and touch MIB MiB (--wait: a ready line, then wait as --hold does)",
+        build: |a| {
+            Ok(Cmd::TouchMemory {
+                mib: number("MIB", a.positional(0))?,
+                wait: a.has("--wait"),
+            })
+        },
+    },
+    Entry {
+        name: probe::FORK_UNTIL_REFUSED.name,
+        positionals: &["MAX"],
+        options: &[optional("--exit", "N")],
+        does: "fork children until fork fails or MAX live; count, errno; then exit N",
+        build: |a| {
+            Ok(Cmd::ForkUntilRefused {
+                max: number("MAX", a.positional(0))?,
+                exit: a.last("--exit").as_deref().map_or(Ok(0), exit_code)?,
+            })
+        },
+    },
 ];
 
 /// A subcommand with its arguments read.
@@ -164,6 +201,18 @@ enum Cmd {
     },
     KillCheck(libc::pid_t),
     TcpLoopback,
+    Burn {
+        ms: u64,
+        hold: bool,
+    },
+    TouchMemory {
+        mib: u64,
+        wait: bool,
+    },
+    ForkUntilRefused {
+        max: u32,
+        exit: i32,
+    },
 }
 
 impl Cmd {
@@ -186,6 +235,9 @@ impl Cmd {
             Cmd::Escape { target } => commands::escape(nonce, &target),
             Cmd::KillCheck(pid) => commands::kill_check(nonce, pid),
             Cmd::TcpLoopback => commands::tcp_loopback(nonce),
+            Cmd::Burn { ms, hold } => load::burn(nonce, ms, hold),
+            Cmd::TouchMemory { mib, wait } => load::touch_memory(nonce, mib, wait),
+            Cmd::ForkUntilRefused { max, exit } => load::fork_until_refused(nonce, max, exit),
         }
     }
 }
@@ -333,6 +385,24 @@ mod tests {
         );
         assert_eq!(cmd("kill-check 1 --nonce n"), Cmd::KillCheck(1));
         assert_eq!(cmd("tcp-loopback --nonce n"), Cmd::TcpLoopback);
+        assert_eq!(
+            cmd("burn 1500 --hold --nonce n"),
+            Cmd::Burn {
+                ms: 1500,
+                hold: true
+            }
+        );
+        assert_eq!(
+            cmd("touch-memory 128 --wait --nonce n"),
+            Cmd::TouchMemory {
+                mib: 128,
+                wait: true
+            }
+        );
+        assert_eq!(
+            cmd("fork-until-refused 200 --exit 9 --nonce n"),
+            Cmd::ForkUntilRefused { max: 200, exit: 9 }
+        );
     }
 
     #[test]
@@ -374,7 +444,7 @@ mod tests {
         for line in ["mount-tmpfs /x --nonce n", "--nonce n", "report"] {
             let err = parsed(line).unwrap_err();
             assert!(
-                err.ends_with("(usage: probe report|echo|exit|kill-self|sleep|write|delete|escape|kill-check|tcp-loopback --nonce NONCE [ARGS...])"),
+                err.ends_with("(usage: probe report|echo|exit|kill-self|sleep|write|delete|escape|kill-check|tcp-loopback|burn|touch-memory|fork-until-refused --nonce NONCE [ARGS...])"),
                 "{err}"
             );
         }

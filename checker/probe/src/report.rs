@@ -39,6 +39,8 @@ pub fn report(nonce: &str, reads: &[String], hold: bool) -> i32 {
 }
 
 fn collect_report(nonce: &str, reads: &[String]) -> Report {
+    // First: a runtime that attaches the command to its group after exec may not have yet.
+    let cgroup = read_lines("/proc/self/cgroup");
     let mut errors = Vec::new();
     let mut note = |what: &str, e: io::Error| errors.push(format!("{what}: {e}"));
     let cwd = env::current_dir()
@@ -82,7 +84,7 @@ fn collect_report(nonce: &str, reads: &[String]) -> Report {
             })
             .collect(),
         mountinfo: read_lines("/proc/self/mountinfo"),
-        cgroup: read_lines("/proc/self/cgroup"),
+        cgroup,
         status: proc_status(),
         interfaces: interfaces(),
         files: reads

@@ -2,15 +2,19 @@
 
 use crate::check::Check;
 
+pub mod cgroup;
 mod input;
 mod l0;
 mod l1;
+mod l10;
 mod l2;
 mod l3;
 mod l4;
 mod l5;
 mod l6;
 mod l7;
+mod l8;
+mod l9;
 
 /// The checks of `level`, in the order they run.
 pub fn checks(level: u32) -> &'static [Check] {
@@ -23,6 +27,9 @@ pub fn checks(level: u32) -> &'static [Check] {
         5 => l5::CHECKS,
         6 => l6::CHECKS,
         7 => l7::CHECKS,
+        8 => l8::CHECKS,
+        9 => l9::CHECKS,
+        10 => l10::CHECKS,
         _ => &[],
     }
 }

@@ -1,0 +1,513 @@
+//! What the checks of levels 8-10 share: finding the container's group where the kernel says it
+//! is (the probe's `/proc/<pid>/cgroup`), reading its files, and the groups a runtime leaves
+//! behind. Pure helpers, tested without root against text and temp dirs.
+
+use crate::check::{fail, Ctx, Verdict};
+use crate::run::Run;
+use anyhow::Result;
+use probe::Subcommand;
+use serde::de::DeserializeOwned;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// cgroups(7): the files of v1 and v2, and `/proc/<pid>/cgroup`.
+pub const CGROUPS: &str = "https://man7.org/linux/man-pages/man7/cgroups.7.html";
+/// The v2 interface files (cpu.max, cpu.weight, memory.max, pids.max, memory.events).
+pub const CGROUP_V2: &str = "https://docs.kernel.org/admin-guide/cgroup-v2.html";
+pub const MEMORY_V1: &str = "https://docs.kernel.org/admin-guide/cgroup-v1/memory.html";
+pub const PIDS_V1: &str = "https://docs.kernel.org/admin-guide/cgroup-v1/pids.html";
+
+/// The group of a process for one controller, as `/proc/<pid>/cgroup` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The path relative to the hierarchy's root, e.g. `/rubber-crab/3f2a91c07b1e`.
+    pub path: String,
+    /// Found on the `0::` line of the v2 tree (else on a v1 hierarchy's line).
+    pub unified: bool,
+}
+
+/// The line of `/proc/<pid>/cgroup` for `controller` (`hierarchy-id:controllers:path`): the v1
+/// hierarchy that lists it, else the v2 tree's `0::` line.
+pub fn membership(lines: &[String], controller: &str) -> Option<Membership> {
+    let parsed: Vec<(&str, &str)> = lines
+        .iter()
+        .filter_map(|line| {
+            let (_, rest) = line.split_once(':')?;
+            rest.split_once(':')
+        })
+        .collect();
+    let v1 = parsed
+        .iter()
+        .find(|(controllers, _)| controllers.split(',').any(|c| c == controller));
+    match v1 {
+        Some((_, path)) => Some(Membership {
+            path: path.to_string(),
+            unified: false,
+        }),
+        None => parsed
+            .iter()
+            .find(|(controllers, _)| controllers.is_empty())
+            .map(|(_, path)| Membership {
+                path: path.to_string(),
+                unified: true,
+            }),
+    }
+}
+
+/// The name of the group `path` when it is directly below `parent` (`/P/NAME`), else None.
+pub fn child_of<'a>(path: &'a str, parent: &str) -> Option<&'a str> {
+    let rest = path
+        .trim_start_matches('/')
+        .strip_prefix(parent.trim_matches('/'))?
+        .strip_prefix('/')?;
+    (!rest.is_empty() && !rest.contains('/')).then_some(rest)
+}
+
+/// The container's group for one controller, found on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub controller: &'static str,
+    /// Relative to the hierarchy's root, as `/proc/<pid>/cgroup` gives it.
+    pub path: String,
+    pub dir: PathBuf,
+    pub unified: bool,
+}
+
+impl Group {
+    /// A file of the group, trimmed; None when it cannot be read.
+    pub fn read(&self, file: &str) -> Option<String> {
+        std::fs::read_to_string(self.dir.join(file))
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+
+    /// `file` as the verdicts name it: `<path>/<file>`, as in the hierarchy.
+    pub fn file(&self, file: &str) -> String {
+        format!("{}/{file}", self.path.trim_end_matches('/'))
+    }
+}
+
+/// The group holding host pid `pid` for `controller`, which must be directly below `parent`;
+/// a failure says what was found instead.
+pub fn group_of(pid: u32, controller: &'static str, parent: &str) -> Result<Group, Verdict> {
+    let lines: Vec<String> = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect();
+    let expected = format!("the command in a group of its own for {controller}, directly below the --cgroup-parent: /{parent}/<container-id>");
+    let Some(found) = membership(&lines, controller) else {
+        return Err(fail(
+            expected,
+            format!("/proc/{pid}/cgroup has no line for {controller}: {lines:?}"),
+        ));
+    };
+    if child_of(&found.path, parent).is_none() {
+        return Err(fail(expected, not_below(&found.path, parent, controller)));
+    }
+    let layout = crate::cgroups::host_layout();
+    let Some(dir) = layout.group_dir(controller, &found.path) else {
+        return Err(fail(
+            expected,
+            format!("the host has no hierarchy holding {controller}"),
+        ));
+    };
+    Ok(Group {
+        controller,
+        path: found.path,
+        dir,
+        unified: found.unified,
+    })
+}
+
+/// Runs the probe's `subcommand` holding, with `flags`, finds its group for `controller` on
+/// the host and lets `look` read it while the probe is alive. The probe's reply and what `look`
+/// returned, or the failure that explains why there is none.
+pub fn held_group<R: DeserializeOwned + Clone, T>(
+    ctx: &mut Ctx,
+    flags: &[&str],
+    (subcommand, args): (Subcommand<R>, &[&str]),
+    controller: &'static str,
+    look: impl FnOnce(&Group, u32) -> T,
+) -> Result<std::result::Result<(R, T), Verdict>> {
+    ctx.flags = flags.iter().map(|f| f.to_string()).collect();
+    let (run, seen) = ctx.hold(subcommand, args, |held| {
+        let pid = held.probe_pid.ok_or_else(|| {
+            fail(
+                "the probe's process can be found on the host",
+                "it could not",
+            )
+        })?;
+        let group = group_of(pid, controller, held.cgroup_parent)?;
+        Ok(look(&group, pid))
+    })?;
+    let reply = match crate::check::report(&run) {
+        Ok(reply) => reply.clone(),
+        Err(verdict) => return Ok(Err(verdict)),
+    };
+    Ok(match seen {
+        Some(Ok(seen)) => Ok((reply, seen)),
+        Some(Err(verdict)) => Err(verdict),
+        None => Err(fail(
+            "the probe holds while the checker looks",
+            "it never did",
+        )),
+    })
+}
+
+/// The verdict on what a run left below its `--cgroup-parent` when it exited (the cage
+/// removes it afterwards).
+pub fn cleanup_verdict<R>(run: &Run<R>) -> Verdict {
+    if run.left_groups.is_empty() {
+        return Verdict::Pass;
+    }
+    fail(
+        "no group left below the --cgroup-parent once the runtime has exited",
+        run.left_groups.join("; "),
+    )
+}
+
+/// What a path that is not `<parent>/<id>` says about the runtime.
+pub fn not_below(path: &str, parent: &str, controller: &str) -> String {
+    let parent = parent.trim_matches('/');
+    if path.trim_start_matches('/').starts_with(parent) {
+        format!("its {controller} group is {path}, not one level below the parent")
+    } else {
+        format!("its {controller} group is {path}: the runtime did not create its group below the parent, or did not move the child into it")
+    }
+}
+
+/// `quota/period` from v1's `cpu.cfs_quota_us` and `cpu.cfs_period_us`; None without a quota (-1).
+pub fn v1_cpu_ratio(quota: &str, period: &str) -> Option<f64> {
+    let quota: i64 = quota.trim().parse().ok()?;
+    let period: i64 = period.trim().parse().ok()?;
+    (quota > 0 && period > 0).then(|| quota as f64 / period as f64)
+}
+
+/// `quota/period` from v2's `cpu.max` (`QUOTA PERIOD`); None for `max` (no quota).
+pub fn v2_cpu_ratio(cpu_max: &str) -> Option<f64> {
+    let (quota, period) = cpu_max.trim().split_once(' ')?;
+    v1_cpu_ratio(quota, period)
+}
+
+/// The v2 `cpu.weight` for Docker's `--cpu-shares`, as runc converts it
+/// (libcontainer/cgroups/utils.go, ConvertCPUSharesToCgroupV2Value): 2..262144 onto 1..10000.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 0;
+    }
+    1 + (shares.saturating_sub(2) * 9999) / 262142
+}
+
+/// The value of `key` in a flat-keyed file (`cpu.stat`, `memory.events`, `pids.events`).
+pub fn keyed(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let (k, v) = line.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok())?
+    })
+}
+
+/// What the group's `cpu.stat` counted while the probe burned under `--cpus 0.25`, and what the
+/// probe measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Throttling {
+    pub nr_periods: u64,
+    pub nr_throttled: u64,
+    /// The group's quota period (v1 cpu.cfs_period_us, v2 cpu.max's second number).
+    pub period_us: u64,
+    /// The probe's CPU time over wall time.
+    pub ratio: f64,
+    pub wall_ms: u64,
+}
+
+/// The verdict on `--cpus 0.25`. Never depends on the machine's speed: a CPU taken by others
+/// only lowers the ratio, and a quota never reached is a skip. A runnable group counts a period
+/// each period its quota is in force, however little CPU it gets, so a quota in force for less
+/// than half the burn means the command spun outside the group (it was moved in late).
+pub fn throttled_verdict(t: Throttling) -> Verdict {
+    let measured = format!(
+        "CPU time / wall time {:.2} over {} ms; cpu.stat: nr_periods {}, nr_throttled {}",
+        t.ratio, t.wall_ms, t.nr_periods, t.nr_throttled
+    );
+    let expected = "CPU time / wall time about 0.25, the group throttled by its quota";
+    let in_force_ms = t.nr_periods * t.period_us / 1000;
+    if t.nr_periods == 0 {
+        fail(
+            expected,
+            format!("{measured}: no quota period ever ran, so no quota is enforced on the group"),
+        )
+    } else if t.ratio > THROTTLED_MAX {
+        fail(
+            expected,
+            format!("{measured}: the probe got more CPU than a quota of 0.25 allows"),
+        )
+    } else if t.nr_throttled > 0 {
+        Verdict::Pass
+    } else if in_force_ms < t.wall_ms / 2 && t.ratio >= STARVED {
+        fail(
+            expected,
+            format!("{measured}: the quota was in force for {in_force_ms} ms of the {} ms the probe spun, so it spun outside the group (moved in late?)", t.wall_ms),
+        )
+    } else {
+        Verdict::Skip(format!(
+            "the quota was never reached ({measured}): the machine is too busy to tell; run it again on a quieter machine"
+        ))
+    }
+}
+
+/// Below this CPU share, the probe may have been starved for whole periods.
+const STARVED: f64 = 0.1;
+
+/// Above this, the quota is not 0.25: a 1 s burn under a 100 ms period gets at most one period's
+/// quota more than its share.
+const THROTTLED_MAX: f64 = 0.4;
+
+/// Every group below `parent` in every hierarchy of the host, described as the host guard
+/// describes a leftover (with the processes still in it): read right after the runtime exits,
+/// before the checker kills or removes anything.
+pub fn left_below(parent: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    for h in &crate::cgroups::host_layout().hierarchies {
+        for dir in groups_under(&h.mount_point.join(parent.trim_matches('/')), 4) {
+            let path = dir.strip_prefix(&h.mount_point).unwrap_or(&dir).display();
+            let procs = crate::cgroups::members(&dir);
+            let with = match procs.as_slice() {
+                [] => String::new(),
+                procs => format!(", with processes {procs:?} in it"),
+            };
+            left.push(format!(
+                "cgroup /{path} ({}) was left behind after the container exited{with}",
+                h.name
+            ));
+        }
+    }
+    left
+}
+
+/// The directories below `dir`, deepest first, at most `depth` levels down.
+fn groups_under(dir: &Path, depth: u32) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    if depth == 0 {
+        return found;
+    }
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            found.extend(groups_under(&entry.path(), depth - 1));
+            found.push(entry.path());
+        }
+    }
+    found
+}
+
+/// The kernel log from the moment it was opened: `/dev/kmsg`, read from its end.
+pub struct KernelLog(std::fs::File);
+
+impl KernelLog {
+    /// Opens the log at its end (what is logged from now on). Err when it cannot be read here.
+    pub fn from_now() -> std::io::Result<KernelLog> {
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/dev/kmsg")?;
+        file.seek(SeekFrom::End(0))?;
+        Ok(KernelLog(file))
+    }
+
+    /// The messages logged since it was opened (or last read).
+    pub fn messages(&mut self) -> Vec<String> {
+        let mut messages = Vec::new();
+        let mut record = vec![0u8; 8192];
+        loop {
+            match self.0.read(&mut record) {
+                Ok(0) => break,
+                Ok(n) => messages.push(kmsg_message(&record[..n])),
+                // Records overwritten before they were read: go on with the next.
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+                Err(_) => break,
+            }
+        }
+        messages
+    }
+}
+
+/// The text of a `/dev/kmsg` record: `prio,seq,time,flags;text\n KEY=value...`.
+fn kmsg_message(record: &[u8]) -> String {
+    let record = String::from_utf8_lossy(record);
+    let text = record.split_once(';').map_or(&*record, |(_, text)| text);
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+/// What the kernel log says about an OOM kill of host pid `pid`: whether a memory cgroup's OOM
+/// killer killed it, and the group it was charged to when the log names it (that summary line
+/// is rate-limited, the kill line is not).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OomKill {
+    pub memcg_kill: bool,
+    pub oom_memcg: Option<String>,
+}
+
+pub fn oom_kill_of(messages: &[String], pid: u32) -> OomKill {
+    let killed = format!("Memory cgroup out of memory: Killed process {pid} ");
+    let task = format!(",pid={pid},");
+    OomKill {
+        memcg_kill: messages.iter().any(|m| m.contains(&killed)),
+        oom_memcg: messages
+            .iter()
+            .filter(|m| m.starts_with("oom-kill:") && m.contains(&task))
+            .find_map(|m| {
+                let value = m.split(",oom_memcg=").nth(1)?;
+                Some(value.split(',').next()?.to_string())
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(String::from).collect()
+    }
+
+    const HYBRID: &str = "\
+9:name=systemd:/
+8:pids:/rc/abc
+4:memory:/rc/abc
+2:cpu,cpuacct:/rc/abc
+0::/";
+
+    #[test]
+    fn a_v1_controller_is_on_its_hierarchy_s_line_else_on_the_v2_line() {
+        let cgroup = lines(HYBRID);
+        assert_eq!(
+            membership(&cgroup, "cpu"),
+            Some(Membership {
+                path: "/rc/abc".into(),
+                unified: false
+            })
+        );
+        assert_eq!(
+            membership(&cgroup, "rdma"),
+            Some(Membership {
+                path: "/".into(),
+                unified: true
+            })
+        );
+        let v2 = lines("0::/rubber-crab/x");
+        assert_eq!(membership(&v2, "pids").unwrap().path, "/rubber-crab/x");
+        assert!(membership(&v2, "pids").unwrap().unified);
+        assert_eq!(membership(&[], "cpu"), None);
+        // cpuacct is not cpu.
+        assert_eq!(
+            membership(&lines("3:cpuacct:/a\n0::/b"), "cpu")
+                .unwrap()
+                .path,
+            "/b"
+        );
+    }
+
+    #[test]
+    fn a_container_s_group_is_one_level_below_the_parent() {
+        assert_eq!(child_of("/p/q/abc", "p/q"), Some("abc"));
+        assert_eq!(child_of("/p/q/abc", "/p/q/"), Some("abc"));
+        assert_eq!(child_of("/p/q", "p/q"), None, "the parent itself");
+        assert_eq!(child_of("/p/q/abc/x", "p/q"), None, "two levels down");
+        assert_eq!(
+            child_of("/p/qq/abc", "p/q"),
+            None,
+            "a sibling of the parent"
+        );
+        assert_eq!(child_of("/rubber-crab/abc", "p/q"), None);
+    }
+
+    #[test]
+    fn cpu_quotas_are_quota_over_period_on_v1_and_v2() {
+        assert_eq!(v1_cpu_ratio("50000", "100000"), Some(0.5));
+        assert_eq!(v1_cpu_ratio("-1", "100000"), None);
+        assert_eq!(v2_cpu_ratio("25000 100000\n"), Some(0.25));
+        assert_eq!(v2_cpu_ratio("5000 10000"), Some(0.5));
+        assert_eq!(v2_cpu_ratio("max 100000"), None);
+    }
+
+    #[test]
+    fn shares_convert_to_a_weight_as_runc_does() {
+        assert_eq!(shares_to_weight(512), 20);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(262144), 10000);
+    }
+
+    #[test]
+    fn keyed_files_are_read_by_their_exact_key() {
+        let stat = "usage_usec 10\nnr_periods 15\nnr_throttled 9\nthrottled_usec 5\n";
+        assert_eq!(keyed(stat, "nr_periods"), Some(15));
+        assert_eq!(keyed(stat, "nr_throttled"), Some(9));
+        assert_eq!(keyed(stat, "throttled"), None);
+    }
+
+    #[test]
+    fn throttling_passes_fails_or_skips_on_what_the_kernel_counted() {
+        let t = |nr_periods, nr_throttled, ratio| {
+            throttled_verdict(Throttling {
+                nr_periods,
+                nr_throttled,
+                period_us: 100_000,
+                ratio,
+                wall_ms: 1500,
+            })
+        };
+        assert_eq!(t(15, 11, 0.26), Verdict::Pass);
+        assert!(matches!(
+            t(0, 0, 0.99),
+            Verdict::Fail { observed, .. } if observed.contains("no quota")
+        ));
+        assert!(matches!(
+            t(15, 14, 0.5),
+            Verdict::Fail { observed, .. } if observed.contains("more CPU")
+        ));
+        // Moved into the group after it spun: a quota in force for 2 periods of 15.
+        assert!(matches!(
+            t(2, 0, 0.26),
+            Verdict::Fail { observed, .. } if observed.contains("outside the group")
+        ));
+        // A busy machine never let the probe reach its quota.
+        assert!(matches!(
+            t(15, 0, 0.13),
+            Verdict::Skip(why) if why.contains("too busy")
+        ));
+        assert!(
+            matches!(t(2, 0, 0.05), Verdict::Skip(_)),
+            "starved: who knows"
+        );
+    }
+
+    #[test]
+    fn groups_left_below_a_parent_are_listed_deepest_first() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("p/a/b")).unwrap();
+        std::fs::write(root.path().join("p/file"), "").unwrap();
+        let found = groups_under(&root.path().join("p"), 4);
+        assert_eq!(found, [root.path().join("p/a/b"), root.path().join("p/a")]);
+        assert!(groups_under(&root.path().join("missing"), 4).is_empty());
+    }
+
+    #[test]
+    fn an_oom_kill_is_found_in_the_kernel_log_by_pid() {
+        assert_eq!(
+            kmsg_message(b"6,1234,5678,-;Memory cgroup out of memory: Killed process 77 (probe) total-vm:1kB\n SUBSYSTEM=x\n"),
+            "Memory cgroup out of memory: Killed process 77 (probe) total-vm:1kB"
+        );
+        let log = lines("oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/c/p/abc,task_memcg=/c/p/abc,task=probe,pid=77,uid=0\nMemory cgroup out of memory: Killed process 77 (probe) total-vm:1kB");
+        assert_eq!(
+            oom_kill_of(&log, 77),
+            OomKill {
+                memcg_kill: true,
+                oom_memcg: Some("/c/p/abc".into())
+            }
+        );
+        assert_eq!(oom_kill_of(&log, 7), OomKill::default());
+        let global = lines("Out of memory: Killed process 77 (probe)");
+        assert!(!oom_kill_of(&global, 77).memcg_kill);
+    }
+}
