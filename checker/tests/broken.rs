@@ -19,6 +19,12 @@ fn cases() -> impl Iterator<Item = (&'static str, u32, &'static [&'static str])>
 const TIMING_DEPENDENT: &[(&str, &[&str])] =
     &[("no-wait", &["L0.fork-exec.output", "L0.fork-exec.argv"])];
 
+/// Checks that skip, rather than judge, when the machine is too busy to tell: a probe that
+/// spins under `--cpus 0.25` and never reaches its quota (on this shared 2-core machine it got
+/// 0.15 of a CPU, under a correct quota). Such a skip stands for either verdict, for any fault;
+/// a pass where a fail is expected, or a fail where a pass is, still counts as a mismatch.
+const SKIP_WHEN_BUSY: &[&str] = &["L8.cpu-cgroup.throttled"];
+
 #[test]
 fn each_broken_runtime_fails_exactly_its_checks() {
     if !root_or_skip("each_broken_runtime_fails_exactly_its_checks") {
@@ -41,19 +47,30 @@ fn each_broken_runtime_fails_exactly_its_checks() {
             .iter()
             .find(|(f, _)| *f == fault)
             .map_or(&[], |(_, ids)| ids);
-        let failed: Vec<String> = statuses(&stdout(&out))
-            .into_iter()
+        let statuses = statuses(&stdout(&out));
+        let busy: Vec<&str> = statuses
+            .iter()
+            .filter(|(id, s)| s == "skip" && SKIP_WHEN_BUSY.contains(&id.as_str()))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let failed: Vec<String> = statuses
+            .iter()
             .filter(|(id, s)| s != "pass" && !racy.contains(&id.as_str()))
+            .filter(|(id, _)| !busy.contains(&id.as_str()))
             .map(|(id, s)| format!("{id}:{s}"))
             .collect();
-        let wanted: Vec<String> = expected.iter().map(|id| format!("{id}:fail")).collect();
+        let wanted: Vec<String> = expected
+            .iter()
+            .filter(|id| !busy.contains(id))
+            .map(|id| format!("{id}:fail"))
+            .collect();
         if failed != wanted {
             mismatches.push(format!("{fault}: expected {wanted:?}, got {failed:?}"));
         }
         let code = out.status.code();
         assert_eq!(
             code,
-            Some(if expected.is_empty() { 0 } else { 1 }),
+            Some(if wanted.is_empty() { 0 } else { 1 }),
             "{fault}: exit code"
         );
     }
@@ -65,13 +82,30 @@ fn every_check_has_a_broken_runtime_that_fails_it() {
     let caught: Vec<&str> = cases()
         .flat_map(|(_, _, ids)| ids.iter().copied())
         .collect();
-    for level in 0..=7 {
-        for check in checker::levels::checks(level) {
-            assert!(
-                caught.contains(&check.id),
-                "no broken runtime proves {} can fail",
-                check.id
-            );
-        }
+    let ids = (0..=10).flat_map(|level| checker::levels::checks(level).iter().map(|c| c.id));
+    for id in ids.chain(CGROUP_CHECKS.iter().copied()) {
+        assert!(
+            caught.contains(&id),
+            "no broken runtime proves {id} can fail"
+        );
     }
 }
+
+/// The checks of the cgroup levels as the contract of issue 11 names them: each must be failed
+/// by some fault even before (or should) `checker::levels::checks` list them.
+const CGROUP_CHECKS: &[&str] = &[
+    "L8.cpu-cgroup.inside",
+    "L8.cpu-cgroup.outside",
+    "L8.cpu-cgroup.quota",
+    "L8.cpu-cgroup.weight",
+    "L8.cpu-cgroup.throttled",
+    "L8.cpu-cgroup.cleanup",
+    "L9.memory-cgroup.limit",
+    "L9.memory-cgroup.under-limit",
+    "L9.memory-cgroup.oom-kill",
+    "L9.memory-cgroup.oom-message",
+    "L9.memory-cgroup.cleanup",
+    "L10.pids-cgroup.limit",
+    "L10.pids-cgroup.fork-bomb",
+    "L10.pids-cgroup.cleanup",
+];

@@ -49,9 +49,9 @@ pub fn find(name: &str) -> Option<&'static Fault> {
 pub const FAULTS: &[Fault] = &[
     Fault {
         name: "correct",
-        level: 7,
-        what: "a correct level-7 runtime",
-        proof: Fails(7, &[]),
+        level: 10,
+        what: "a correct level-10 runtime",
+        proof: Fails(10, &[]),
     },
     Fault {
         name: "mixed-streams",
@@ -488,5 +488,101 @@ pub const FAULTS: &[Fault] = &[
         what: "every check, with the runtime's error first: mounts the overlay without a workdir \
             (EINVAL)",
         proof: FirstVerdict,
+    },
+    // The cgroup levels.
+    Fault {
+        name: "no-cgroup",
+        level: 8,
+        what: "creates no cgroup at all",
+        proof: Fails(
+            8,
+            &[
+                "L8.cpu-cgroup.inside",
+                "L8.cpu-cgroup.outside",
+                "L8.cpu-cgroup.quota",
+                "L8.cpu-cgroup.weight",
+                "L8.cpu-cgroup.throttled",
+            ],
+        ),
+    },
+    Fault {
+        name: "attach-after-exec",
+        level: 8,
+        what: "the child execs at once; the parent attaches it once the command has written to \
+            stdout, which the runtime relays",
+        proof: Fails(8, &["L8.cpu-cgroup.inside", "L8.cpu-cgroup.throttled"]),
+    },
+    Fault {
+        name: "cgroup-left-behind",
+        level: 8,
+        what: "never removes the container's cgroup",
+        proof: Fails(8, &["L8.cpu-cgroup.cleanup"]),
+    },
+    // Still throttled (harder than asked): the spinning probe passes.
+    Fault {
+        name: "cpu-period-200ms",
+        level: 8,
+        what: "--cpus as a quota per 100 ms against a period of 200 ms: 0.5 CPU becomes 0.25",
+        proof: Fails(8, &["L8.cpu-cgroup.quota"]),
+    },
+    Fault {
+        name: "ignore-cpu-shares",
+        level: 8,
+        what: "ignores --cpu-shares",
+        proof: Fails(8, &["L8.cpu-cgroup.weight"]),
+    },
+    Fault {
+        name: "no-memory-limit",
+        level: 9,
+        what: "ignores --memory and --memory-swap",
+        proof: Fails(
+            9,
+            &[
+                "L9.memory-cgroup.limit",
+                "L9.memory-cgroup.oom-kill",
+                "L9.memory-cgroup.oom-message",
+            ],
+        ),
+    },
+    // Too small to start the probe in: every run with a limit is killed before the probe says
+    // a word.
+    Fault {
+        name: "memory-in-kib",
+        level: 9,
+        what: "--memory read as KiB: 64m becomes a 64 KiB limit",
+        proof: Fails(
+            9,
+            &[
+                "L9.memory-cgroup.limit",
+                "L9.memory-cgroup.under-limit",
+                "L9.memory-cgroup.oom-kill",
+                "L9.memory-cgroup.oom-message",
+                "L9.memory-cgroup.cleanup",
+            ],
+        ),
+    },
+    Fault {
+        name: "bare-137",
+        level: 9,
+        what: "exits 137 after an OOM kill without saying why",
+        proof: Fails(9, &["L9.memory-cgroup.oom-message"]),
+    },
+    Fault {
+        name: "cgroup-left-after-oom",
+        level: 9,
+        what: "leaves the container's cgroup behind when the command was killed",
+        proof: Fails(9, &["L9.memory-cgroup.cleanup"]),
+    },
+    Fault {
+        name: "no-pids-limit",
+        level: 10,
+        what: "ignores --pids-limit",
+        proof: Fails(10, &["L10.pids-cgroup.limit", "L10.pids-cgroup.fork-bomb"]),
+    },
+    Fault {
+        name: "rmdir-without-kill",
+        level: 10,
+        what: "removes the cgroup with one rmdir, without killing what is left in it",
+        proof: Fails(10, &["L10.pids-cgroup.cleanup"]),
     },
 ];

@@ -2,8 +2,9 @@
 //! one and assert exactly which checks fail: a check that no wrong runtime can fail proves nothing.
 //!
 //! One binary, many faults: it is started through a symlink named after the fault (or with
-//! `BROKEN_FAULT=<name>`), and is otherwise a complete level-3 runtime written independently of
-//! the solutions, so the checker is never validated against the very code it judges.
+//! `BROKEN_FAULT=<name>`), and is otherwise a complete runtime (up to level 10, its cgroups in
+//! `cgroups.rs`) written independently of the solutions, so the checker is never validated
+//! against the very code it judges.
 
 use anyhow::{bail, Context, Result};
 use kit::prelude::*;
@@ -12,13 +13,16 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{chdir, chroot, execvp, fork, pivot_root, sethostname, ForkResult};
+use nix::unistd::{chdir, chroot, execvp, fork, pivot_root, sethostname, ForkResult, Pid};
 use std::ffi::CString;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+mod cgroups;
 mod faults;
 mod hostile;
+
+use cgroups::{Group, Removal};
 
 /// The level of runtime this fault is.
 fn level() -> u32 {
@@ -77,14 +81,33 @@ fn run(args: RunArgs) -> Result<i32> {
         let Err(err) = setup_and_exec(&args, &dir, &rootfs, &argv);
         kit::exit_child(err);
     }
+    let group = match group_for(&args, &dir) {
+        Ok(group) => group,
+        Err(err) => {
+            let _ = kit::container::remove_dir_on_one_filesystem(&dir);
+            return Err(err);
+        }
+    };
+    let relay = match is("attach-after-exec") {
+        true => Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?),
+        false => None,
+    };
     // SAFETY: single-threaded; the child only sets up and execs.
     let child = match unsafe { fork() }? {
         ForkResult::Child => {
-            let Err(err) = setup_and_exec(&args, &dir, &rootfs, &argv);
+            let attached = match (&group, &relay) {
+                (Some(group), None) => group.attach_self(),
+                (_, Some((_, stdout))) => relay_stdout(stdout),
+                (None, None) => Ok(()),
+            };
+            let Err(err) = attached.and_then(|()| setup_and_exec(&args, &dir, &rootfs, &argv));
             kit::exit_child(err)
         }
         ForkResult::Parent { child } => child,
     };
+    if let (Some(group), Some(pipe)) = (&group, relay) {
+        attach_after_exec(group, child, pipe)?;
+    }
     if is("no-wait") {
         return Ok(0);
     }
@@ -99,10 +122,120 @@ fn run(args: RunArgs) -> Result<i32> {
         WaitStatus::Signaled(_, signal, _) => 128 + signal as i32,
         other => bail!("unexpected wait status {other:?}"),
     };
+    if let Some(group) = &group {
+        say_why_killed(group, code);
+        remove_group(group, code);
+    }
     if !is("shared-rootfs") && !is("keep-container-dir") {
         let _ = kit::container::remove_dir_on_one_filesystem(&dir);
     }
     Ok(if is("exit-zero") { 0 } else { code })
+}
+
+/// The controllers of each cgroup level: cpu from level 8, memory from 9, pids from 10.
+fn controllers() -> &'static [&'static str] {
+    match level() {
+        8 => &["cpu"],
+        9 => &["cpu", "memory"],
+        _ => &["cpu", "memory", "pids"],
+    }
+}
+
+/// From level 8: the container's group `<cgroup-parent>/<id>`, its limits written, before the
+/// child exists.
+fn group_for(args: &RunArgs, dir: &Path) -> Result<Option<Group>> {
+    if level() < 8 || is("no-cgroup") {
+        return Ok(None);
+    }
+    let group = Group::create(&args.cgroup_parent, &container_id(dir), controllers())?;
+    if let Err(err) = apply_limits(&group, args) {
+        let _ = group.remove(Removal::KillAndRetry);
+        return Err(err);
+    }
+    Ok(Some(group))
+}
+
+fn apply_limits(group: &Group, args: &RunArgs) -> Result<()> {
+    if let Some(cpus) = args.cpus {
+        let period = match is("cpu-period-200ms") {
+            true => 2 * cgroups::CPU_PERIOD_US,
+            false => cgroups::CPU_PERIOD_US,
+        };
+        group.limit_cpus(cpus, period)?;
+    }
+    if let Some(shares) = args.cpu_shares.filter(|_| !is("ignore-cpu-shares")) {
+        group.limit_cpu_shares(shares)?;
+    }
+    if let Some(memory) = args.memory.filter(|_| !is("no-memory-limit")) {
+        let memory = match is("memory-in-kib") {
+            true => memory >> 10,
+            false => memory,
+        };
+        group.limit_memory(memory, args.memory_swap)?;
+    }
+    if let Some(max) = args.pids_limit.filter(|_| !is("no-pids-limit")) {
+        group.limit_pids(max)?;
+    }
+    Ok(())
+}
+
+/// The `attach-after-exec` fault's child: its stdout goes through the runtime.
+fn relay_stdout(stdout: &OwnedFd) -> Result<()> {
+    nix::unistd::dup2(stdout.as_raw_fd(), 1).syscall("dup2(<relay>, 1)")?;
+    Ok(())
+}
+
+/// The race a sync pipe exists to prevent, made certain: the child execs at once, and the
+/// parent moves it into the group only once the command has written to stdout (which the
+/// runtime relays), so always after the command's first instructions, and always before
+/// anyone reads what it wrote.
+fn attach_after_exec(group: &Group, child: Pid, (output, ours): (OwnedFd, OwnedFd)) -> Result<()> {
+    use std::io::{Read, Write};
+    // Only the child's copy of the write end may be left: EOF when the command is done.
+    drop(ours);
+    let mut output = std::fs::File::from(output);
+    let mut first = [0u8; 4096];
+    let n = output.read(&mut first)?;
+    // The command may be gone already: then there is nothing to attach.
+    let _ = group.attach(child);
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&first[..n])?;
+    stdout.flush()?;
+    std::io::copy(&mut output, &mut stdout)?;
+    Ok(())
+}
+
+/// A bare 137 tells nobody that the memory limit was hit: say so, with the limit.
+fn say_why_killed(group: &Group, code: i32) {
+    if code != 128 + libc::SIGKILL || is("bare-137") {
+        return;
+    }
+    if let Some(limit) = group.oom_killed() {
+        eprintln!(
+            "broken: the command was killed: out of memory (limit {})",
+            cgroups::describe_limit(limit)
+        );
+    }
+}
+
+fn remove_group(group: &Group, code: i32) {
+    let oom = code == 128 + libc::SIGKILL;
+    if is("cgroup-left-behind") || (oom && is("cgroup-left-after-oom")) {
+        return;
+    }
+    let how = match is("rmdir-without-kill") {
+        true => Removal::RmdirOnce,
+        false => Removal::KillAndRetry,
+    };
+    if let Err(err) = group.remove(how) {
+        eprintln!("broken: {err:#}");
+    }
+}
+
+fn container_id(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn rootfs_for(args: &RunArgs) -> Result<(PathBuf, PathBuf)> {
@@ -293,10 +426,7 @@ fn enter_root(rootfs: &Path) -> Result<()> {
 }
 
 fn set_up_uts(args: &RunArgs, dir: &Path) -> Result<()> {
-    let id = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let id = container_id(dir);
     let hostname = match (
         &args.hostname,
         is("ignore-hostname-flag"),
