@@ -5,7 +5,8 @@
 //! - every deck has front matter (`title`, `sub_title`, `author: rubber-crab`), slides separated by
 //!   `<!-- end_slide -->`, and on each slide a speaker note that says how long it takes (`~4 min`);
 //! - every ```` ```bash +exec ```` demo runs as root, as presenterm runs it (from the deck's
-//!   directory, `slides/`), exits 0 and leaves no mount or process behind;
+//!   directory, `slides/`), exits 0 and leaves no mount, process or cgroup (`rubber-crab-demo`)
+//!   behind;
 //! - no slide overflows a 100×30 terminal, as presenterm itself judges it (`overflow.rs`), and no
 //!   table is wider than the 84 columns presenterm gives it there (which it does not check).
 
@@ -290,6 +291,32 @@ fn mounts() -> BTreeSet<(String, String)> {
         .collect()
 }
 
+/// The cgroup parent every demo that makes a container's group passes (`--cgroup-parent
+/// rubber-crab-demo`, slides/README.md): a group by that name is a demo's, never a checker's or
+/// another test's, so one left behind is the demo's doing.
+const DEMO_CGROUP_PARENT: &str = "rubber-crab-demo";
+
+/// Where each cgroup hierarchy, v1 or v2, is mounted.
+fn cgroup_roots() -> Vec<PathBuf> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let roots = table.lines().filter_map(|l| {
+        // `id parent dev root mount-point options … - fstype source super-options`
+        let (fields, fs) = l.split_once(" - ")?;
+        let fstype = fs.split(' ').next()?;
+        let at = fields.split(' ').nth(4)?;
+        matches!(fstype, "cgroup" | "cgroup2").then(|| PathBuf::from(at))
+    });
+    roots.collect()
+}
+
+/// The demos' cgroup parents that exist: `rubber-crab-demo` at the root of each hierarchy.
+fn demo_groups() -> BTreeSet<PathBuf> {
+    let groups = cgroup_roots()
+        .into_iter()
+        .map(|r| r.join(DEMO_CGROUP_PARENT));
+    groups.filter(|group| group.is_dir()).collect()
+}
+
 /// Processes still running from a demo: in its process group, or carrying its mark.
 fn leftovers(group: u32, mark: &str) -> Vec<String> {
     let mut left = Vec::new();
@@ -326,6 +353,7 @@ fn run_demo(deck: &Path, demo: &Demo) -> Result<(), String> {
     std::fs::write(script.path(), &demo.script)
         .map_err(|e| format!("cannot write the script: {e}"))?;
     let before = mounts();
+    let groups_before = demo_groups();
     // Files, not pipes: a process the demo left behind may hold them open forever.
     let (stdout, stderr) = (output_file()?, output_file()?);
     let mut child = Command::new("timeout")
@@ -351,6 +379,13 @@ fn run_demo(deck: &Path, demo: &Demo) -> Result<(), String> {
     let added: Vec<&String> = after.difference(&before).map(|(_, at)| at).collect();
     if !added.is_empty() {
         problems.push(format!("left mounts behind: {added:?}"));
+    }
+    let groups_after = demo_groups();
+    let groups: Vec<&PathBuf> = groups_after.difference(&groups_before).collect();
+    if !groups.is_empty() {
+        problems.push(format!(
+            "left cgroups behind: {groups:?} (end the demo with a hidden `/// rmdir …` line)"
+        ));
     }
     // A container's last process may still be on its way out: give it a moment.
     let grace = std::time::Instant::now() + std::time::Duration::from_secs(2);
@@ -576,5 +611,21 @@ fn a_failing_or_lingering_demo_is_caught() {
             mounting.starts_with(&format!("left mounts behind: [\"{at}\"]")),
             "{mounting}"
         );
+        // The demos' cgroup parent, made and left: caught. One test at a time makes it.
+        let _turn = crate::transcripts::DEMO_HOST.lock();
+        let writable = cgroup_roots().into_iter().find(|root| {
+            let probe = root.join(DEMO_CGROUP_PARENT);
+            std::fs::create_dir(&probe).is_ok() && std::fs::remove_dir(&probe).is_ok()
+        });
+        if let Some(root) = writable {
+            let group = root.join(DEMO_CGROUP_PARENT);
+            let making = run_demo(&deck, &demo(&format!("mkdir {}", group.display())));
+            std::fs::remove_dir(&group).expect("removing the test's group");
+            let making = making.unwrap_err();
+            assert!(
+                making.starts_with(&format!("left cgroups behind: [{group:?}]")),
+                "{making}"
+            );
+        }
     }
 }
