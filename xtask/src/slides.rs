@@ -601,6 +601,9 @@ fn a_failing_or_lingering_demo_is_caught() {
         "{lingering}"
     );
     if is_root() {
+        // What this part leaves for a moment (a mount, a group) is what the demos of
+        // every_demo_in_the_decks_runs_as_root_and_leaves_nothing_behind must not see.
+        let _turn = crate::transcripts::DEMO_HOST.lock();
         let at = tempfile::tempdir().expect("a mount point");
         let at = at.path().display();
         let mounting = run_demo(&deck, &demo(&format!("mount -t tmpfs slides-test {at}")));
@@ -611,8 +614,7 @@ fn a_failing_or_lingering_demo_is_caught() {
             mounting.starts_with(&format!("left mounts behind: [\"{at}\"]")),
             "{mounting}"
         );
-        // The demos' cgroup parent, made and left: caught. One test at a time makes it.
-        let _turn = crate::transcripts::DEMO_HOST.lock();
+        // The demos' cgroup parent, made and left: caught.
         let writable = cgroup_roots().into_iter().find(|root| {
             let probe = root.join(DEMO_CGROUP_PARENT);
             std::fs::create_dir(&probe).is_ok() && std::fs::remove_dir(&probe).is_ok()
