@@ -95,6 +95,7 @@ fn normalised(text: &str) -> String {
         (r"host pid \d+", "host pid [PID]"),
         (r"processes \[[\d, ]*\]", "processes [PIDS]"),
         (r"lists \[[\d, ]*\]", "lists [PIDS]"),
+        (r"process \d+ \(", "process [PID] ("),
         (r"/proc/\d+/cgroup", "/proc/[PID]/cgroup"),
         // v1 and v2 name the limit files, and an unlimited value, differently.
         (

@@ -214,40 +214,49 @@ pub fn keyed(text: &str, key: &str) -> Option<u64> {
 pub struct Throttling {
     pub nr_periods: u64,
     pub nr_throttled: u64,
-    /// The group's quota period (v1 cpu.cfs_period_us, v2 cpu.max's second number).
-    pub period_us: u64,
-    /// The probe's CPU time over wall time.
-    pub ratio: f64,
+    /// The group's quota per period (v1 cpu.cfs_quota_us, v2 cpu.max's first number).
+    pub quota_us: u64,
+    /// The CPU time the probe used while it spun, and how long it spun.
+    pub cpu_ms: u64,
     pub wall_ms: u64,
 }
 
+impl Throttling {
+    fn ratio(&self) -> f64 {
+        self.cpu_ms as f64 / self.wall_ms.max(1) as f64
+    }
+}
+
 /// The verdict on `--cpus 0.25`. Never depends on the machine's speed: a CPU taken by others
-/// only lowers the ratio, and a quota never reached is a skip. A runnable group counts a period
-/// each period its quota is in force, however little CPU it gets, so a quota in force for less
-/// than half the burn means the command spun outside the group (it was moved in late).
+/// only lowers the ratio, and a quota never reached is a skip. But a group never throttled gets
+/// at most its quota in each period it counts (and a scheduler tick more): CPU time beyond that
+/// was spent outside the group (the command was moved in late), whatever the load.
 pub fn throttled_verdict(t: Throttling) -> Verdict {
     let measured = format!(
         "CPU time / wall time {:.2} over {} ms; cpu.stat: nr_periods {}, nr_throttled {}",
-        t.ratio, t.wall_ms, t.nr_periods, t.nr_throttled
+        t.ratio(),
+        t.wall_ms,
+        t.nr_periods,
+        t.nr_throttled
     );
     let expected = "CPU time / wall time about 0.25, the group throttled by its quota";
-    let in_force_ms = t.nr_periods * t.period_us / 1000;
+    let allowed_ms = (t.nr_periods + 1) * (t.quota_us / 1000 + TICK_MS);
     if t.nr_periods == 0 {
         fail(
             expected,
             format!("{measured}: no quota period ever ran, so no quota is enforced on the group"),
         )
-    } else if t.ratio > THROTTLED_MAX {
+    } else if t.ratio() > THROTTLED_MAX {
         fail(
             expected,
             format!("{measured}: the probe got more CPU than a quota of 0.25 allows"),
         )
     } else if t.nr_throttled > 0 {
         Verdict::Pass
-    } else if in_force_ms < t.wall_ms / 2 && t.ratio >= STARVED {
+    } else if t.cpu_ms > allowed_ms {
         fail(
             expected,
-            format!("{measured}: the quota was in force for {in_force_ms} ms of the {} ms the probe spun, so it spun outside the group (moved in late?)", t.wall_ms),
+            format!("{measured}: the probe used {} ms of CPU, and the quota allows at most {allowed_ms} ms in the periods it counted, so it spun outside the group (moved in late?)", t.cpu_ms),
         )
     } else {
         Verdict::Skip(format!(
@@ -256,8 +265,8 @@ pub fn throttled_verdict(t: Throttling) -> Verdict {
     }
 }
 
-/// Below this CPU share, the probe may have been starved for whole periods.
-const STARVED: f64 = 0.1;
+/// How far past its quota a group may run before the scheduler notices (a tick, at HZ=250).
+const TICK_MS: u64 = 5;
 
 /// Above this, the quota is not 0.25: a 1 s burn under a 100 ms period gets at most one period's
 /// quota more than its share.
@@ -448,37 +457,37 @@ mod tests {
 
     #[test]
     fn throttling_passes_fails_or_skips_on_what_the_kernel_counted() {
-        let t = |nr_periods, nr_throttled, ratio| {
+        let t = |nr_periods, nr_throttled, cpu_ms| {
             throttled_verdict(Throttling {
                 nr_periods,
                 nr_throttled,
-                period_us: 100_000,
-                ratio,
+                quota_us: 25_000,
+                cpu_ms,
                 wall_ms: 1500,
             })
         };
-        assert_eq!(t(15, 11, 0.26), Verdict::Pass);
+        assert_eq!(t(15, 11, 390), Verdict::Pass);
         assert!(matches!(
-            t(0, 0, 0.99),
+            t(0, 0, 1490),
             Verdict::Fail { observed, .. } if observed.contains("no quota")
         ));
         assert!(matches!(
-            t(15, 14, 0.5),
+            t(15, 14, 750),
             Verdict::Fail { observed, .. } if observed.contains("more CPU")
         ));
-        // Moved into the group after it spun: a quota in force for 2 periods of 15.
+        // Moved into the group after it spun: 200 ms of CPU, 2 periods of 25 ms counted.
         assert!(matches!(
-            t(2, 0, 0.26),
+            t(2, 0, 200),
             Verdict::Fail { observed, .. } if observed.contains("outside the group")
         ));
         // A busy machine never let the probe reach its quota.
         assert!(matches!(
-            t(15, 0, 0.13),
+            t(53, 0, 195),
             Verdict::Skip(why) if why.contains("too busy")
         ));
         assert!(
-            matches!(t(2, 0, 0.05), Verdict::Skip(_)),
-            "starved: who knows"
+            matches!(t(3, 0, 90), Verdict::Skip(_)),
+            "within the periods' quota"
         );
     }
 

@@ -157,17 +157,17 @@ fn quota_throttles_a_spinning_command(ctx: &mut Ctx) -> Result<Verdict> {
     let flags = ["--cpus", "0.25"];
     let seen = held_group(ctx, &flags, (BURN, &[BURN_MS]), "cpu", |group, _| {
         let stat = group.read("cpu.stat").unwrap_or_default();
-        let period = if group.unified {
+        let quota = if group.unified {
             group
                 .read("cpu.max")
-                .and_then(|max| max.split_whitespace().nth(1)?.parse().ok())
+                .and_then(|max| max.split_whitespace().next()?.parse().ok())
         } else {
-            group.read("cpu.cfs_period_us").and_then(|p| p.parse().ok())
+            group.read("cpu.cfs_quota_us").and_then(|q| q.parse().ok())
         };
         (
             keyed(&stat, "nr_periods"),
             keyed(&stat, "nr_throttled"),
-            period,
+            quota,
         )
     })?;
     Ok(match seen {
@@ -176,12 +176,12 @@ fn quota_throttles_a_spinning_command(ctx: &mut Ctx) -> Result<Verdict> {
             "the probe spins and measures its CPU time",
             format!("it could not: {}", burn.error.unwrap_or_default()),
         ),
-        Ok((burn, (Some(nr_periods), Some(nr_throttled), Some(period_us)))) => {
+        Ok((burn, (Some(nr_periods), Some(nr_throttled), Some(quota_us)))) => {
             throttled_verdict(Throttling {
                 nr_periods,
                 nr_throttled,
-                period_us,
-                ratio: burn.ratio(),
+                quota_us,
+                cpu_ms: burn.cpu_ms,
                 wall_ms: burn.wall_ms,
             })
         }
