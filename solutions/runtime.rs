@@ -70,21 +70,73 @@
 //! Try: `cargo run -p solution7 -- run -- /bin/sh -c 'rm /bin/ls; echo gone'`, then again: ls is
 //! back.
 //@ end
+//@ only 8
+//! Level 8 — a cgroup of its own: a CPU quota and a CPU weight.
+//!
+//! A control group is a directory in a cgroup filesystem; the processes listed in its
+//! `cgroup.procs` share the limits written to its other files (cgroups(7)). The runtime makes one
+//! per container, puts the child in it before the command runs, and removes it afterwards.
+//!
+//! Try: `cargo run -p solution8 -- run --cpus 0.5 -- /bin/cat /proc/self/cgroup`
+//@ end
+//@ only 9
+//! Level 9 — a memory limit, and saying why the OOM killer struck.
+//!
+//! The memory controller charges every page the container's processes use to its group; past the
+//! limit the kernel reclaims, then kills one of them with SIGKILL (the OOM killer) and counts the
+//! kill in the group's `memory.events` (v2) or `memory.oom_control` (v1).
+//!
+//! Try: `cargo run -p solution9 -- run --memory 16m -- /bin/sh -c 'x=$(yes | head -c 64m)'`
+//@ end
+//@ only 10
+//! Level 10 — a process limit that stops a fork bomb.
+//!
+//! The pids controller refuses `fork` and `clone` with EAGAIN once a group holds `pids.max`
+//! processes and threads. And a group can hold processes the container's PID namespace does not
+//! know: the runtime kills whatever is left in it before removing it.
+//!
+//! Try: `cargo run -p solution10 -- run --pids-limit 2 -- /bin/sh -c 'sleep 1 & sleep 1 & sleep 1'`
+//@ end
 
+use kit::cgroup::{keyed, read_file, write_file, Cgroup};
+use kit::cli::MemorySwap;
 use kit::prelude::*;
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::kill;
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{chdir, chroot, execvp, fork, pivot_root, sethostname, ForkResult, Pid};
+use nix::unistd::{
+    chdir, chroot, execvp, fork, pipe2, pivot_root, read, sethostname, write, ForkResult, Pid,
+};
 use std::convert::Infallible;
 use std::ffi::OsString;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
+use std::time::Duration;
+//@ only 8
+
+/// The controllers this level's containers use: each is a hierarchy of its own on v1, and a
+/// `+cpu` in `cgroup.subtree_control` on v2.
+const CONTROLLERS: &[&str] = &["cpu"];
+//@ end
+//@ only 9
+
+/// The controllers this level's containers use: each is a hierarchy of its own on v1, and a
+/// `+cpu +memory` in `cgroup.subtree_control` on v2.
+const CONTROLLERS: &[&str] = &["cpu", "memory"];
+//@ end
+//@ only 10
+
+/// The controllers this level's containers use: each is a hierarchy of its own on v1, and a
+/// `+cpu +memory +pids` in `cgroup.subtree_control` on v2.
+const CONTROLLERS: &[&str] = &["cpu", "memory", "pids"];
+//@ end
 
 fn main() -> std::process::ExitCode {
-    kit::main(run)
+    kit::main!(run)
 }
 
 /// Runs the command in a new container and returns the exit code to leave with.
@@ -106,6 +158,16 @@ fn run(args: RunArgs) -> Result<i32> {
     //@ todo    is, and the child it forks next becomes PID 1 of the new namespace.
     unshare_pid_namespace()?;
     //@ end
+    //@ from 8
+    let cgroup = Cgroup::new(&args.cgroup_parent, &container.id, CONTROLLERS)
+        .inspect_err(|_| remove_container(&container))?;
+    //@ end
+    //@ level 8
+    //@ todo 1: make the pipe the child waits on until it is in its cgroup, in a `sync_pipe()` you
+    //@ todo    write: nix's pipe2 with O_CLOEXEC (the command must not inherit it), returning
+    //@ todo    (read end, write end).
+    let (ready_read, ready_write) = sync_pipe()?;
+    //@ end
     //@ level 0
     //@ todo 1: fork() a child. fork returns twice: in the child (ForkResult::Child)
     //@ todo    and in the parent (ForkResult::Parent { child }). The child calls `child(&args)`
@@ -115,17 +177,63 @@ fn run(args: RunArgs) -> Result<i32> {
     // SAFETY: the runtime is single-threaded, so the child may run any code before it execs.
     match unsafe { fork() }.syscall("fork")? {
         ForkResult::Child => {
+            //@ level 8
+            //@ todo 2: first thing in the child: drop(ready_write), then block in a
+            //@ todo    `wait_until_attached(ready_read)` you write, before `child(..)`: read one
+            //@ todo    byte; end of file means the parent gave up, so return an error: never exec.
+            drop(ready_write);
+            let Err(err) = wait_until_attached(ready_read).and_then(|()| child(&args, &container));
+            //@ else
             //@ from 1
             let Err(err) = child(&args, &container);
             //@ else
             let Err(err) = child(&args);
             //@ end
+            //@ end
             kit::exit_child(err)
         }
         ForkResult::Parent { child } => {
+            //@ level 8
+            //@ todo 3: in the parent, while the child waits: drop(ready_read), then
+            //@ todo    `place_in_cgroup(&cgroup, &args, child)` (steps 5 to 8) and, if it worked,
+            //@ todo    `release(ready_write)`, a function you write that writes one byte to the
+            //@ todo    pipe. If placing fails, ready_write is closed unwritten: the child sees end
+            //@ todo    of file and exits. Keep the result, and return it after cleaning up (step 4).
+            drop(ready_read);
+            let placed = place_in_cgroup(&cgroup, &args, child).and_then(|()| release(ready_write));
+            //@ else
+            //@ only 8
+            let _ = &cgroup; // unused until you put the child in it (step 3)
+            //@ end
+            //@ end
             let code = wait_for(child)?;
+            //@ level 9
+            //@ todo 2: after wait_for, before the group is removed: a
+            //@ todo    `say_if_out_of_memory(&cgroup, &args, code)` you write. When the command died
+            //@ todo    of SIGKILL (code 137) and the group's OOM kill counter (v2 `memory.events`,
+            //@ todo    v1 `memory.oom_control`, line `oom_kill N`) is above 0, print
+            //@ todo    `<program>: killed: out of memory (limit 64 MiB)` on stderr.
+            say_if_out_of_memory(&cgroup, &args, code);
+            //@ end
+            //@ level 10
+            //@ todo 2: before removing the group: a `kill_remaining(&cgroup)` you write. A process
+            //@ todo    outside the PID namespace may still be in the group: on v2 write 1 to
+            //@ todo    `cgroup.kill` where it exists, else SIGKILL each pid in `cgroup.procs`, again
+            //@ todo    until it is empty (bounded: 50 rounds, 10 ms apart).
+            kill_remaining(&cgroup);
+            //@ end
+            //@ level 8
+            //@ todo 4: once the command has ended: a `remove_cgroup(&cgroup)` you write. rmdir the
+            //@ todo    group's directory in each hierarchy (`cgroup.dirs()`), never the parent;
+            //@ todo    retry on EBUSY (processes still leaving: 50 times, 10 ms apart); a failure is
+            //@ todo    a warning on stderr, not an error that would hide the exit code.
+            remove_cgroup(&cgroup);
+            //@ end
             //@ from 1
             remove_container(&container);
+            //@ end
+            //@ level 8
+            placed?;
             //@ end
             Ok(code)
         }
@@ -205,6 +313,42 @@ fn child(args: &RunArgs) -> Result<Infallible> {
     //@ end
     //@ end
     exec_command(&args.command)
+}
+//@ end
+//@ end
+//@ main
+//@ level 8
+//@ todo 5: write `fn place_in_cgroup(cgroup: &Cgroup, args: &RunArgs, child: Pid) -> Result<()>`:
+//@ todo    create the group (step 6), write its limits (step 7), then move the child into it
+//@ todo    (step 8). Limits first: the command never runs a moment without them.
+//@ todo 6: write `create_cgroup(cgroup)`: on v2 first enable the controllers (`+cpu`) in
+//@ todo    `cgroup.subtree_control` of every group from the root down to the parent (creating
+//@ todo    them), never in the container's group itself; then `mkdir -p` each of `cgroup.dirs()`.
+//@ todo 7: write `limit_cpu(cgroup, args)`: --cpus as a quota per 100000 µs period (v1
+//@ todo    `cpu.cfs_period_us` then `cpu.cfs_quota_us`; v2 `cpu.max` "QUOTA 100000"), and
+//@ todo    --cpu-shares (v1 `cpu.shares`; v2 `cpu.weight` = 1 + ((shares - 2) * 9999) / 262142).
+//@ todo    kit::cgroup::write_file writes a file, narrated.
+//@ todo 8: write `attach(cgroup, child)`: write the child's pid to `cgroup.procs` in each of
+//@ todo    `cgroup.dirs()`.
+
+/// In the parent, while the child waits on the pipe: the container's group, its limits, and the
+/// child in it. Limits first: the command never runs a moment without them.
+fn place_in_cgroup(cgroup: &Cgroup, args: &RunArgs, child: Pid) -> Result<()> {
+    create_cgroup(cgroup)?;
+    limit_cpu(cgroup, args)?;
+    //@ level 9
+    //@ todo 1: write `limit_memory(cgroup, args)` and call it here: --memory to v1
+    //@ todo    `memory.limit_in_bytes` / v2 `memory.max`; --memory-swap as Docker reads it (equal
+    //@ todo    to --memory: no swap; -1: unlimited; unset: twice --memory) to v1
+    //@ todo    `memory.memsw.limit_in_bytes` (memory + swap) / v2 `memory.swap.max` (swap
+    //@ todo    alone), each only where the file exists (the kernel accounts swap).
+    limit_memory(cgroup, args)?;
+    //@ end
+    //@ level 10
+    //@ todo 1: write `limit_pids(cgroup, args)` and call it here: --pids-limit to `pids.max`.
+    limit_pids(cgroup, args)?;
+    //@ end
+    attach(cgroup, child)
 }
 //@ end
 //@ end
@@ -511,5 +655,260 @@ fn pivot_into(rootfs: &Path) -> Result<()> {
         .syscall(format!("umount2({old_root:?}, MNT_DETACH)"))?;
     std::fs::remove_dir(&old_root).with_context(|| format!("removing {old_root}"))?;
     Ok(())
+}
+//@ end
+//@ level 8
+
+/// A pipe the child reads until the parent has put it in its cgroup. O_CLOEXEC: neither end
+/// leaks into the command.
+fn sync_pipe() -> Result<(OwnedFd, OwnedFd)> {
+    explain!("pipe2(O_CLOEXEC)  # the child will wait on it until it is in its cgroup");
+    Ok(pipe2(OFlag::O_CLOEXEC).syscall("pipe2(O_CLOEXEC)")?)
+}
+
+/// In the child: blocks until the parent says it is in its cgroup. Attaching it from the
+/// outside after it had exec'd would be a race: the command could fork or allocate first, and
+/// its children would escape the limits.
+fn wait_until_attached(ready: OwnedFd) -> Result<()> {
+    explain!("read(pipe)  # wait until the parent has put this process in its cgroup");
+    let mut byte = [0u8; 1];
+    // One byte means "attached"; end of file means the parent closed the pipe without writing.
+    match read(ready.as_raw_fd(), &mut byte).syscall("read(sync pipe)")? {
+        1 => Ok(()),
+        _ => anyhow::bail!("the runtime could not put the container in its cgroup: not running it"),
+    }
+}
+
+/// In the parent: the child is in its group with its limits; let it go on to exec.
+fn release(ready: OwnedFd) -> Result<()> {
+    explain!("write(pipe, \"1\")  # the child is in its cgroup: let it run the command");
+    write(&ready, b"1").syscall("write(sync pipe)")?;
+    Ok(())
+}
+
+/// Creates the container's group in each hierarchy it uses, parents first (`mkdir -p`).
+fn create_cgroup(cgroup: &Cgroup) -> Result<()> {
+    enable_controllers(cgroup)?;
+    for dir in cgroup.dirs()? {
+        explain!("mkdir -p {}  # the container's group", dir.display());
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// On v2 a group can use a controller only when its parent enables it for its children, and so
+/// on up to the root: write `+cpu` to `cgroup.subtree_control` from the root down to the parent.
+/// Never in the container's own group: a group with processes cannot enable controllers for
+/// children ("no internal processes", the kernel's cgroup-v2.rst). v1 needs none of this.
+fn enable_controllers(cgroup: &Cgroup) -> Result<()> {
+    let kit::cgroup::Layout::V2 { root } = &cgroup.layout else {
+        return Ok(());
+    };
+    let plus: Vec<String> = cgroup.controllers.iter().map(|c| format!("+{c}")).collect();
+    let plus = plus.join(" ");
+    let why = "let the groups below use these controllers";
+    let mut dir = root.clone();
+    write_file(&dir, "cgroup.subtree_control", &plus, why)?;
+    for part in cgroup.parent().components() {
+        dir.push(part);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        write_file(&dir, "cgroup.subtree_control", &plus, why)?;
+    }
+    Ok(())
+}
+
+/// The CFS period Docker and runc use: 100 ms. `--cpus 0.5` is 50 ms of CPU in every period.
+const CPU_PERIOD_US: u64 = 100_000;
+
+/// `--cpus` as a CFS quota and `--cpu-shares` as a weight (the kernel's sched-bwc.rst).
+fn limit_cpu(cgroup: &Cgroup, args: &RunArgs) -> Result<()> {
+    let dir = cgroup.dir("cpu")?;
+    let v2 = cgroup.layout.is_v2();
+    if let Some(cpus) = args.cpus {
+        let quota = (cpus * CPU_PERIOD_US as f64).round() as u64;
+        let why = format!("at most {cpus} CPU: {quota} µs in every {CPU_PERIOD_US} µs");
+        if v2 {
+            write_file(&dir, "cpu.max", &format!("{quota} {CPU_PERIOD_US}"), &why)?;
+        } else {
+            let period = CPU_PERIOD_US.to_string();
+            write_file(&dir, "cpu.cfs_period_us", &period, "the period of the quota, in µs")?;
+            write_file(&dir, "cpu.cfs_quota_us", &quota.to_string(), &why)?;
+        }
+    }
+    if let Some(shares) = args.cpu_shares {
+        let why = "a CPU weight relative to other groups";
+        if v2 {
+            write_file(&dir, "cpu.weight", &cpu_weight(shares).to_string(), why)?;
+        } else {
+            write_file(&dir, "cpu.shares", &shares.to_string(), why)?;
+        }
+    }
+    Ok(())
+}
+
+/// v2's `cpu.weight` (1..=10000, default 100) for Docker's `--cpu-shares` (2..=262144, default
+/// 1024), as runc converts it: `ConvertCPUSharesToCgroupV2Value` in libcontainer/cgroups/utils.go.
+fn cpu_weight(shares: u64) -> u64 {
+    1 + (shares.saturating_sub(2) * 9999) / 262142
+}
+
+/// Moves the child into its group: writing a pid to `cgroup.procs` moves that process
+/// (cgroups(7)). Its children will be born there too.
+fn attach(cgroup: &Cgroup, child: Pid) -> Result<()> {
+    for dir in cgroup.dirs()? {
+        let why = "move the child into its group, before it execs";
+        write_file(&dir, "cgroup.procs", &child.to_string(), why)?;
+    }
+    Ok(())
+}
+
+/// Removes the container's group, only `<parent>/<id>`: the parent belongs to whoever gave it.
+/// A failure is only reported: it must not hide the command's exit code.
+fn remove_cgroup(cgroup: &Cgroup) {
+    for dir in cgroup.dirs().unwrap_or_default() {
+        explain!("rmdir {}  # the container is gone: so is its group", dir.display());
+        if let Err(err) = remove_group_dir(&dir) {
+            eprintln!("{}: warning: {err:#}", kit::program_name());
+        }
+    }
+}
+
+/// rmdir fails with EBUSY while the group still holds a process: the command's last processes
+/// may still be exiting (the kernel kills a PID namespace's processes when its PID 1 ends, but
+/// does not wait for them). Retry for half a second.
+fn remove_group_dir(dir: &Path) -> Result<()> {
+    for _ in 0..50 {
+        let removed = std::fs::remove_dir(dir).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)));
+        match removed {
+            Ok(()) | Err(Errno::ENOENT) => return Ok(()),
+            Err(Errno::EBUSY) => std::thread::sleep(Duration::from_millis(10)),
+            Err(errno) => Err(errno).syscall(format!("rmdir {}", dir.display()))?,
+        }
+    }
+    anyhow::bail!("rmdir {}: still busy after 0.5 s: processes are left in it (see its cgroup.procs)", dir.display())
+}
+//@ end
+//@ level 9
+
+/// `--memory` and `--memory-swap`, read as Docker does.
+fn limit_memory(cgroup: &Cgroup, args: &RunArgs) -> Result<()> {
+    let Some(memory) = args.memory else {
+        if args.memory_swap.is_some() {
+            anyhow::bail!(kit::BadInput("--memory-swap needs --memory (try --memory 64m)".into()));
+        }
+        return Ok(());
+    };
+    let total = memory_and_swap(memory, args.memory_swap)?;
+    let dir = cgroup.dir("memory")?;
+    let why = format!("at most {} of memory", mib(memory));
+    if cgroup.layout.is_v2() {
+        write_file(&dir, "memory.max", &memory.to_string(), &why)?;
+        // v2 limits swap on its own, not memory plus swap.
+        let swap = total.map_or("max".to_string(), |t| (t - memory).to_string());
+        write_if_exists(&dir, "memory.swap.max", &swap, "swap allowed on top of memory.max")
+    } else {
+        write_file(&dir, "memory.limit_in_bytes", &memory.to_string(), &why)?;
+        let total = total.map_or("-1".to_string(), |t| t.to_string());
+        write_if_exists(&dir, "memory.memsw.limit_in_bytes", &total, "memory plus swap")
+    }
+}
+
+/// Docker's `--memory-swap`: memory plus swap, in bytes, or `None` for unlimited swap. Unset, it
+/// is twice `--memory`; equal to it, no swap at all.
+fn memory_and_swap(memory: u64, swap: Option<MemorySwap>) -> Result<Option<u64>> {
+    match swap {
+        None => Ok(Some(memory.saturating_mul(2))),
+        Some(MemorySwap::Unlimited) => Ok(None),
+        Some(MemorySwap::Bytes(total)) if total >= memory => Ok(Some(total)),
+        Some(MemorySwap::Bytes(_)) => anyhow::bail!(kit::BadInput(
+            "--memory-swap is memory plus swap: it cannot be below --memory (try equal: no swap)"
+                .into()
+        )),
+    }
+}
+
+/// Writes a swap limit only where the file exists: without swap accounting (a kernel built
+/// without it, or booted with swapaccount=0) there is no swap to limit.
+fn write_if_exists(dir: &Path, file: &str, value: &str, why: &str) -> Result<()> {
+    if !dir.join(file).exists() {
+        explain!("# no {file} here: this kernel does not account swap, nothing to limit");
+        return Ok(());
+    }
+    write_file(dir, file, value, why)
+}
+
+/// `64 MiB`: the way the limit was most likely given.
+fn mib(bytes: u64) -> String {
+    format!("{} MiB", bytes as f64 / (1u64 << 20) as f64)
+}
+
+/// A command killed by SIGKILL (exit 137) could have been killed by anyone; the group's OOM kill
+/// counter says whether it was the OOM killer. Read it before the group is removed.
+fn say_if_out_of_memory(cgroup: &Cgroup, args: &RunArgs, code: i32) {
+    const KILLED: i32 = 128 + libc::SIGKILL;
+    let Ok(dir) = cgroup.dir("memory") else {
+        return;
+    };
+    let file = if cgroup.layout.is_v2() {
+        "memory.events"
+    } else {
+        "memory.oom_control"
+    };
+    if code != KILLED {
+        return;
+    }
+    explain!("cat {}  # was it the OOM killer? see oom_kill", dir.join(file).display());
+    let kills = read_file(&dir, file).ok().and_then(|text| keyed(&text, "oom_kill"));
+    if kills.unwrap_or(0) == 0 {
+        return;
+    }
+    let limit = args.memory.map(|m| format!(" (limit {})", mib(m)));
+    let program = kit::program_name();
+    eprintln!("{program}: killed: out of memory{}", limit.unwrap_or_default());
+}
+//@ end
+//@ level 10
+
+/// `--pids-limit`: fork and clone fail with EAGAIN once the group holds that many tasks.
+fn limit_pids(cgroup: &Cgroup, args: &RunArgs) -> Result<()> {
+    let Some(max) = args.pids_limit else {
+        return Ok(());
+    };
+    let why = format!("at most {max} processes and threads");
+    write_file(&cgroup.dir("pids")?, "pids.max", &max.to_string(), &why)
+}
+
+/// Kills what is left in the group: the PID namespace's processes died with its PID 1, but a
+/// process that joined the group from outside the namespace did not. v2 has `cgroup.kill`
+/// (Linux 5.14); elsewhere, SIGKILL each pid in `cgroup.procs` until none is left.
+fn kill_remaining(cgroup: &Cgroup) {
+    for dir in cgroup.dirs().unwrap_or_default() {
+        if cgroup.layout.is_v2() && dir.join("cgroup.kill").exists() {
+            let why = "kill every process left in the group";
+            if let Err(err) = write_file(&dir, "cgroup.kill", "1", why) {
+                eprintln!("{}: warning: {err:#}", kit::program_name());
+            }
+            continue;
+        }
+        kill_each_left(&dir);
+    }
+}
+
+/// SIGKILL each process in `dir/cgroup.procs`, again until it is empty: a process may fork while
+/// we read. Bounded: 50 rounds, 10 ms apart.
+fn kill_each_left(dir: &Path) {
+    for _ in 0..50 {
+        let procs = read_file(dir, "cgroup.procs").unwrap_or_default();
+        let pids: Vec<i32> = procs.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        if pids.is_empty() {
+            return;
+        }
+        explain!("kill({pids:?}, SIGKILL)  # processes left in {}", dir.display());
+        for pid in pids {
+            // ESRCH: it died meanwhile, which is what we want.
+            let _ = kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 //@ end

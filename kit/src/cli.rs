@@ -69,6 +69,46 @@ pub struct RunArgs {
     pub command: Vec<OsString>,
 }
 
+/// The flags whose mechanism comes at a later level, as (flag, what it does, its level).
+/// Earlier levels accept them (the contract says every flag is accepted at every level) and
+/// ignore them; with `--explain` they say so.
+pub const LATER_FLAGS: &[(&str, &str, u32)] = &[
+    ("--hostname", "a hostname of its own comes", 4),
+    ("--cgroup-parent", "cgroups come", 8),
+    ("--cpus", "CPU limits come", 8),
+    ("--cpu-shares", "CPU limits come", 8),
+    ("--memory", "memory limits come", 9),
+    ("--memory-swap", "memory limits come", 9),
+    ("--pids-limit", "process limits come", 10),
+];
+
+/// The default of `--cgroup-parent`: given explicitly, it is no news.
+const DEFAULT_CGROUP_PARENT: &str = "rubber-crab";
+
+/// What a runtime of `level` ignores of `args`, one narration each:
+/// `ignoring --memory: memory limits come at level 9`.
+pub fn ignored_flags(args: &RunArgs, level: u32) -> Vec<String> {
+    let given = |flag: &str| match flag {
+        "--hostname" => args.hostname.is_some(),
+        "--cgroup-parent" => args.cgroup_parent.as_os_str() != DEFAULT_CGROUP_PARENT,
+        "--cpus" => args.cpus.is_some(),
+        "--cpu-shares" => args.cpu_shares.is_some(),
+        "--memory" => args.memory.is_some(),
+        "--memory-swap" => args.memory_swap.is_some(),
+        "--pids-limit" => args.pids_limit.is_some(),
+        _ => false,
+    };
+    let mut lines: Vec<String> = LATER_FLAGS
+        .iter()
+        .filter(|&&(flag, _, at)| level < at && given(flag))
+        .map(|(flag, what, at)| format!("ignoring {flag}: {what} at level {at}"))
+        .collect();
+    if args.user.is_some() {
+        lines.push("ignoring --user: switching users comes at a later level".into());
+    }
+    lines
+}
+
 /// `--memory-swap`: a size, or -1 for unlimited swap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemorySwap {
@@ -199,6 +239,40 @@ mod tests {
         assert_eq!(
             parse(&["--user", "7", "true"]).unwrap().user,
             Some(User { uid: 7, gid: None })
+        );
+    }
+
+    #[test]
+    fn a_level_names_the_flags_it_ignores_and_when_they_come() {
+        let run = parse(&[
+            "--memory",
+            "64m",
+            "--hostname",
+            "x",
+            "--pids-limit",
+            "5",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(
+            ignored_flags(&run, 3),
+            [
+                "ignoring --hostname: a hostname of its own comes at level 4",
+                "ignoring --memory: memory limits come at level 9",
+                "ignoring --pids-limit: process limits come at level 10",
+            ]
+        );
+        assert_eq!(
+            ignored_flags(&run, 9),
+            ["ignoring --pids-limit: process limits come at level 10"]
+        );
+        assert!(ignored_flags(&run, 10).is_empty());
+        // The default parent is no news; another one is.
+        assert!(ignored_flags(&parse(&["true"]).unwrap(), 0).is_empty());
+        let caged = parse(&["--cgroup-parent", "cage", "true"]).unwrap();
+        assert_eq!(
+            ignored_flags(&caged, 7),
+            ["ignoring --cgroup-parent: cgroups come at level 8"]
         );
     }
 

@@ -63,9 +63,45 @@ pub const LADDER: &[Level] = &[
         dir: "07-overlay",
         title: "overlayfs: the image once, a writable layer per container",
     },
+    Level {
+        number: 8,
+        dir: "08-cpu-cgroup",
+        title: "a cgroup of its own: a CPU quota and a CPU weight",
+    },
+    Level {
+        number: 9,
+        dir: "09-memory-cgroup",
+        title: "a memory limit, and saying why the OOM killer struck",
+    },
+    Level {
+        number: 10,
+        dir: "10-pids-cgroup",
+        title: "a process limit that stops a fork bomb",
+    },
 ];
+
+/// The level of a level's package: `level3` and `solution3` are level 3; anything else, none.
+pub fn number_of_package(package: &str) -> Option<u32> {
+    let number = package
+        .strip_prefix("level")
+        .or_else(|| package.strip_prefix("solution"))?;
+    number.parse().ok()
+}
 
 /// Looks a level up by number.
 pub fn level(number: u32) -> Option<&'static Level> {
     LADDER.iter().find(|l| l.number == number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_package_names_its_level() {
+        assert_eq!(number_of_package("level3"), Some(3));
+        assert_eq!(number_of_package("solution10"), Some(10));
+        assert_eq!(number_of_package("broken"), None);
+        assert_eq!(number_of_package("levelx"), None);
+    }
 }

@@ -1,9 +1,10 @@
 //! What every rubber-crab level gets pre-written, so the level's own code is only the kernel
 //! mechanism it teaches: the runtime CLI ([`cli`]), the image store ([`image`], [`builder`]),
 //! container ids and dirs ([`container`]), errno advice ([`syscall`]), `--explain` narration
-//! ([`explain!`]) and what the user namespace allows ([`userns`]).
+//! ([`explain!`]), where cgroups live ([`cgroup`]) and what the user namespace allows ([`userns`]).
 
 pub mod builder;
+pub mod cgroup;
 pub mod cli;
 pub mod container;
 pub mod explain;
@@ -56,6 +57,31 @@ pub mod prelude {
 
 /// Exit status for bad input: a usage error, a missing image, an image that would escape.
 pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// A level's `main`: [`main_at`] with the level number of the crate it is expanded in (`level3`
+/// and `solution3` are level 3), so that `--explain` can say which flags this level ignores.
+#[macro_export]
+macro_rules! main {
+    ($run:expr) => {
+        $crate::main_at(
+            $crate::ladder::number_of_package(env!("CARGO_PKG_NAME")),
+            $run,
+        )
+    };
+}
+
+/// [`main`] for the runtime of `level`: with `--explain`, first says which flags it ignores
+/// because a later level brings their mechanism.
+pub fn main_at(level: Option<u32>, run: impl FnOnce(RunArgs) -> anyhow::Result<i32>) -> ExitCode {
+    main(|args| {
+        if let Some(level) = level {
+            for ignored in cli::ignored_flags(&args, level) {
+                crate::explain!("{ignored}");
+            }
+        }
+        run(args)
+    })
+}
 
 /// The runtime's `main`: parses the command line (usage errors exit 2), turns on `--explain`,
 /// calls `run`, and turns its result into the process exit status. An error is printed as one

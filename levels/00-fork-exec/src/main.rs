@@ -10,7 +10,7 @@
 use kit::prelude::*;
 
 fn main() -> std::process::ExitCode {
-    kit::main(run)
+    kit::main!(run)
 }
 
 /// Runs the command in a new container and returns the exit code to leave with.

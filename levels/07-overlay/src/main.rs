@@ -16,7 +16,7 @@ use nix::unistd::{fork, ForkResult};
 use std::convert::Infallible;
 
 fn main() -> std::process::ExitCode {
-    kit::main(run)
+    kit::main!(run)
 }
 
 /// Runs the command in a new container and returns the exit code to leave with.

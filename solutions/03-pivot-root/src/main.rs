@@ -17,7 +17,7 @@ use std::convert::Infallible;
 use std::path::Path;
 
 fn main() -> std::process::ExitCode {
-    kit::main(run)
+    kit::main!(run)
 }
 
 /// Runs the command in a new container and returns the exit code to leave with.

@@ -18,7 +18,7 @@ use std::convert::Infallible;
 use std::os::fd::AsRawFd;
 
 fn main() -> std::process::ExitCode {
-    kit::main(run)
+    kit::main!(run)
 }
 
 /// Runs the command in a new container and returns the exit code to leave with.
