@@ -3,7 +3,8 @@
 //! - the host's layout (v1, v2 or hybrid), detected from the mount table, never assumed;
 //! - the *cage*: a group per run of the learner's runtime that caps its whole process tree
 //!   (memory, number of processes) and lets the checker kill every process in it at once, even
-//!   those that left the runtime's process group;
+//!   those that left the runtime's process group; it holds the `--cgroup-parent` the checker
+//!   passes, so the containers' groups are in it too;
 //! - the groups under `rubber-crab/` that a runtime creates for its containers and must remove
 //!   when they exit: the host guard snapshots them before and after every check.
 
@@ -28,7 +29,7 @@ pub const MEMORY_LIMIT: u64 = 512 * 1024 * 1024;
 pub const PIDS_LIMIT: u32 = 512;
 
 /// The path of the cage `name`, relative to each hierarchy's root.
-pub fn cage_path(name: &str) -> String {
+fn cage_path(name: &str) -> String {
     format!("{CAGE_PARENT}/{name}")
 }
 
@@ -153,30 +154,55 @@ fn v2_controllers(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// A group the checker created to hold one run of the learner's runtime.
+/// The leaf of a cage that holds the runtime: on v2 a group with children may hold no process
+/// ("no internal processes"), so the runtime sits beside the parent of its containers.
+const RUNTIME_LEAF: &str = "runtime";
+/// The group of a cage under which the runtime puts its containers' groups (`--cgroup-parent`).
+const CONTAINERS: &str = "containers";
+
+/// The `--cgroup-parent` inside the cage `name`, relative to each hierarchy's root.
+pub fn containers_path(name: &str) -> String {
+    format!("{}/{CONTAINERS}", cage_path(name))
+}
+
+/// The checker's groups for one run of the learner's runtime, the same shape in every hierarchy
+/// it uses:
+///
+/// ```text
+/// rubber-crab-checker/<pid>-<nonce>/            the cage: the limits, and no process of its own
+/// rubber-crab-checker/<pid>-<nonce>/runtime     the runtime (and what it starts before its containers)
+/// rubber-crab-checker/<pid>-<nonce>/containers  the --cgroup-parent: the containers' groups go below
+/// ```
+///
+/// The cage's limits bound the runtime and its containers together; its counters and
+/// `cgroup.kill` cover the whole subtree.
 pub struct Cage {
-    /// One group per hierarchy used (v1: memory and pids; v2: one group with both).
+    /// `rubber-crab-checker/<name>`, relative to each hierarchy's root.
+    path: String,
+    /// Every hierarchy of the host: a runtime may make its groups in any of them (runc makes
+    /// them in all), and each one's copy of the cage is removed at the end.
+    hierarchies: Vec<Hierarchy>,
+    /// One group per hierarchy holding memory or pids (v2: one group with both).
     groups: Vec<CageGroup>,
 }
 
 struct CageGroup {
+    /// The cage's directory in this hierarchy.
     dir: PathBuf,
     unified: bool,
-    /// `cgroup.procs`, opened before the fork so that the child only has to write to it.
+    /// The runtime leaf's `cgroup.procs`, opened before the fork so that the child only has to
+    /// write to it.
     procs: File,
 }
 
 impl CageGroup {
-    /// The group `dir` for `controller`, with its limit set; removed again if any step fails.
+    /// The cage `dir` for `controller`, with its limit set, its runtime leaf and its containers'
+    /// parent; removed again if any step fails.
     fn create(hierarchy: &Hierarchy, dir: &Path, controller: &str) -> Result<CageGroup> {
         let unified = hierarchy.is_unified();
         create_group(&hierarchy.mount_point, dir, unified, controller)?;
-        let group = limit(dir, controller, unified).and_then(|()| {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(dir.join("cgroup.procs"))
-                .with_context(|| format!("opening {}/cgroup.procs", dir.display()))
-        });
+        let group =
+            limit(dir, controller, unified).and_then(|()| open_runtime_leaf(hierarchy, dir));
         match group {
             Ok(procs) => Ok(CageGroup {
                 dir: dir.to_path_buf(),
@@ -192,19 +218,59 @@ impl CageGroup {
     }
 }
 
+/// Makes the cage's two children and opens the runtime leaf's `cgroup.procs`. On v2, first
+/// enables every controller the tree's root offers of cpu, memory and pids from the root down
+/// to the containers' parent, so that a runtime can enable them for its containers (it is its
+/// job to enable them in the parent itself, as the contract says).
+fn open_runtime_leaf(hierarchy: &Hierarchy, dir: &Path) -> Result<File> {
+    let parent = dir.join(CONTAINERS);
+    if hierarchy.is_unified() {
+        let offered = v2_controllers(&hierarchy.mount_point);
+        for controller in ["cpu", "memory", "pids"] {
+            if offered.iter().any(|c| c == controller) {
+                delegate(&hierarchy.mount_point, &parent, controller)?;
+            }
+        }
+    }
+    let leaf = dir.join(RUNTIME_LEAF);
+    for group in [&leaf, &parent] {
+        make_dir(group)?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(leaf.join("cgroup.procs"))
+        .with_context(|| format!("opening {}/cgroup.procs", leaf.display()))
+}
+
+/// mkdir, where the directory may already be there (one v2 group holds two controllers).
+fn make_dir(dir: &Path) -> Result<()> {
+    match std::fs::create_dir(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            Err(e).with_context(|| format!("creating {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
 impl Cage {
     /// Creates the cage `rubber-crab-checker/<name>` in the hierarchies that hold the memory and
-    /// pids controllers, with the limits set. `Err` says why there is no cage here (the checker
-    /// then relies on the process group alone).
+    /// pids controllers, with the limits set, and its containers' parent also in those holding
+    /// cpu and cpuacct (so that a runtime's `<parent>/<id>` there is inside a checker-owned
+    /// dir). `Err` says why there is no cage here (the checker then relies on the process group
+    /// alone).
     pub fn create(layout: &Layout, name: &str) -> Result<Cage> {
         remove_stale_cages(layout);
         // Built up in place, so that a failure half-way removes what was made (Drop).
-        let mut cage = Cage { groups: Vec::new() };
+        let mut cage = Cage {
+            path: cage_path(name),
+            hierarchies: layout.hierarchies.clone(),
+            groups: Vec::new(),
+        };
         for controller in ["memory", "pids"] {
             let Some(hierarchy) = layout.holding(controller) else {
                 continue;
             };
-            let dir = hierarchy.mount_point.join(CAGE_PARENT).join(name);
+            let dir = hierarchy.mount_point.join(&cage.path);
             if let Some(group) = cage.groups.iter().find(|g| g.dir == dir) {
                 // v2: one group holds both controllers, and its parent must hand it each of them.
                 delegate(&hierarchy.mount_point, &dir, controller)?;
@@ -218,10 +284,22 @@ impl Cage {
             !cage.groups.is_empty(),
             "this host has no memory or pids cgroup controller"
         );
+        for controller in ["cpu", "cpuacct"] {
+            let Some(hierarchy) = layout.holding(controller) else {
+                continue;
+            };
+            let parent = hierarchy.mount_point.join(containers_path(name));
+            if !parent.is_dir() {
+                // `mkdir -p`: the parents are the checker's too (removed with the cage).
+                std::fs::create_dir_all(&parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+        }
         Ok(cage)
     }
 
-    /// Makes `command` join the cage between fork and exec, before it can start anything.
+    /// Makes `command` join the cage's runtime leaf between fork and exec, before it can start
+    /// anything.
     pub fn enter_on_spawn(&self, command: &mut Command) {
         use std::os::fd::AsRawFd;
         let fds: Vec<i32> = self.groups.iter().map(|g| g.procs.as_raw_fd()).collect();
@@ -240,60 +318,63 @@ impl Cage {
         }
     }
 
-    /// Host pids of the processes in the cage.
+    /// Host pids of the processes anywhere in the cage.
     pub fn members(&self) -> Vec<u32> {
-        let mut pids: Vec<u32> = self.groups.iter().flat_map(|g| members(&g.dir)).collect();
+        let mut pids: Vec<u32> = self
+            .groups
+            .iter()
+            .flat_map(|g| members_below(&g.dir))
+            .collect();
         pids.sort_unstable();
         pids.dedup();
         pids
     }
 
-    /// Kills every process in the cage and waits (up to 2 s) until none is left.
+    /// Kills every process in the cage (its runtime and its containers) and waits (up to 2 s)
+    /// until none is left.
     pub fn kill_all(&self) {
         for group in &self.groups {
             kill_group(&group.dir, group.unified);
         }
     }
 
-    /// Whether a fork in the cage was refused because it hit the pids cap.
+    /// Whether a fork in the cage was refused because it hit the cage's pids cap.
     pub fn hit_pids_cap(&self) -> bool {
         self.usage().pids_cap_hits > 0
     }
 
-    /// What the cage's processes use now, from the kernel's counters (0 where a file is missing).
+    /// What the cage's processes use now, from the kernel's counters (0 where a file is
+    /// missing). Usage is the whole subtree's; cap hits and OOM kills count the cage's own caps
+    /// only, never a limit a runtime set on its container (that is the runtime's business).
     pub fn usage(&self) -> Usage {
         let mut usage = Usage::default();
         for g in &self.groups {
             let file = |name: &str| g.dir.join(name);
-            let (current, hits, kills) = if g.unified {
-                let events = file("memory.events");
+            let (current, hits) = if g.unified {
                 (
                     read_number(&file("memory.current")),
-                    event_count(&events, "max"),
-                    event_count(&events, "oom_kill"),
+                    own_event_count(&g.dir, "memory.events", "max"),
                 )
             } else {
                 // With swap accounted, memory+swap (capped alike) may be the counter that fails.
+                // A v1 failcnt counts the failures of this group's own limit.
                 (
                     read_number(&file("memory.usage_in_bytes")),
                     read_number(&file("memory.failcnt"))
                         + read_number(&file("memory.memsw.failcnt")),
-                    event_count(&file("memory.oom_control"), "oom_kill"),
                 )
             };
             usage.memory = usage.memory.max(current);
             usage.memory_cap_hits = usage.memory_cap_hits.max(hits);
-            usage.oom_kills = usage.oom_kills.max(kills);
+            usage.oom_kills = usage.oom_kills.max(oom_kills_at_cap(g));
             usage.pids = usage.pids.max(read_number(&file("pids.current")));
-            usage.pids_cap_hits = usage
-                .pids_cap_hits
-                .max(event_count(&file("pids.events"), "max"));
+            usage.pids_cap_hits = usage.pids_cap_hits.max(pids_cap_hits(&g.dir));
         }
         usage
     }
 
     /// The CPU time the cage's processes have used, where the kernel counts it for the cage
-    /// (v2's `cpu.stat`, there without the cpu controller); None on v1.
+    /// (v2's `cpu.stat`, there without the cpu controller, hierarchical); None on v1.
     pub fn cpu_time(&self) -> Option<Duration> {
         self.groups
             .iter()
@@ -305,10 +386,80 @@ impl Cage {
             .map(Duration::from_micros)
     }
 
-    /// Whether the kernel's OOM killer killed a process of the cage (it hit the memory cap).
+    /// Whether the kernel's OOM killer killed a process of the cage at the cage's memory cap.
     pub fn oom_killed(&self) -> bool {
         self.usage().oom_kills > 0
     }
+
+    /// The groups directly below the containers' parent, in every hierarchy: after the runtime
+    /// exited, each is a group it left behind.
+    pub fn groups_in_parent(&self) -> Vec<RuntimeGroup> {
+        let mut groups: Vec<RuntimeGroup> = self
+            .hierarchies
+            .iter()
+            .flat_map(|h| {
+                groups_below(&h.mount_point.join(&self.path).join(CONTAINERS), 1)
+                    .into_iter()
+                    .map(|dir| RuntimeGroup::at(h, dir))
+            })
+            .collect();
+        groups.sort();
+        groups
+    }
+}
+
+/// OOM kills at the cage's own memory cap: the hierarchical kill count, once the cage's own
+/// limit (not a container's) was reached (v2 `memory.events.local` oom, v1 the cage's failcnt).
+fn oom_kills_at_cap(g: &CageGroup) -> u64 {
+    let (at_cap, kills) = if g.unified {
+        (
+            own_event_count(&g.dir, "memory.events", "oom"),
+            event_count(&g.dir.join("memory.events"), "oom_kill"),
+        )
+    } else {
+        (
+            read_number(&g.dir.join("memory.failcnt"))
+                + read_number(&g.dir.join("memory.memsw.failcnt")),
+            event_count(&g.dir.join("memory.oom_control"), "oom_kill"),
+        )
+    };
+    if at_cap > 0 {
+        kills
+    } else {
+        0
+    }
+}
+
+/// An event of `dir`'s own limit: from `<file>.local` where the kernel has it (v2; `<file>`
+/// is hierarchical there and also counts the limits of the groups below), else from `<file>`.
+fn own_event_count(dir: &Path, file: &str, event: &str) -> u64 {
+    let local = dir.join(format!("{file}.local"));
+    if local.exists() {
+        event_count(&local, event)
+    } else {
+        event_count(&dir.join(file), event)
+    }
+}
+
+/// Forks refused at the cage's pids cap. v2 kernels with `pids.events.local` count them at the
+/// group whose limit was hit; elsewhere (v1, older kernels) `pids.events` counts a refusal in
+/// the group of the process that forked: then any group of the cage without a limit of its own
+/// (a container's limit is the runtime's business).
+fn pids_cap_hits(cage: &Path) -> u64 {
+    let local = cage.join("pids.events.local");
+    if local.exists() {
+        return event_count(&local, "max");
+    }
+    std::iter::once(cage.to_path_buf())
+        .chain(groups_below(cage, 6))
+        .filter(|g| g == cage || !has_own_pids_limit(g))
+        .map(|g| event_count(&g.join("pids.events"), "max"))
+        .max()
+        .unwrap_or(0)
+}
+
+fn has_own_pids_limit(group: &Path) -> bool {
+    std::fs::read_to_string(group.join("pids.max")).is_ok_and(|s| s.trim() != "max")
 }
 
 /// What a cage's processes use, read from its counters.
@@ -364,11 +515,16 @@ fn event_count(file: &Path, event: &str) -> u64 {
 }
 
 impl Drop for Cage {
+    /// Kills what is left and removes the cage in every hierarchy, with whatever the runtime
+    /// left below it (deepest first, with a bounded retry: see [`remove_group`]).
     fn drop(&mut self) {
         self.kill_all();
-        for group in &self.groups {
-            let _ = remove_group(&group.dir);
-            remove_if_unused(&group.dir);
+        for hierarchy in &self.hierarchies {
+            let dir = hierarchy.mount_point.join(&self.path);
+            if dir.is_dir() {
+                let _ = remove_group(&dir);
+                remove_if_unused(&dir);
+            }
         }
     }
 }
@@ -579,6 +735,37 @@ pub struct RuntimeGroup {
     pub dir: PathBuf,
 }
 
+impl RuntimeGroup {
+    fn at(hierarchy: &Hierarchy, dir: PathBuf) -> RuntimeGroup {
+        let relative = dir
+            .strip_prefix(&hierarchy.mount_point)
+            .unwrap_or(&dir)
+            .display()
+            .to_string();
+        RuntimeGroup {
+            hierarchy: hierarchy.name.clone(),
+            path: relative,
+            dir,
+        }
+    }
+}
+
+/// `, with process 4242 (sleep) in it` for a group's live members; empty when it has none.
+pub fn processes_in(dir: &Path) -> String {
+    let named: Vec<String> = members_below(dir)
+        .into_iter()
+        .map(|pid| match probe::proc::stat(pid) {
+            Some(stat) => format!("{pid} ({})", stat.name),
+            None => pid.to_string(),
+        })
+        .collect();
+    match named.len() {
+        0 => String::new(),
+        1 => format!(", with process {} in it", named[0]),
+        _ => format!(", with processes {} in it", named.join(", ")),
+    }
+}
+
 /// The `rubber-crab/` dirs that exist, one per hierarchy at most.
 pub fn runtime_parents(layout: &Layout) -> Vec<PathBuf> {
     layout
@@ -594,18 +781,11 @@ pub fn runtime_groups(layout: &Layout) -> Vec<RuntimeGroup> {
     let mut groups = Vec::new();
     for hierarchy in &layout.hierarchies {
         let parent = hierarchy.mount_point.join(RUNTIME_PARENT);
-        for dir in groups_below(&parent, 4) {
-            let relative = dir
-                .strip_prefix(&hierarchy.mount_point)
-                .unwrap_or(&dir)
-                .display()
-                .to_string();
-            groups.push(RuntimeGroup {
-                hierarchy: hierarchy.name.clone(),
-                path: relative,
-                dir,
-            });
-        }
+        groups.extend(
+            groups_below(&parent, 4)
+                .into_iter()
+                .map(|dir| RuntimeGroup::at(hierarchy, dir)),
+        );
     }
     groups.sort();
     groups
@@ -703,6 +883,44 @@ mod tests {
         assert_eq!(event_count(&v2, "max"), 12);
         assert_eq!(event_count(&v2, "oom_kill"), 1);
         assert_eq!(event_count(&dir.path().join("missing"), "max"), 0);
+    }
+
+    #[test]
+    fn a_cages_own_events_come_from_the_local_file_where_there_is_one() {
+        let dir = tempfile::tempdir().unwrap();
+        // Hierarchical: a container's OOM at its own limit counts here too.
+        std::fs::write(
+            dir.path().join("memory.events"),
+            "max 9\noom 2\noom_kill 2\n",
+        )
+        .unwrap();
+        assert_eq!(own_event_count(dir.path(), "memory.events", "oom"), 2);
+        std::fs::write(dir.path().join("memory.events.local"), "max 0\noom 0\n").unwrap();
+        assert_eq!(own_event_count(dir.path(), "memory.events", "oom"), 0);
+    }
+
+    #[test]
+    fn refused_forks_count_for_the_cage_unless_a_group_has_a_limit_of_its_own() {
+        // v1 and older kernels count a refused fork in the forking process's group.
+        let cage = tempfile::tempdir().unwrap();
+        let runtime = cage.path().join(RUNTIME_LEAF);
+        let container = cage.path().join(CONTAINERS).join("3f2a91c07b1e");
+        std::fs::create_dir_all(&runtime).unwrap();
+        std::fs::create_dir_all(&container).unwrap();
+        std::fs::write(cage.path().join("pids.events"), "max 0\n").unwrap();
+        std::fs::write(container.join("pids.max"), "20\n").unwrap();
+        std::fs::write(container.join("pids.events"), "max 40\n").unwrap();
+        assert_eq!(pids_cap_hits(cage.path()), 0, "the container's own limit");
+        std::fs::write(runtime.join("pids.max"), "max\n").unwrap();
+        std::fs::write(runtime.join("pids.events"), "max 7\n").unwrap();
+        assert_eq!(
+            pids_cap_hits(cage.path()),
+            7,
+            "the cage's cap, met by the runtime"
+        );
+        // v2 kernels with local events count it where the limit was hit.
+        std::fs::write(cage.path().join("pids.events.local"), "max 3\n").unwrap();
+        assert_eq!(pids_cap_hits(cage.path()), 3);
     }
 
     #[test]

@@ -106,6 +106,9 @@ pub struct RunSummary {
     pub setup_error: Option<String>,
     /// What the runtime's processes were doing when the timeout killed them.
     pub at_timeout: Option<String>,
+    /// The groups it left below its `--cgroup-parent` (see [`Run::left_groups`]): the host
+    /// guard blames them.
+    pub left_groups: Vec<String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -228,6 +231,7 @@ impl<'a> Ctx<'a> {
             dropped: run.dropped,
             setup_error: setup_error(run, program),
             at_timeout: run.at_timeout.clone(),
+            left_groups: run.left_groups.clone(),
         });
     }
 }

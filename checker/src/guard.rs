@@ -105,8 +105,10 @@ impl Guard {
         }
     }
 
-    /// What changed, with `ids` the container ids the check's runtime created (see [`inspect`]).
-    pub fn finish(self, env: &Env, ids: &[String]) -> Findings {
+    /// What changed, with `ids` the container ids the check's runtime created (see [`inspect`])
+    /// and `left_groups` the groups its runs left below their `--cgroup-parent` (in the cage,
+    /// which removed them: see `Run::left_groups`).
+    pub fn finish(self, env: &Env, ids: &[String], left_groups: &[String]) -> Findings {
         let nonces = crate::run::nonces_made();
         let ours = Ours {
             work: &env.work,
@@ -114,7 +116,13 @@ impl Guard {
             nonces: &nonces,
         };
         let announced = self.links.map(|w| w.announced()).unwrap_or_default();
-        inspect(&self.before, env, &ours, &announced)
+        let mut findings = inspect(&self.before, env, &ours, &announced);
+        let left = left_groups
+            .iter()
+            .map(|group| format!("{group} (the checker removed it)"));
+        let damage: Vec<String> = findings.damage.take().into_iter().chain(left).collect();
+        findings.damage = (!damage.is_empty()).then(|| damage.join("; "));
+        findings
     }
 }
 
@@ -145,9 +153,13 @@ fn inspect(before: &HostState, env: &Env, ours: &Ours, announced: &[String]) -> 
         .collect();
     let damage: Vec<String> = blamed
         .iter()
-        .map(|change| match undo(change) {
-            true => format!("{} (the checker undid it)", describe(change)),
-            false => describe(change),
+        .map(|change| {
+            // Described before the undo, which kills the processes a group names.
+            let said = describe(change);
+            match undo(change) {
+                true => format!("{said} (the checker undid it)"),
+                false => said,
+            }
         })
         .collect();
     // A runtime may leave the (empty) `rubber-crab/` parent, as Docker leaves `docker/`: that is
@@ -358,8 +370,10 @@ fn describe(change: &Change) -> String {
             format!("the host's hostname changed from {before:?} to {after:?}")
         }
         Change::CgroupAdded(g) => format!(
-            "cgroup {} ({}) was left on the host after the container exited",
-            g.path, g.hierarchy
+            "the container's group was created at /{} ({}), not under the --cgroup-parent the checker passed (a container's group is <cgroup-parent>/<id>), and left on the host{}",
+            g.path,
+            g.hierarchy,
+            cgroups::processes_in(&g.dir)
         ),
         Change::CgroupRemoved(g) => format!(
             "cgroup {} ({}) disappeared from the host",
@@ -470,7 +484,7 @@ mod tests {
                 "the flags of host link lo changed from 0x9 to 0x8",
                 "network link veth0 appeared on the host",
                 "network link eth0 disappeared from the host",
-                "cgroup rubber-crab/3f2a (memory) was left on the host after the container exited",
+                "the container's group was created at /rubber-crab/3f2a (memory), not under the --cgroup-parent the checker passed (a container's group is <cgroup-parent>/<id>), and left on the host",
                 "the host's hostname changed from \"vm\" to \"box\"",
             ]
         );

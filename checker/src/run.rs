@@ -74,6 +74,10 @@ pub struct Run<R> {
     pub filling_at_kill: Option<Usage>,
     /// What the runtime's processes were doing when the timeout killed them.
     pub at_timeout: Option<String>,
+    /// The groups the runtime left below its `--cgroup-parent` when it exited, each described
+    /// with the processes still in it (none after a timeout: the checker killed the runtime
+    /// before it could clean up). The cage removes them; the host guard blames them.
+    pub left_groups: Vec<String>,
 }
 
 /// What a check sees while a holding probe is alive.
@@ -102,10 +106,7 @@ pub struct Spec<'a> {
 
 /// The `--cgroup-parent` of the run with this nonce: inside the run's cage (see [`cage_for`]).
 pub fn cgroup_parent_for(nonce: &str) -> String {
-    format!(
-        "{}/containers",
-        crate::cgroups::cage_path(&cage_name(nonce))
-    )
+    crate::cgroups::containers_path(&cage_name(nonce))
 }
 
 fn cage_name(nonce: &str) -> String {
@@ -113,9 +114,21 @@ fn cage_name(nonce: &str) -> String {
 }
 
 impl Spec<'_> {
+    /// The command to reproduce the run by hand. Without the `--cgroup-parent` of the run's
+    /// cage: the cage is gone with the checker, and a runtime given that parent would make
+    /// `rubber-crab-checker/…` groups of its own on the host; the default parent applies instead.
     pub fn command_line(&self) -> String {
         let mut words = vec![self.runtime.display().to_string()];
-        words.extend(self.runtime_args.iter().cloned());
+        let cage_parent = ["--cgroup-parent".to_string(), self.cgroup_parent.clone()];
+        let mut rest = self.runtime_args.as_slice();
+        while let Some((arg, after)) = rest.split_first() {
+            if rest.starts_with(&cage_parent) {
+                rest = &rest[2..];
+                continue;
+            }
+            words.push(arg.clone());
+            rest = after;
+        }
         words.push("--".into());
         words.extend(self.command.iter().cloned());
         words
@@ -268,6 +281,21 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
             }
         }
     };
+    let left_groups = match &spawned.cage {
+        Some(cage) if status != Status::TimedOut => cage
+            .groups_in_parent()
+            .iter()
+            .map(|g| {
+                format!(
+                    "cgroup {} ({}) was left behind after the container exited{}",
+                    g.path,
+                    g.hierarchy,
+                    crate::cgroups::processes_in(&g.dir)
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let mut stragglers = proc::live_members_of_group(spawned.child.id());
     if let Some(cage) = &spawned.cage {
         stragglers.extend(cage.members());
@@ -315,6 +343,7 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
         hit_pids_cap,
         filling_at_kill,
         at_timeout,
+        left_groups,
     }
 }
 
@@ -471,4 +500,38 @@ static NONCES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new())
 /// Every nonce this checker has made.
 pub fn nonces_made() -> Vec<String> {
     NONCES.lock().map(|made| made.clone()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reproduce_line_leaves_out_the_cages_cgroup_parent() {
+        let parent = cgroup_parent_for("0badc0ffee42");
+        assert!(parent.ends_with("-0badc0ffee42/containers"), "{parent}");
+        let spec = Spec {
+            runtime: Path::new("/bin/rt"),
+            runtime_args: ["run", "--cgroup-parent", &parent, "--memory", "64m"]
+                .map(String::from)
+                .to_vec(),
+            command: vec!["/probe".into()],
+            nonce: "0badc0ffee42".into(),
+            timeout: Duration::from_secs(1),
+            output_cap: 1,
+            cgroup_parent: parent.clone(),
+        };
+        assert_eq!(spec.command_line(), "/bin/rt run --memory 64m -- /probe");
+        let own = Spec {
+            runtime_args: ["run", "--cgroup-parent", "mine"]
+                .map(String::from)
+                .to_vec(),
+            ..spec
+        };
+        assert_eq!(
+            own.command_line(),
+            "/bin/rt run --cgroup-parent mine -- /probe",
+            "a parent a check chose stays"
+        );
+    }
 }

@@ -88,7 +88,7 @@ const CASES: &[Case] = &[
     Case {
         fault: "leave-behind",
         failing: ALL,
-        says: "was left on the host after the container exited (the checker undid it)",
+        says: "not under the --cgroup-parent the checker passed (a container's group is <cgroup-parent>/<id>), and left on the host, with process",
         needs: Needs::Nothing,
         timeout: TIMEOUT,
     },
