@@ -184,6 +184,32 @@ pub struct Cage {
     hierarchies: Vec<Hierarchy>,
     /// One group per hierarchy holding memory or pids (v2: one group with both).
     groups: Vec<CageGroup>,
+    /// The limit files of the containers' parent as the checker made it, to see a runtime that
+    /// writes its container's limit there (see [`Cage::parent_limits_changed`]).
+    parent_limits: Vec<(PathBuf, String)>,
+}
+
+/// The files that limit a group's cpu, memory or processes, v1 and v2.
+const LIMIT_FILES: &[&str] = &[
+    "cpu.max",
+    "cpu.weight",
+    "cpu.cfs_quota_us",
+    "cpu.cfs_period_us",
+    "cpu.shares",
+    "memory.max",
+    "memory.swap.max",
+    "memory.limit_in_bytes",
+    "memory.memsw.limit_in_bytes",
+    "pids.max",
+];
+
+/// The limit files of the group `dir` that exist, with what they hold.
+fn limits_of(dir: &Path) -> Vec<(PathBuf, String)> {
+    LIMIT_FILES
+        .iter()
+        .map(|file| dir.join(file))
+        .filter_map(|file| Some((file.clone(), std::fs::read_to_string(&file).ok()?)))
+        .collect()
 }
 
 struct CageGroup {
@@ -265,6 +291,7 @@ impl Cage {
             path: cage_path(name),
             hierarchies: layout.hierarchies.clone(),
             groups: Vec::new(),
+            parent_limits: Vec::new(),
         };
         for controller in ["memory", "pids"] {
             let Some(hierarchy) = layout.holding(controller) else {
@@ -295,6 +322,11 @@ impl Cage {
                     .with_context(|| format!("creating {}", parent.display()))?;
             }
         }
+        cage.parent_limits = cage
+            .hierarchies
+            .iter()
+            .flat_map(|h| limits_of(&h.mount_point.join(containers_path(name))))
+            .collect();
         Ok(cage)
     }
 
@@ -320,14 +352,7 @@ impl Cage {
 
     /// Host pids of the processes anywhere in the cage.
     pub fn members(&self) -> Vec<u32> {
-        let mut pids: Vec<u32> = self
-            .groups
-            .iter()
-            .flat_map(|g| members_below(&g.dir))
-            .collect();
-        pids.sort_unstable();
-        pids.dedup();
-        pids
+        members_of_all(self.groups.iter().map(|g| g.dir.as_path()))
     }
 
     /// Kills every process in the cage (its runtime and its containers) and waits (up to 2 s)
@@ -408,26 +433,71 @@ impl Cage {
     }
 }
 
-/// OOM kills at the cage's own memory cap: the hierarchical kill count, once the cage's own
-/// limit (not a container's) was reached (v2 `memory.events.local` oom, v1 the cage's failcnt).
+impl Cage {
+    /// The limits written to the containers' parent itself since the cage was made, each as
+    /// `pids.max of <parent> (pids) was set to 20`: a container's limits belong in its own group
+    /// (the parent is shared by every container, and a limit there bounds them all together).
+    pub fn parent_limits_changed(&self) -> Vec<String> {
+        self.parent_limits
+            .iter()
+            .filter_map(|(file, was)| {
+                let now = std::fs::read_to_string(file).ok()?;
+                (now != *was).then(|| {
+                    let name = file.file_name().unwrap_or_default().to_string_lossy();
+                    let group = self
+                        .hierarchies
+                        .iter()
+                        .find(|h| file.starts_with(&h.mount_point))
+                        .map(|h| RuntimeGroup::at(h, file.parent().unwrap_or(file).to_path_buf()));
+                    let (path, hierarchy) = group
+                        .map(|g| (g.path, g.hierarchy))
+                        .unwrap_or_else(|| (file.display().to_string(), String::new()));
+                    format!(
+                        "{} was written to {name} of the --cgroup-parent {path} ({hierarchy}) itself, where it held {}: a container's limits go in its own group, <cgroup-parent>/<id> (a limit on the parent bounds every container in it together)",
+                        now.trim(),
+                        was.trim()
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// OOM kills at the cage's own memory cap: the kills in the cage's subtree, once the cage's own
+/// limit (not a container's) was reached (v2 `memory.events.local` oom; v1 the cage's peak at
+/// its limit). v2 counts a kill in every group above its victim (`memory.events`); v1 only in
+/// the victim's own group (`memory.oom_control`), so there every group of the cage is read.
 fn oom_kills_at_cap(g: &CageGroup) -> u64 {
     let (at_cap, kills) = if g.unified {
         (
-            own_event_count(&g.dir, "memory.events", "oom"),
+            own_event_count(&g.dir, "memory.events", "oom") > 0,
             event_count(&g.dir.join("memory.events"), "oom_kill"),
         )
     } else {
         (
-            read_number(&g.dir.join("memory.failcnt"))
-                + read_number(&g.dir.join("memory.memsw.failcnt")),
-            event_count(&g.dir.join("memory.oom_control"), "oom_kill"),
+            v1_peaked_at_cap(&g.dir),
+            std::iter::once(g.dir.clone())
+                .chain(groups_below(&g.dir, 6))
+                .map(|group| event_count(&group.join("memory.oom_control"), "oom_kill"))
+                .sum(),
         )
     };
-    if at_cap > 0 {
+    if at_cap {
         kills
     } else {
         0
     }
+}
+
+/// Whether a v1 cage's memory (or memory+swap) use ever came within a MiB of its cap. Its
+/// failcnt would say it, but recent kernels leave it at 0 at the cap (seen on 6.18).
+fn v1_peaked_at_cap(cage: &Path) -> bool {
+    [
+        "memory.max_usage_in_bytes",
+        "memory.memsw.max_usage_in_bytes",
+    ]
+    .iter()
+    .any(|file| read_number(&cage.join(file)) + (1 << 20) >= MEMORY_LIMIT)
 }
 
 /// An event of `dir`'s own limit: from `<file>.local` where the kernel has it (v2; `<file>`
@@ -662,6 +732,14 @@ fn wait_until_empty(dir: &Path) {
     }
 }
 
+/// Members of the groups `dirs` and of every group below them, sorted, once each.
+fn members_of_all<'a>(dirs: impl Iterator<Item = &'a Path>) -> Vec<u32> {
+    let mut pids: Vec<u32> = dirs.flat_map(members_below).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
 /// Members of `dir` and of every group below it.
 fn members_below(dir: &Path) -> Vec<u32> {
     groups_below(dir, 8)
@@ -750,19 +828,50 @@ impl RuntimeGroup {
     }
 }
 
-/// `, with process 4242 (sleep) in it` for a group's live members; empty when it has none.
-pub fn processes_in(dir: &Path) -> String {
-    let named: Vec<String> = members_below(dir)
-        .into_iter()
-        .map(|pid| match probe::proc::stat(pid) {
-            Some(stat) => format!("{pid} ({})", stat.name),
-            None => pid.to_string(),
-        })
-        .collect();
-    match named.len() {
-        0 => String::new(),
-        1 => format!(", with process {} in it", named[0]),
-        _ => format!(", with processes {} in it", named.join(", ")),
+/// The same group in several hierarchies, told once: `rubber-crab/3f2a (memory, pids), with
+/// process 4242 (sleep) in it`.
+pub struct SameGroup<'a> {
+    pub path: &'a str,
+    pub groups: Vec<&'a RuntimeGroup>,
+}
+
+impl SameGroup<'_> {
+    /// `groups` gathered by path, in the order of their first appearance.
+    pub fn gather<'a>(groups: impl IntoIterator<Item = &'a RuntimeGroup>) -> Vec<SameGroup<'a>> {
+        let mut gathered: Vec<SameGroup<'a>> = Vec::new();
+        for group in groups {
+            match gathered.iter_mut().find(|s| s.path == group.path) {
+                Some(same) => same.groups.push(group),
+                None => gathered.push(SameGroup {
+                    path: &group.path,
+                    groups: vec![group],
+                }),
+            }
+        }
+        gathered
+    }
+
+    /// `memory, pids`.
+    pub fn hierarchies(&self) -> String {
+        let names: Vec<&str> = self.groups.iter().map(|g| g.hierarchy.as_str()).collect();
+        names.join(", ")
+    }
+
+    /// `, with process 4242 (sleep) in it` for the live members of the group in any of its
+    /// hierarchies; empty when it has none.
+    pub fn processes(&self) -> String {
+        let named: Vec<String> = members_of_all(self.groups.iter().map(|g| g.dir.as_path()))
+            .into_iter()
+            .map(|pid| match probe::proc::stat(pid) {
+                Some(stat) => format!("{pid} ({})", stat.name),
+                None => pid.to_string(),
+            })
+            .collect();
+        match named.len() {
+            0 => String::new(),
+            1 => format!(", with process {} in it", named[0]),
+            _ => format!(", with processes {} in it", named.join(", ")),
+        }
     }
 }
 
@@ -900,6 +1009,36 @@ mod tests {
     }
 
     #[test]
+    fn oom_kills_count_at_the_cages_cap_only_and_from_every_v1_group() {
+        let cage = tempfile::tempdir().unwrap();
+        let leaf = cage.path().join(RUNTIME_LEAF);
+        let container = cage.path().join(CONTAINERS).join("3f2a91c07b1e");
+        std::fs::create_dir_all(&leaf).unwrap();
+        std::fs::create_dir_all(&container).unwrap();
+        let oom = |dir: &Path, kills: u32| {
+            std::fs::write(
+                dir.join("memory.oom_control"),
+                format!("oom_kill_disable 0\nunder_oom 0\noom_kill {kills}\n"),
+            )
+            .unwrap()
+        };
+        oom(cage.path(), 0);
+        oom(&container, 1);
+        let peak = cage.path().join("memory.max_usage_in_bytes");
+        std::fs::write(&peak, "67108864\n").unwrap();
+        let group = CageGroup {
+            dir: cage.path().to_path_buf(),
+            unified: false,
+            procs: File::open(&peak).unwrap(),
+        };
+        assert_eq!(oom_kills_at_cap(&group), 0, "the container's own limit");
+        // v1 counts a kill in its victim's group only: here the runtime's leaf.
+        oom(&leaf, 1);
+        std::fs::write(&peak, format!("{MEMORY_LIMIT}\n")).unwrap();
+        assert_eq!(oom_kills_at_cap(&group), 2);
+    }
+
+    #[test]
     fn refused_forks_count_for_the_cage_unless_a_group_has_a_limit_of_its_own() {
         // v1 and older kernels count a refused fork in the forking process's group.
         let cage = tempfile::tempdir().unwrap();
@@ -959,6 +1098,33 @@ mod tests {
         ] {
             assert!(grown.filled_up_since(&before), "{grown:?}");
         }
+    }
+
+    #[test]
+    fn a_group_in_several_hierarchies_is_told_once() {
+        let group = |hierarchy: &str, path: &str| RuntimeGroup {
+            hierarchy: hierarchy.into(),
+            path: path.into(),
+            dir: Path::new("/nonexistent").join(hierarchy).join(path),
+        };
+        let groups = [
+            group("cpu", "rubber-crab/3f2a"),
+            group("memory", "rubber-crab/3f2a"),
+            group("memory", "rubber-crab/9eff"),
+            group("pids", "rubber-crab/3f2a"),
+        ];
+        let told: Vec<(String, String)> = SameGroup::gather(&groups)
+            .iter()
+            .map(|same| (same.path.to_string(), same.hierarchies()))
+            .collect();
+        assert_eq!(
+            told,
+            [
+                ("rubber-crab/3f2a".into(), "cpu, memory, pids".into()),
+                ("rubber-crab/9eff".into(), "memory".into())
+            ]
+        );
+        assert_eq!(SameGroup::gather(&groups)[0].processes(), "");
     }
 
     #[test]

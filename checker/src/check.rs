@@ -106,9 +106,10 @@ pub struct RunSummary {
     pub setup_error: Option<String>,
     /// What the runtime's processes were doing when the timeout killed them.
     pub at_timeout: Option<String>,
-    /// The groups it left below its `--cgroup-parent` (see [`Run::left_groups`]): the host
-    /// guard blames them.
-    pub left_groups: Vec<String>,
+    /// What it did to its `--cgroup-parent`: groups left below it (see [`Run::left_groups`])
+    /// and limits written to the parent itself (see [`Run::parent_limits`]). The host guard
+    /// blames them.
+    pub cgroup_damage: Vec<String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -231,7 +232,12 @@ impl<'a> Ctx<'a> {
             dropped: run.dropped,
             setup_error: setup_error(run, program),
             at_timeout: run.at_timeout.clone(),
-            left_groups: run.left_groups.clone(),
+            cgroup_damage: run
+                .left_groups
+                .iter()
+                .map(|group| format!("{group} (the checker removed it)"))
+                .chain(run.parent_limits.iter().cloned())
+                .collect(),
         });
     }
 }

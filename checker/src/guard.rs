@@ -106,9 +106,9 @@ impl Guard {
     }
 
     /// What changed, with `ids` the container ids the check's runtime created (see [`inspect`])
-    /// and `left_groups` the groups its runs left below their `--cgroup-parent` (in the cage,
-    /// which removed them: see `Run::left_groups`).
-    pub fn finish(self, env: &Env, ids: &[String], left_groups: &[String]) -> Findings {
+    /// and `cgroup_damage` what its runs did to their `--cgroup-parent`, in the cage (groups
+    /// left below it, limits written to it: see `RunSummary::cgroup_damage`).
+    pub fn finish(self, env: &Env, ids: &[String], cgroup_damage: &[String]) -> Findings {
         let nonces = crate::run::nonces_made();
         let ours = Ours {
             work: &env.work,
@@ -117,10 +117,12 @@ impl Guard {
         };
         let announced = self.links.map(|w| w.announced()).unwrap_or_default();
         let mut findings = inspect(&self.before, env, &ours, &announced);
-        let left = left_groups
-            .iter()
-            .map(|group| format!("{group} (the checker removed it)"));
-        let damage: Vec<String> = findings.damage.take().into_iter().chain(left).collect();
+        let damage: Vec<String> = findings
+            .damage
+            .take()
+            .into_iter()
+            .chain(cgroup_damage.iter().cloned())
+            .collect();
         findings.damage = (!damage.is_empty()).then(|| damage.join("; "));
         findings
     }
@@ -151,17 +153,29 @@ fn inspect(before: &HostState, env: &Env, ours: &Ours, announced: &[String]) -> 
         .into_iter()
         .filter(|change| !matches!(change, Change::LinkCameAndWent(_)))
         .collect();
-    let damage: Vec<String> = blamed
+    let undone = |said: String, undid: bool| match undid {
+        true => format!("{said} (the checker undid it)"),
+        false => said,
+    };
+    let mut damage: Vec<String> = blamed
         .iter()
-        .map(|change| {
-            // Described before the undo, which kills the processes a group names.
-            let said = describe(change);
-            match undo(change) {
-                true => format!("{said} (the checker undid it)"),
-                false => said,
-            }
-        })
+        .filter(|change| !matches!(change, Change::CgroupAdded(_)))
+        .map(|change| undone(describe(change), undo(change)))
         .collect();
+    // A group in several hierarchies is told once, described before the undo kills the
+    // processes it names.
+    let groups = blamed.iter().filter_map(|change| match change {
+        Change::CgroupAdded(group) => Some(group),
+        _ => None,
+    });
+    for same in cgroups::SameGroup::gather(groups) {
+        let said = describe_outside_parent(&same);
+        let undid = same
+            .groups
+            .iter()
+            .all(|g| cgroups::remove_group(&g.dir).is_ok());
+        damage.push(undone(said, undid));
+    }
     // A runtime may leave the (empty) `rubber-crab/` parent, as Docker leaves `docker/`: that is
     // no damage. The checker takes away one that the check brought only when it held a group of
     // this run's (so the run made it): other engines share the parent.
@@ -369,17 +383,24 @@ fn describe(change: &Change) -> String {
         Change::Hostname { before, after } => {
             format!("the host's hostname changed from {before:?} to {after:?}")
         }
-        Change::CgroupAdded(g) => format!(
-            "the container's group was created at /{} ({}), not under the --cgroup-parent the checker passed (a container's group is <cgroup-parent>/<id>), and left on the host{}",
-            g.path,
-            g.hierarchy,
-            cgroups::processes_in(&g.dir)
-        ),
+        Change::CgroupAdded(g) => {
+            describe_outside_parent(&cgroups::SameGroup::gather([g])[0])
+        }
         Change::CgroupRemoved(g) => format!(
             "cgroup {} ({}) disappeared from the host",
             g.path, g.hierarchy
         ),
     }
+}
+
+/// A group named after one of this run's containers, outside the parent the checker passed.
+fn describe_outside_parent(same: &cgroups::SameGroup) -> String {
+    format!(
+        "the container's group was created at /{} ({}), not under the --cgroup-parent the checker passed (a container's group is <cgroup-parent>/<id>), and left on the host{}",
+        same.path,
+        same.hierarchies(),
+        same.processes()
+    )
 }
 
 /// Whether this run made the change: mounts under its directories or named after its
@@ -405,7 +426,6 @@ fn undo(change: &Change) -> bool {
             nix::mount::umount2(m.mount_point.as_str(), nix::mount::MntFlags::MNT_DETACH).is_ok()
         }
         Change::LinkAdded(name) => crate::links::remove_leaked(name),
-        Change::CgroupAdded(group) => cgroups::remove_group(&group.dir).is_ok(),
         _ => false,
     }
 }

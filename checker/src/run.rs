@@ -78,6 +78,9 @@ pub struct Run<R> {
     /// with the processes still in it (none after a timeout: the checker killed the runtime
     /// before it could clean up). The cage removes them; the host guard blames them.
     pub left_groups: Vec<String>,
+    /// The limits the runtime wrote to its `--cgroup-parent` itself rather than to its
+    /// container's group below it (see `Cage::parent_limits_changed`).
+    pub parent_limits: Vec<String>,
 }
 
 /// What a check sees while a holding probe is alive.
@@ -282,20 +285,27 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
         }
     };
     let left_groups = match &spawned.cage {
-        Some(cage) if status != Status::TimedOut => cage
-            .groups_in_parent()
-            .iter()
-            .map(|g| {
-                format!(
-                    "cgroup {} ({}) was left behind after the container exited{}",
-                    g.path,
-                    g.hierarchy,
-                    crate::cgroups::processes_in(&g.dir)
-                )
-            })
-            .collect(),
+        Some(cage) if status != Status::TimedOut => {
+            let left = cage.groups_in_parent();
+            crate::cgroups::SameGroup::gather(&left)
+                .iter()
+                .map(|same| {
+                    format!(
+                        "cgroup {} ({}) was left behind after the container exited{}",
+                        same.path,
+                        same.hierarchies(),
+                        same.processes()
+                    )
+                })
+                .collect()
+        }
         _ => Vec::new(),
     };
+    let parent_limits = spawned
+        .cage
+        .as_ref()
+        .map(Cage::parent_limits_changed)
+        .unwrap_or_default();
     let mut stragglers = proc::live_members_of_group(spawned.child.id());
     if let Some(cage) = &spawned.cage {
         stragglers.extend(cage.members());
@@ -344,6 +354,7 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
         filling_at_kill,
         at_timeout,
         left_groups,
+        parent_limits,
     }
 }
 

@@ -189,8 +189,8 @@ fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
     };
     // The sandbox is gone (Ctx dropped): anything the runtime left in it went with it. The host
     // must be as before, but for what others changed meanwhile.
-    let left_groups: Vec<String> = runs.iter().flat_map(|r| r.left_groups.clone()).collect();
-    let found = guard.finish(env, &ids, &left_groups);
+    let cgroup_damage: Vec<String> = runs.iter().flat_map(|r| r.cgroup_damage.clone()).collect();
+    let found = guard.finish(env, &ids, &cgroup_damage);
     let verdict = match (verdict, found.damage) {
         (_, Some(damage)) => Ok(crate::check::fail("the host is unchanged", damage)),
         (verdict, None) => verdict,

@@ -369,8 +369,16 @@ fn make_noise(
         let link = format!("{NOISE_TAG}{}", round % 100);
         let tun = checker::links::attach_tun(&link, (libc::IFF_TUN | libc::IFF_NO_PI) as i16)
             .and_then(|tun| checker::links::set_persist(&tun, true));
-        let container =
-            ForeignContainer::start(&format!("{NOISE_TAG}-{}-{round}", std::process::id()));
+        // Named as containers are: a hex id under rubber-crab/ (not one of the checker's ids),
+        // or one in the cage of another, live checker (this process stands for it).
+        let id = format!("{:012x}", 0x5eed_0000_0000_u64 + round as u64);
+        let container = match round % 2 {
+            0 => ForeignContainer::start(&id),
+            _ => ForeignContainer::start_at(&format!(
+                "rubber-crab-checker/{}-{id}/containers/{id}",
+                std::process::id()
+            )),
+        };
         // Long enough to span the start or the end of a check now and then.
         std::thread::sleep(std::time::Duration::from_millis(
             150 + 97 * (round as u64 % 5),
@@ -480,25 +488,49 @@ fn noise_parents() -> Vec<PathBuf> {
 /// Another engine's container: `rubber-crab/<id>` in the noise's hierarchies, a `sleep` in them.
 struct ForeignContainer {
     groups: Vec<PathBuf>,
+    /// Dirs made above the groups, removed after them (deepest first).
+    parents: Vec<PathBuf>,
     process: std::process::Child,
 }
 
 impl ForeignContainer {
     fn start(id: &str) -> ForeignContainer {
+        ForeignContainer::start_at(&format!("{}/{id}", checker::cgroups::RUNTIME_PARENT))
+    }
+
+    /// A container whose group is `relative` in each of the noise's hierarchies.
+    fn start_at(relative: &str) -> ForeignContainer {
         let process = std::process::Command::new("sleep")
             .arg("600")
             .spawn()
             .unwrap();
+        let mut parents = Vec::new();
+        for hierarchy in noise_hierarchies() {
+            let missing = Path::new(relative)
+                .ancestors()
+                .skip(1)
+                .map(|a| hierarchy.join(a))
+                .take_while(|dir| dir != &hierarchy && !dir.exists())
+                .collect::<Vec<_>>();
+            for dir in missing.iter().rev() {
+                let _ = std::fs::create_dir(dir);
+            }
+            parents.extend(missing);
+        }
         let groups: Vec<PathBuf> = noise_hierarchies()
             .iter()
-            .map(|h| h.join(checker::cgroups::RUNTIME_PARENT).join(id))
+            .map(|h| h.join(relative))
             .filter(|g| std::fs::create_dir(g).is_ok())
             .collect();
         for group in &groups {
             // Some v1 controllers (cpuset) take no process until configured: the others do.
             let _ = std::fs::write(group.join("cgroup.procs"), process.id().to_string());
         }
-        ForeignContainer { groups, process }
+        ForeignContainer {
+            groups,
+            parents,
+            process,
+        }
     }
 
     /// Ends the container as its engine would, and says what someone else did to it.
@@ -527,6 +559,9 @@ impl ForeignContainer {
         }
         for group in &self.groups {
             remove_emptied(group);
+        }
+        for parent in &self.parents {
+            let _ = std::fs::remove_dir(parent);
         }
         problems
     }

@@ -88,7 +88,7 @@ const CASES: &[Case] = &[
     Case {
         fault: "leave-behind",
         failing: ALL,
-        says: "not under the --cgroup-parent the checker passed (a container's group is <cgroup-parent>/<id>), and left on the host, with process",
+        says: "the container's group was created at /rubber-crab/",
         needs: Needs::Nothing,
         timeout: TIMEOUT,
     },
@@ -98,6 +98,29 @@ const CASES: &[Case] = &[
         failing: ALL,
         says: "network link rcleak",
         needs: Needs::Tun,
+        timeout: TIMEOUT,
+    },
+    Case {
+        // The group is found by the container's id at the default parent, its processes
+        // killed, and it is removed in every hierarchy.
+        fault: "ignores-cgroup-parent",
+        failing: ALL,
+        says: "not under the --cgroup-parent the checker passed (a container's group is <cgroup-parent>/<id>), and left on the host (the checker undid it)",
+        needs: Needs::Cage,
+        timeout: TIMEOUT,
+    },
+    Case {
+        fault: "leaves-group-with-process",
+        failing: ALL,
+        says: "was left behind after the container exited, with process",
+        needs: Needs::Cage,
+        timeout: TIMEOUT,
+    },
+    Case {
+        fault: "limit-on-parent",
+        failing: ALL,
+        says: "to pids.max of the --cgroup-parent rubber-crab-checker/",
+        needs: Needs::Cage,
         timeout: TIMEOUT,
     },
     Case {
@@ -293,7 +316,8 @@ fn judge_hostile_runtimes() -> Vec<String> {
                 stdout(&out)
             ));
         }
-        let left = processes_of(&[runtime.as_path(), &probe_path()]);
+        let mut left = processes_of(&[runtime.as_path(), &probe_path()]);
+        left.extend(sleeps_left_in_groups());
         if !left.is_empty() {
             problems.push(format!("{}: processes left running: {left:?}", case.fault));
         }
@@ -382,3 +406,15 @@ fn processes_of(programs: &[&std::path::Path]) -> Vec<u32> {
         })
         .collect()
 }
+
+/// The `sleep`s that `leaves-group-with-process` left in its groups (found by their argument).
+fn sleeps_left_in_groups() -> Vec<u32> {
+    proc::pids()
+        .into_iter()
+        .filter(|&pid| proc::stat(pid).is_some_and(|s| !s.is_zombie()))
+        .filter(|&pid| proc::argv(pid) == ["sleep", LEFT_SLEEP])
+        .collect()
+}
+
+/// What `leaves-group-with-process` sleeps for (checker/broken/src/hostile.rs).
+const LEFT_SLEEP: &str = "86399";

@@ -1,6 +1,8 @@
 //! A fair checker on a busy host: while someone else mounts, adds links and runs containers of
-//! its own in `rubber-crab/<its id>` groups (see common::Noise), correct runtimes still pass, and
-//! the checker never touches what is not its run's.
+//! its own in `rubber-crab/<its id>` groups, and in the cage of another live checker
+//! (`rubber-crab-checker/<its pid>-<nonce>/containers/<id>`; see common::Noise), correct runtimes
+//! still pass, and the checker never touches what is not its run's: a foreign group is neither
+//! blamed nor removed, its process never killed.
 
 mod common;
 use common::*;

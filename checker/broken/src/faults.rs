@@ -489,4 +489,26 @@ pub const FAULTS: &[Fault] = &[
             (EINVAL)",
         proof: FirstVerdict,
     },
+    // Hostile runtimes of the cgroup levels: the host guard's verdicts on --cgroup-parent.
+    Fault {
+        name: "ignores-cgroup-parent",
+        level: 0,
+        what: "the host guard: makes its container's group at rubber-crab/<id> (the default \
+            parent, outside the checker's cage), joins it, and removes nothing",
+        proof: Hostile,
+    },
+    Fault {
+        name: "leaves-group-with-process",
+        level: 0,
+        what: "the host guard: makes <cgroup-parent>/<id>, puts a sleep that outlives it in it, \
+            and exits",
+        proof: Hostile,
+    },
+    Fault {
+        name: "limit-on-parent",
+        level: 0,
+        what: "the host guard: writes its memory and pids limits to <cgroup-parent> itself, not \
+            to <cgroup-parent>/<id>",
+        proof: Hostile,
+    },
 ];

@@ -7,6 +7,7 @@ use nix::mount::{mount, MsFlags};
 use nix::sched::{setns, CloneFlags};
 use nix::unistd::{fork, setsid, ForkResult};
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
 pub fn attack(fault: &str, args: &RunArgs) -> Result<()> {
@@ -20,6 +21,9 @@ pub fn attack(fault: &str, args: &RunArgs) -> Result<()> {
         "mount-over-work" => mount_over_work(args),
         "leave-behind" => leave_behind(args),
         "leak-link" => leak_link(args),
+        "ignores-cgroup-parent" => ignore_cgroup_parent(args),
+        "leaves-group-with-process" => leave_group_with_process(args),
+        "limit-on-parent" => limit_on_parent(args),
         _ => Ok(()),
     }
 }
@@ -144,6 +148,97 @@ fn leak_link(args: &RunArgs) -> Result<()> {
         .with_context(|| format!("creating tun device {name}"))?;
     checker::links::set_persist(&tun, true).with_context(|| format!("making {name} persist"))?;
     std::fs::remove_dir(&dir)?;
+    Ok(())
+}
+
+/// A container id, announced as the contract does (`<container-dir>/<id>/`, which the checker
+/// records as it appears) and removed again at once.
+fn announce_container(args: &RunArgs) -> Result<String> {
+    let id = kit::container::new_id()?;
+    let dir = args.container_dir().join(&id);
+    std::fs::create_dir_all(&dir)?;
+    std::fs::remove_dir(&dir)?;
+    Ok(id)
+}
+
+/// The directories of the group `relative` in the hierarchies holding cpu, memory and pids
+/// (one on v2).
+fn groups_at(relative: &str) -> Vec<std::path::PathBuf> {
+    let layout = checker::cgroups::host_layout();
+    let mut dirs: Vec<std::path::PathBuf> = ["cpu", "memory", "pids"]
+        .iter()
+        .filter_map(|controller| layout.group_dir(controller, relative))
+        .collect();
+    dirs.dedup();
+    dirs
+}
+
+/// Makes `dir` and moves `pid` (0: this process) into it.
+fn join_group(dir: &std::path::Path, pid: u32) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(dir.join("cgroup.procs"), pid.to_string())
+        .with_context(|| format!("moving {pid} into {}", dir.display()))
+}
+
+/// Ignores `--cgroup-parent`: its container's group is `rubber-crab/<id>` at the root of each
+/// hierarchy (out of the checker's cage), it joins it (so the command does too), and removes
+/// nothing.
+fn ignore_cgroup_parent(args: &RunArgs) -> Result<()> {
+    let id = announce_container(args)?;
+    for dir in groups_at(&format!("rubber-crab/{id}")) {
+        join_group(&dir, 0)?;
+    }
+    Ok(())
+}
+
+/// Makes its container's group `<cgroup-parent>/<id>` and leaves it behind with a `sleep` in it
+/// that outlives the runtime (in a process group of its own).
+fn leave_group_with_process(args: &RunArgs) -> Result<()> {
+    let id = announce_container(args)?;
+    // A day less a second: how the hostile test knows this sleep (checker/tests/hostile.rs).
+    let sleep = std::process::Command::new("sleep")
+        .arg("86399")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .context("starting sleep")?;
+    let parent = args.cgroup_parent.display().to_string();
+    for dir in groups_at(&format!("{parent}/{id}")) {
+        join_group(&dir, sleep.id())?;
+    }
+    Ok(())
+}
+
+/// Makes its container's group `<cgroup-parent>/<id>` but writes the limits to the parent: a
+/// memory limit of 256 MiB and a process limit of 64, loose enough for any command of level 0.
+/// Removes its group again, so only the limits tell.
+fn limit_on_parent(args: &RunArgs) -> Result<()> {
+    let id = announce_container(args)?;
+    let relative = args.cgroup_parent.display().to_string();
+    let layout = checker::cgroups::host_layout();
+    for (controller, files, value) in [
+        (
+            "memory",
+            ["memory.max", "memory.limit_in_bytes"],
+            "268435456",
+        ),
+        ("pids", ["pids.max", "pids.max"], "64"),
+    ] {
+        let Some(parent) = layout.group_dir(controller, &relative) else {
+            continue;
+        };
+        let group = parent.join(&id);
+        std::fs::create_dir_all(&group)?;
+        let file = files
+            .iter()
+            .map(|f| parent.join(f))
+            .find(|f| f.exists())
+            .with_context(|| format!("no {controller} limit file in {}", parent.display()))?;
+        std::fs::write(&file, value).with_context(|| format!("writing {}", file.display()))?;
+        std::fs::remove_dir(&group)?;
+    }
     Ok(())
 }
 
