@@ -63,23 +63,6 @@ pub struct Layout {
     pub hierarchies: Vec<Hierarchy>,
 }
 
-const V1_CONTROLLERS: &[&str] = &[
-    "cpu",
-    "cpuacct",
-    "cpuset",
-    "memory",
-    "devices",
-    "freezer",
-    "net_cls",
-    "net_prio",
-    "blkio",
-    "perf_event",
-    "hugetlb",
-    "pids",
-    "rdma",
-    "misc",
-];
-
 impl Layout {
     /// The layout of the host the checker runs on.
     pub fn of_host() -> Layout {
@@ -94,7 +77,7 @@ impl Layout {
                 "cgroup" => m
                     .super_options
                     .split(',')
-                    .filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name="))
+                    .filter(|o| kit::cgroup::V1_CONTROLLERS.contains(o) || o.starts_with("name="))
                     .collect::<Vec<_>>()
                     .join(","),
                 _ => continue,

@@ -35,6 +35,24 @@ pub enum Verdict {
     Skip(String),
 }
 
+impl Verdict {
+    /// The same verdict, with `f` applied to what a failure observed.
+    pub fn map_observed(self, f: impl FnOnce(String) -> String) -> Verdict {
+        match self {
+            Verdict::Fail {
+                expected,
+                observed,
+                hint,
+            } => Verdict::Fail {
+                expected,
+                observed: f(observed),
+                hint,
+            },
+            other => other,
+        }
+    }
+}
+
 /// `Fail` with what was expected and what was seen.
 pub fn fail(expected: impl Into<String>, observed: impl Into<String>) -> Verdict {
     Verdict::Fail {

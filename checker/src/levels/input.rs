@@ -225,16 +225,5 @@ fn refused(
 
 /// Names the image a verdict is about.
 fn with_image(verdict: Verdict, name: &str) -> Verdict {
-    match verdict {
-        Verdict::Fail {
-            expected,
-            observed,
-            hint,
-        } => Verdict::Fail {
-            expected,
-            observed: format!("with the image {name:?}: {observed}"),
-            hint,
-        },
-        other => other,
-    }
+    verdict.map_observed(|seen| format!("with the image {name:?}: {seen}"))
 }

@@ -157,18 +157,8 @@ fn leftovers_killed_and_group_removed(ctx: &mut Ctx) -> Result<Verdict> {
             ),
         )
     } else if !run.left_groups.is_empty() {
-        match cleanup_verdict(&run) {
-            Verdict::Fail {
-                expected,
-                observed,
-                hint,
-            } => Verdict::Fail {
-                expected,
-                observed: format!("{observed} (host pid {sleep_pid} is the checker's sleep)"),
-                hint,
-            },
-            other => other,
-        }
+        cleanup_verdict(&run)
+            .map_observed(|seen| format!("{seen} (host pid {sleep_pid} is the checker's sleep)"))
     } else if alive_after {
         fail(
             expected,
