@@ -124,9 +124,9 @@ pub struct RunSummary {
     pub setup_error: Option<String>,
     /// What the runtime's processes were doing when the timeout killed them.
     pub at_timeout: Option<String>,
-    /// What it did to its `--cgroup-parent`: groups left below it (see [`Run::left_groups`])
-    /// and limits written to the parent itself (see [`Run::parent_limits`]). The host guard
-    /// blames them.
+    /// What it did to its `--cgroup-parent`: groups left below it with a process still in them
+    /// (see [`Run::left_busy_groups`]) and limits written to the parent itself (see
+    /// [`Run::parent_limits`]). The host guard blames them.
     pub cgroup_damage: Vec<String>,
 }
 
@@ -251,7 +251,7 @@ impl<'a> Ctx<'a> {
             setup_error: setup_error(run, program),
             at_timeout: run.at_timeout.clone(),
             cgroup_damage: run
-                .left_groups
+                .left_busy_groups
                 .iter()
                 .map(|group| format!("{group} (the checker removed it)"))
                 .chain(run.parent_limits.iter().cloned())

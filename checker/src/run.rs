@@ -79,9 +79,20 @@ pub struct Run<R> {
     /// before it could clean up). The host guard blames them. A check that judges cleanup reads
     /// them here: the cage, and everything below it, is gone once the run has ended.
     pub left_groups: Vec<String>,
+    /// Those of `left_groups` that still held a process: a process left running is harm the
+    /// host guard blames in whatever check it happens. An empty group left behind is only the
+    /// cleanup checks' verdict (`L8`-`L10` `cleanup`): it is inside the cage, which removes it.
+    pub left_busy_groups: Vec<String>,
     /// The limits the runtime wrote to its `--cgroup-parent` itself rather than to its
     /// container's group below it (see `Cage::parent_limits_changed`).
     pub parent_limits: Vec<String>,
+}
+
+/// A group the runtime left below its `--cgroup-parent`, described, and whether it still held
+/// a process.
+pub struct LeftGroup {
+    pub text: String,
+    pub busy: bool,
 }
 
 /// What a check sees while a holding probe is alive.
@@ -285,18 +296,21 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
             }
         }
     };
-    let left_groups = match &spawned.cage {
+    let left: Vec<LeftGroup> = match &spawned.cage {
         Some(cage) if status != Status::TimedOut => {
             let left = cage.groups_in_parent();
             crate::cgroups::SameGroup::gather(&left)
                 .iter()
                 .map(|same| {
-                    format!(
-                        "cgroup {} ({}) was left behind after the container exited{}",
-                        same.path,
-                        same.hierarchies(),
-                        same.processes()
-                    )
+                    let processes = same.processes();
+                    LeftGroup {
+                        busy: !processes.is_empty(),
+                        text: format!(
+                            "cgroup {} ({}) was left behind after the container exited{processes}",
+                            same.path,
+                            same.hierarchies(),
+                        ),
+                    }
                 })
                 .collect()
         }
@@ -306,6 +320,12 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
         }
         _ => Vec::new(),
     };
+    let left_busy_groups = left
+        .iter()
+        .filter(|group| group.busy)
+        .map(|group| group.text.clone())
+        .collect();
+    let left_groups = left.into_iter().map(|group| group.text).collect();
     let parent_limits = spawned
         .cage
         .as_ref()
@@ -359,6 +379,7 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
         filling_at_kill,
         at_timeout,
         left_groups,
+        left_busy_groups,
         parent_limits,
     }
 }

@@ -3,6 +3,7 @@
 //! behind. Pure helpers, tested without root against text and temp dirs.
 
 use crate::check::{fail, Ctx, Verdict};
+use crate::run::LeftGroup;
 use crate::run::Run;
 use anyhow::Result;
 use probe::Subcommand;
@@ -275,7 +276,7 @@ const THROTTLED_MAX: f64 = 0.4;
 /// Every group below `parent` in every hierarchy of the host, described as the host guard
 /// describes a leftover (with the processes still in it): read right after the runtime exits,
 /// before the checker kills or removes anything.
-pub fn left_below(parent: &str) -> Vec<String> {
+pub fn left_below(parent: &str) -> Vec<LeftGroup> {
     let mut left = Vec::new();
     for h in &crate::cgroups::host_layout().hierarchies {
         for dir in groups_under(&h.mount_point.join(parent.trim_matches('/')), 4) {
@@ -285,10 +286,13 @@ pub fn left_below(parent: &str) -> Vec<String> {
                 [] => String::new(),
                 procs => format!(", with processes {procs:?} in it"),
             };
-            left.push(format!(
-                "cgroup /{path} ({}) was left behind after the container exited{with}",
-                h.name
-            ));
+            left.push(LeftGroup {
+                text: format!(
+                    "cgroup /{path} ({}) was left behind after the container exited{with}",
+                    h.name
+                ),
+                busy: !procs.is_empty(),
+            });
         }
     }
     left
