@@ -73,6 +73,10 @@ fn normalised(text: &str) -> String {
             "exit status [N] (the command",
         ),
         (r"exit status \d+, after", "exit status [N], after"),
+        (
+            r"the runtime exits \d+ \(the command",
+            "the runtime exits [N] (the command",
+        ),
         // Pids, hostnames, links and filesystems are the machine's.
         (r"getpid\(\) is \d+", "getpid() is [PID]"),
         (r"kill\(\d+, 0\)", "kill([PID], 0)"),
