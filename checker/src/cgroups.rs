@@ -554,17 +554,16 @@ fn read_number(file: &Path) -> u64 {
 
 /// The count of `event` in a flat-keyed file such as `memory.events`; 0 when absent.
 fn event_count(file: &Path, event: &str) -> u64 {
-    std::fs::read_to_string(file)
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(event)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
+    keyed(&std::fs::read_to_string(file).unwrap_or_default(), event).unwrap_or(0)
+}
+
+/// The value of `key` in the text of a flat-keyed file (`cpu.stat`, `memory.events`,
+/// `pids.events`): the line `key value`, matched by its whole key.
+pub fn keyed(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let (k, v) = line.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok())?
+    })
 }
 
 impl Drop for Cage {
@@ -733,7 +732,7 @@ fn members_below(dir: &Path) -> Vec<u32> {
 }
 
 /// The groups below `dir`, deepest first (the order rmdir needs), at most `depth` levels down.
-fn groups_below(dir: &Path, depth: usize) -> Vec<PathBuf> {
+pub fn groups_below(dir: &Path, depth: usize) -> Vec<PathBuf> {
     if depth == 0 {
         return Vec::new();
     }

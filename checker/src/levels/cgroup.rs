@@ -10,7 +10,7 @@ use probe::Subcommand;
 use serde::de::DeserializeOwned;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// cgroups(7): the files of v1 and v2, and `/proc/<pid>/cgroup`.
 pub const CGROUPS: &str = "https://man7.org/linux/man-pages/man7/cgroups.7.html";
@@ -201,13 +201,7 @@ pub fn shares_to_weight(shares: u64) -> u64 {
     1 + (shares.saturating_sub(2) * 9999) / 262142
 }
 
-/// The value of `key` in a flat-keyed file (`cpu.stat`, `memory.events`, `pids.events`).
-pub fn keyed(text: &str, key: &str) -> Option<u64> {
-    text.lines().find_map(|line| {
-        let (k, v) = line.split_once(' ')?;
-        (k == key).then(|| v.trim().parse().ok())?
-    })
-}
+pub use crate::cgroups::keyed;
 
 /// What the group's `cpu.stat` counted while the probe burned under `--cpus 0.25`, and what the
 /// probe measured.
@@ -279,7 +273,7 @@ const THROTTLED_MAX: f64 = 0.4;
 pub fn left_below(parent: &str) -> Vec<LeftGroup> {
     let mut left = Vec::new();
     for h in &crate::cgroups::host_layout().hierarchies {
-        for dir in groups_under(&h.mount_point.join(parent.trim_matches('/')), 4) {
+        for dir in crate::cgroups::groups_below(&h.mount_point.join(parent.trim_matches('/')), 4) {
             let path = dir.strip_prefix(&h.mount_point).unwrap_or(&dir).display();
             let procs = crate::cgroups::members(&dir);
             let with = match procs.as_slice() {
@@ -296,21 +290,6 @@ pub fn left_below(parent: &str) -> Vec<LeftGroup> {
         }
     }
     left
-}
-
-/// The directories below `dir`, deepest first, at most `depth` levels down.
-fn groups_under(dir: &Path, depth: u32) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    if depth == 0 {
-        return found;
-    }
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            found.extend(groups_under(&entry.path(), depth - 1));
-            found.push(entry.path());
-        }
-    }
-    found
 }
 
 /// The kernel log from the moment it was opened: `/dev/kmsg`, read from its end.
@@ -500,9 +479,9 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("p/a/b")).unwrap();
         std::fs::write(root.path().join("p/file"), "").unwrap();
-        let found = groups_under(&root.path().join("p"), 4);
+        let found = crate::cgroups::groups_below(&root.path().join("p"), 4);
         assert_eq!(found, [root.path().join("p/a/b"), root.path().join("p/a")]);
-        assert!(groups_under(&root.path().join("missing"), 4).is_empty());
+        assert!(crate::cgroups::groups_below(&root.path().join("missing"), 4).is_empty());
     }
 
     #[test]
