@@ -75,14 +75,38 @@ fn incomplete(command: &str) -> bool {
 }
 
 /// A line with what varies between machines and runs made uniform: `subs` first (actual paths
-/// to the recorded ones), then 12-hex-digit ids, numbers and runs of spaces.
+/// to the recorded ones), then 12-hex-digit ids, numbers, dates and runs of spaces.
 fn normalize(line: &str, subs: &[(String, String)]) -> String {
     let mut line = line.to_string();
     for (from, to) in subs {
         line = line.replace(from.as_str(), to);
     }
     let words: Vec<String> = line.split_whitespace().map(normalize_word).collect();
-    words.join(" ")
+    normalize_dates(words).join(" ")
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `ls -l`'s date, `Nov 22 14:42` or (older than six months) `Nov 22  2025`, with its numbers
+/// already made `0`, becomes `<date>`: a guide recorded in November must match in any month.
+fn normalize_dates(words: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let is_date = MONTHS.contains(&words[i].as_str())
+            && words.get(i + 1).is_some_and(|day| day == "0")
+            && words.get(i + 2).is_some_and(|t| t == "0:0" || t == "0");
+        if is_date {
+            out.push("<date>".to_string());
+            i += 3;
+        } else {
+            out.push(words[i].clone());
+            i += 1;
+        }
+    }
+    out
 }
 
 fn normalize_word(word: &str) -> String {
@@ -292,4 +316,24 @@ fn a_transcript_is_read_and_a_wrong_one_is_caught() {
     assert!(compare(&steps[1].expected, "two\none\nthree\n", &subs).is_err());
     assert!(compare(&["…".into(), "two".into()], "two\none\nthree\n", &subs).is_ok());
     assert!(matches("a … c … e", "a b c d e") && !matches("a … c", "a b d"));
+}
+
+#[test]
+fn a_listing_matches_on_any_day() {
+    let recorded = ["crw-rw-rw-    1 root     root        1,   7 Nov 22 14:42 full".to_string()];
+    for today in [
+        "crw-rw-rw- 1 root root 1, 7 Dec  5 13:12 full",
+        "crw-rw-rw- 1 root root 1, 7 Jan 31 09:00 full",
+        "crw-rw-rw- 1 root root 1, 7 May  1  2025 full",
+    ] {
+        assert!(compare(&recorded, today, &[]).is_ok(), "{today}");
+    }
+    // A date is one word; the words around it still count.
+    assert!(compare(
+        &recorded,
+        "crw-rw-rw- 1 root root 1, 7 Dec 5 13:12 null",
+        &[]
+    )
+    .is_err());
+    assert!(compare(&["May I 0".into()], "May I 0", &[]).is_ok());
 }
