@@ -5,7 +5,10 @@
 //!   from it on the image is extracted once.
 //! - `latency` (`latency.rs`): every solution level against runc and the unshare floor.
 //! - `explain N`: where one start of solutionN spends its time, step by step.
+//! - `checker [LEVEL]` (`checker.rs`): `checker levelN --solution` run after run: wall time,
+//!   slowest checks, and the memory cgroups the kernel keeps.
 
+mod checker;
 mod latency;
 
 use anyhow::{bail, Context, Result};
@@ -22,7 +25,7 @@ const BIG_MIB: usize = 200;
 const ROUNDS: usize = 30;
 
 const USAGE: &str =
-    "usage: cargo xtask bench [images | latency [LEVEL,LEVEL…] | explain LEVEL] [--rounds N]";
+    "usage: cargo xtask bench [images | latency [LEVEL,LEVEL…] | explain LEVEL | checker [LEVEL]] [--rounds N]";
 
 /// What `cargo xtask bench [images|latency [LEVELS]|explain N] [--rounds N]` asked for.
 #[derive(Debug, PartialEq, Eq)]
@@ -39,6 +42,11 @@ enum Task {
     Explain {
         level: u32,
     },
+    /// `runs`: checker.rs's default when `--rounds` is not given.
+    Checker {
+        level: u32,
+        runs: Option<usize>,
+    },
 }
 
 /// `10`, `solution10`.
@@ -49,10 +57,11 @@ fn level_number(word: &str) -> Result<u32> {
 }
 
 fn parse(args: &[&str]) -> Result<Task> {
-    let (rounds, rest) = match args {
-        [rest @ .., "--rounds", n] => (n.parse().context("--rounds takes a number")?, rest),
-        rest => (ROUNDS, rest),
+    let (given, rest) = match args {
+        [rest @ .., "--rounds", n] => (Some(n.parse().context("--rounds takes a number")?), rest),
+        rest => (None, rest),
     };
+    let rounds = given.unwrap_or(ROUNDS);
     Ok(match rest {
         [] => Task::Both { rounds },
         ["images"] => Task::Images,
@@ -67,6 +76,14 @@ fn parse(args: &[&str]) -> Result<Task> {
         ["explain", n] => Task::Explain {
             level: level_number(n)?,
         },
+        ["checker"] => Task::Checker {
+            level: 10,
+            runs: given,
+        },
+        ["checker", n] => Task::Checker {
+            level: level_number(n.trim_start_matches("level"))?,
+            runs: given,
+        },
         _ => bail!("{USAGE}"),
     })
 }
@@ -77,6 +94,9 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         bail!("the runtimes need root: run `sudo -E env \"PATH=$PATH\" cargo xtask bench`");
     }
     let levels: Vec<u32> = match &task {
+        Task::Checker { level, runs } => {
+            return checker::table(root, *level, runs.unwrap_or(checker::RUNS));
+        }
         Task::Images => LEVELS.to_vec(),
         Task::Explain { level } => vec![*level],
         Task::Latency {
@@ -100,6 +120,7 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
             println!();
             latency::table(root, &scratch, &levels, rounds)?;
         }
+        Task::Checker { .. } => {} // timed above, without the release builds
     }
     std::fs::remove_dir_all(&scratch)?;
     Ok(())
@@ -235,5 +256,19 @@ mod tests {
         );
         assert!(parse(&["latency", "--rounds", "x"]).is_err());
         assert!(parse(&["frobnicate"]).is_err());
+        assert_eq!(
+            parse(&["checker"]).unwrap(),
+            Task::Checker {
+                level: 10,
+                runs: None
+            }
+        );
+        assert_eq!(
+            parse(&["checker", "level7", "--rounds", "3"]).unwrap(),
+            Task::Checker {
+                level: 7,
+                runs: Some(3)
+            }
+        );
     }
 }
