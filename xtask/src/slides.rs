@@ -11,6 +11,7 @@
 //!   table is wider than the 84 columns presenterm gives it there (which it does not check).
 
 mod overflow;
+mod plan;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -118,6 +119,14 @@ fn format_problems(deck: &str) -> Vec<String> {
                 problems.push(format!(
                     "a speaker note of the slide at line {} is not YAML, and presenterm drops it \
                      without a word ({why}): write `{SPEAKER_NOTE} |`, then the note indented",
+                    slide.line
+                ));
+            }
+        }
+        for note in speaker_notes(&slide.text) {
+            if let Some(why) = note_layout_problem(note) {
+                problems.push(format!(
+                    "a speaker note of the slide at line {}: {why}",
                     slide.line
                 ));
             }
@@ -233,6 +242,22 @@ fn note_as_presenterm_reads_it(note: &str) -> Result<String, String> {
         .as_str()
         .map(str::to_string)
         .ok_or_else(|| "the note is not text".to_string())
+}
+
+/// What the speaker-notes terminal would show badly: a literal block (`|`) keeps the source's
+/// line breaks, and the listener wraps each of those lines again, leaving orphan words; it shows
+/// markdown raw, so a backtick is a stray character there.
+fn note_layout_problem(note: &str) -> Option<String> {
+    let header = note.lines().next().unwrap_or("").trim();
+    if header == "|" {
+        return Some(format!(
+            "`{SPEAKER_NOTE} |` keeps the source's line breaks (orphan words on the speaker's \
+             screen): write `{SPEAKER_NOTE} >`, which joins the lines"
+        ));
+    }
+    note.contains('`').then(|| {
+        "a backtick: the speaker's screen shows it as is; write the command without it".to_string()
+    })
 }
 
 /// Whether a note says how long its slide takes: `~` and a number of minutes (`~4 min`, `~1.5 min`).
@@ -460,7 +485,7 @@ fn every_level_has_a_deck_with_front_matter_and_timed_notes() {
 #[test]
 fn a_deck_without_front_matter_separators_or_timings_is_caught() {
     let good = "---\ntitle: t\nsub_title: s\nauthor: rubber-crab\n---\n\
-        <!-- speaker_note: ~2 min -->\n<!-- end_slide -->\n\
+        <!-- speaker_note: >\n  ~2 min\n-->\n<!-- end_slide -->\n\
         ```bash +exec\n<!-- end_slide -->\n/// hidden\necho hi\n```\n\
         <!-- speaker_note: the demo. ~1.5 min -->\n<!-- end_slide -->\n";
     assert_eq!(format_problems(good), Vec::<String>::new());
@@ -493,6 +518,16 @@ fn a_deck_without_front_matter_separators_or_timings_is_caught() {
         note_as_presenterm_reads_it(block).unwrap(),
         "~2 min. Ask: why?\n"
     );
+    // A literal block keeps its line breaks, a folded one joins them; backticks are shown raw.
+    let folded = " >\n  ~2 min. Ask:\n  why?\n";
+    assert_eq!(
+        note_as_presenterm_reads_it(folded).unwrap(),
+        "~2 min. Ask: why?\n"
+    );
+    let literal = good.replacen("speaker_note: >", "speaker_note: |", 1);
+    assert!(format_problems(&literal)[0].contains("orphan words"), "{literal}");
+    let ticked = good.replacen("~2 min", "~2 min, `ls`", 1);
+    assert!(format_problems(&ticked)[0].contains("a backtick"), "{ticked}");
 
     // Columns are as wide as their widest cell, wherever it is; backticks are not shown.
     let cell = |n: usize| "z".repeat(n);
