@@ -495,7 +495,7 @@ fn a_deck_without_front_matter_separators_or_timings_is_caught() {
         "an end_slide inside a code block ends nothing"
     );
     let demos = demos(good);
-    assert_eq!((demos.len(), demos[0].line), (1, 8));
+    assert_eq!((demos.len(), demos[0].line), (1, 10));
     assert_eq!(demos[0].script, "<!-- end_slide -->\nhidden\necho hi");
 
     let untimed = good.replace("~2 min", "two minutes");
@@ -562,7 +562,7 @@ fn a_deck_without_front_matter_separators_or_timings_is_caught() {
     assert!(
         problems
             .iter()
-            .any(|p| p.contains("line 15 is 85 columns wide")),
+            .any(|p| p.contains("line 17 is 85 columns wide")),
         "{problems:?}"
     );
 }
