@@ -272,10 +272,12 @@ fn has_timing(note: &str) -> bool {
     })
 }
 
-/// A live demo: the deck's line of its fence, and the script.
+/// A live demo: the deck's line of its fence, the script, and how wide presenterm draws its
+/// output box.
 struct Demo {
     line: usize,
     script: String,
+    width: usize,
 }
 
 /// The ```` ```bash +exec ```` blocks of a deck (`+exec_replace` too: presenterm runs both).
@@ -297,9 +299,12 @@ fn demos(deck: &str) -> Vec<Demo> {
             let script = body
                 .iter()
                 .map(|l| l.strip_prefix(HIDDEN_LINE).unwrap_or(l));
+            // The output box is as wide as the code block above it: its widest shown line.
+            let shown = body.iter().filter(|l| !l.starts_with(HIDDEN_LINE));
             demos.push(Demo {
                 line: n + 1,
                 script: script.collect::<Vec<_>>().join("\n"),
+                width: shown.map(|l| l.chars().count()).max().unwrap_or(0),
             });
         }
     }
@@ -422,14 +427,28 @@ fn run_demo(deck: &Path, demo: &Demo) -> Result<(), String> {
     if !running.is_empty() {
         problems.push(format!("left processes running: {running:?}"));
     }
+    let (stdout, stderr) = (read_back(stdout), read_back(stderr));
+    let wide: Vec<&str> = (stdout.lines().chain(stderr.lines()))
+        .filter(|l| l.chars().count() > demo.width)
+        .collect();
+    if let Some(widest) = wide.iter().map(|l| l.chars().count()).max() {
+        problems.push(format!(
+            "prints {} line(s) up to {widest} columns wide, and presenterm wraps its output at \
+             the width of the code above it, {} columns: cut it (`| cut -c1-{}`) or hide the \
+             filter in a `/// ` line. {wide:?}",
+            wide.len(),
+            demo.width,
+            demo.width
+        ));
+    }
     if problems.is_empty() {
         return Ok(());
     }
     Err(format!(
         "{}\n--- stdout:\n{}--- stderr:\n{}---",
         problems.join("; "),
-        read_back(stdout),
-        read_back(stderr)
+        stdout,
+        stderr
     ))
 }
 
@@ -497,6 +516,7 @@ fn a_deck_without_front_matter_separators_or_timings_is_caught() {
     let demos = demos(good);
     assert_eq!((demos.len(), demos[0].line), (1, 10));
     assert_eq!(demos[0].script, "<!-- end_slide -->\nhidden\necho hi");
+    assert_eq!(demos[0].width, "<!-- end_slide -->".len(), "hidden lines are not drawn");
 
     let untimed = good.replace("~2 min", "two minutes");
     assert!(format_problems(&untimed)[0].contains("line 1 has no speaker note with a timing"));
@@ -608,6 +628,7 @@ fn a_failing_or_lingering_demo_is_caught() {
     let demo = |script: &str| Demo {
         line: 7,
         script: script.to_string(),
+        width: 20,
     };
     assert_eq!(run_demo(&deck, &demo("echo fine")), Ok(()));
     // From the deck's directory, as presenterm runs it: not from the workspace root.
@@ -616,6 +637,9 @@ fn a_failing_or_lingering_demo_is_caught() {
         .expect("the temporary directory");
     let here = format!("test \"$(pwd -P)\" = '{}'", dir.display());
     assert_eq!(run_demo(&deck, &demo(&here)), Ok(()));
+    // Output wider than the code above it is wrapped by presenterm: caught.
+    let wide = run_demo(&deck, &demo("printf '%021d\\n' 0")).unwrap_err();
+    assert!(wide.starts_with("prints 1 line(s) up to 21 columns wide"), "{wide}");
     let failed = run_demo(&deck, &demo("echo out; exit 3")).unwrap_err();
     assert!(
         failed.starts_with("exited with exit status: 3") && failed.contains("out"),
