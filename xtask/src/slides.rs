@@ -516,7 +516,11 @@ fn a_deck_without_front_matter_separators_or_timings_is_caught() {
     let demos = demos(good);
     assert_eq!((demos.len(), demos[0].line), (1, 10));
     assert_eq!(demos[0].script, "<!-- end_slide -->\nhidden\necho hi");
-    assert_eq!(demos[0].width, "<!-- end_slide -->".len(), "hidden lines are not drawn");
+    assert_eq!(
+        demos[0].width,
+        "<!-- end_slide -->".len(),
+        "hidden lines are not drawn"
+    );
 
     let untimed = good.replace("~2 min", "two minutes");
     assert!(format_problems(&untimed)[0].contains("line 1 has no speaker note with a timing"));
@@ -545,9 +549,15 @@ fn a_deck_without_front_matter_separators_or_timings_is_caught() {
         "~2 min. Ask: why?\n"
     );
     let literal = good.replacen("speaker_note: >", "speaker_note: |", 1);
-    assert!(format_problems(&literal)[0].contains("orphan words"), "{literal}");
+    assert!(
+        format_problems(&literal)[0].contains("orphan words"),
+        "{literal}"
+    );
     let ticked = good.replacen("~2 min", "~2 min, `ls`", 1);
-    assert!(format_problems(&ticked)[0].contains("a backtick"), "{ticked}");
+    assert!(
+        format_problems(&ticked)[0].contains("a backtick"),
+        "{ticked}"
+    );
 
     // Columns are as wide as their widest cell, wherever it is; backticks are not shown.
     let cell = |n: usize| "z".repeat(n);
@@ -639,7 +649,10 @@ fn a_failing_or_lingering_demo_is_caught() {
     assert_eq!(run_demo(&deck, &demo(&here)), Ok(()));
     // Output wider than the code above it is wrapped by presenterm: caught.
     let wide = run_demo(&deck, &demo("printf '%021d\\n' 0")).unwrap_err();
-    assert!(wide.starts_with("prints 1 line(s) up to 21 columns wide"), "{wide}");
+    assert!(
+        wide.starts_with("prints 1 line(s) up to 21 columns wide"),
+        "{wide}"
+    );
     let failed = run_demo(&deck, &demo("echo out; exit 3")).unwrap_err();
     assert!(
         failed.starts_with("exited with exit status: 3") && failed.contains("out"),

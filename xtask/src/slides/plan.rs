@@ -151,7 +151,8 @@ pub fn plans(readme: &str) -> Result<Vec<Plan>, String> {
             continue;
         }
         let cells: Vec<&str> = line.trim().trim_matches('|').split('|').collect();
-        let (Some(plan), true, [time, part]) = (plans.last_mut(), line.starts_with('|'), &cells[..])
+        let (Some(plan), true, [time, part]) =
+            (plans.last_mut(), line.starts_with('|'), &cells[..])
         else {
             continue;
         };
@@ -188,7 +189,9 @@ pub fn problems(readme: &str, deck: &dyn Fn(&str) -> Option<String>) -> Vec<Stri
     };
     let mut problems = Vec::new();
     if plans.is_empty() {
-        problems.push(format!("slides/README.md: no plan (`### …` and a table) under `{SECTION}`"));
+        problems.push(format!(
+            "slides/README.md: no plan (`### …` and a table) under `{SECTION}`"
+        ));
     }
     for plan in &plans {
         let at = |row: &Row| format!("slides/README.md:{} ({})", row.line, plan.heading);
@@ -297,8 +300,16 @@ fn the_running_order_is_the_decks_own_clock_and_fits_its_hours() {
 #[test]
 fn a_plan_that_disagrees_with_its_decks_or_overruns_is_caught() {
     let note = |t: &str| format!("<!-- speaker_note: >\n  {t}\n-->\n");
-    let intro = format!("x\n{}<!-- end_slide -->\ny\n{}", note("~3 min"), note("~2.5 min. ~1.5 min"));
-    let level0 = format!("a\n{}<!-- end_slide -->\nb\n{}", note("~9 min"), note("~1 min, then 20 min of work."));
+    let intro = format!(
+        "x\n{}<!-- end_slide -->\ny\n{}",
+        note("~3 min"),
+        note("~2.5 min. ~1.5 min")
+    );
+    let level0 = format!(
+        "a\n{}<!-- end_slide -->\nb\n{}",
+        note("~9 min"),
+        note("~1 min, then 20 min of work.")
+    );
     assert_eq!(deck_minutes(&intro), 7.0);
     assert_eq!(work_minutes("~1 min, then 20 min of work: more"), Some(20));
     assert_eq!(work_minutes("~1 min, then 20 minutes"), None);
