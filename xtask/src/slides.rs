@@ -11,6 +11,7 @@
 //!   table is wider than the 84 columns presenterm gives it there (which it does not check).
 
 mod overflow;
+mod plan;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -118,6 +119,14 @@ fn format_problems(deck: &str) -> Vec<String> {
                 problems.push(format!(
                     "a speaker note of the slide at line {} is not YAML, and presenterm drops it \
                      without a word ({why}): write `{SPEAKER_NOTE} |`, then the note indented",
+                    slide.line
+                ));
+            }
+        }
+        for note in speaker_notes(&slide.text) {
+            if let Some(why) = note_layout_problem(note) {
+                problems.push(format!(
+                    "a speaker note of the slide at line {}: {why}",
                     slide.line
                 ));
             }
@@ -235,6 +244,22 @@ fn note_as_presenterm_reads_it(note: &str) -> Result<String, String> {
         .ok_or_else(|| "the note is not text".to_string())
 }
 
+/// What the speaker-notes terminal would show badly: a literal block (`|`) keeps the source's
+/// line breaks, and the listener wraps each of those lines again, leaving orphan words; it shows
+/// markdown raw, so a backtick is a stray character there.
+fn note_layout_problem(note: &str) -> Option<String> {
+    let header = note.lines().next().unwrap_or("").trim();
+    if header == "|" {
+        return Some(format!(
+            "`{SPEAKER_NOTE} |` keeps the source's line breaks (orphan words on the speaker's \
+             screen): write `{SPEAKER_NOTE} >`, which joins the lines"
+        ));
+    }
+    note.contains('`').then(|| {
+        "a backtick: the speaker's screen shows it as is; write the command without it".to_string()
+    })
+}
+
 /// Whether a note says how long its slide takes: `~` and a number of minutes (`~4 min`, `~1.5 min`).
 fn has_timing(note: &str) -> bool {
     note.split('~').skip(1).any(|after| {
@@ -247,10 +272,12 @@ fn has_timing(note: &str) -> bool {
     })
 }
 
-/// A live demo: the deck's line of its fence, and the script.
+/// A live demo: the deck's line of its fence, the script, and how wide presenterm draws its
+/// output box.
 struct Demo {
     line: usize,
     script: String,
+    width: usize,
 }
 
 /// The ```` ```bash +exec ```` blocks of a deck (`+exec_replace` too: presenterm runs both).
@@ -272,9 +299,12 @@ fn demos(deck: &str) -> Vec<Demo> {
             let script = body
                 .iter()
                 .map(|l| l.strip_prefix(HIDDEN_LINE).unwrap_or(l));
+            // The output box is as wide as the code block above it: its widest shown line.
+            let shown = body.iter().filter(|l| !l.starts_with(HIDDEN_LINE));
             demos.push(Demo {
                 line: n + 1,
                 script: script.collect::<Vec<_>>().join("\n"),
+                width: shown.map(|l| l.chars().count()).max().unwrap_or(0),
             });
         }
     }
@@ -397,14 +427,28 @@ fn run_demo(deck: &Path, demo: &Demo) -> Result<(), String> {
     if !running.is_empty() {
         problems.push(format!("left processes running: {running:?}"));
     }
+    let (stdout, stderr) = (read_back(stdout), read_back(stderr));
+    let wide: Vec<&str> = (stdout.lines().chain(stderr.lines()))
+        .filter(|l| l.chars().count() > demo.width)
+        .collect();
+    if let Some(widest) = wide.iter().map(|l| l.chars().count()).max() {
+        problems.push(format!(
+            "prints {} line(s) up to {widest} columns wide, and presenterm wraps its output at \
+             the width of the code above it, {} columns: cut it (`| cut -c1-{}`) or hide the \
+             filter in a `/// ` line. {wide:?}",
+            wide.len(),
+            demo.width,
+            demo.width
+        ));
+    }
     if problems.is_empty() {
         return Ok(());
     }
     Err(format!(
         "{}\n--- stdout:\n{}--- stderr:\n{}---",
         problems.join("; "),
-        read_back(stdout),
-        read_back(stderr)
+        stdout,
+        stderr
     ))
 }
 
@@ -460,7 +504,7 @@ fn every_level_has_a_deck_with_front_matter_and_timed_notes() {
 #[test]
 fn a_deck_without_front_matter_separators_or_timings_is_caught() {
     let good = "---\ntitle: t\nsub_title: s\nauthor: rubber-crab\n---\n\
-        <!-- speaker_note: ~2 min -->\n<!-- end_slide -->\n\
+        <!-- speaker_note: >\n  ~2 min\n-->\n<!-- end_slide -->\n\
         ```bash +exec\n<!-- end_slide -->\n/// hidden\necho hi\n```\n\
         <!-- speaker_note: the demo. ~1.5 min -->\n<!-- end_slide -->\n";
     assert_eq!(format_problems(good), Vec::<String>::new());
@@ -470,8 +514,13 @@ fn a_deck_without_front_matter_separators_or_timings_is_caught() {
         "an end_slide inside a code block ends nothing"
     );
     let demos = demos(good);
-    assert_eq!((demos.len(), demos[0].line), (1, 8));
+    assert_eq!((demos.len(), demos[0].line), (1, 10));
     assert_eq!(demos[0].script, "<!-- end_slide -->\nhidden\necho hi");
+    assert_eq!(
+        demos[0].width,
+        "<!-- end_slide -->".len(),
+        "hidden lines are not drawn"
+    );
 
     let untimed = good.replace("~2 min", "two minutes");
     assert!(format_problems(&untimed)[0].contains("line 1 has no speaker note with a timing"));
@@ -492,6 +541,22 @@ fn a_deck_without_front_matter_separators_or_timings_is_caught() {
     assert_eq!(
         note_as_presenterm_reads_it(block).unwrap(),
         "~2 min. Ask: why?\n"
+    );
+    // A literal block keeps its line breaks, a folded one joins them; backticks are shown raw.
+    let folded = " >\n  ~2 min. Ask:\n  why?\n";
+    assert_eq!(
+        note_as_presenterm_reads_it(folded).unwrap(),
+        "~2 min. Ask: why?\n"
+    );
+    let literal = good.replacen("speaker_note: >", "speaker_note: |", 1);
+    assert!(
+        format_problems(&literal)[0].contains("orphan words"),
+        "{literal}"
+    );
+    let ticked = good.replacen("~2 min", "~2 min, `ls`", 1);
+    assert!(
+        format_problems(&ticked)[0].contains("a backtick"),
+        "{ticked}"
     );
 
     // Columns are as wide as their widest cell, wherever it is; backticks are not shown.
@@ -527,7 +592,7 @@ fn a_deck_without_front_matter_separators_or_timings_is_caught() {
     assert!(
         problems
             .iter()
-            .any(|p| p.contains("line 15 is 85 columns wide")),
+            .any(|p| p.contains("line 17 is 85 columns wide")),
         "{problems:?}"
     );
 }
@@ -573,6 +638,7 @@ fn a_failing_or_lingering_demo_is_caught() {
     let demo = |script: &str| Demo {
         line: 7,
         script: script.to_string(),
+        width: 20,
     };
     assert_eq!(run_demo(&deck, &demo("echo fine")), Ok(()));
     // From the deck's directory, as presenterm runs it: not from the workspace root.
@@ -581,6 +647,12 @@ fn a_failing_or_lingering_demo_is_caught() {
         .expect("the temporary directory");
     let here = format!("test \"$(pwd -P)\" = '{}'", dir.display());
     assert_eq!(run_demo(&deck, &demo(&here)), Ok(()));
+    // Output wider than the code above it is wrapped by presenterm: caught.
+    let wide = run_demo(&deck, &demo("printf '%021d\\n' 0")).unwrap_err();
+    assert!(
+        wide.starts_with("prints 1 line(s) up to 21 columns wide"),
+        "{wide}"
+    );
     let failed = run_demo(&deck, &demo("echo out; exit 3")).unwrap_err();
     assert!(
         failed.starts_with("exited with exit status: 3") && failed.contains("out"),
