@@ -234,9 +234,9 @@ impl Room {
                 Some(name) => read
                     .and_then(|text| parse_doctor(&text))
                     .map(|doctor| doctors.push((name.to_string(), doctor))),
-                None => read
-                    .and_then(|text| parse_report(&text))
-                    .map(|report| reports.push((file.trim_end_matches(".json").to_string(), report))),
+                None => read.and_then(|text| parse_report(&text)).map(|report| {
+                    reports.push((file.trim_end_matches(".json").to_string(), report))
+                }),
             };
             if let Err(reason) = outcome {
                 unreadable.push(Unreadable { file, reason });
@@ -475,9 +475,10 @@ pub fn failing<R: std::borrow::Borrow<Report>>(reports: &[(String, R)]) -> Vec<F
 
 /// The cause of a check that failed because the runtime gave up before running the command.
 fn gave_up(check: &Checked) -> Option<&str> {
-    (check.status == Outcome::Fail && check.hint.as_deref() == Some(crate::suite::SETUP_FAILED_HINT))
-        .then_some(check.cause.as_deref())
-        .flatten()
+    (check.status == Outcome::Fail
+        && check.hint.as_deref() == Some(crate::suite::SETUP_FAILED_HINT))
+    .then_some(check.cause.as_deref())
+    .flatten()
 }
 
 /// Per level, the attendees whose skeleton is untouched: a check of theirs failed with the

@@ -213,7 +213,7 @@ pub fn page(room: &Room) -> String {
 fn marked(html: &str) -> String {
     html.lines()
         .map(|line| {
-            if line.contains(", stale") {
+            if line.contains(" (stale)") {
                 format!("<span class=\"stale\">{line}</span>\n")
             } else {
                 format!("{line}\n")

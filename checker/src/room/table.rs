@@ -56,14 +56,22 @@ fn who_is_where(attendees: &[Attendee]) -> String {
         .map(|a| {
             let passed = a.passed.map_or("-".to_string(), |n| format!("level {n}"));
             let working = match a.working_on.and_then(kit::ladder::level) {
-                Some(level) => format!("level {} {}", level.number, level.dir),
+                Some(level) => level.dir.to_string(),
                 None => "every level passed".to_string(),
             };
             let failed = (a.summary.failed + a.summary.errors).to_string();
             [a.name.clone(), passed, working, failed, made(a), machine(a)]
         })
         .collect();
-    let header = ["attendee", "passed", "working on", "failed", "report", "machine"].map(String::from);
+    let header = [
+        "attendee",
+        "passed",
+        "working on",
+        "failed",
+        "report",
+        "machine",
+    ]
+    .map(String::from);
     let width = |column: usize| {
         rows.iter()
             .chain([&header])
@@ -98,17 +106,14 @@ fn who_is_where(attendees: &[Attendee]) -> String {
     out
 }
 
-/// `12 min ago`, `2 h 05 min ago, stale`, `?` for a report that does not say; `--runtime` when
-/// the checker ran a runtime given by path rather than the attendee's crate.
+/// `12 min ago`, `2 h ago (stale)`, `?` for a report that does not say.
 fn made(a: &Attendee) -> String {
-    let mut made = a.age.clone().unwrap_or_else(|| "?".into());
+    let made = a.age.clone().unwrap_or_else(|| "?".into());
     if a.stale {
-        made.push_str(", stale");
+        format!("{made} (stale)")
+    } else {
+        made
     }
-    if a.checked == "runtime" {
-        made.push_str(", --runtime");
-    }
-    made
 }
 
 /// `6.1.0-18-amd64, cgroups v2, rootless`.
@@ -211,7 +216,11 @@ fn machines(host_checks: &[Attendee], doctors: &[Readiness]) -> String {
 fn labelled(name: &str, name_width: usize, text: &str) -> String {
     let indent = name_width + 4;
     let wrapped = indented(text, indent, indent);
-    format!("  {:<name_width$}  {}", cut(name, name_width), &wrapped[indent..])
+    format!(
+        "  {:<name_width$}  {}",
+        cut(name, name_width),
+        &wrapped[indent..]
+    )
 }
 
 /// A cause in a few words: the runtime's own error line first.

@@ -325,7 +325,8 @@ fn gave_up_at(r: &mut Report, level: u32, cause: &str) {
     }
 }
 
-const SKELETON: &str = "your runtime gave up before running the command (exit status 125), saying: \
+const SKELETON: &str =
+    "your runtime gave up before running the command (exit status 125), saying: \
      \"level0: no command runs yet: write the TODOs in levels/00-fork-exec/src/main.rs\"";
 
 #[test]
@@ -352,8 +353,12 @@ fn untouched_skeletons_are_one_line_and_a_cause_that_fails_a_level_is_one_row() 
     }
     // One runtime that gave up at level 8 for one reason: every check of the level fails.
     let mut fay = report("level8", &up_to(8, Pass), &[]);
-    gave_up_at(&mut fay, 8, "your runtime gave up before running the command (exit status \
-        125), saying: \"level8: mkdir /sys/fs/cgroup/cpu/rubber-crab: EACCES\"");
+    gave_up_at(
+        &mut fay,
+        8,
+        "your runtime gave up before running the command (exit status \
+        125), saying: \"level8: mkdir /sys/fs/cgroup/cpu/rubber-crab: EACCES\"",
+    );
     reports.push(("fay".to_string(), fay));
 
     let room = Room::of(&reports, NOW);
@@ -372,7 +377,10 @@ fn untouched_skeletons_are_one_line_and_a_cause_that_fails_a_level_is_one_row() 
     );
     assert_eq!(room.not_started.len(), 1);
     assert_eq!(
-        (room.not_started[0].level, &room.not_started[0].attendees[..]),
+        (
+            room.not_started[0].level,
+            &room.not_started[0].attendees[..]
+        ),
         (0, &["ann".to_string(), "bo".into(), "cy".into()][..])
     );
     let table = table::render(&room);
@@ -413,14 +421,17 @@ fn a_report_shows_its_age_and_an_old_one_is_marked_stale() {
         ages,
         [
             (Some("12 min ago"), false),
-            (Some("2 h 05 min ago"), true),
+            (Some("2 h ago"), true),
             (None, false)
         ]
     );
     let table = table::render(&room);
     assert!(table.contains("12 min ago  "), "{table}");
-    assert!(table.contains("2 h 05 min ago, stale"), "{table}");
-    assert!(table.contains("(stale: no report for over 30 min)"), "{table}");
+    assert!(table.contains("2 h ago (stale)"), "{table}");
+    assert!(
+        table.contains("(stale: no report for over 30 min)"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -428,12 +439,13 @@ fn a_solution_run_is_a_check_of_the_machine_not_an_attendee() {
     crate::report::set_colour(false);
     let mut host = report("level10", &up_to(10, Pass), &[]);
     host.checked = Some("solution".into());
-    let mut runtime = report("level3", &up_to(3, Pass), &[("L3.pivot-root.no-escape", Fail, "")]);
-    runtime.checked = Some("runtime".into());
-    let room = Room::of(
-        &[("teacher".into(), host), ("gil".into(), runtime)],
-        NOW,
+    let mut runtime = report(
+        "level3",
+        &up_to(3, Pass),
+        &[("L3.pivot-root.no-escape", Fail, "")],
     );
+    runtime.checked = Some("runtime".into());
+    let room = Room::of(&[("teacher".into(), host), ("gil".into(), runtime)], NOW);
     let names: Vec<&str> = room.attendees.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["gil"]);
     assert_eq!(room.host_checks.len(), 1);
@@ -443,7 +455,6 @@ fn a_solution_run_is_a_check_of_the_machine_not_an_attendee() {
         table.contains("teacher  solution to level 10: every check passed (5 min ago)"),
         "{table}"
     );
-    assert!(table.contains("5 min ago, --runtime"), "{table}");
     assert!(!table.contains("every level passed"), "{table}");
 }
 
@@ -452,24 +463,27 @@ fn level_10_keeps_the_columns_aligned() {
     crate::report::set_colour(false);
     let room = Room::of(
         &[
-            ("ann".into(), report("level10", &up_to(10, Pass), &[("L10.pids-cgroup.fork-bomb", Fail, "")])),
+            (
+                "ann".into(),
+                report(
+                    "level10",
+                    &up_to(10, Pass),
+                    &[("L10.pids-cgroup.fork-bomb", Fail, "")],
+                ),
+            ),
             ("bo".into(), report("level2", &up_to(2, Pass), &[])),
         ],
         NOW,
     );
     let table = table::render(&room);
-    let column = |text: &str| -> Vec<usize> {
-        table
-            .lines()
-            .filter_map(|line| line.find(text))
-            .collect()
-    };
+    let column =
+        |text: &str| -> Vec<usize> { table.lines().filter_map(|line| line.find(text)).collect() };
     // "working on" starts where every row's level worked on starts.
     let header = column("working on")[0];
     let rows: Vec<usize> = table
         .lines()
         .filter(|l| l.starts_with("  ann ") || l.starts_with("  bo "))
-        .map(|l| l.find("level 10 ").or(l.find("level 3 ")).unwrap_or(0))
+        .map(|l| l.find("10-pids").or(l.find("03-pivot")).unwrap_or(0))
         .collect();
     // ann passed level 9, works on level 10; bo works on level 3.
     assert_eq!(rows, [header, header], "{table}");
@@ -498,16 +512,25 @@ fn a_doctors_report_says_whether_the_machine_is_ready() {
     std::fs::write(dir.path().join("cy.doctor.json"), "").unwrap();
     let room = Room::read(dir.path(), NOW).unwrap();
     assert!(room.attendees.is_empty());
-    let ready: Vec<(&str, bool)> = room.machines.iter().map(|m| (m.name.as_str(), m.ready)).collect();
+    let ready: Vec<(&str, bool)> = room
+        .machines
+        .iter()
+        .map(|m| (m.name.as_str(), m.ready))
+        .collect();
     assert_eq!(ready, [("ann", true), ("bo", false)]);
     let table = table::render(&room);
-    assert!(table.contains("ann  doctor: ready, every level can run here"), "{table}");
+    assert!(
+        table.contains("ann  doctor: ready, every level can run here"),
+        "{table}"
+    );
     assert!(
         table.contains("bo   doctor: not ready: level 9: the memory controller: boot with"),
         "{table}"
     );
     assert_eq!(room.unreadable[0].file, "cy.doctor.json");
-    assert!(room.unreadable[0].reason.contains("checker doctor --format json"));
+    assert!(room.unreadable[0]
+        .reason
+        .contains("checker doctor --format json"));
 }
 
 #[test]
@@ -539,16 +562,29 @@ fn the_server_stores_a_report_sent_to_it_and_refuses_what_is_not_one() {
     let (status, _, body) = post("/bo.json", "");
     assert_eq!(status, 400, "{body}");
     assert!(!dir.path().join("bo.json").exists());
-    for bad in ["/../etc.json", "/a/b.json", "/.hidden.json", "/ann.txt", "/.json"] {
+    for bad in [
+        "/../etc.json",
+        "/a/b.json",
+        "/.hidden.json",
+        "/ann.txt",
+        "/.json",
+    ] {
         assert_eq!(post(bad, &json).0, 400, "{bad}");
     }
     let (status, kind, page) = serve::answer(
-        &serve::Request { method: "GET".into(), path: "/".into(), body: Vec::new() },
+        &serve::Request {
+            method: "GET".into(),
+            path: "/".into(),
+            body: Vec::new(),
+        },
         dir.path(),
         NOW,
     );
     assert_eq!((status, kind), (200, "text/html; charset=utf-8"));
-    assert!(page.contains("<meta http-equiv=\"refresh\" content=\"10\">"), "{page}");
+    assert!(
+        page.contains("<meta http-equiv=\"refresh\" content=\"10\">"),
+        "{page}"
+    );
     assert!(page.contains("  ann "), "{page}");
     assert!(page.contains("1 min ago"), "{page}");
 }
