@@ -36,7 +36,7 @@ readme = open("README.md").read()
 for path in ["vm/lima.yaml", "vm/cloud-init.yaml"]:
     for line in open(path):
         line = line.strip()
-        if line.startswith("#   ") and ("limactl" in line or "multipass" in line):
+        if line.startswith("#   ") and any(w in line for w in ["limactl", "multipass", "git clone"]):
             command = line[4:]
             assert command in readme, f"README.md does not say `{command}` ({path})"
 for command in ["vm/provision.sh", "limactl start --name rubber-crab vm/lima.yaml"]:

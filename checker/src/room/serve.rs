@@ -48,12 +48,8 @@ pub fn serve(
     now: Option<u64>,
     requests: Option<usize>,
 ) -> Result<()> {
-    if requests == Some(0) {
-        return Ok(());
-    }
-    let mut answered = 0;
-    for stream in listener.incoming() {
-        answered += 1;
+    let connections = listener.incoming().take(requests.unwrap_or(usize::MAX));
+    for stream in connections {
         let Ok(mut stream) = stream else { continue };
         let now = now.unwrap_or_else(clock::now);
         let (status, kind, body) = match read_request(&mut stream) {
@@ -62,9 +58,6 @@ pub fn serve(
         };
         // The client may have gone: nothing to do about it.
         let _ = respond(&mut stream, status, kind, &body);
-        if requests.is_some_and(|n| answered >= n) {
-            break;
-        }
     }
     Ok(())
 }
@@ -201,7 +194,7 @@ pub fn page(room: &Room) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta http-equiv=\"refresh\" content=\"{REFRESH_SECS}\">\n<title>The room</title>\n\
          <style>body {{ background: #fff; color: #111; margin: 1em; }} \
-         pre {{ font: 15px/1.3 monospace; white-space: pre; }} \
+         pre {{ font: max(14px, 1.45vw)/1.3 monospace; white-space: pre; }} b {{ color: #000; }} \
          .stale {{ color: #a05a00; }}</style>\n</head>\n<body>\n\
          <pre>{}</pre>\n<p><small>{} UTC; reloads every {REFRESH_SECS} s</small></p>\n</body>\n</html>\n",
         marked(&escape(&text)),
@@ -209,11 +202,13 @@ pub fn page(room: &Room) -> String {
     )
 }
 
-/// The lines of stale reports, coloured.
+/// The headings in bold, the lines of stale reports coloured.
 fn marked(html: &str) -> String {
     html.lines()
         .map(|line| {
-            if line.contains(" (stale)") {
+            if !line.is_empty() && !line.starts_with(' ') {
+                format!("<b>{line}</b>\n")
+            } else if line.contains(" (stale)") {
                 format!("<span class=\"stale\">{line}</span>\n")
             } else {
                 format!("{line}\n")
