@@ -225,7 +225,7 @@ fn the_room_shows_who_is_where_what_most_fail_and_which_machine_cannot_run_a_lev
 }
 
 /// `checker room DIR --serve`'s server, over loopback: a report POSTed is stored, and the page
-/// for the projector shows it and reloads itself. The server answers three requests and stops.
+/// for the projector shows it and reloads itself. The server answers four requests and stops.
 #[test]
 fn the_room_served_over_loopback_stores_reports_and_shows_the_page() {
     use std::io::{Read, Write};
@@ -235,7 +235,7 @@ fn the_room_served_over_loopback_stores_reports_and_shows_the_page() {
     let served = dir.path().to_path_buf();
     let now = checker::room::clock::parse_utc(NOW);
     let server =
-        std::thread::spawn(move || checker::room::serve::serve(&listener, &served, now, Some(3)));
+        std::thread::spawn(move || checker::room::serve::serve(&listener, &served, now, Some(4)));
     let request = |text: String| {
         let mut stream = std::net::TcpStream::connect(address).unwrap();
         stream.write_all(text.as_bytes()).unwrap();
@@ -258,6 +258,15 @@ fn the_room_served_over_loopback_stores_reports_and_shows_the_page() {
     };
     let stored = post("ivy.json", &report);
     assert!(stored.starts_with("HTTP/1.1 200 OK\r\n"), "{stored}");
+    // curl asks first before sending a large body: told to go on at once.
+    let asked = request(format!(
+        "PUT /kim.json HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n{report}",
+        report.len()
+    ));
+    assert!(
+        asked.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"),
+        "{asked}"
+    );
     // What `checker … | curl` sends when the checker printed nothing: refused, not stored.
     let empty = post("jo.json", "");
     assert!(empty.starts_with("HTTP/1.1 400 "), "{empty}");
@@ -270,7 +279,7 @@ fn the_room_served_over_loopback_stores_reports_and_shows_the_page() {
         page.contains("<meta http-equiv=\"refresh\" content=\"10\">"),
         "{page}"
     );
-    assert!(page.contains("The room: 1 report from "), "{page}");
+    assert!(page.contains("The room: 2 reports from "), "{page}");
     assert!(page.contains("  ivy "), "{page}");
     assert!(page.contains("3 min ago"), "{page}");
     assert!(page.contains("L0.fork-exec.output"), "{page}");

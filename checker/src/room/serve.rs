@@ -85,6 +85,7 @@ fn read_request(stream: &mut TcpStream) -> std::result::Result<Request, String> 
     };
     let (method, path) = (method.to_string(), path.to_string());
     let mut length = 0;
+    let mut expects_continue = false;
     loop {
         let mut header = String::new();
         reader
@@ -95,6 +96,9 @@ fn read_request(stream: &mut TcpStream) -> std::result::Result<Request, String> 
             break;
         }
         if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("expect") {
+                expects_continue = value.trim().eq_ignore_ascii_case("100-continue");
+            }
             if name.eq_ignore_ascii_case("content-length") {
                 length = value
                     .trim()
@@ -105,6 +109,13 @@ fn read_request(stream: &mut TcpStream) -> std::result::Result<Request, String> 
     }
     if length > MAX_BODY {
         return Err(format!("a body of {length} bytes: at most {MAX_BODY}"));
+    }
+    // curl asks before it sends a large body, and waits a second for an answer otherwise.
+    if expects_continue {
+        reader
+            .get_mut()
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .map_err(|e| format!("answering Expect: {e}"))?;
     }
     let mut body = vec![0; length];
     reader
