@@ -19,8 +19,8 @@ use std::time::Instant;
 #[command(
     name = "checker",
     about = "Checks a rubber-crab level: `checker level3` runs the checks of levels 0 to 3.",
-    override_usage = "checker levelN|all [--solution | --runtime PATH] [--keep-going] [--format human|json] [--timeout SECS] [--rootless]\n       checker list\n       checker hint [levelN] [--all]\n       checker watch [levelN] [--poll] [--rootless]\n       checker image build\n       checker room DIR [--format human|json]\n       checker doctor [--format human|json]",
-    after_help = "Examples:\n  cargo run -p checker -- level0\n  cargo run -p checker -- level3 --solution\n  cargo run -p checker -- level2 --runtime ./my-runtime\n  cargo run -p checker -- list\n  cargo run -p checker -- hint level3\n  cargo run -p checker -- watch\n  cargo run -p checker -- room reports/\n  sudo -E env \"PATH=$PATH\" cargo run -p checker -- doctor"
+    override_usage = "checker levelN|all [--solution | --runtime PATH] [--keep-going] [--format human|json] [--timeout SECS] [--rootless]\n       checker list\n       checker hint [levelN] [--all]\n       checker watch [levelN] [--poll] [--rootless]\n       checker image build\n       checker room DIR [--format human|json] [--serve ADDR]\n       checker doctor [--format human|json]",
+    after_help = "Examples:\n  cargo run -p checker -- level0\n  cargo run -p checker -- level3 --solution\n  cargo run -p checker -- level2 --runtime ./my-runtime\n  cargo run -p checker -- list\n  cargo run -p checker -- hint level3\n  cargo run -p checker -- watch\n  cargo run -p checker -- room reports/ --serve 0.0.0.0:8080\n  sudo -E env \"PATH=$PATH\" cargo run -p checker -- doctor"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -63,6 +63,13 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "human")]
         format: crate::options::Format,
+        /// Serve the room on ADDR (e.g. 0.0.0.0:8080): a page for the projector that refreshes
+        /// itself, and `curl --data-binary @- http://ADDR/NAME.json` stores a report in DIR.
+        #[arg(long, value_name = "ADDR")]
+        serve: Option<String>,
+        /// Count the reports' ages up to this UTC time instead of now (for tests).
+        #[arg(long, hide = true)]
+        now: Option<String>,
     },
     /// Can this machine run the workshop? Its cgroups, namespaces, overlayfs and veth, each
     /// tried, and which levels can run here (exit 3 when some cannot). Needs root.
@@ -121,7 +128,12 @@ fn run(command: Command) -> Result<u8> {
         Command::Image {
             action: ImageAction::Build,
         } => build_image(),
-        Command::Room { dir, format } => crate::room::room(&dir, format),
+        Command::Room {
+            dir,
+            format,
+            serve,
+            now,
+        } => crate::room::room(&dir, format, serve.as_deref(), now.as_deref()),
         Command::Doctor { format } => crate::doctor::doctor(format),
         Command::Check(words) => check(words),
     }
@@ -359,6 +371,12 @@ fn print_verdict(request: &Request, checked: &Checked, code: u8, started: Instan
         host: report::HostFacts::read(),
         summary,
         checks: &checked.results,
+        made_at: crate::room::clock::utc(crate::room::clock::now()),
+        checked: match (&request.args.runtime, request.args.solution) {
+            (Some(_), _) => "runtime",
+            (None, true) => "solution",
+            (None, false) => "own",
+        },
     };
     println!("{}", serde_json::to_string_pretty(&doc)?);
     Ok(())

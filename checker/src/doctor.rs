@@ -270,11 +270,15 @@ impl Diagnosis {
             layout_line(self.facts.cgroups.layout, &host.cgroup_hierarchies)
         );
         if let Some(root) = &self.facts.cgroups.v2_root {
+            let listed = |names: &[String]| match names {
+                [] => "none".to_string(),
+                names => names.join(", "),
+            };
             out.push_str(&format!(
-                "  v2 root     {}: offers [{}], hands its children [{}]\n",
+                "  v2 root     {}: controllers it has: {}; enabled for the groups below it: {}\n",
                 root.path,
-                root.controllers.join(" "),
-                root.subtree_control.join(" ")
+                listed(&root.controllers),
+                listed(&root.subtree_control)
             ));
         }
         for c in &self.facts.cgroups.controllers {

@@ -235,6 +235,11 @@ pub struct JsonReport<'a> {
     pub host: HostFacts,
     pub summary: Summary,
     pub checks: &'a [CheckResult],
+    /// When the report was made, UTC (`2026-12-05T13:26:16Z`): the room shows its age.
+    pub made_at: String,
+    /// What ran: `own` (the attendee's levelN crate), `solution` (`--solution`: the reference,
+    /// a check of the machine) or `runtime` (`--runtime PATH`, the path in `runtime`).
+    pub checked: &'static str,
 }
 
 /// What an instructor collecting a room's reports needs to know about each machine.

@@ -1,8 +1,11 @@
 //! `checker room DIR`: the instructor's view of a room, from the JSON reports attendees made
 //! (`checker levelN --format json > $(hostname).json`), one file per attendee. Who is at which
 //! level, which check most of them fail now, and which machines cannot run a level, and why.
-//! Reading and counting are here; the table people read is in `room/table.rs`.
+//! Reading and counting are here; the table people read is in `room/table.rs`, the page and
+//! the collecting server of `--serve` in `room/serve.rs`.
 
+pub mod clock;
+pub mod serve;
 mod table;
 
 use crate::exit::{self, usage};
@@ -14,9 +17,26 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-/// `checker room DIR [--format human|json]`.
-pub fn room(dir: &Path, format: Format) -> Result<u8> {
-    let room = Room::read(dir)?;
+/// A report older than this is marked stale: its attendee has not checked for a while.
+pub const STALE_AFTER_SECS: u64 = 30 * 60;
+
+/// The error level 0's skeleton gives up with (solutions/runtime.rs): an attendee not started.
+pub const NOT_STARTED: &str = "no command runs yet";
+
+/// `checker room DIR [--format human|json] [--serve ADDR] [--now TIMESTAMP]`.
+pub fn room(dir: &Path, format: Format, serve: Option<&str>, now: Option<&str>) -> Result<u8> {
+    let now = match now {
+        None => None,
+        Some(text) => Some(clock::parse_utc(text).ok_or_else(|| {
+            usage(format!(
+                "--now {text}: give a UTC time such as 2026-12-05T13:26:16Z"
+            ))
+        })?),
+    };
+    if let Some(address) = serve {
+        return serve::serve_at(address, dir, now).map(|_| exit::PASSED);
+    }
+    let room = Room::read(dir, now.unwrap_or_else(clock::now))?;
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&room)?),
         Format::Human => {
@@ -39,6 +59,30 @@ pub struct Report {
     pub rootless: bool,
     pub host: Machine,
     pub checks: Vec<Checked>,
+    /// When it was made (`2026-12-05T13:26:16Z`); absent from reports of older checkers.
+    #[serde(default)]
+    pub made_at: Option<String>,
+    /// `own`, `solution` or `runtime` (`report::JsonReport`); absent from older reports.
+    #[serde(default)]
+    pub checked: Option<String>,
+}
+
+/// What `checker doctor --format json` says, as far as the room needs it (`doctor::Diagnosis`).
+#[derive(Debug, Deserialize)]
+pub struct DoctorReport {
+    pub schema: u32,
+    /// `ready` or `not ready`.
+    pub result: String,
+    pub host: Machine,
+    pub levels: Vec<DoctorLevel>,
+}
+
+/// One level of a doctor's report.
+#[derive(Debug, Deserialize)]
+pub struct DoctorLevel {
+    pub level: u32,
+    pub runs: bool,
+    pub why: Option<String>,
 }
 
 /// The machine a report was made on (`report::HostFacts`).
@@ -58,6 +102,10 @@ pub struct Checked {
     pub title: String,
     pub status: Outcome,
     pub reason: Option<String>,
+    #[serde(default)]
+    pub cause: Option<String>,
+    #[serde(default)]
+    pub hint: Option<String>,
 }
 
 /// `suite::Status`, read back; a status added later reads as `Other`.
@@ -77,13 +125,40 @@ pub enum Outcome {
 pub struct Room {
     pub schema: u32,
     pub dir: String,
-    /// One per readable report, by name.
+    /// The time the ages are counted from, UTC.
+    pub now: String,
+    /// One per readable report of an attendee's code (`own` or `--runtime`), by name.
     pub attendees: Vec<Attendee>,
-    /// The checks someone fails, most failed first.
+    /// The reports of `--solution` runs: the reference checked on a machine, not anyone's code.
+    /// Not counted in `attendees` nor `failing`.
+    pub host_checks: Vec<Attendee>,
+    /// What attendees fail, most failed first: a check, or one cause that failed several.
     pub failing: Vec<Failing>,
+    /// The levels whose skeleton some attendees have not started (it runs no command yet).
+    pub not_started: Vec<NotStarted>,
     /// Levels a machine could not check, and why.
     pub blocked: Vec<Blocked>,
+    /// Each `NAME.doctor.json`: is that machine ready.
+    pub machines: Vec<Readiness>,
     pub unreadable: Vec<Unreadable>,
+}
+
+/// Attendees whose level-`level` skeleton is still untouched.
+#[derive(Debug, Serialize)]
+pub struct NotStarted {
+    pub level: u32,
+    pub attendees: Vec<String>,
+}
+
+/// What `checker doctor` said on one machine.
+#[derive(Debug, Serialize)]
+pub struct Readiness {
+    /// The file name without `.doctor.json`.
+    pub name: String,
+    pub ready: bool,
+    /// The first level that cannot run there, and why.
+    pub first_missing: Option<String>,
+    pub host: Machine,
 }
 
 /// Where one attendee is.
@@ -100,14 +175,27 @@ pub struct Attendee {
     pub summary: Summary,
     pub rootless: bool,
     pub host: Machine,
+    /// `own`, `solution`, `runtime`, or `unknown` for a report that does not say.
+    pub checked: String,
+    /// When the report was made, UTC, if it says.
+    pub made_at: Option<String>,
+    /// Its age then: `12 min ago`.
+    pub age: Option<String>,
+    /// Older than 30 minutes: the attendee has not checked for a while.
+    pub stale: bool,
 }
 
-/// A check that attendees fail.
+/// A check that attendees fail, or several that failed for one cause.
 #[derive(Debug, Serialize)]
 pub struct Failing {
+    /// The check, or the first of the checks failed for `cause`.
     pub id: String,
     pub level: u32,
     pub title: String,
+    /// The one cause of every check in `checks` (the runtime gave up before running the
+    /// command), or None for a single check's own failure.
+    pub cause: Option<String>,
+    pub checks: Vec<String>,
     /// How many attendees fail it.
     pub failed: usize,
     /// How many attendees' reports gave it a verdict (passed or failed).
@@ -133,43 +221,60 @@ pub struct Unreadable {
 }
 
 impl Room {
-    /// Every `*.json` in `dir`, by file name; a file that is not a report is listed, not fatal.
-    pub fn read(dir: &Path) -> Result<Room> {
+    /// Every `*.json` in `dir`, by file name (`NAME.doctor.json`: a doctor's report); a file
+    /// that is not a report is listed, not fatal. Ages are counted up to `now`.
+    pub fn read(dir: &Path, now: u64) -> Result<Room> {
         let mut reports = Vec::new();
+        let mut doctors = Vec::new();
         let mut unreadable = Vec::new();
         for path in json_files(dir)? {
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            match read_report(&path) {
-                Ok(report) => reports.push((name, report)),
-                Err(reason) => unreadable.push(Unreadable {
-                    file: file_name(&path),
-                    reason,
+            let file = file_name(&path);
+            let read = std::fs::read_to_string(&path).map_err(|e| format!("cannot read it: {e}"));
+            let outcome = match file.strip_suffix(".doctor.json") {
+                Some(name) => read
+                    .and_then(|text| parse_doctor(&text))
+                    .map(|doctor| doctors.push((name.to_string(), doctor))),
+                None => read.and_then(|text| parse_report(&text)).map(|report| {
+                    reports.push((file.trim_end_matches(".json").to_string(), report))
                 }),
+            };
+            if let Err(reason) = outcome {
+                unreadable.push(Unreadable { file, reason });
             }
         }
-        let mut room = Room::of(&reports);
+        let mut room = Room::of(&reports, now);
+        room.machines = doctors.iter().map(|(name, d)| readiness(name, d)).collect();
         room.dir = crate::text::path_str(dir);
         room.unreadable = unreadable;
         Ok(room)
     }
 
-    /// The room that `reports`, each with its attendee's name, make.
-    pub fn of(reports: &[(String, Report)]) -> Room {
+    /// The room that `reports`, each with its attendee's name, make at time `now`.
+    pub fn of(reports: &[(String, Report)], now: u64) -> Room {
+        let (host_checks, attendees): (Vec<_>, Vec<_>) = reports
+            .iter()
+            .partition(|(_, report)| report.checked.as_deref() == Some("solution"));
+        let attendees: Vec<(String, &Report)> =
+            attendees.into_iter().map(|(n, r)| (n.clone(), r)).collect();
         Room {
             schema: 1,
             dir: String::new(),
-            attendees: reports
+            now: clock::utc(now),
+            attendees: attendees
                 .iter()
-                .map(|(name, report)| attendee(name, report))
+                .map(|(name, report)| attendee(name, report, now))
                 .collect(),
-            failing: failing(reports),
+            host_checks: host_checks
+                .iter()
+                .map(|(name, report)| attendee(name, report, now))
+                .collect(),
+            failing: failing(&attendees),
+            not_started: not_started(&attendees),
             blocked: reports
                 .iter()
                 .flat_map(|(name, report)| blocked(name, report))
                 .collect(),
+            machines: Vec::new(),
             unreadable: Vec::new(),
         }
     }
@@ -198,10 +303,9 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// One report, or why it cannot be read.
-fn read_report(path: &Path) -> std::result::Result<Report, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
-    let report: Report = serde_json::from_str(&text)
+/// One check report, or why it cannot be read.
+pub fn parse_report(text: &str) -> std::result::Result<Report, String> {
+    let report: Report = serde_json::from_str(text)
         .map_err(|e| format!("not a report of `checker --format json`: {e}"))?;
     if report.schema != 1 {
         return Err(format!(
@@ -212,8 +316,38 @@ fn read_report(path: &Path) -> std::result::Result<Report, String> {
     Ok(report)
 }
 
-fn attendee(name: &str, report: &Report) -> Attendee {
+/// One doctor's report, or why it cannot be read.
+pub fn parse_doctor(text: &str) -> std::result::Result<DoctorReport, String> {
+    let doctor: DoctorReport = serde_json::from_str(text)
+        .map_err(|e| format!("not a report of `checker doctor --format json`: {e}"))?;
+    if doctor.schema != 1 {
+        return Err(format!(
+            "a doctor's report of schema {}; this checker reads schema 1",
+            doctor.schema
+        ));
+    }
+    Ok(doctor)
+}
+
+fn readiness(name: &str, doctor: &DoctorReport) -> Readiness {
+    let missing = doctor.levels.iter().find(|l| !l.runs);
+    Readiness {
+        name: name.to_string(),
+        ready: doctor.result == "ready" && missing.is_none(),
+        first_missing: missing.map(|l| {
+            format!(
+                "level {}: {}",
+                l.level,
+                l.why.as_deref().unwrap_or("cannot run here")
+            )
+        }),
+        host: doctor.host.clone(),
+    }
+}
+
+fn attendee(name: &str, report: &Report, now: u64) -> Attendee {
     let passed = passed_level(&report.checks);
+    let made = report.made_at.as_deref().and_then(clock::parse_utc);
     Attendee {
         name: name.to_string(),
         target: report.target.clone(),
@@ -222,6 +356,10 @@ fn attendee(name: &str, report: &Report) -> Attendee {
         summary: summary(&report.checks),
         rootless: report.rootless,
         host: report.host.clone(),
+        checked: report.checked.clone().unwrap_or_else(|| "unknown".into()),
+        made_at: report.made_at.clone(),
+        age: made.map(|made| clock::age(made, now)),
+        stale: made.is_some_and(|made| now.saturating_sub(made) > STALE_AFTER_SECS),
     }
 }
 
@@ -263,32 +401,106 @@ pub fn working_on(target: &str, passed: Option<u32>) -> Option<u32> {
     kit::ladder::level(level).map(|l| l.number)
 }
 
-/// The checks attendees fail, most failed first; ties in ladder order.
-pub fn failing(reports: &[(String, Report)]) -> Vec<Failing> {
-    let mut by_id: BTreeMap<&str, Failing> = BTreeMap::new();
+/// What attendees fail, most failed first, ties in ladder order: each check, except that the
+/// checks of one level that failed because the runtime gave up before running the command are
+/// one row per cause (the same error fails every check of the level), and an untouched
+/// skeleton is not a failure at all (`not_started`).
+pub fn failing<R: std::borrow::Borrow<Report>>(reports: &[(String, R)]) -> Vec<Failing> {
+    let mut rows: BTreeMap<(u32, String), Failing> = BTreeMap::new();
+    let mut decided_by: BTreeMap<(u32, String), Vec<&str>> = BTreeMap::new();
     for (name, report) in reports {
-        for check in &report.checks {
-            if !matches!(check.status, Outcome::Pass | Outcome::Fail) {
+        let report = report.borrow();
+        let decided: Vec<&Checked> = report
+            .checks
+            .iter()
+            .filter(|c| matches!(c.status, Outcome::Pass | Outcome::Fail))
+            .collect();
+        for check in &decided {
+            let cause = gave_up(check);
+            if cause.is_some_and(|c| c.contains(NOT_STARTED)) {
                 continue;
             }
-            let entry = by_id.entry(&check.id).or_insert_with(|| Failing {
+            let key = (check.level, cause.unwrap_or(&check.id).to_string());
+            let deciders = decided_by.entry(key.clone()).or_default();
+            if !deciders.contains(&name.as_str()) {
+                deciders.push(name);
+            }
+            let row = rows.entry(key).or_insert_with(|| Failing {
                 id: check.id.clone(),
                 level: check.level,
                 title: check.title.clone(),
+                cause: cause.map(String::from),
+                checks: Vec::new(),
                 failed: 0,
                 decided: 0,
                 attendees: Vec::new(),
             });
-            entry.decided += 1;
             if check.status == Outcome::Fail {
-                entry.failed += 1;
-                entry.attendees.push(name.clone());
+                if !row.checks.contains(&check.id) {
+                    row.checks.push(check.id.clone());
+                }
+                if !row.attendees.contains(name) {
+                    row.attendees.push(name.clone());
+                    row.failed += 1;
+                }
             }
         }
     }
-    let mut failing: Vec<Failing> = by_id.into_values().filter(|f| f.failed > 0).collect();
+    let mut failing: Vec<Failing> = rows
+        .into_iter()
+        .filter(|(_, f)| f.failed > 0)
+        .map(|(key, mut f)| {
+            // A cause's row starts at the first check it failed, and is decided by whoever's
+            // report decided the checks of that level.
+            if let Some(first) = f.checks.first() {
+                f.id = first.clone();
+            }
+            f.decided = match f.cause {
+                Some(_) => reports
+                    .iter()
+                    .filter(|(_, r)| {
+                        r.borrow().checks.iter().any(|c| {
+                            c.level == f.level && matches!(c.status, Outcome::Pass | Outcome::Fail)
+                        })
+                    })
+                    .count(),
+                None => decided_by.get(&key).map_or(0, Vec::len),
+            };
+            f
+        })
+        .collect();
     failing.sort_by_key(|f| (std::cmp::Reverse(f.failed), f.level, ladder_position(&f.id)));
     failing
+}
+
+/// The cause of a check that failed because the runtime gave up before running the command.
+fn gave_up(check: &Checked) -> Option<&str> {
+    (check.status == Outcome::Fail
+        && check.hint.as_deref() == Some(crate::suite::SETUP_FAILED_HINT))
+    .then_some(check.cause.as_deref())
+    .flatten()
+}
+
+/// Per level, the attendees whose skeleton is untouched: a check of theirs failed with the
+/// skeleton's own error.
+pub fn not_started<R: std::borrow::Borrow<Report>>(reports: &[(String, R)]) -> Vec<NotStarted> {
+    let mut by_level: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for (name, report) in reports {
+        let levels: std::collections::BTreeSet<u32> = report
+            .borrow()
+            .checks
+            .iter()
+            .filter(|c| gave_up(c).is_some_and(|cause| cause.contains(NOT_STARTED)))
+            .map(|c| c.level)
+            .collect();
+        for level in levels {
+            by_level.entry(level).or_default().push(name.clone());
+        }
+    }
+    by_level
+        .into_iter()
+        .map(|(level, attendees)| NotStarted { level, attendees })
+        .collect()
 }
 
 /// Where check `id` comes in its level, for ties; checks this checker does not know come last.

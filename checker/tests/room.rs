@@ -21,14 +21,31 @@ const ATTENDEES: &[(&str, u32, Option<&str>)] = &[
 /// The kernel the edited report says it ran on.
 const OLD_KERNEL: &str = "5.10.0-28-amd64";
 
-/// Runs the checker as `args` and keeps its JSON report as `dir/name.json`.
+/// The time the room is read at (`--now`): every report was made 3 minutes before it, except
+/// the stale one's, two hours before.
+const NOW: &str = "2026-12-05T13:26:16Z";
+const MADE: &str = "2026-12-05T13:23:16Z";
+const STALE: &str = "2026-12-05T11:20:00Z";
+
+/// Runs the checker as `args` and keeps its JSON report as `dir/name.json`, made at [`MADE`].
 fn report(dir: &Path, name: &str, args: &[&str]) -> serde_json::Value {
     let mut args = args.to_vec();
     args.extend(["--format", "json"]);
     let out = checker(&args);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+    let mut report: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{name}: not JSON ({e}): {}", stdout(&out)));
-    std::fs::write(dir.join(format!("{name}.json")), stdout(&out)).unwrap();
+    assert!(
+        checker::room::clock::parse_utc(report["made_at"].as_str().unwrap()).is_some(),
+        "{}",
+        report["made_at"]
+    );
+    report["made_at"] = MADE.into();
+    if args.contains(&"--solution") && name != "teacher" {
+        // The reference stands in for an attendee's own finished crate.
+        assert_eq!(report["checked"], "solution");
+        report["checked"] = "own".into();
+    }
+    std::fs::write(dir.join(format!("{name}.json")), report.to_string()).unwrap();
     report
 }
 
@@ -90,6 +107,22 @@ fn the_room_shows_who_is_where_what_most_fail_and_which_machine_cannot_run_a_lev
         on_linux_5_10(dave).to_string(),
     )
     .unwrap();
+    // Finn has not checked again for two hours.
+    let finn = room.path().join("finn.json");
+    let mut stale: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&finn).unwrap()).unwrap();
+    stale["made_at"] = STALE.into();
+    std::fs::write(&finn, stale.to_string()).unwrap();
+    // The instructor's own check of the machine (the checklist's host report), and an untouched
+    // level-0 skeleton.
+    let host = report(room.path(), "teacher", &["level1", "--solution"]);
+    assert_eq!(host["checked"], "solution");
+    let skeleton = report(room.path(), "hana", &["level0"]);
+    assert_eq!(skeleton["checked"], "own");
+    // The teacher's machine, as `checker doctor` sees it: ready or not depends on the machine.
+    let doctor = checker(&["doctor", "--format", "json"]);
+    let diagnosis: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    std::fs::write(room.path().join("teacher.doctor.json"), stdout(&doctor)).unwrap();
     // An attendee who forgot `--format json`.
     std::fs::write(
         room.path().join("gus.json"),
@@ -97,7 +130,7 @@ fn the_room_shows_who_is_where_what_most_fail_and_which_machine_cannot_run_a_lev
     )
     .unwrap();
 
-    let out = checker(&["room", room.path().to_str().unwrap()]);
+    let out = checker(&["room", room.path().to_str().unwrap(), "--now", NOW]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     for line in stdout(&out).lines() {
         assert!(
@@ -105,9 +138,29 @@ fn the_room_shows_who_is_where_what_most_fail_and_which_machine_cannot_run_a_lev
             "wider than 100 columns: {line}"
         );
     }
-    insta::assert_snapshot!("room", normalised(&stdout(&out), room.path()));
+    // The doctor's line, and its wrapped rest (indented deeper), as one placeholder.
+    let mut text: Vec<String> = Vec::new();
+    let mut in_doctor = false;
+    for line in stdout(&out).lines() {
+        if in_doctor && line.starts_with("     ") {
+            continue;
+        }
+        in_doctor = line.contains("  doctor: ");
+        text.push(match line.split_once("  doctor: ") {
+            Some((name, _)) => format!("{name}  doctor: [READINESS]"),
+            None => line.to_string(),
+        });
+    }
+    insta::assert_snapshot!("room", normalised(&text.join("\n"), room.path()));
 
-    let out = checker(&["room", room.path().to_str().unwrap(), "--format", "json"]);
+    let out = checker(&[
+        "room",
+        room.path().to_str().unwrap(),
+        "--format",
+        "json",
+        "--now",
+        NOW,
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let where_: Vec<String> = doc["attendees"]
@@ -125,7 +178,27 @@ fn the_room_shows_who_is_where_what_most_fail_and_which_machine_cannot_run_a_lev
             "\"dave\" 6 7",
             "\"erin\" 2 3",
             "\"finn\" 0 1",
+            "\"hana\" null 0",
         ]
+    );
+    let ages: Vec<String> = doc["attendees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| format!("{} {}", a["age"], a["stale"]))
+        .collect();
+    assert_eq!(ages[5], "\"2 h ago\" true");
+    assert_eq!(ages[0], "\"3 min ago\" false");
+    assert_eq!(doc["host_checks"][0]["name"], "teacher");
+    assert_eq!(doc["machines"][0]["name"], "teacher");
+    assert_eq!(
+        doc["machines"][0]["ready"],
+        diagnosis["result"] == "ready",
+        "{diagnosis}"
+    );
+    assert_eq!(
+        doc["not_started"][0]["attendees"],
+        serde_json::json!(["hana"])
     );
     let top = &doc["failing"][0];
     assert_eq!(top["id"], "L3.pivot-root.old-root-removed");
@@ -149,4 +222,69 @@ fn the_room_shows_who_is_where_what_most_fail_and_which_machine_cannot_run_a_lev
         checker::levels::checks(7).len()
     );
     assert_eq!(doc["unreadable"][0]["file"], "gus.json");
+}
+
+/// `checker room DIR --serve`'s server, over loopback: a report POSTed is stored, and the page
+/// for the projector shows it and reloads itself. The server answers four requests and stops.
+#[test]
+fn the_room_served_over_loopback_stores_reports_and_shows_the_page() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let served = dir.path().to_path_buf();
+    let now = checker::room::clock::parse_utc(NOW);
+    let server =
+        std::thread::spawn(move || checker::room::serve::serve(&listener, &served, now, Some(4)));
+    let request = |text: String| {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream.write_all(text.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let report = serde_json::json!({
+        "schema": 1, "target": "level0", "made_at": MADE, "checked": "own",
+        "host": {"kernel": "6.1.0-18-amd64", "arch": "x86_64", "cgroups": "v2", "cage": "none"},
+        "checks": [{"id": "L0.fork-exec.output", "level": 0, "title": "t", "status": "fail"}],
+    })
+    .to_string();
+    let post = |name: &str, body: &str| {
+        request(format!(
+            "POST /{name} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        ))
+    };
+    let stored = post("ivy.json", &report);
+    assert!(stored.starts_with("HTTP/1.1 200 OK\r\n"), "{stored}");
+    // curl asks first before sending a large body: told to go on at once.
+    let asked = request(format!(
+        "PUT /kim.json HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n{report}",
+        report.len()
+    ));
+    assert!(
+        asked.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"),
+        "{asked}"
+    );
+    // What `checker … | curl` sends when the checker printed nothing: refused, not stored.
+    let empty = post("jo.json", "");
+    assert!(empty.starts_with("HTTP/1.1 400 "), "{empty}");
+    assert!(!dir.path().join("jo.json").exists());
+    let page = request(format!("GET / HTTP/1.1\r\nHost: {address}\r\n\r\n"));
+    server.join().unwrap().unwrap();
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(page.contains("Content-Type: text/html"), "{page}");
+    assert!(
+        page.contains("<meta http-equiv=\"refresh\" content=\"10\">"),
+        "{page}"
+    );
+    assert!(page.contains("The room: 2 reports from "), "{page}");
+    assert!(page.contains("  ivy "), "{page}");
+    assert!(page.contains("3 min ago"), "{page}");
+    assert!(page.contains("L0.fork-exec.output"), "{page}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("ivy.json")).unwrap(),
+        report
+    );
 }

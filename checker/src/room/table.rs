@@ -1,6 +1,6 @@
 //! The room as people read it: three tables that fit 100 columns.
 
-use super::{Attendee, Blocked, Failing, Room};
+use super::{Attendee, Blocked, Failing, NotStarted, Readiness, Room};
 use colored::Colorize;
 
 /// The widest line printed.
@@ -12,13 +12,19 @@ const FAILING_SHOWN: usize = 10;
 
 pub fn render(room: &Room) -> String {
     let mut out = format!(
-        "{} {} from {}\n",
+        "{} {} from {}, at {} UTC\n",
         "The room:".bold(),
-        count(room.attendees.len(), "report", "reports"),
-        room.dir
+        count(
+            room.attendees.len() + room.host_checks.len() + room.machines.len(),
+            "report",
+            "reports"
+        ),
+        room.dir,
+        room.now.trim_end_matches('Z').replace('T', " ")
     );
     out.push_str(&who_is_where(&room.attendees));
-    out.push_str(&most_failed(&room.failing));
+    out.push_str(&most_failed(&room.failing, &room.not_started));
+    out.push_str(&machines(&room.host_checks, &room.machines));
     out.push_str(&cannot_run(&room.blocked));
     if !room.unreadable.is_empty() {
         out.push_str(&format!("\n{}\n", "Not read (not counted above)".bold()));
@@ -45,37 +51,69 @@ fn who_is_where(attendees: &[Attendee]) -> String {
         .max()
         .unwrap_or(0)
         .clamp("attendee".len(), NAME_WIDTH);
-    let rows: Vec<[String; 5]> = attendees
+    let rows: Vec<[String; 6]> = attendees
         .iter()
         .map(|a| {
             let passed = a.passed.map_or("-".to_string(), |n| format!("level {n}"));
             let working = match a.working_on.and_then(kit::ladder::level) {
-                Some(level) => format!("level {} {}", level.number, level.dir),
+                Some(level) => level.dir.to_string(),
                 None => "every level passed".to_string(),
             };
             let failed = (a.summary.failed + a.summary.errors).to_string();
-            [a.name.clone(), passed, working, failed, machine(a)]
+            [a.name.clone(), passed, working, failed, made(a), machine(a)]
         })
         .collect();
-    let working_width = rows
-        .iter()
-        .map(|row| row[2].chars().count())
-        .max()
-        .unwrap_or(0)
-        .max("working on".len());
-    let line = |[name, passed, working, failed, machine]: &[String; 5]| {
+    let header = [
+        "attendee",
+        "passed",
+        "working on",
+        "failed",
+        "report",
+        "machine",
+    ]
+    .map(String::from);
+    let width = |column: usize| {
+        rows.iter()
+            .chain([&header])
+            .map(|row| row[column].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (passed_width, working_width, made_width) = (width(1), width(2), width(4));
+    let line = |[name, passed, working, failed, made, machine]: &[String; 6]| {
         let line = format!(
-            "  {:<name_width$}  {passed:<7}  {working:<working_width$}  {failed:>6}  {machine}",
+            "  {:<name_width$}  {passed:<passed_width$}  {working:<working_width$}  {failed:>6}  \
+             {made:<made_width$}  {machine}",
             cut(name, name_width)
         );
         format!("{}\n", cut(line.trim_end(), WIDTH))
     };
-    let header = ["attendee", "passed", "working on", "failed", "machine"].map(String::from);
     out.push_str(&dimmed(&line(&header)));
-    for row in &rows {
-        out.push_str(&line(row));
+    for (row, attendee) in rows.iter().zip(attendees) {
+        let text = line(row);
+        out.push_str(&if attendee.stale {
+            text.trim_end().yellow().to_string() + "\n"
+        } else {
+            text
+        });
+    }
+    if attendees.iter().any(|a| a.stale) {
+        out.push_str(&format!(
+            "  (stale: no report for over {} min)\n",
+            super::STALE_AFTER_SECS / 60
+        ));
     }
     out
+}
+
+/// `12 min ago`, `2 h ago (stale)`, `?` for a report that does not say.
+fn made(a: &Attendee) -> String {
+    let made = a.age.clone().unwrap_or_else(|| "?".into());
+    if a.stale {
+        format!("{made} (stale)")
+    } else {
+        made
+    }
 }
 
 /// `6.1.0-18-amd64, cgroups v2, rootless`.
@@ -84,26 +122,33 @@ fn machine(a: &Attendee) -> String {
     format!("{}, cgroups {}{rootless}", a.host.kernel, a.host.cgroups)
 }
 
-/// The checks most attendees fail, with who fails them.
-fn most_failed(failing: &[Failing]) -> String {
+/// What most attendees fail, with who fails it; then who has not started.
+fn most_failed(failing: &[Failing], not_started: &[NotStarted]) -> String {
     let mut out = format!(
         "\n{}\n",
         "Most failed checks (failed by / decided for)".bold()
     );
     if failing.is_empty() {
         out.push_str("  none: every check that ran passed\n");
-        return out;
     }
     let shown = &failing[..failing.len().min(FAILING_SHOWN)];
-    let id_width = shown.iter().map(|f| f.id.len()).max().unwrap_or(0);
+    let id = |f: &Failing| match f.checks.len() {
+        n if f.cause.is_some() && n > 1 => format!("{} +{}", f.id, n - 1),
+        _ => f.id.clone(),
+    };
+    let id_width = shown.iter().map(|f| id(f).len()).max().unwrap_or(0);
     for f in shown {
         let counted = format!("{:>3} / {:<3}", f.failed, f.decided);
-        let start = format!("  {counted}  {:<id_width$}  ", f.id);
-        let title = cut(&f.title, WIDTH.saturating_sub(start.chars().count()));
+        let id = id(f);
+        let start = format!("  {counted}  {id:<id_width$}  ");
+        let title = match &f.cause {
+            Some(cause) => short_cause(cause),
+            None => f.title.clone(),
+        };
+        let title = cut(&title, WIDTH.saturating_sub(start.chars().count()));
         out.push_str(&format!(
-            "  {}  {:<id_width$}  {}\n",
+            "  {}  {id:<id_width$}  {}\n",
             counted.red(),
-            f.id,
             title.dimmed()
         ));
         out.push_str(
@@ -118,7 +163,73 @@ fn most_failed(failing: &[Failing]) -> String {
             failing.len() - FAILING_SHOWN
         ));
     }
+    for n in not_started {
+        let who = format!(
+            "Not started level {} (its skeleton runs no command yet): {}",
+            n.level,
+            n.attendees.join(", ")
+        );
+        out.push_str(&indented(&who, 2, 4));
+    }
     out
+}
+
+/// The machines checked with the reference solutions (`--solution`) and by `checker doctor`:
+/// no one's code, only whether the machine runs the workshop.
+fn machines(host_checks: &[Attendee], doctors: &[Readiness]) -> String {
+    if host_checks.is_empty() && doctors.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n{}\n",
+        "Machines (checker doctor, and --solution runs: not counted above)".bold()
+    );
+    let name_width = host_checks
+        .iter()
+        .map(|a| a.name.chars().count())
+        .chain(doctors.iter().map(|d| d.name.chars().count()))
+        .max()
+        .unwrap_or(0)
+        .min(NAME_WIDTH);
+    for d in doctors {
+        let said = match &d.first_missing {
+            None if d.ready => "doctor: ready, every level can run here".to_string(),
+            None => "doctor: not ready".to_string(),
+            Some(missing) => format!("doctor: not ready: {missing}"),
+        };
+        out.push_str(&labelled(&d.name, name_width, &said));
+    }
+    for a in host_checks {
+        let level = a.target.trim_start_matches("level");
+        let verdict = match a.summary.failed + a.summary.errors {
+            0 if a.summary.skipped == 0 => "every check passed".to_string(),
+            0 => format!("passed, {} skipped", a.summary.skipped),
+            n => format!("{} failed", n),
+        };
+        let said = format!("solution to level {level}: {verdict} ({})", made(a));
+        out.push_str(&labelled(&a.name, name_width, &said));
+    }
+    out
+}
+
+/// `  name   text`, the text wrapped under itself.
+fn labelled(name: &str, name_width: usize, text: &str) -> String {
+    let indent = name_width + 4;
+    let wrapped = indented(text, indent, indent);
+    format!(
+        "  {:<name_width$}  {}",
+        cut(name, name_width),
+        &wrapped[indent..]
+    )
+}
+
+/// A cause in a few words: the runtime's own error line first.
+fn short_cause(cause: &str) -> String {
+    let first = cause.lines().next().unwrap_or_default();
+    match first.split_once(", saying: ") {
+        Some((_, said)) if first.starts_with("your runtime gave up") => format!("gave up: {said}"),
+        _ => first.to_string(),
+    }
 }
 
 /// Each level a machine could not check, and the reason it gave.

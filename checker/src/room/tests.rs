@@ -14,6 +14,8 @@ fn report(target: &str, levels: &[(u32, Outcome)], except: &[(&str, Outcome, &st
                 title: c.title.to_string(),
                 status,
                 reason: None,
+                cause: None,
+                hint: None,
             })
         })
         .collect();
@@ -36,8 +38,13 @@ fn report(target: &str, levels: &[(u32, Outcome)], except: &[(&str, Outcome, &st
             cage: "memory 512 MiB, 512 processes, per run".into(),
         },
         checks,
+        made_at: Some(clock::utc(NOW - 5 * 60)),
+        checked: Some("own".into()),
     }
 }
+
+/// The time the rooms of these tests are read at: 2026-12-05T13:26:16Z.
+const NOW: u64 = 1_796_477_176;
 
 use Outcome::{Error, Fail, Pass, Skip};
 
@@ -190,6 +197,8 @@ fn the_room_reads_what_the_checker_writes() {
         host: crate::report::HostFacts::read(),
         summary: crate::report::summarize(&results),
         checks: &results,
+        made_at: clock::utc(NOW),
+        checked: "solution",
     };
     let read: Report = serde_json::from_str(&serde_json::to_string(&written).unwrap()).unwrap();
     assert_eq!((read.target.as_str(), read.rootless), ("level0", true));
@@ -205,6 +214,8 @@ fn the_room_reads_what_the_checker_writes() {
     );
     assert_eq!(read.checks[2].reason.as_deref(), Some("why"));
     assert_eq!(read.host.kernel, written.host.kernel);
+    assert_eq!(read.made_at.as_deref(), Some("2026-12-05T13:26:16Z"));
+    assert_eq!(read.checked.as_deref(), Some("solution"));
 }
 
 #[test]
@@ -233,7 +244,7 @@ fn a_file_that_is_not_a_report_is_listed_as_unreadable() {
         std::fs::write(dir.path().join(file), text).unwrap();
     }
     std::fs::create_dir(dir.path().join("dir.json")).unwrap();
-    let room = Room::read(dir.path()).unwrap();
+    let room = Room::read(dir.path(), NOW).unwrap();
     let names: Vec<&str> = room.attendees.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["ann"]);
     let unreadable: Vec<&str> = room.unreadable.iter().map(|u| u.file.as_str()).collect();
@@ -259,7 +270,7 @@ fn a_file_that_is_not_a_report_is_listed_as_unreadable() {
         "{table}"
     );
     // No such directory: bad input, exit 2.
-    let err = Room::read(&dir.path().join("nowhere")).unwrap_err();
+    let err = Room::read(&dir.path().join("nowhere"), NOW).unwrap_err();
     assert_eq!(crate::exit::of_error(&err), crate::exit::USAGE);
 }
 
@@ -277,7 +288,7 @@ fn every_line_of_the_table_fits_100_columns() {
             "why ".repeat(60)
         ));
     }
-    let room = Room::of(&[(long.to_string(), r)]);
+    let room = Room::of(&[(long.to_string(), r)], NOW);
     let table = table::render(&room);
     for line in table.lines() {
         assert!(
@@ -293,7 +304,7 @@ fn every_line_of_the_table_fits_100_columns() {
 fn an_empty_room_says_how_attendees_make_their_report() {
     crate::report::set_colour(false);
     let dir = tempfile::tempdir().unwrap();
-    let room = Room::read(dir.path()).unwrap();
+    let room = Room::read(dir.path(), NOW).unwrap();
     let table = table::render(&room);
     assert!(table.starts_with("The room: 0 reports from "), "{table}");
     assert!(
@@ -302,4 +313,278 @@ fn an_empty_room_says_how_attendees_make_their_report() {
         ),
         "{table}"
     );
+}
+
+/// `r`'s checks of `level`, failed as a runtime that gave up before running the command fails
+/// them: every one with the same cause.
+fn gave_up_at(r: &mut Report, level: u32, cause: &str) {
+    for check in r.checks.iter_mut().filter(|c| c.level == level) {
+        check.status = Fail;
+        check.cause = Some(cause.into());
+        check.hint = Some(crate::suite::SETUP_FAILED_HINT.into());
+    }
+}
+
+const SKELETON: &str =
+    "your runtime gave up before running the command (exit status 125), saying: \
+     \"level0: no command runs yet: write the TODOs in levels/00-fork-exec/src/main.rs\"";
+
+#[test]
+fn untouched_skeletons_are_one_line_and_a_cause_that_fails_a_level_is_one_row() {
+    crate::report::set_colour(false);
+    let mut reports = Vec::new();
+    for name in ["ann", "bo", "cy"] {
+        let mut r = report("level0", &up_to(0, Pass), &[]);
+        gave_up_at(&mut r, 0, SKELETON);
+        // The input checks pass even on the skeleton.
+        for c in r.checks.iter_mut().filter(|c| c.id.starts_with("L0.input")) {
+            c.status = Pass;
+        }
+        reports.push((name.to_string(), r));
+    }
+    // The real bug of the room, at level 8, in two reports.
+    for name in ["dan", "eli"] {
+        let r = report(
+            "level8",
+            &up_to(8, Pass),
+            &[("L8.cpu-cgroup.quota", Fail, "")],
+        );
+        reports.push((name.to_string(), r));
+    }
+    // One runtime that gave up at level 8 for one reason: every check of the level fails.
+    let mut fay = report("level8", &up_to(8, Pass), &[]);
+    gave_up_at(
+        &mut fay,
+        8,
+        "your runtime gave up before running the command (exit status \
+        125), saying: \"level8: mkdir /sys/fs/cgroup/cpu/rubber-crab: EACCES\"",
+    );
+    reports.push(("fay".to_string(), fay));
+
+    let room = Room::of(&reports, NOW);
+    let rows: Vec<(&str, usize, usize, usize)> = room
+        .failing
+        .iter()
+        .map(|f| (f.id.as_str(), f.checks.len(), f.failed, f.decided))
+        .collect();
+    let level8 = crate::levels::checks(8);
+    assert_eq!(
+        rows,
+        [
+            ("L8.cpu-cgroup.quota", 1, 2, 2),
+            (level8[0].id, level8.len(), 1, 3),
+        ]
+    );
+    assert_eq!(room.not_started.len(), 1);
+    assert_eq!(
+        (
+            room.not_started[0].level,
+            &room.not_started[0].attendees[..]
+        ),
+        (0, &["ann".to_string(), "bo".into(), "cy".into()][..])
+    );
+    let table = table::render(&room);
+    assert!(
+        table.contains("Not started level 0 (its skeleton runs no command yet): ann, bo, cy"),
+        "{table}"
+    );
+    assert!(
+        table.contains(&format!("{} +{}", level8[0].id, level8.len() - 1)),
+        "{table}"
+    );
+    assert!(table.contains("gave up: \"level8: mkdir"), "{table}");
+}
+
+#[test]
+fn a_report_shows_its_age_and_an_old_one_is_marked_stale() {
+    crate::report::set_colour(false);
+    let mut fresh = report("level1", &up_to(1, Pass), &[]);
+    fresh.made_at = Some(clock::utc(NOW - 12 * 60 - 30));
+    let mut old = report("level2", &up_to(2, Pass), &[]);
+    old.made_at = Some(clock::utc(NOW - 2 * 3600 - 5 * 60));
+    let mut unknown = report("level0", &up_to(0, Pass), &[]);
+    unknown.made_at = None;
+    let room = Room::of(
+        &[
+            ("ann".into(), fresh),
+            ("bo".into(), old),
+            ("cy".into(), unknown),
+        ],
+        NOW,
+    );
+    let ages: Vec<(Option<&str>, bool)> = room
+        .attendees
+        .iter()
+        .map(|a| (a.age.as_deref(), a.stale))
+        .collect();
+    assert_eq!(
+        ages,
+        [
+            (Some("12 min ago"), false),
+            (Some("2 h ago"), true),
+            (None, false)
+        ]
+    );
+    let table = table::render(&room);
+    assert!(table.contains("12 min ago  "), "{table}");
+    assert!(table.contains("2 h ago (stale)"), "{table}");
+    assert!(
+        table.contains("(stale: no report for over 30 min)"),
+        "{table}"
+    );
+}
+
+#[test]
+fn a_solution_run_is_a_check_of_the_machine_not_an_attendee() {
+    crate::report::set_colour(false);
+    let mut host = report("level10", &up_to(10, Pass), &[]);
+    host.checked = Some("solution".into());
+    let mut runtime = report(
+        "level3",
+        &up_to(3, Pass),
+        &[("L3.pivot-root.no-escape", Fail, "")],
+    );
+    runtime.checked = Some("runtime".into());
+    let room = Room::of(&[("teacher".into(), host), ("gil".into(), runtime)], NOW);
+    let names: Vec<&str> = room.attendees.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["gil"]);
+    assert_eq!(room.host_checks.len(), 1);
+    assert_eq!(room.host_checks[0].name, "teacher");
+    let table = table::render(&room);
+    assert!(
+        table.contains("teacher  solution to level 10: every check passed (5 min ago)"),
+        "{table}"
+    );
+    assert!(!table.contains("every level passed"), "{table}");
+}
+
+#[test]
+fn level_10_keeps_the_columns_aligned() {
+    crate::report::set_colour(false);
+    let room = Room::of(
+        &[
+            (
+                "ann".into(),
+                report(
+                    "level10",
+                    &up_to(10, Pass),
+                    &[("L10.pids-cgroup.fork-bomb", Fail, "")],
+                ),
+            ),
+            ("bo".into(), report("level2", &up_to(2, Pass), &[])),
+        ],
+        NOW,
+    );
+    let table = table::render(&room);
+    let column =
+        |text: &str| -> Vec<usize> { table.lines().filter_map(|line| line.find(text)).collect() };
+    // "working on" starts where every row's level worked on starts.
+    let header = column("working on")[0];
+    let rows: Vec<usize> = table
+        .lines()
+        .filter(|l| l.starts_with("  ann ") || l.starts_with("  bo "))
+        .map(|l| l.find("10-pids").or(l.find("03-pivot")).unwrap_or(0))
+        .collect();
+    // ann passed level 9, works on level 10; bo works on level 3.
+    assert_eq!(rows, [header, header], "{table}");
+}
+
+#[test]
+fn a_doctors_report_says_whether_the_machine_is_ready() {
+    crate::report::set_colour(false);
+    let dir = tempfile::tempdir().unwrap();
+    let host = serde_json::json!({"kernel": "6.1.0-18-amd64", "arch": "x86_64", "cgroups": "v2",
+        "cage": "memory 512 MiB, 512 processes, per run"});
+    let doctor = |ready: bool| {
+        serde_json::json!({
+            "schema": 1, "result": if ready { "ready" } else { "not ready" },
+            "exit_code": if ready { 0 } else { 3 }, "host": host,
+            "levels": [
+                {"level": 8, "dir": "08-cpu-cgroup", "title": "t", "runs": true, "rootless": false, "why": null},
+                {"level": 9, "dir": "09-memory-cgroup", "title": "t", "runs": ready, "rootless": false,
+                 "why": if ready { serde_json::Value::Null } else { "the memory controller: boot with cgroup_enable=memory".into() }},
+            ],
+        })
+        .to_string()
+    };
+    std::fs::write(dir.path().join("ann.doctor.json"), doctor(true)).unwrap();
+    std::fs::write(dir.path().join("bo.doctor.json"), doctor(false)).unwrap();
+    std::fs::write(dir.path().join("cy.doctor.json"), "").unwrap();
+    let room = Room::read(dir.path(), NOW).unwrap();
+    assert!(room.attendees.is_empty());
+    let ready: Vec<(&str, bool)> = room
+        .machines
+        .iter()
+        .map(|m| (m.name.as_str(), m.ready))
+        .collect();
+    assert_eq!(ready, [("ann", true), ("bo", false)]);
+    let table = table::render(&room);
+    assert!(
+        table.contains("ann  doctor: ready, every level can run here"),
+        "{table}"
+    );
+    assert!(
+        table.contains("bo   doctor: not ready: level 9: the memory controller: boot with"),
+        "{table}"
+    );
+    assert_eq!(room.unreadable[0].file, "cy.doctor.json");
+    assert!(room.unreadable[0]
+        .reason
+        .contains("checker doctor --format json"));
+}
+
+#[test]
+fn the_server_stores_a_report_sent_to_it_and_refuses_what_is_not_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let post = |path: &str, body: &str| {
+        serve::answer(
+            &serve::Request {
+                method: "POST".into(),
+                path: path.into(),
+                body: body.as_bytes().to_vec(),
+            },
+            dir.path(),
+            NOW,
+        )
+    };
+    let r = report("level0", &up_to(0, Pass), &[]);
+    let json = serde_json::json!({
+        "schema": 1, "target": "level0", "host": r.host, "made_at": clock::utc(NOW - 60),
+        "checked": "own",
+        "checks": r.checks.iter().map(|c| serde_json::json!({
+            "id": c.id, "level": c.level, "title": c.title, "status": "pass",
+        })).collect::<Vec<_>>(),
+    })
+    .to_string();
+    assert_eq!(post("/ann.json", &json).0, 200);
+    assert!(dir.path().join("ann.json").exists());
+    // An empty report (a run that printed nothing): nothing stored.
+    let (status, _, body) = post("/bo.json", "");
+    assert_eq!(status, 400, "{body}");
+    assert!(!dir.path().join("bo.json").exists());
+    for bad in [
+        "/../etc.json",
+        "/a/b.json",
+        "/.hidden.json",
+        "/ann.txt",
+        "/.json",
+    ] {
+        assert_eq!(post(bad, &json).0, 400, "{bad}");
+    }
+    let (status, kind, page) = serve::answer(
+        &serve::Request {
+            method: "GET".into(),
+            path: "/".into(),
+            body: Vec::new(),
+        },
+        dir.path(),
+        NOW,
+    );
+    assert_eq!((status, kind), (200, "text/html; charset=utf-8"));
+    assert!(
+        page.contains("<meta http-equiv=\"refresh\" content=\"10\">"),
+        "{page}"
+    );
+    assert!(page.contains("  ann "), "{page}");
+    assert!(page.contains("1 min ago"), "{page}");
 }
