@@ -19,7 +19,7 @@ if echo "$again" | grep -q '^+ '; then echo "the second run still did: $again"; 
 
 packages=$(sed -n 's/^PACKAGES=(\(.*\))$/\1/p' vm/provision.sh)
 [ -n "$packages" ] || { echo "no PACKAGES=(…) line in vm/provision.sh"; exit 1; }
-python3 - "$packages" <<'PY'
+/usr/bin/python3 - "$packages" <<'PY'
 import sys, yaml
 packages = sys.argv[1].split()
 lima = yaml.safe_load(open("vm/lima.yaml"))
