@@ -19,7 +19,7 @@ use std::time::Instant;
 #[command(
     name = "checker",
     about = "Checks a rubber-crab level: `checker level3` runs the checks of levels 0 to 3.",
-    override_usage = "checker levelN|all [--solution | --runtime PATH] [--keep-going] [--format human|json] [--timeout SECS] [--rootless]\n       checker list\n       checker hint [levelN] [--all]\n       checker watch [levelN] [--poll] [--rootless]\n       checker image build\n       checker room DIR [--format human|json]\n       checker doctor [--format human|json]",
+    override_usage = "checker levelN|all [--solution | --runtime PATH [--runtime-level N]] [--keep-going] [--format human|json] [--timeout SECS] [--rootless]\n       checker list\n       checker hint [levelN] [--all]\n       checker watch [levelN] [--poll] [--rootless]\n       checker image build\n       checker room DIR [--format human|json]\n       checker doctor [--format human|json]",
     after_help = "Examples:\n  cargo run -p checker -- level0\n  cargo run -p checker -- level3 --solution\n  cargo run -p checker -- level2 --runtime ./my-runtime\n  cargo run -p checker -- list\n  cargo run -p checker -- hint level3\n  cargo run -p checker -- watch\n  cargo run -p checker -- room reports/\n  sudo -E env \"PATH=$PATH\" cargo run -p checker -- doctor"
 )]
 struct Cli {
@@ -284,6 +284,7 @@ fn run_checks(
         image.clone(),
         request.timeout(),
         request.args.rootless,
+        request.runtime_level(levels),
     )?;
     let shown = exe.display().to_string();
     let mut current_level = None;

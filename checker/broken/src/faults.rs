@@ -607,4 +607,20 @@ pub const FAULTS: &[Fault] = &[
             to <cgroup-parent>/<id>",
         proof: Hostile,
     },
+    // A correct runtime written elsewhere whose command line has only its level's options (the
+    // runtime contract): the checker passes an option only from the level that introduces it.
+    Fault {
+        name: "strict-cli",
+        level: 3,
+        what: "a correct level-3 runtime that refuses, as an unknown option (exit 2), every \
+            option of a later level: --hostname, --cgroup-parent, --cpus, --memory...",
+        proof: Fails(3, &[]),
+    },
+    Fault {
+        name: "strict-cli-8",
+        level: 8,
+        what: "a correct level-8 runtime that refuses, as an unknown option (exit 2), the options \
+            of levels 9 and 10: --memory, --memory-swap, --pids-limit",
+        proof: Fails(8, &[]),
+    },
 ];

@@ -49,6 +49,12 @@ fn main() -> std::process::ExitCode {
         }
         return std::process::ExitCode::from(2);
     }
+    if fault().starts_with("strict-cli") {
+        if let Err(refused) = strict_command_line(level()) {
+            eprintln!("broken: {refused}");
+            return std::process::ExitCode::from(2);
+        }
+    }
     if is("multi-line-usage") {
         use clap::Parser;
         let _ = kit::cli::Cli::parse();
@@ -60,6 +66,40 @@ fn main() -> std::process::ExitCode {
         }
         other => other,
     })
+}
+
+/// A runtime written elsewhere, with a command line as strict as its level: an option that a
+/// later level introduces (the runtime contract in README.md) is unknown to it, bad input.
+fn strict_command_line(level: u32) -> std::result::Result<(), String> {
+    let options: &[(&str, u32)] = &[
+        ("--image", 0),
+        ("--image-dir", 0),
+        ("--container-dir", 0),
+        ("--explain", 0),
+        ("--hostname", 4),
+        ("--cpus", 8),
+        ("--cpu-shares", 8),
+        ("--cgroup-parent", 8),
+        ("--memory", 9),
+        ("--memory-swap", 9),
+        ("--pids-limit", 10),
+    ];
+    let mut words = std::env::args().skip(2);
+    while let Some(word) = words.next() {
+        if word == "--" || !word.starts_with("--") {
+            break;
+        }
+        let name = word.split('=').next().unwrap_or_default();
+        match options.iter().find(|(option, _)| *option == name) {
+            Some((_, introduced)) if *introduced <= level => {
+                if name != "--explain" && !word.contains('=') {
+                    words.next();
+                }
+            }
+            _ => return Err(format!("unknown option {name} (a level-{level} runtime)")),
+        }
+    }
+    Ok(())
 }
 
 fn run(args: RunArgs) -> Result<i32> {
