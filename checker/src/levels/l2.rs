@@ -5,7 +5,7 @@ use crate::enter::Inside;
 use crate::mounts;
 use anyhow::{Context, Result};
 use nix::mount::{mount, MsFlags};
-use probe::{Device, REPORT};
+use probe::{Device, Pty, PTY, REPORT};
 
 const MOUNT_NS: &str = "https://man7.org/linux/man-pages/man7/mount_namespaces.7.html";
 const PROC: &str = "https://man7.org/linux/man-pages/man5/proc.5.html";
@@ -43,6 +43,14 @@ pub const CHECKS: &[Check] = &[
         hint: "Mount a tmpfs on <rootfs>/dev, mknod each device (S_IFCHR, makedev(major, minor): null 1,3; zero 1,5; random 1,8; urandom 1,9; tty 5,0), chmod them 0666, and mount devpts on /dev/pts. Rootless, mknod is EPERM: bind-mount the host's /dev/<name> onto an empty file instead (and never chmod it).",
         doc: MKNOD,
         run: devices_work,
+    },
+    Check {
+        id: "L2.mount-ns.pty",
+        level: 2,
+        title: "a pseudo-terminal pair opens inside, as root and as a user without privileges (uid 1000)",
+        hint: PTY_HINT,
+        doc: "https://man7.org/linux/man-pages/man4/pts.4.html",
+        run: pty_opens,
     },
     Check {
         id: "L2.mount-ns.no-leftovers",
@@ -211,6 +219,59 @@ fn devices_work(ctx: &mut Ctx) -> Result<Verdict> {
         Some(m) => fail("a devpts on /dev/pts", format!("/dev/pts is {}", m.fstype)),
         None => fail("a devpts on /dev/pts", "nothing is mounted on /dev/pts"),
     })
+}
+
+/// How terminals work in a container: its own devpts, whose ptmx anyone may open.
+const PTY_HINT: &str = "A terminal program (`docker run -it`, `script`, an ssh server) opens /dev/ptmx, then the /dev/pts/N it names. Mount a devpts of the container's own on /dev/pts with \"newinstance,ptmxmode=0666,mode=620\" (ptmxmode is the mode of pts/ptmx: 000, the default, lets only root open it) and make /dev/ptmx a symlink to pts/ptmx. Try: your runtime run -- ls -lL /dev/ptmx (crw-rw-rw- is what a user needs).";
+
+/// The user without privileges the pty is opened as, as `docker run -it --user 1000` would.
+const PTY_USER: &str = "1000";
+
+fn pty_opens(ctx: &mut Ctx) -> Result<Verdict> {
+    for user in [None, Some(PTY_USER)] {
+        let args: &[&str] = match user {
+            Some(uid) => &["--as", uid],
+            None => &[],
+        };
+        let run = ctx.probe(PTY, args)?;
+        let pty = report_or_fail!(run);
+        if let Some(verdict) = pty_verdict(pty, user) {
+            return Ok(verdict);
+        }
+    }
+    Ok(Verdict::Pass)
+}
+
+/// The failure a `pty` reply shows, as root (`user` None) or as `user`; None when the pair opened.
+fn pty_verdict(pty: &Pty, user: Option<&str>) -> Option<Verdict> {
+    let who = match user {
+        Some(uid) => format!("as uid {uid}, a user without privileges"),
+        None => "as root".to_string(),
+    };
+    let expected = format!("a pseudo-terminal pair opens {who} (/dev/ptmx, then /dev/pts/N)");
+    if let Some(error) = &pty.error {
+        // Only the switch to the user fails this way: rootless, uid 1000 may be unmapped.
+        return Some(Verdict::Skip(format!(
+            "not tested {who}: the probe could not become that user ({error})"
+        )));
+    }
+    let failed = pty.failed.as_deref()?;
+    let errno = pty.errno.as_deref().unwrap_or("an error");
+    let ptmx = match &pty.ptmx {
+        Some(ptmx) => format!("/dev/ptmx is {ptmx}"),
+        None => "/dev/ptmx does not exist".to_string(),
+    };
+    let slave = pty
+        .slave
+        .as_deref()
+        .map_or(String::new(), |s| format!(" ({s})"));
+    let mut observed = format!("{failed}{slave} failed with {errno}; {ptmx}");
+    if user.is_some() && errno == "EACCES" && failed == "open /dev/ptmx" {
+        observed.push_str(
+            ": only root may open it (devpts's ptmxmode=000, the default); mount devpts with ptmxmode=0666",
+        );
+    }
+    Some(fail(expected, observed))
 }
 
 /// A device's `major:minor`, for messages.
