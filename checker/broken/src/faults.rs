@@ -623,4 +623,19 @@ pub const FAULTS: &[Fault] = &[
             of levels 9 and 10: --memory, --memory-swap, --pids-limit",
         proof: Fails(8, &[]),
     },
+    Fault {
+        name: "ptmxmode-000",
+        level: 2,
+        what: "mounts devpts with ptmxmode=000: root opens /dev/ptmx, a user (docker run -it \
+            --user 1000) cannot",
+        proof: Fails(2, &["L2.mount-ns.pty"]),
+    },
+    // The kernel only warns ("overlayfs: workdir is in-use by another mount") and mounts the
+    // second container anyway; the shared dir is left behind, too.
+    Fault {
+        name: "shared-workdir",
+        level: 7,
+        what: "one overlay workdir for every container (each has its own upper dir)",
+        proof: Fails(7, &["L7.overlay.isolated", "L7.overlay.cleanup"]),
+    },
 ];

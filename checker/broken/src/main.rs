@@ -428,9 +428,14 @@ fn make_dev(dev: &Path) -> Result<()> {
         &dev.join("pts"),
         Some("devpts"),
         MsFlags::empty(),
-        Some("newinstance,ptmxmode=0666"),
+        Some(if is("ptmxmode-000") {
+            "newinstance,ptmxmode=000"
+        } else {
+            "newinstance,ptmxmode=0666"
+        }),
     )
     .syscall("mount devpts")?;
+    std::os::unix::fs::symlink("pts/ptmx", dev.join("ptmx")).context("symlink /dev/ptmx")?;
     Ok(())
 }
 
@@ -585,7 +590,10 @@ fn mount_overlay(args: &RunArgs, dir: &Path, rootfs: &Path) -> Result<()> {
     } else {
         dir.to_path_buf()
     };
-    let (upper, work) = (layers.join("upper"), layers.join("work"));
+    let (upper, mut work) = (layers.join("upper"), layers.join("work"));
+    if is("shared-workdir") {
+        work = args.container_dir().join("shared-work");
+    }
     std::fs::create_dir_all(&upper)?;
     std::fs::create_dir_all(&work)?;
     let mut options = format!("lowerdir={},upperdir={}", lower.display(), upper.display());
