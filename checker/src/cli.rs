@@ -33,7 +33,7 @@ enum Command {
     List,
     /// The next hint for a level (your current level by default); --all shows every hint.
     Hint {
-        /// levelN (default: the first level you have not passed).
+        /// levelN (default: the level you are working on, the crate you edited or checked last).
         level: Option<String>,
         /// Show every hint of the level at once.
         #[arg(long)]
@@ -41,7 +41,7 @@ enum Command {
     },
     /// Re-check a level (your current level by default) each time you save one of its files.
     Watch {
-        /// levelN (default: the first level you have not passed).
+        /// levelN (default: the level you are working on, the crate you edited or checked last).
         level: Option<String>,
         /// Look for changes every 500 ms instead of using inotify.
         #[arg(long)]
@@ -141,7 +141,7 @@ fn check(words: Vec<OsString>) -> Result<u8> {
     }
     let code = checked.exit_code();
     print_verdict(&request, &checked, code, started)?;
-    crate::progress::record(&checked.progress);
+    crate::progress::record(&checked.progress, checked.last_own_crate);
     Ok(code)
 }
 
@@ -185,6 +185,8 @@ struct Checked {
     runtimes: Vec<String>,
     /// For `list`: per level, "pass" or "fail" and the fingerprint of the files checked.
     progress: BTreeMap<u32, (&'static str, String)>,
+    /// The attendee's own crate checked last, and when its files were read.
+    last_own_crate: Option<(u32, std::time::SystemTime)>,
 }
 
 impl Checked {
@@ -218,6 +220,7 @@ fn check_runtime(
         checked.results.extend(not_run(request, &planned.levels));
         return Ok(());
     }
+    let read_at = std::time::SystemTime::now();
     let fingerprint = fingerprint_of_own_crate(request, &planned);
     let exe = build_runtime(request, planned.runtime)?;
     let results = run_checks(request, image, &exe, &planned.levels, fingerprint.is_some())?;
@@ -225,6 +228,10 @@ fn check_runtime(
         checked
             .progress
             .insert(top, (pass_or_fail(&results), fingerprint));
+        // `checker all` checks every crate: it says nothing of where the attendee is.
+        if request.working_on().is_some() {
+            checked.last_own_crate = Some((top, read_at));
+        }
     }
     checked.results.extend(results);
     checked.runtimes.push(exe.display().to_string());
