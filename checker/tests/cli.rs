@@ -237,7 +237,10 @@ fn an_attendee_at_level_10_whose_files_changed_is_still_at_level_10() {
     std::fs::create_dir_all(&state).unwrap();
     // Level 10 passed with files that are not today's (edited since), checked after every
     // file's last change: no level passed, yet the attendee is at level 10, not level 0.
-    let progress = format!("level10 pass 0123456789abcdef\nchecked level10 {}\n", u64::MAX);
+    let progress = format!(
+        "level10 pass 0123456789abcdef\nchecked level10 {}\n",
+        u64::MAX
+    );
     std::fs::write(state.join("progress"), progress).unwrap();
     let (code, text) = run_at_home(home.path(), &["list"]);
     assert_eq!(code, Some(0));

@@ -46,7 +46,10 @@ pub fn last_hint_code(guide: &str) -> Vec<String> {
 
 /// The skeleton's `main.rs` with `imports` added after its first `use` and `code` appended.
 fn pasted(skeleton: &str, imports: &BTreeSet<String>, code: &str) -> String {
-    let uses: String = imports.iter().map(|path| format!("use {path};\n")).collect();
+    let uses: String = imports
+        .iter()
+        .map(|path| format!("use {path};\n"))
+        .collect();
     let at = skeleton.find("\nuse ").map_or(0, |i| i + 1);
     format!(
         "{}{uses}{}\n// The last hint of the guide:\n{code}",

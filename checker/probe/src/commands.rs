@@ -132,11 +132,16 @@ pub fn pty(nonce: &str, user: Option<u32>) -> i32 {
     if let Some(id) = user {
         // SAFETY: plain syscalls on this single-threaded process; groups first, uid last.
         let switched = unsafe {
-            libc::setgroups(0, std::ptr::null()) == 0 && libc::setgid(id) == 0 && libc::setuid(id) == 0
+            libc::setgroups(0, std::ptr::null()) == 0
+                && libc::setgid(id) == 0
+                && libc::setuid(id) == 0
         };
         if !switched {
             reply.ok = false;
-            reply.error = Some(format!("switching to uid {id}: {}", io::Error::last_os_error()));
+            reply.error = Some(format!(
+                "switching to uid {id}: {}",
+                io::Error::last_os_error()
+            ));
             emit(nonce, &reply);
             return 1;
         }

@@ -261,7 +261,9 @@ fn containers_isolated(ctx: &mut Ctx) -> Result<Verdict> {
         ));
     }
     // Both alive at once: the second reported while the first held.
-    let second_work = Image::of(&report.mounts()).ok().and_then(|image| image.work);
+    let second_work = Image::of(&report.mounts())
+        .ok()
+        .and_then(|image| image.work);
     Ok(match (first_work, second_work) {
         (Some(first), Some(second)) if first == second => fail(
             "each running container's overlay has a workdir of its own (an empty dir on the upperdir's filesystem, used by one mount only)",
