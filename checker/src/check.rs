@@ -96,6 +96,25 @@ pub struct Env {
     pub output_cap: usize,
     /// Runs the runtime as root in a user namespace of the checker's (`--rootless`).
     pub rootless: bool,
+    /// The level of the runtime checked: the run's target level (`checker level3 --runtime X`
+    /// checks a level-3 runtime, on the checks of levels 0 to 3). An option is passed to it only
+    /// from the level that introduces it on (see [`option_level`]): a level-0 runtime written
+    /// elsewhere may refuse `--cgroup-parent` as an unknown option.
+    pub runtime_level: u32,
+}
+
+/// The level that introduces a runtime option (the runtime contract in README.md): before it,
+/// the checker does not pass it. The options every level has (`--image`, `--image-dir`,
+/// `--container-dir`) are level 0's.
+pub fn option_level(option: &str) -> u32 {
+    match option {
+        "--hostname" => 4,
+        "--cpus" | "--cpu-shares" | "--cgroup-parent" => 8,
+        "--memory" | "--memory-swap" => 9,
+        "--pids-limit" => 10,
+        "--user" => 11,
+        _ => 0,
+    }
 }
 
 /// One check's world: a fresh sandbox and container dir, and the runs made so far.
@@ -166,8 +185,12 @@ impl<'a> Ctx<'a> {
             "--container-dir".into(),
             text::path_str(&self.container_dir),
         ];
+        // A runtime that makes groups gets a parent inside the run's cage; one of a level below
+        // the cgroup levels does not know the option (and makes no groups).
         let cgroup_parent = run::cgroup_parent_for(&nonce);
-        runtime_args.extend(["--cgroup-parent".into(), cgroup_parent.clone()]);
+        if option_level("--cgroup-parent") <= self.env.runtime_level {
+            runtime_args.extend(["--cgroup-parent".into(), cgroup_parent.clone()]);
+        }
         runtime_args.extend(self.flags.iter().cloned());
         Spec {
             cgroup_parent,

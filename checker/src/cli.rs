@@ -19,7 +19,7 @@ use std::time::Instant;
 #[command(
     name = "checker",
     about = "Checks a rubber-crab level: `checker level3` runs the checks of levels 0 to 3.",
-    override_usage = "checker levelN|all [--solution | --runtime PATH] [--keep-going] [--format human|json] [--timeout SECS] [--rootless]\n       checker list\n       checker hint [levelN] [--all]\n       checker watch [levelN] [--poll] [--rootless]\n       checker image build\n       checker room DIR [--format human|json] [--serve ADDR]\n       checker doctor [--format human|json]",
+    override_usage = "checker levelN|all [--solution | --runtime PATH [--runtime-level N]] [--keep-going] [--format human|json] [--timeout SECS] [--rootless]\n       checker list\n       checker hint [levelN] [--all]\n       checker watch [levelN] [--poll] [--rootless]\n       checker image build\n       checker room DIR [--format human|json] [--serve ADDR]\n       checker doctor [--format human|json]",
     after_help = "Examples:\n  cargo run -p checker -- level0\n  cargo run -p checker -- level3 --solution\n  cargo run -p checker -- level2 --runtime ./my-runtime\n  cargo run -p checker -- list\n  cargo run -p checker -- hint level3\n  cargo run -p checker -- watch\n  cargo run -p checker -- room reports/ --serve 0.0.0.0:8080\n  sudo -E env \"PATH=$PATH\" cargo run -p checker -- doctor"
 )]
 struct Cli {
@@ -33,7 +33,7 @@ enum Command {
     List,
     /// The next hint for a level (your current level by default); --all shows every hint.
     Hint {
-        /// levelN (default: the first level you have not passed).
+        /// levelN (default: the level you are working on, the crate you edited or checked last).
         level: Option<String>,
         /// Show every hint of the level at once.
         #[arg(long)]
@@ -41,7 +41,7 @@ enum Command {
     },
     /// Re-check a level (your current level by default) each time you save one of its files.
     Watch {
-        /// levelN (default: the first level you have not passed).
+        /// levelN (default: the level you are working on, the crate you edited or checked last).
         level: Option<String>,
         /// Look for changes every 500 ms instead of using inotify.
         #[arg(long)]
@@ -153,7 +153,7 @@ fn check(words: Vec<OsString>) -> Result<u8> {
     }
     let code = checked.exit_code();
     print_verdict(&request, &checked, code, started)?;
-    crate::progress::record(&checked.progress);
+    crate::progress::record(&checked.progress, checked.last_own_crate);
     Ok(code)
 }
 
@@ -197,6 +197,8 @@ struct Checked {
     runtimes: Vec<String>,
     /// For `list`: per level, "pass" or "fail" and the fingerprint of the files checked.
     progress: BTreeMap<u32, (&'static str, String)>,
+    /// The attendee's own crate checked last, and when its files were read.
+    last_own_crate: Option<(u32, std::time::SystemTime)>,
 }
 
 impl Checked {
@@ -230,6 +232,7 @@ fn check_runtime(
         checked.results.extend(not_run(request, &planned.levels));
         return Ok(());
     }
+    let read_at = std::time::SystemTime::now();
     let fingerprint = fingerprint_of_own_crate(request, &planned);
     let exe = build_runtime(request, planned.runtime)?;
     let results = run_checks(request, image, &exe, &planned.levels, fingerprint.is_some())?;
@@ -237,6 +240,10 @@ fn check_runtime(
         checked
             .progress
             .insert(top, (pass_or_fail(&results), fingerprint));
+        // `checker all` checks every crate: it says nothing of where the attendee is.
+        if request.working_on().is_some() {
+            checked.last_own_crate = Some((top, read_at));
+        }
     }
     checked.results.extend(results);
     checked.runtimes.push(exe.display().to_string());
@@ -296,6 +303,7 @@ fn run_checks(
         image.clone(),
         request.timeout(),
         request.args.rootless,
+        request.runtime_level(levels),
     )?;
     let shown = exe.display().to_string();
     let mut current_level = None;

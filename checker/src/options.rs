@@ -31,6 +31,10 @@ pub struct CheckArgs {
     /// Without root: run the runtime as root inside a user namespace the checker creates.
     #[arg(long)]
     pub rootless: bool,
+    /// The level of the runtime checked (default: the level asked for): it gets the options of
+    /// that level and the levels below (`--cgroup-parent` from level 8 on), whichever checks run.
+    #[arg(long, value_name = "N")]
+    pub runtime_level: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,6 +85,15 @@ impl Request {
     /// level failed, since they are about what the attendee is writing now. None for `all`.
     pub fn working_on(&self) -> Option<u32> {
         (self.target != "all").then(|| self.levels.last().copied().unwrap_or(0))
+    }
+
+    /// The level of the runtime that the checks of `levels` run on: `--runtime-level`, or the
+    /// highest of them (`checker level3` checks a level-3 runtime; `checker all` each level's
+    /// crate on its own checks).
+    pub fn runtime_level(&self, levels: &[u32]) -> u32 {
+        self.args
+            .runtime_level
+            .unwrap_or_else(|| levels.last().copied().unwrap_or(0))
     }
 
     /// The highest level checked.
@@ -210,6 +223,10 @@ mod tests {
         assert_eq!(plan.len(), kit::ladder::LADDER.len());
         assert_eq!(plan[1].runtime, Runtime::Package("solution1".into()));
         assert_eq!(plan[1].levels, vec![1]);
+        // Each crate is of its own level: solution1 gets no option of a later level.
+        assert_eq!(asked.runtime_level(&plan[1].levels), 1);
+        let asked = request(&["level0", "--runtime-level", "8"]).unwrap();
+        assert_eq!(asked.runtime_level(&asked.levels), 8);
     }
 
     #[test]
@@ -217,6 +234,7 @@ mod tests {
         let asked = request(&["level1", "--format", "json", "--timeout", "3"]).unwrap();
         assert!(!asked.human());
         assert_eq!(asked.timeout(), Duration::from_secs(3));
+        assert_eq!(asked.runtime_level(&asked.levels), 1);
         let err = request(&["level1", "--frobnicate"]).unwrap_err();
         assert!(err.is::<clap::Error>(), "{err}");
     }

@@ -229,6 +229,7 @@ pub fn environment(
     image: TestImage,
     timeout: Duration,
     rootless: bool,
+    runtime_level: u32,
 ) -> Result<Env> {
     remove_stale_work_dirs();
     let work = checker_home().join(format!("run-{}", std::process::id()));
@@ -253,6 +254,7 @@ pub fn environment(
         timeout,
         output_cap: 256 * 1024,
         rootless,
+        runtime_level,
     })
 }
 

@@ -231,6 +231,26 @@ fn an_attendee_who_started_at_level_6_is_at_level_7_once_it_passes() {
 }
 
 #[test]
+fn an_attendee_at_level_10_whose_files_changed_is_still_at_level_10() {
+    let home = tempfile::tempdir().unwrap();
+    let state = home.path().join("checker");
+    std::fs::create_dir_all(&state).unwrap();
+    // Level 10 passed with files that are not today's (edited since), checked after every
+    // file's last change: no level passed, yet the attendee is at level 10, not level 0.
+    let progress = format!(
+        "level10 pass 0123456789abcdef\nchecked level10 {}\n",
+        u64::MAX
+    );
+    std::fs::write(state.join("progress"), progress).unwrap();
+    let (code, text) = run_at_home(home.path(), &["list"]);
+    assert_eq!(code, Some(0));
+    let here = text.lines().find(|l| l.contains("you are here"));
+    assert!(here.is_some_and(|l| l.contains("level10 ")), "{text}");
+    let (_, hint) = run_at_home(home.path(), &["hint"]);
+    assert!(hint.starts_with("Hint 1 of 3, level 10"), "{hint}");
+}
+
+#[test]
 fn a_hanging_runtime_is_killed_at_the_timeout_with_everything_it_started() {
     if !root_or_skip("a_hanging_runtime_is_killed_at_the_timeout_with_everything_it_started") {
         return;

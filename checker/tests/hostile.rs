@@ -228,8 +228,12 @@ fn judge_hostile_runtimes() -> Vec<String> {
         }
         let runtime = broken(case.fault, dir.path());
         let started = Instant::now();
+        // A runtime of the cgroup levels on level 0's checks: it gets --cgroup-parent (a
+        // level-0 runtime would not, and would make its groups at the default parent).
         let out = checker(&[
             "level0",
+            "--runtime-level",
+            "10",
             "--keep-going",
             "--timeout",
             &case.timeout.to_string(),
@@ -344,6 +348,8 @@ fn a_memory_hog_slower_than_the_timeout_still_meets_the_oom_killer() {
     let runtime = broken("slow-memory-hog", dir.path());
     let out = checker(&[
         "level0",
+        "--runtime-level",
+        "10",
         "--keep-going",
         "--timeout",
         "1",

@@ -80,7 +80,7 @@ fn steps_are_read_from_todos_and_numbered_lists() {
 }
 
 /// The imports of a Rust file, one full path each: `use a::{b, c};` gives `a::b` and `a::c`.
-fn imports(code: &str) -> BTreeSet<String> {
+pub(crate) fn imports(code: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     let mut statement = String::new();
     for line in code.lines().map(str::trim) {
@@ -116,7 +116,7 @@ fn expand_use(statement: &str) -> Vec<String> {
 
 /// The `use …;` spans of a guide's "Your task", as (imports to add, imports to delete): a span
 /// belongs to the nearest "add" or "delete" before it.
-fn guide_imports(guide: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+pub(crate) fn guide_imports(guide: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let task = guide
         .split("## Your task")
         .nth(1)

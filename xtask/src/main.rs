@@ -6,6 +6,8 @@ mod generate;
 #[cfg(test)]
 mod guides;
 #[cfg(test)]
+mod hint_code;
+#[cfg(test)]
 mod slides;
 mod template;
 #[cfg(test)]

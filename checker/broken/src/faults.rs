@@ -607,4 +607,35 @@ pub const FAULTS: &[Fault] = &[
             to <cgroup-parent>/<id>",
         proof: Hostile,
     },
+    // A correct runtime written elsewhere whose command line has only its level's options (the
+    // runtime contract): the checker passes an option only from the level that introduces it.
+    Fault {
+        name: "strict-cli",
+        level: 3,
+        what: "a correct level-3 runtime that refuses, as an unknown option (exit 2), every \
+            option of a later level: --hostname, --cgroup-parent, --cpus, --memory...",
+        proof: Fails(3, &[]),
+    },
+    Fault {
+        name: "strict-cli-8",
+        level: 8,
+        what: "a correct level-8 runtime that refuses, as an unknown option (exit 2), the options \
+            of levels 9 and 10: --memory, --memory-swap, --pids-limit",
+        proof: Fails(8, &[]),
+    },
+    Fault {
+        name: "ptmxmode-000",
+        level: 2,
+        what: "mounts devpts with ptmxmode=000: root opens /dev/ptmx, a user (docker run -it \
+            --user 1000) cannot",
+        proof: Fails(2, &["L2.mount-ns.pty"]),
+    },
+    // The kernel only warns ("overlayfs: workdir is in-use by another mount") and mounts the
+    // second container anyway; the shared dir is left behind, too.
+    Fault {
+        name: "shared-workdir",
+        level: 7,
+        what: "one overlay workdir for every container (each has its own upper dir)",
+        proof: Fails(7, &["L7.overlay.isolated", "L7.overlay.cleanup"]),
+    },
 ];

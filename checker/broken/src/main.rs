@@ -49,6 +49,12 @@ fn main() -> std::process::ExitCode {
         }
         return std::process::ExitCode::from(2);
     }
+    if fault().starts_with("strict-cli") {
+        if let Err(refused) = strict_command_line(level()) {
+            eprintln!("broken: {refused}");
+            return std::process::ExitCode::from(2);
+        }
+    }
     if is("multi-line-usage") {
         use clap::Parser;
         let _ = kit::cli::Cli::parse();
@@ -60,6 +66,40 @@ fn main() -> std::process::ExitCode {
         }
         other => other,
     })
+}
+
+/// A runtime written elsewhere, with a command line as strict as its level: an option that a
+/// later level introduces (the runtime contract in README.md) is unknown to it, bad input.
+fn strict_command_line(level: u32) -> std::result::Result<(), String> {
+    let options: &[(&str, u32)] = &[
+        ("--image", 0),
+        ("--image-dir", 0),
+        ("--container-dir", 0),
+        ("--explain", 0),
+        ("--hostname", 4),
+        ("--cpus", 8),
+        ("--cpu-shares", 8),
+        ("--cgroup-parent", 8),
+        ("--memory", 9),
+        ("--memory-swap", 9),
+        ("--pids-limit", 10),
+    ];
+    let mut words = std::env::args().skip(2);
+    while let Some(word) = words.next() {
+        if word == "--" || !word.starts_with("--") {
+            break;
+        }
+        let name = word.split('=').next().unwrap_or_default();
+        match options.iter().find(|(option, _)| *option == name) {
+            Some((_, introduced)) if *introduced <= level => {
+                if name != "--explain" && !word.contains('=') {
+                    words.next();
+                }
+            }
+            _ => return Err(format!("unknown option {name} (a level-{level} runtime)")),
+        }
+    }
+    Ok(())
 }
 
 fn run(args: RunArgs) -> Result<i32> {
@@ -388,9 +428,14 @@ fn make_dev(dev: &Path) -> Result<()> {
         &dev.join("pts"),
         Some("devpts"),
         MsFlags::empty(),
-        Some("newinstance,ptmxmode=0666"),
+        Some(if is("ptmxmode-000") {
+            "newinstance,ptmxmode=000"
+        } else {
+            "newinstance,ptmxmode=0666"
+        }),
     )
     .syscall("mount devpts")?;
+    std::os::unix::fs::symlink("pts/ptmx", dev.join("ptmx")).context("symlink /dev/ptmx")?;
     Ok(())
 }
 
@@ -545,7 +590,10 @@ fn mount_overlay(args: &RunArgs, dir: &Path, rootfs: &Path) -> Result<()> {
     } else {
         dir.to_path_buf()
     };
-    let (upper, work) = (layers.join("upper"), layers.join("work"));
+    let (upper, mut work) = (layers.join("upper"), layers.join("work"));
+    if is("shared-workdir") {
+        work = args.container_dir().join("shared-work");
+    }
     std::fs::create_dir_all(&upper)?;
     std::fs::create_dir_all(&work)?;
     let mut options = format!("lowerdir={},upperdir={}", lower.display(), upper.display());

@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 use std::{env, ptr, thread};
 
-use probe::{format_line, Escape, KillCheck, Outcome, CONTENT_CAP, MARKER};
+use probe::{format_line, Escape, KillCheck, Outcome, Pty, CONTENT_CAP, MARKER};
 use serde::Serialize;
 
 use crate::hold::{reply_then_hold, sigset};
@@ -120,8 +120,95 @@ pub fn kill_check(nonce: &str, pid: libc::pid_t) -> i32 {
     0
 }
 
+/// Opens a pseudo-terminal pair as a terminal program does (posix_openpt(3), unlockpt(3),
+/// ptsname(3), open), after switching to `user` (uid and gid, no supplementary groups) when
+/// given: `docker run -it --user 1000` needs the pair to open for a user without privileges.
+pub fn pty(nonce: &str, user: Option<u32>) -> i32 {
+    let mut reply = Pty {
+        ok: true,
+        ptmx: describe_ptmx(),
+        ..Pty::default()
+    };
+    if let Some(id) = user {
+        // SAFETY: plain syscalls on this single-threaded process; groups first, uid last.
+        let switched = unsafe {
+            libc::setgroups(0, std::ptr::null()) == 0
+                && libc::setgid(id) == 0
+                && libc::setuid(id) == 0
+        };
+        if !switched {
+            reply.ok = false;
+            reply.error = Some(format!(
+                "switching to uid {id}: {}",
+                io::Error::last_os_error()
+            ));
+            emit(nonce, &reply);
+            return 1;
+        }
+    }
+    // SAFETY: getuid and getgid cannot fail.
+    (reply.uid, reply.gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let failed = |step: &str| {
+        let errno = io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        (Some(step.to_string()), Some(errno_name(errno)))
+    };
+    // SAFETY: posix_openpt returns a new fd or -1; each fd is closed below.
+    let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY) };
+    if master < 0 {
+        (reply.failed, reply.errno) = failed("open /dev/ptmx");
+    } else {
+        // SAFETY: `master` is an open pty master; ptsname's buffer is copied at once.
+        unsafe {
+            if libc::unlockpt(master) != 0 {
+                (reply.failed, reply.errno) = failed("unlockpt");
+            } else {
+                let name = libc::ptsname(master);
+                if name.is_null() {
+                    (reply.failed, reply.errno) = failed("ptsname");
+                } else {
+                    let name = std::ffi::CStr::from_ptr(name);
+                    reply.slave = Some(name.to_string_lossy().into_owned());
+                    let slave = libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY);
+                    if slave < 0 {
+                        (reply.failed, reply.errno) = failed("open the slave");
+                    } else {
+                        libc::close(slave);
+                    }
+                }
+            }
+            libc::close(master);
+        }
+    }
+    emit(nonce, &reply);
+    0
+}
+
+/// /dev/ptmx as `ls -l` shows its type and mode, following a symlink (`-> pts/ptmx`).
+fn describe_ptmx() -> Option<String> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let link = std::fs::read_link("/dev/ptmx")
+        .ok()
+        .map(|target| format!("a symlink to {}, ", target.display()));
+    let meta = std::fs::metadata("/dev/ptmx").ok()?;
+    let kind = if meta.file_type().is_char_device() {
+        "a character device"
+    } else if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a device"
+    };
+    Some(format!(
+        "{}{kind} of mode {:03o}",
+        link.unwrap_or_default(),
+        meta.permissions().mode() & 0o7777
+    ))
+}
+
 pub fn errno_name(errno: i32) -> String {
     match errno {
+        libc::EACCES => "EACCES".into(),
+        libc::ENOENT => "ENOENT".into(),
+        libc::EIO => "EIO".into(),
         libc::ESRCH => "ESRCH".into(),
         libc::EPERM => "EPERM".into(),
         libc::EAGAIN => "EAGAIN".into(),

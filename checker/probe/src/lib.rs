@@ -110,6 +110,7 @@ pub const TCP_LOOPBACK: Subcommand<Outcome> = Subcommand::new("tcp-loopback");
 pub const BURN: Subcommand<Burn> = Subcommand::new("burn");
 pub const TOUCH_MEMORY: Subcommand<Touched> = Subcommand::new("touch-memory");
 pub const FORK_UNTIL_REFUSED: Subcommand<Forks> = Subcommand::new("fork-until-refused");
+pub const PTY: Subcommand<Pty> = Subcommand::new("pty");
 
 /// Parses the JSON of a reply into its type. A reply that does not fit says why, with the
 /// probe's own error when it sent one (a reply that fails is often cut short).
@@ -159,6 +160,25 @@ pub struct KillCheck {
     pub error: Option<String>,
     /// The errno name (`ESRCH`, `EPERM`), or null when the signal could be sent.
     pub errno: Option<String>,
+}
+
+/// The reply of `pty`: whether a pseudo-terminal pair opens, as the user it ran as.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pty {
+    pub ok: bool,
+    pub error: Option<String>,
+    /// The uid and gid it ran as (`--as UID` switches to UID:UID first).
+    pub uid: u32,
+    pub gid: u32,
+    /// The step that failed (`open /dev/ptmx`, `unlockpt`, `ptsname`, `open /dev/pts/N`) and its
+    /// errno name, or null when the pair opened.
+    pub failed: Option<String>,
+    pub errno: Option<String>,
+    /// The slave's name, once known (`/dev/pts/0`).
+    pub slave: Option<String>,
+    /// What /dev/ptmx is, as `ls -l` would show its type and mode (`-> pts/ptmx c---------`),
+    /// to explain a refusal.
+    pub ptmx: Option<String>,
 }
 
 /// The reply of `burn`: how long it spun, by the wall clock and in CPU time.

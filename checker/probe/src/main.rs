@@ -168,6 +168,21 @@ const SUBCOMMANDS: &[Entry] = &[
             })
         },
     },
+    Entry {
+        name: probe::PTY.name,
+        positionals: &[],
+        options: &[optional("--as", "UID")],
+        does: "open /dev/ptmx, unlockpt, open the slave by its /dev/pts/N name (--as: as UID:UID)",
+        build: |a| {
+            Ok(Cmd::Pty {
+                user: a
+                    .last("--as")
+                    .as_deref()
+                    .map(|uid| number("UID", uid))
+                    .transpose()?,
+            })
+        },
+    },
 ];
 
 /// A subcommand with its arguments read.
@@ -213,6 +228,9 @@ enum Cmd {
         max: u32,
         exit: i32,
     },
+    Pty {
+        user: Option<u32>,
+    },
 }
 
 impl Cmd {
@@ -238,6 +256,7 @@ impl Cmd {
             Cmd::Burn { ms, hold } => load::burn(nonce, ms, hold),
             Cmd::TouchMemory { mib, wait } => load::touch_memory(nonce, mib, wait),
             Cmd::ForkUntilRefused { max, exit } => load::fork_until_refused(nonce, max, exit),
+            Cmd::Pty { user } => commands::pty(nonce, user),
         }
     }
 }
@@ -384,6 +403,11 @@ mod tests {
             }
         );
         assert_eq!(cmd("kill-check 1 --nonce n"), Cmd::KillCheck(1));
+        assert_eq!(cmd("pty --nonce n"), Cmd::Pty { user: None });
+        assert_eq!(
+            cmd("pty --as 1000 --nonce n"),
+            Cmd::Pty { user: Some(1000) }
+        );
         assert_eq!(cmd("tcp-loopback --nonce n"), Cmd::TcpLoopback);
         assert_eq!(
             cmd("burn 1500 --hold --nonce n"),
@@ -444,7 +468,7 @@ mod tests {
         for line in ["mount-tmpfs /x --nonce n", "--nonce n", "report"] {
             let err = parsed(line).unwrap_err();
             assert!(
-                err.ends_with("(usage: probe report|echo|exit|kill-self|sleep|write|delete|escape|kill-check|tcp-loopback|burn|touch-memory|fork-until-refused --nonce NONCE [ARGS...])"),
+                err.ends_with("(usage: probe report|echo|exit|kill-self|sleep|write|delete|escape|kill-check|tcp-loopback|burn|touch-memory|fork-until-refused|pty --nonce NONCE [ARGS...])"),
                 "{err}"
             );
         }

@@ -4,8 +4,9 @@ use crate::check::{fail, own_namespaces, report_or_fail, Check, Ctx, Verdict};
 use crate::enter::Inside;
 use crate::mounts;
 use anyhow::{Context, Result};
+use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
-use probe::{Device, REPORT};
+use probe::{Device, Pty, PTY, REPORT};
 
 const MOUNT_NS: &str = "https://man7.org/linux/man-pages/man7/mount_namespaces.7.html";
 const PROC: &str = "https://man7.org/linux/man-pages/man5/proc.5.html";
@@ -43,6 +44,14 @@ pub const CHECKS: &[Check] = &[
         hint: "Mount a tmpfs on <rootfs>/dev, mknod each device (S_IFCHR, makedev(major, minor): null 1,3; zero 1,5; random 1,8; urandom 1,9; tty 5,0), chmod them 0666, and mount devpts on /dev/pts. Rootless, mknod is EPERM: bind-mount the host's /dev/<name> onto an empty file instead (and never chmod it).",
         doc: MKNOD,
         run: devices_work,
+    },
+    Check {
+        id: "L2.mount-ns.pty",
+        level: 2,
+        title: "a pseudo-terminal pair opens inside, as root and as a user without privileges (uid 1000)",
+        hint: PTY_HINT,
+        doc: "https://man7.org/linux/man-pages/man4/pts.4.html",
+        run: pty_opens,
     },
     Check {
         id: "L2.mount-ns.no-leftovers",
@@ -211,6 +220,160 @@ fn devices_work(ctx: &mut Ctx) -> Result<Verdict> {
         Some(m) => fail("a devpts on /dev/pts", format!("/dev/pts is {}", m.fstype)),
         None => fail("a devpts on /dev/pts", "nothing is mounted on /dev/pts"),
     })
+}
+
+/// How terminals work in a container: its own devpts, whose ptmx anyone may open.
+const PTY_HINT: &str = "A terminal program (`docker run -it`, `script`, an ssh server) opens /dev/ptmx, then the /dev/pts/N it names. Mount a devpts of the container's own on /dev/pts with \"newinstance,ptmxmode=0666,mode=620\" (ptmxmode is the mode of pts/ptmx: 000, the default, lets only root open it) and make /dev/ptmx a symlink to pts/ptmx. Try: your runtime run -- ls -lL /dev/ptmx (crw-rw-rw- is what a user needs).";
+
+/// The user without privileges the pty is opened as, as `docker run -it --user 1000` would.
+const PTY_USER: &str = "1000";
+
+fn pty_opens(ctx: &mut Ctx) -> Result<Verdict> {
+    for user in [None, Some(PTY_USER)] {
+        let args: &[&str] = match user {
+            Some(uid) => &["--as", uid],
+            None => &[],
+        };
+        let run = ctx.probe(PTY, args)?;
+        let pty = report_or_fail!(run);
+        if user.is_some()
+            && pty
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("EPERM") || e.contains("not permitted"))
+        {
+            // The container may not change its uid (runc's default capabilities lack
+            // CAP_SETUID): the checker opens the pair there as that user, with its own.
+            return pty_opens_from_outside(ctx);
+        }
+        if let Some(verdict) = pty_verdict(pty, user) {
+            return Ok(verdict);
+        }
+    }
+    Ok(Verdict::Pass)
+}
+
+/// The uid-1000 half of [`pty_opens`], done by the checker in the container's mount namespace
+/// and root: first /dev/ptmx alone, then the whole pair (an answer is one errno, not a step).
+fn pty_opens_from_outside(ctx: &mut Ctx) -> Result<Verdict> {
+    let uid: libc::uid_t = PTY_USER.parse()?;
+    let (run, outcomes) = ctx.hold(REPORT, &[], |held| -> Result<_> {
+        let pid = held.probe_pid.context("the probe's host pid")?;
+        let inside = Inside::of(pid)?;
+        let ptmx = inside.run(|| open_pty_as(uid, false))?;
+        let pair = inside.run(|| open_pty_as(uid, true))?;
+        Ok((ptmx, pair))
+    })?;
+    report_or_fail!(run);
+    let (ptmx, pair) = match outcomes.transpose()? {
+        Some(outcomes) => outcomes,
+        None => return Ok(fail("the probe reports and waits", "it did not")),
+    };
+    let who = format!("as uid {PTY_USER}, a user without privileges");
+    let expected = format!("a pseudo-terminal pair opens {who} (/dev/ptmx, then /dev/pts/N)");
+    Ok(match (ptmx, pair) {
+        (Ok(_), Ok(_)) => Verdict::Pass,
+        (Err((crate::enter::Step::Act, Errno::EACCES)), _) => fail(
+            expected,
+            "open /dev/ptmx failed with EACCES: only root with CAP_DAC_OVERRIDE may open it (devpts's ptmxmode=000, the default); mount devpts with ptmxmode=0666",
+        ),
+        (Err((crate::enter::Step::Act, errno)), _) => {
+            fail(expected, format!("open /dev/ptmx failed with {errno}"))
+        }
+        (Ok(_), Err((crate::enter::Step::Act, errno))) => fail(
+            expected,
+            format!("/dev/ptmx opens, but unlockpt or the /dev/pts/N it names fails with {errno}"),
+        ),
+        (Err((step, errno)), _) | (_, Err((step, errno))) => Verdict::Skip(format!(
+            "not tested {who}: the checker could not act in the container ({step}: {errno})"
+        )),
+    })
+}
+
+/// In a child of the checker inside the container: become `uid` (gid the same, no groups) and
+/// open /dev/ptmx; with `pair`, unlock it and open the slave it names too. Raw syscalls only
+/// (see crate::enter): the slave's name is built on the stack.
+fn open_pty_as(uid: libc::uid_t, pair: bool) -> std::result::Result<u8, Errno> {
+    // SAFETY: async-signal-safe syscalls on values of this function; every fd is closed.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0
+            || libc::setgid(uid) != 0
+            || libc::setuid(uid) != 0
+        {
+            return Err(Errno::last());
+        }
+        let master = libc::open(c"/dev/ptmx".as_ptr(), libc::O_RDWR | libc::O_NOCTTY);
+        if master < 0 {
+            return Err(Errno::last());
+        }
+        let mut result = Ok(0);
+        let mut unlock: libc::c_int = 0;
+        let mut number: libc::c_uint = 0;
+        if pair {
+            if libc::ioctl(master, libc::TIOCSPTLCK, &mut unlock) != 0
+                || libc::ioctl(master, libc::TIOCGPTN, &mut number) != 0
+            {
+                result = Err(Errno::last());
+            } else {
+                let mut path = [0u8; 32];
+                let prefix = b"/dev/pts/";
+                path[..prefix.len()].copy_from_slice(prefix);
+                let mut digits = [0u8; 10];
+                let mut count = 0;
+                loop {
+                    digits[count] = b'0' + (number % 10) as u8;
+                    count += 1;
+                    number /= 10;
+                    if number == 0 {
+                        break;
+                    }
+                }
+                for i in 0..count {
+                    path[prefix.len() + i] = digits[count - 1 - i];
+                }
+                let slave = libc::open(path.as_ptr().cast(), libc::O_RDWR | libc::O_NOCTTY);
+                if slave < 0 {
+                    result = Err(Errno::last());
+                } else {
+                    libc::close(slave);
+                }
+            }
+        }
+        libc::close(master);
+        result
+    }
+}
+
+/// The failure a `pty` reply shows, as root (`user` None) or as `user`; None when the pair opened.
+fn pty_verdict(pty: &Pty, user: Option<&str>) -> Option<Verdict> {
+    let who = match user {
+        Some(uid) => format!("as uid {uid}, a user without privileges"),
+        None => "as root".to_string(),
+    };
+    let expected = format!("a pseudo-terminal pair opens {who} (/dev/ptmx, then /dev/pts/N)");
+    if let Some(error) = &pty.error {
+        // Only the switch to the user fails this way: rootless, uid 1000 may be unmapped.
+        return Some(Verdict::Skip(format!(
+            "not tested {who}: the probe could not become that user ({error})"
+        )));
+    }
+    let failed = pty.failed.as_deref()?;
+    let errno = pty.errno.as_deref().unwrap_or("an error");
+    let ptmx = match &pty.ptmx {
+        Some(ptmx) => format!("/dev/ptmx is {ptmx}"),
+        None => "/dev/ptmx does not exist".to_string(),
+    };
+    let slave = pty
+        .slave
+        .as_deref()
+        .map_or(String::new(), |s| format!(" ({s})"));
+    let mut observed = format!("{failed}{slave} failed with {errno}; {ptmx}");
+    if errno == "EACCES" && failed == "open /dev/ptmx" {
+        observed.push_str(
+            ": only root with CAP_DAC_OVERRIDE may open it (devpts's ptmxmode=000, the default); mount devpts with ptmxmode=0666",
+        );
+    }
+    Some(fail(expected, observed))
 }
 
 /// A device's `major:minor`, for messages.

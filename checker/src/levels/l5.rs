@@ -1,7 +1,7 @@
 //! Level 5 — a PID namespace.
 
 use crate::check::{fail, fail_hinting, own_namespaces, report_or_fail, Check, Ctx, Verdict};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use probe::{KILL_CHECK, REPORT};
 
 const PID_NS: &str = "https://man7.org/linux/man-pages/man7/pid_namespaces.7.html";
@@ -89,9 +89,13 @@ fn proc_lists_only_the_container(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 fn host_pid_unreachable(ctx: &mut Ctx) -> Result<Verdict> {
-    // The checker itself is a host process for sure.
-    let host_pid = std::process::id().to_string();
+    // A host process for sure, and never PID 1: a helper the checker starts for the check. (The
+    // checker's own pid is 1 when it runs as PID 1 of a namespace, `unshare -pf` or a container,
+    // and pid 1 exists in every container.)
+    let helper = Helper::start(&ctx.env.probe)?;
+    let host_pid = helper.pid().to_string();
     let run = ctx.probe(KILL_CHECK, &[&host_pid])?;
+    drop(helper);
     let report = report_or_fail!(run);
     Ok(match report.errno.as_deref() {
         Some("ESRCH") => Verdict::Pass,
@@ -100,8 +104,35 @@ fn host_pid_unreachable(ctx: &mut Ctx) -> Result<Verdict> {
             format!("it fails with {other}"),
         ),
         None => fail(
-            format!("kill({host_pid}, 0) fails with ESRCH: no such process here"),
+            format!("kill({host_pid}, 0) fails with ESRCH: no such process here (host pid {host_pid} is a process of the checker's)"),
             "it succeeded: the host's processes are visible",
         ),
     })
+}
+
+/// A process of the checker's (the probe, sleeping), killed and reaped when dropped.
+struct Helper(std::process::Child);
+
+impl Helper {
+    fn start(probe: &std::path::Path) -> Result<Helper> {
+        let child = std::process::Command::new(probe)
+            .args([probe::SLEEP.name, "600000", "--nonce", "host-pid-helper"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {} as a host process", probe.display()))?;
+        Ok(Helper(child))
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

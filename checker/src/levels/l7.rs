@@ -30,8 +30,8 @@ pub const CHECKS: &[Check] = &[
     Check {
         id: "L7.overlay.isolated",
         level: 7,
-        title: "two running containers never see each other's writes",
-        hint: "Give each container its own upperdir and workdir, under its own <container-dir>/<id>/.",
+        title: "two running containers never see each other's writes, and each has a workdir of its own",
+        hint: "Give each container its own upperdir and workdir, under its own <container-dir>/<id>/: the workdir is the overlay's scratch space, empty, on the same filesystem as the upperdir, and in use by one mount only (a second mount on it only gets a warning in dmesg: \"workdir is in-use by another mount\"). Try: two `your runtime run -- sleep 60` at once, then grep workdir= /proc/*/mountinfo.",
         doc: OVERLAY,
         run: containers_isolated,
     },
@@ -117,6 +117,7 @@ fn overlay_dirs(super_options: &str, key: &str) -> Vec<PathBuf> {
 struct Image {
     layers: Vec<PathBuf>,
     upper: Option<PathBuf>,
+    work: Option<PathBuf>,
 }
 
 impl Image {
@@ -132,6 +133,7 @@ impl Image {
         Ok(Image {
             layers,
             upper: overlay_dirs(&root.super_options, "upperdir").pop(),
+            work: overlay_dirs(&root.super_options, "workdir").pop(),
         })
     }
 
@@ -223,20 +225,22 @@ fn containers_isolated(ctx: &mut Ctx) -> Result<Verdict> {
     let (argv, nonce) = ctx.probe_command(REPORT, &["--read", &path]);
     let second = ctx.spec(argv, nonce);
     // The first container's write must not reach its lower layer either, where it would be
-    // the image's from then on.
-    let in_image = |pid| {
-        Image::of_process(pid)
-            .ok()
-            .and_then(|image| image.file(path.trim_start_matches('/')))
+    // the image's from then on. Its workdir is read while it runs, as the second one's.
+    let seen = |pid| {
+        let image = Image::of_process(pid).ok();
+        let in_image = image
+            .as_ref()
+            .and_then(|image| image.file(path.trim_start_matches('/')));
+        (in_image, image.and_then(|image| image.work))
     };
     let (first, other) = ctx.hold(WRITE, &[&path], |held| {
         (
-            in_image(held.probe_pid),
+            seen(held.probe_pid),
             crate::run::run::<Report>(&second, held.sandbox),
         )
     })?;
     report_or_fail!(first);
-    let Some((in_image, other)) = other else {
+    let Some(((in_image, first_work), other)) = other else {
         return Ok(fail(
             "the first container writes and waits",
             "it did not report",
@@ -249,12 +253,26 @@ fn containers_isolated(ctx: &mut Ctx) -> Result<Verdict> {
         ));
     }
     let other = other?;
-    Ok(match report_or_fail!(other).file(&path) {
-        None => Verdict::Pass,
-        Some(_) => fail(
+    let report = report_or_fail!(other);
+    if report.file(&path).is_some() {
+        return Ok(fail(
             format!("{path}, written by a running container, is invisible to a second one"),
             "the second container read it: they share a writable layer",
+        ));
+    }
+    // Both alive at once: the second reported while the first held.
+    let second_work = Image::of(&report.mounts())
+        .ok()
+        .and_then(|image| image.work);
+    Ok(match (first_work, second_work) {
+        (Some(first), Some(second)) if first == second => fail(
+            "each running container's overlay has a workdir of its own (an empty dir on the upperdir's filesystem, used by one mount only)",
+            format!(
+                "two running containers share the workdir {}: the kernel warns \"overlayfs: workdir is in-use by another mount\" and the overlays can corrupt each other's copy-ups",
+                first.display()
+            ),
         ),
+        _ => Verdict::Pass,
     })
 }
 
