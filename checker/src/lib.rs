@@ -11,6 +11,7 @@ pub mod enter;
 pub mod exit;
 pub mod guard;
 pub mod hang;
+pub mod hold;
 pub mod hints;
 pub mod levels;
 pub mod links;
