@@ -283,9 +283,6 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
     let held = spec
         .watch_exec
         .then(|| crate::hold::hold(child.id(), &spec.command[0], &spec.nonce));
-    if std::env::var_os("RC_HOLD_DEBUG").is_some() {
-        eprintln!("HOLD {:?}", held);
-    }
     let (at_exec, reaped) = match held {
         Some(held) => (Some(held.at_exec), held.reaped),
         None => (None, None),

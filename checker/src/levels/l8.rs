@@ -1,15 +1,15 @@
 //! Level 8 — a cgroup of its own: a CPU quota and a CPU weight.
 
+use super::cgroup::Membership;
 use super::cgroup::{
     child_of, cleanup_verdict, held_group, keyed, membership, not_below, shares_to_weight,
     throttled_verdict, v1_cpu_ratio, v2_cpu_ratio, Group, Throttling, CGROUPS, CGROUP_V2,
 };
-use super::cgroup::Membership;
 use crate::check::{fail, fail_hinting, report_or_fail, Check, Ctx, Verdict};
 use crate::hold::{self, Quiet};
-use std::time::{Duration, Instant};
 use anyhow::Result;
 use probe::{BURN, REPORT};
+use std::time::{Duration, Instant};
 
 /// The flags of the level's runs: a quota and a weight, so a group is needed in the cpu
 /// controller's hierarchy.
@@ -165,7 +165,11 @@ fn misplaced(expected: String, path: &str, parent: &str, runtime: Option<String>
 /// The checker's own group for `controller`: where a runtime without a cage runs.
 fn own_group(controller: &str) -> Option<String> {
     let lines = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    membership(&lines.lines().map(String::from).collect::<Vec<_>>(), controller).map(|m| m.path)
+    membership(
+        &lines.lines().map(String::from).collect::<Vec<_>>(),
+        controller,
+    )
+    .map(|m| m.path)
 }
 
 fn host_sees_it_in_its_group(ctx: &mut Ctx) -> Result<Verdict> {
