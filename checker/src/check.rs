@@ -126,6 +126,11 @@ pub struct Ctx<'a> {
     pub image_dir: PathBuf,
     /// Extra runtime flags for the runs that follow, e.g. `--hostname box`.
     pub flags: Vec<String>,
+    /// Hold the runtime's parent and record the command's groups at its exec, for the runs
+    /// that follow (see [`Spec::watch_exec`]).
+    pub watch_exec: bool,
+    /// What the last run saw at the command's exec, when `watch_exec` asked for it.
+    pub at_exec: Option<Result<crate::hold::AtExec, String>>,
     pub runs: Vec<RunSummary>,
     /// The container ids the runtime creates in `container_dir` (see guard.rs).
     pub ids: crate::container_ids::IdRecorder,
@@ -168,6 +173,8 @@ impl<'a> Ctx<'a> {
             sandbox: Sandbox::start(env.rootless)?,
             image_dir,
             flags: Vec::new(),
+            watch_exec: false,
+            at_exec: None,
             runs: Vec::new(),
             ids: crate::container_ids::IdRecorder::watch(&container_dir),
             container_dir,
@@ -200,6 +207,7 @@ impl<'a> Ctx<'a> {
             nonce,
             timeout: self.env.timeout,
             output_cap: self.env.output_cap,
+            watch_exec: self.watch_exec,
         }
     }
 
@@ -262,6 +270,7 @@ impl<'a> Ctx<'a> {
     /// paths and all (a verdict may name this check's image dir), preceded by what makes that
     /// image dir again: it goes with the check, so the line still works after the checker is done.
     pub(crate) fn record<R>(&mut self, run: &Run<R>, program: &str) {
+        self.at_exec = run.at_exec.clone();
         self.runs.push(RunSummary {
             command_line: format!(
                 "{}{}",

@@ -12,6 +12,7 @@ pub mod exit;
 pub mod guard;
 pub mod hang;
 pub mod hints;
+pub mod hold;
 pub mod levels;
 pub mod links;
 pub mod mounts;

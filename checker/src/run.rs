@@ -3,6 +3,7 @@
 
 use crate::capture::{read_capped, Capture};
 use crate::cgroups::{Cage, Usage};
+use crate::hold::AtExec;
 use crate::sandbox::Sandbox;
 use crate::text::shell_quote;
 use anyhow::{Context, Result};
@@ -86,6 +87,9 @@ pub struct Run<R> {
     /// The limits the runtime wrote to its `--cgroup-parent` itself rather than to its
     /// container's group below it (see `Cage::parent_limits_changed`).
     pub parent_limits: Vec<String>,
+    /// With [`Spec::watch_exec`]: what the kernel showed at the very moment the command
+    /// exec'd, or why the hold could not tell (see hold.rs). None when not asked for.
+    pub at_exec: Option<Result<AtExec, String>>,
 }
 
 /// A group the runtime left below its `--cgroup-parent`, described, and whether it still held
@@ -117,6 +121,10 @@ pub struct Spec<'a> {
     /// relative to each hierarchy's root, inside this run's cage. A container's group is
     /// `<cgroup_parent>/<container-id>`.
     pub cgroup_parent: String,
+    /// Hold the runtime's parent still while its child runs, and record the command's groups
+    /// and limits at its exec (see hold.rs): for the checks that judge the order of attach,
+    /// limits and release.
+    pub watch_exec: bool,
 }
 
 /// The `--cgroup-parent` of the run with this nonce: inside the run's cage (see [`cage_for`]).
@@ -210,6 +218,10 @@ struct Spawned {
     stdout: Arc<Capture>,
     stderr: Arc<Capture>,
     readers: Vec<JoinHandle<()>>,
+    /// What the hold saw at the command's exec (with [`Spec::watch_exec`]).
+    at_exec: Option<Result<AtExec, String>>,
+    /// The runtime's raw wait status, when the hold reaped it (see `hold::Held::reaped`).
+    reaped: Option<i32>,
 }
 
 impl Spawned {
@@ -245,6 +257,10 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
     if let Some(cage) = &cage {
         cage.enter_on_spawn(&mut command);
     }
+    // Last: the sandbox and the cage are entered untraced.
+    if spec.watch_exec {
+        crate::hold::trace_on_spawn(&mut command);
+    }
     let mut child = command
         .spawn()
         .with_context(|| format!("starting {}", spec.runtime.display()))?;
@@ -262,8 +278,19 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
             spec.output_cap,
         ),
     ];
+    // The readers run already: a runtime that prints while it is held is never blocked on a
+    // full pipe.
+    let held = spec
+        .watch_exec
+        .then(|| crate::hold::hold(child.id(), &spec.command[0], &spec.nonce));
+    let (at_exec, reaped) = match held {
+        Some(held) => (Some(held.at_exec), held.reaped),
+        None => (None, None),
+    };
     Ok(Spawned {
         child,
+        at_exec,
+        reaped,
         growth: cage.as_ref().map(Growth::start),
         cage,
         stdout,
@@ -278,7 +305,11 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
     let status = loop {
         let now = Instant::now();
         let racing = spawned.racing_to_a_cap();
-        match spawned.child.try_wait() {
+        let waited = match spawned.reaped {
+            Some(raw) => Ok(Some(std::process::ExitStatus::from_raw(raw))),
+            None => spawned.child.try_wait(),
+        };
+        match waited {
             Ok(Some(status)) => break status_of(status),
             Ok(None) if now < deadline || (racing && now < deadline + GRACE) => {
                 std::thread::sleep(Duration::from_millis(5))
@@ -381,6 +412,7 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
         left_groups,
         left_busy_groups,
         parent_limits,
+        at_exec: spawned.at_exec,
     }
 }
 
@@ -557,6 +589,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             output_cap: 1,
             cgroup_parent: parent.clone(),
+            watch_exec: false,
         };
         assert_eq!(spec.command_line(), "/bin/rt run --memory 64m -- /probe");
         let own = Spec {

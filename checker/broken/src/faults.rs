@@ -512,6 +512,21 @@ pub const FAULTS: &[Fault] = &[
             stdout, which the runtime relays",
         proof: Fails(8, &["L8.cpu-cgroup.inside", "L8.cpu-cgroup.throttled"]),
     },
+    // The order of attach and release, made observable: the checker holds the runtime's parent
+    // still while its child runs (checker/src/hold.rs), so each is caught in every run.
+    Fault {
+        name: "child-does-not-wait",
+        level: 8,
+        what: "the child execs without waiting on the sync pipe; the parent attaches it, then \
+            writes the pipe",
+        proof: Fails(8, &["L8.cpu-cgroup.inside"]),
+    },
+    Fault {
+        name: "release-then-attach",
+        level: 8,
+        what: "the parent writes the sync pipe, then the child's pid to cgroup.procs",
+        proof: Fails(8, &["L8.cpu-cgroup.inside"]),
+    },
     Fault {
         name: "cgroup-left-behind",
         level: 8,
@@ -578,6 +593,12 @@ pub const FAULTS: &[Fault] = &[
         level: 10,
         what: "ignores --pids-limit",
         proof: Fails(10, &["L10.pids-cgroup.limit", "L10.pids-cgroup.fork-bomb"]),
+    },
+    Fault {
+        name: "pids-after-release",
+        level: 10,
+        what: "the parent attaches the child and releases it, then writes pids.max",
+        proof: Fails(10, &["L10.pids-cgroup.limit"]),
     },
     Fault {
         name: "rmdir-without-kill",

@@ -132,13 +132,21 @@ fn run(args: RunArgs) -> Result<i32> {
         true => Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?),
         false => None,
     };
+    let sync = match parent_attaches() && group.is_some() {
+        true => Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?),
+        false => None,
+    };
     // SAFETY: single-threaded; the child only sets up and execs.
     let child = match unsafe { fork() }? {
         ForkResult::Child => {
-            let attached = match (&group, &relay) {
-                (Some(group), None) => group.attach_self(),
-                (_, Some((_, stdout))) => relay_stdout(stdout),
-                (None, None) => Ok(()),
+            let attached = match (&group, &relay, sync) {
+                (_, _, Some((ready, release))) => {
+                    drop(release);
+                    wait_for_release(ready)
+                }
+                (Some(group), None, None) => group.attach_self(),
+                (_, Some((_, stdout)), None) => relay_stdout(stdout),
+                (None, None, None) => Ok(()),
             };
             let Err(err) = attached.and_then(|()| setup_and_exec(&args, &dir, &rootfs, &argv));
             kit::exit_child(err)
@@ -147,6 +155,10 @@ fn run(args: RunArgs) -> Result<i32> {
     };
     if let (Some(group), Some(pipe)) = (&group, relay) {
         attach_after_exec(group, child, pipe)?;
+    }
+    if let (Some(group), Some((ready, release))) = (&group, sync) {
+        drop(ready);
+        attach_and_release(group, child, release, &args)?;
     }
     if is("no-wait") {
         return Ok(0);
@@ -213,7 +225,46 @@ fn apply_limits(group: &Group, args: &RunArgs) -> Result<()> {
         };
         group.limit_memory(memory, args.memory_swap)?;
     }
-    if let Some(max) = args.pids_limit.filter(|_| !is("no-pids-limit")) {
+    let later = is("no-pids-limit") || is("pids-after-release");
+    if let Some(max) = args.pids_limit.filter(|_| !later) {
+        group.limit_pids(max)?;
+    }
+    Ok(())
+}
+
+/// The faults whose parent attaches the child through a sync pipe (the solutions' way), each
+/// getting the order wrong; the correct runtime's child attaches itself.
+fn parent_attaches() -> bool {
+    is("child-does-not-wait") || is("release-then-attach") || is("pids-after-release")
+}
+
+/// In the child: wait for the parent's byte, except for the fault that does not.
+fn wait_for_release(ready: OwnedFd) -> Result<()> {
+    if is("child-does-not-wait") {
+        return Ok(());
+    }
+    let mut byte = [0u8; 1];
+    match nix::unistd::read(ready.as_raw_fd(), &mut byte).syscall("read(<sync>)")? {
+        1 => Ok(()),
+        _ => bail!("the parent closed the sync pipe without releasing the child"),
+    }
+}
+
+/// In the parent: attach, then release, each fault getting one step out of order. Errors are
+/// ignored where the fault makes them likely: the child may have exec'd and even exited (a
+/// write to the pipe nobody reads any more, a zombie to attach).
+fn attach_and_release(group: &Group, child: Pid, release: OwnedFd, args: &RunArgs) -> Result<()> {
+    let release_it = || {
+        let _ = nix::unistd::write(&release, b"1");
+    };
+    if is("release-then-attach") {
+        release_it();
+        let _ = group.attach(child);
+    } else {
+        let _ = group.attach(child);
+        release_it();
+    }
+    if let Some(max) = args.pids_limit.filter(|_| is("pids-after-release")) {
         group.limit_pids(max)?;
     }
     Ok(())

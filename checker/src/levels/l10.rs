@@ -1,7 +1,8 @@
 //! Level 10 — a process limit that stops a fork bomb.
 
 use super::cgroup::{child_of, cleanup_verdict, held_group, CGROUP_V2, PIDS_V1};
-use crate::check::{fail, report_or_fail, Check, Ctx, Verdict};
+use crate::check::{fail, fail_hinting, report_or_fail, Check, Ctx, Verdict};
+use crate::hold::AtExec;
 use crate::run::Status;
 use anyhow::Result;
 use probe::{FORK_UNTIL_REFUSED, REPORT};
@@ -39,12 +40,20 @@ pub const CHECKS: &[Check] = &[
 ];
 
 fn pids_max_is_the_limit(ctx: &mut Ctx) -> Result<Verdict> {
+    // The hold: the runtime's parent is held still while its child runs, and pids.max is read
+    // at the command's exec (checker/src/hold.rs).
+    ctx.watch_exec = true;
     let seen = held_group(ctx, &PIDS_FLAGS, (REPORT, &[]), "pids", |g, _| {
         (g.file("pids.max"), g.read("pids.max"))
     })?;
+    ctx.watch_exec = false;
+    let at_exec = ctx.at_exec.take().and_then(|seen| seen.ok());
     Ok(match seen {
         Err(verdict) => verdict,
-        Ok((_, (_, Some(max)))) if max == PIDS_LIMIT.to_string() => Verdict::Pass,
+        Ok((_, (file, Some(max)))) if max == PIDS_LIMIT.to_string() => match at_exec {
+            Some(at_exec) => limit_at_exec(&at_exec, &file),
+            None => Verdict::Pass,
+        },
         Ok((_, (file, max))) => fail(
             format!("{file} holds {PIDS_LIMIT}"),
             format!(
@@ -53,6 +62,37 @@ fn pids_max_is_the_limit(ctx: &mut Ctx) -> Result<Verdict> {
             ),
         ),
     })
+}
+
+/// The hint of a limit written after the child was released.
+const LIMIT_AFTER_RELEASE: &str = "Write pids.max, like every limit, in the parent before it releases the child: create the group, write the limits, write the child's pid to cgroup.procs, and only then write the byte to the pipe. The checker holds your parent still while the child runs, so a limit written after the release is always seen missing when the command starts. Try: your runtime run --explain --pids-limit 20 -- /bin/true, and check that pids.max is written before write(pipe).";
+
+/// The verdict on pids.max as the command's exec found it, once the held probe saw `file`
+/// hold the limit.
+fn limit_at_exec(at_exec: &AtExec, file: &str) -> Verdict {
+    let expected = format!("{file} holds {PIDS_LIMIT} when the command starts");
+    let limit = PIDS_LIMIT.to_string();
+    match at_exec.limit("pids.max") {
+        Some(max) if max.path() == file && max.value.as_deref() == Some(&limit) => Verdict::Pass,
+        Some(max) if max.path() == file => {
+            let value = max.value.clone().unwrap_or_default();
+            fail_hinting(
+                expected,
+                format!("pids.max was {value} when the command started: write the limits before you release the child ({file} holds {PIDS_LIMIT} only later)"),
+                LIMIT_AFTER_RELEASE,
+            )
+        }
+        // In another group at its exec: moved in after it started (level 8's `inside` says
+        // so), with no limit of this group over it then.
+        _ => fail_hinting(
+            expected,
+            format!(
+                "the command started in the pids group {}, not under that limit: write the limits and attach the child before you release it",
+                at_exec.group("pids").unwrap_or_else(|| "(none)".into())
+            ),
+            LIMIT_AFTER_RELEASE,
+        ),
+    }
 }
 
 /// How many children the probe tries to fork: far above the limit, far below the cage's cap.

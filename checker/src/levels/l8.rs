@@ -1,12 +1,15 @@
 //! Level 8 — a cgroup of its own: a CPU quota and a CPU weight.
 
+use super::cgroup::Membership;
 use super::cgroup::{
     child_of, cleanup_verdict, held_group, keyed, membership, not_below, shares_to_weight,
     throttled_verdict, v1_cpu_ratio, v2_cpu_ratio, Group, Throttling, CGROUPS, CGROUP_V2,
 };
-use crate::check::{fail, report_or_fail, Check, Ctx, Verdict};
+use crate::check::{fail, fail_hinting, report_or_fail, Check, Ctx, Verdict};
+use crate::hold::{self, Quiet};
 use anyhow::Result;
 use probe::{BURN, REPORT};
+use std::time::{Duration, Instant};
 
 /// The flags of the level's runs: a quota and a weight, so a group is needed in the cpu
 /// controller's hierarchy.
@@ -65,19 +68,108 @@ pub const CHECKS: &[Check] = &[
 
 fn in_its_group_from_the_start(ctx: &mut Ctx) -> Result<Verdict> {
     ctx.flags = CPU_FLAGS.iter().map(|f| f.to_string()).collect();
-    let run = ctx.probe(REPORT, &[])?;
+    // The hold: the runtime's parent is held still while its child runs, and the command's
+    // group is read at its exec. The host's view while the probe holds tells a group never
+    // joined from one joined late.
+    ctx.watch_exec = true;
+    let (run, host) = ctx.hold(REPORT, &[], |held| {
+        settled_group(held.probe_pid?, held.runtime_pid, held.cgroup_parent)
+    })?;
+    ctx.watch_exec = false;
     let report = report_or_fail!(run);
     let parent = &run.cgroup_parent;
     let expected =
         format!("/proc/self/cgroup names /{parent}/<container-id> for the cpu controller");
-    Ok(match membership(&report.cgroup, "cpu") {
-        Some(m) if child_of(&m.path, parent).is_some() => Verdict::Pass,
-        Some(m) => fail(expected, not_below(&m.path, parent, "cpu")),
-        None => fail(
+    let at_exec = run.at_exec.as_ref().and_then(|seen| seen.as_ref().ok());
+    let runtime_group = at_exec.and_then(|seen| seen.runtime_group("cpu"));
+    // Where the command ended up: the host's view while it held, else its own.
+    let Some(settled) = host.flatten().or_else(|| membership(&report.cgroup, "cpu")) else {
+        return Ok(fail(
             expected,
             format!("no line for the cpu controller: {:?}", report.cgroup),
+        ));
+    };
+    if child_of(&settled.path, parent).is_none() {
+        return Ok(misplaced(expected, &settled.path, parent, runtime_group));
+    }
+    // In its group by now; was it there from the start?
+    let at_start = match at_exec.and_then(|seen| seen.group("cpu")) {
+        Some(at_exec) if child_of(&at_exec, parent).is_none() => Some(format!(
+            "when the command exec'd, its cpu group was {at_exec}{}; it was moved into {} only afterwards",
+            match runtime_group.as_deref() {
+                Some(runtime) if runtime == at_exec => " (the runtime's own group)",
+                _ => "",
+            },
+            settled.path
+        )),
+        _ => match membership(&report.cgroup, "cpu") {
+            Some(seen) if child_of(&seen.path, parent).is_none() => Some(format!(
+                "the probe's /proc/self/cgroup named {} for cpu; it was moved into {} only afterwards",
+                seen.path, settled.path
+            )),
+            _ => None,
+        },
+    };
+    Ok(match at_start {
+        Some(observed) => fail_hinting(
+            format!("{expected} from the command's first instruction"),
+            format!("the command ran before it was in its group: the child must wait on the pipe until the parent has moved it ({observed})"),
+            RAN_BEFORE_ATTACHED,
         ),
+        None => Verdict::Pass,
     })
+}
+
+/// The probe's cpu group once the runtime is done placing it: as soon as it is below
+/// `parent`, else once the runtime sleeps without running for `hold::SETTLE` (in waitpid,
+/// its setup done), so that an attach that comes late is seen, whatever the machine's speed.
+fn settled_group(probe: u32, runtime: u32, parent: &str) -> Option<Membership> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut quiet = Quiet::default();
+    loop {
+        let lines = std::fs::read_to_string(format!("/proc/{probe}/cgroup")).ok()?;
+        let found = membership(&lines.lines().map(String::from).collect::<Vec<_>>(), "cpu");
+        let placed = found
+            .as_ref()
+            .is_some_and(|m| child_of(&m.path, parent).is_some());
+        let now = Instant::now();
+        if placed || quiet.settled(hold::sample(runtime as i32), now) || now > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The hint of a command that ran before the parent had moved it.
+const RAN_BEFORE_ATTACHED: &str = "The child must wait on the pipe until the parent has moved it: in the child, read(pipe) comes first, before any setup; in the parent, create the group, write the limits, write the child's pid to cgroup.procs, and only then write the byte that releases it. The checker holds your parent still while the child runs, so a child that does not wait, or a release before the attach, is always caught. Try: your runtime run --explain -- /bin/true, and check that the cgroup.procs write comes before write(pipe).";
+
+/// The hint of a group made somewhere other than below `--cgroup-parent`.
+const NOT_BELOW_THE_PARENT: &str = "The container's group is <cgroup-parent>/<id>, the --cgroup-parent value joined to each hierarchy's root (v1: /sys/fs/cgroup/cpu/<cgroup-parent>/<id>; v2: /sys/fs/cgroup/<cgroup-parent>/<id>), not a group of your own naming: the checker passes a parent inside its own group and looks there. Try: your runtime run --cgroup-parent test/here -- cat /proc/self/cgroup.";
+
+/// The verdict on a command whose cpu group is not `<parent>/<id>`: never moved (still in the
+/// runtime's group, or an ancestor of the parent), or moved into a group made elsewhere.
+fn misplaced(expected: String, path: &str, parent: &str, runtime: Option<String>) -> Verdict {
+    let observed = not_below(path, parent, "cpu");
+    let parent = parent.trim_matches('/');
+    let trimmed = path.trim_matches('/');
+    let not_moved = runtime.as_deref() == Some(path)
+        || trimmed.is_empty()
+        || parent.starts_with(&format!("{trimmed}/"))
+        || own_group("cpu").as_deref() == Some(path);
+    match not_moved {
+        true => fail(expected, observed),
+        false => fail_hinting(expected, observed, NOT_BELOW_THE_PARENT),
+    }
+}
+
+/// The checker's own group for `controller`: where a runtime without a cage runs.
+fn own_group(controller: &str) -> Option<String> {
+    let lines = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    membership(
+        &lines.lines().map(String::from).collect::<Vec<_>>(),
+        controller,
+    )
+    .map(|m| m.path)
 }
 
 fn host_sees_it_in_its_group(ctx: &mut Ctx) -> Result<Verdict> {
