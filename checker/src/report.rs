@@ -93,9 +93,8 @@ pub fn same_setup_failure(
     result: &CheckResult,
     first: &mut Option<(String, &'static str)>,
 ) -> Option<&'static str> {
-    if same_cause_said(result).is_none() {
-        return None;
-    }
+    // Only a failure that every run repeats is said once.
+    same_cause_said(result)?;
     let cause = result
         .same_cause
         .clone()

@@ -276,7 +276,7 @@ fn missing_command_is_127(ctx: &mut Ctx) -> Result<Verdict> {
 
 /// A mount the runtime made for the container was still mounted when it deleted the container's
 /// directory (kit's "left … in place: still mounted").
-pub const MOUNT_LEFT_HINT: &str = "That warning says a mount made for the container (its /proc, /dev or root) was still mounted in the runtime's own namespace when the container's directory was deleted: the mount propagated out of the container's mount namespace. Right after unshare(CLONE_NEWNS) and before any mount, make every mount private: mount(NULL, \"/\", NULL, MS_REC | MS_PRIVATE, NULL). `findmnt -o TARGET,PROPAGATION /` shows \"shared\" on a systemd host.";
+pub const MOUNT_LEFT_HINT: &str = "That warning says a mount made for the container (its /proc, /dev or root) was still mounted in the runtime's own namespace when the container's directory was deleted: it was made there, or it propagated there. In the child, unshare(CLONE_NEWNS), then make every mount private before any mount: mount(NULL, \"/\", NULL, MS_REC | MS_PRIVATE, NULL). `findmnt -o TARGET,PROPAGATION /` shows \"shared\" on a systemd host.";
 
 /// The container's cgroup could not be removed: a process was still in it.
 pub const CGROUP_BUSY_HINT: &str = "That warning says the container's cgroup could not be removed once the command had ended: a process was still in it (rmdir fails with EBUSY). Is it the runtime itself? Write the child's pid, the one fork returned in the parent, to cgroup.procs, never getpid(): the runtime must stay outside the group it removes. `cat <group>/cgroup.procs` lists who is in it.";
