@@ -134,6 +134,8 @@ pub struct Ctx<'a> {
     pub runs: Vec<RunSummary>,
     /// The container ids the runtime creates in `container_dir` (see guard.rs).
     pub ids: crate::container_ids::IdRecorder,
+    /// The kernel's log since the last run ended, when it can be read: why a mount was refused.
+    kernel_log: Option<crate::levels::cgroup::KernelLog>,
 }
 
 /// What the report shows of a run: how to reproduce it and what the runtime printed.
@@ -146,6 +148,12 @@ pub struct RunSummary {
     /// The runtime's own error (its last stderr line) when it gave up before running the
     /// command: exit status 125 and no report.
     pub setup_error: Option<String>,
+    /// What the kernel logged during the run about the step that failed (`overlayfs: missing
+    /// 'workdir'`), when the runtime gave up before running the command.
+    pub kernel_said: Vec<String>,
+    /// The probe could not be executed (exit status 127, no report, its path on stderr): the
+    /// container's / may not be the image.
+    pub probe_not_found: bool,
     /// What the runtime's processes were doing when the timeout killed them.
     pub at_timeout: Option<String>,
     /// What it did to its `--cgroup-parent`: groups left below it with a process still in them
@@ -178,6 +186,7 @@ impl<'a> Ctx<'a> {
             runs: Vec::new(),
             ids: crate::container_ids::IdRecorder::watch(&container_dir),
             container_dir,
+            kernel_log: crate::levels::cgroup::KernelLog::from_now().ok(),
         })
     }
 
@@ -271,6 +280,16 @@ impl<'a> Ctx<'a> {
     /// image dir again: it goes with the check, so the line still works after the checker is done.
     pub(crate) fn record<R>(&mut self, run: &Run<R>, program: &str) {
         self.at_exec = run.at_exec.clone();
+        let logged = self
+            .kernel_log
+            .as_mut()
+            .map(|log| log.messages())
+            .unwrap_or_default();
+        let setup_error = setup_error(run, program);
+        let kernel_said = setup_error
+            .as_deref()
+            .map(|error| about(&logged, error))
+            .unwrap_or_default();
         self.runs.push(RunSummary {
             command_line: format!(
                 "{}{}",
@@ -280,7 +299,11 @@ impl<'a> Ctx<'a> {
             stdout: run.stdout.clone(),
             stderr: run.stderr.clone(),
             dropped: run.dropped,
-            setup_error: setup_error(run, program),
+            setup_error,
+            kernel_said,
+            probe_not_found: run.status == run::Status::Exited(127)
+                && run.reply.is_err()
+                && run.stderr.contains(program),
             at_timeout: run.at_timeout.clone(),
             cgroup_damage: run
                 .left_busy_groups
@@ -324,6 +347,29 @@ fn setup_error<R>(run: &Run<R>, program: &str) -> Option<String> {
     }
     let line = run.stderr.lines().rev().find(|l| !l.trim().is_empty())?;
     (!line.contains(program)).then(|| line.trim().to_string())
+}
+
+/// The kernel's messages about what `error` names: those of a subsystem the error mentions
+/// (`overlayfs: missing 'workdir'` for `mount overlay … failed: EINVAL`), at most three.
+fn about(logged: &[String], error: &str) -> Vec<String> {
+    let error = error.to_lowercase();
+    let mut said: Vec<String> = Vec::new();
+    for line in logged {
+        let Some((subsystem, _)) = line.split_once(':') else {
+            continue;
+        };
+        let subsystem = subsystem.trim().to_lowercase();
+        let name = subsystem.strip_suffix("fs").unwrap_or(&subsystem);
+        let named = name.len() >= 3
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            && error.contains(name);
+        if named && !said.contains(line) && said.len() < 3 {
+            said.push(line.clone());
+        }
+    }
+    said
 }
 
 /// The probe's reply from a run; when there is none, returns the failure that explains why from
@@ -521,6 +567,19 @@ fn ns_name(kind: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kernel_lines_shown_are_about_the_step_that_failed() {
+        let logged = [
+            "overlayfs: missing 'workdir'".to_string(),
+            "eth0: link up".to_string(),
+            "overlayfs: missing 'workdir'".to_string(),
+            "audit: type=1400".to_string(),
+        ];
+        let error = "mount overlay on \"/c/1/rootfs\" failed: EINVAL (Invalid argument)";
+        assert_eq!(about(&logged, error), ["overlayfs: missing 'workdir'"]);
+        assert!(about(&logged, "pivot_root failed: EBUSY").is_empty());
+    }
 
     #[test]
     fn a_reproduce_line_names_the_image_dir_that_ran_and_makes_it_again() {

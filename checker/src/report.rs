@@ -93,10 +93,13 @@ pub fn same_setup_failure(
     result: &CheckResult,
     first: &mut Option<(String, &'static str)>,
 ) -> Option<&'static str> {
-    if result.hint != Some(crate::suite::SETUP_FAILED_HINT) {
-        return None;
-    }
-    let cause = result.cause.clone().unwrap_or_default();
+    // Only a failure that every run repeats is said once.
+    same_cause_said(result)?;
+    let cause = result
+        .same_cause
+        .clone()
+        .or_else(|| result.cause.clone())
+        .unwrap_or_default();
     match first {
         Some((shown, id)) if *shown == cause => Some(*id),
         _ => {
@@ -110,12 +113,27 @@ pub fn same_setup_failure(
 /// copies of the same error and of hints about what the command would have done.
 pub fn human_same_cause(result: &CheckResult, first: &str) -> String {
     format!(
-        "  {} {}  {}\n      {:<10}the same as {first}: the runtime gave up before running the command",
+        "  {} {}  {}\n      {:<10}the same as {first}: {}",
         "✗".red(),
         result.id,
         result.title.dimmed(),
-        "cause".bold()
+        "cause".bold(),
+        same_cause_said(result).unwrap_or_default()
     )
+}
+
+/// What a failure that every run repeats comes down to, in a few words, by its hint: None for
+/// any other failure (its details are its own).
+fn same_cause_said(result: &CheckResult) -> Option<&'static str> {
+    match result.hint {
+        Some(crate::suite::SETUP_FAILED_HINT) => {
+            Some("the runtime gave up before running the command")
+        }
+        Some(crate::suite::ROOT_IS_IMAGE_DIR_HINT) => {
+            Some("the command was not found: the container's / is the image dir")
+        }
+        _ => None,
+    }
 }
 
 /// The learner's output, each line prefixed with its stream, capped.

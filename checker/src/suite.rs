@@ -48,6 +48,10 @@ pub struct CheckResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at_timeout: Option<String>,
     pub duration_ms: u64,
+    /// The cause without what differs from run to run (the check's dir, container ids,
+    /// nonces): two checks whose runtime gave up the same way have the same one.
+    #[serde(skip)]
+    pub same_cause: Option<String>,
 }
 
 /// What the learner's runtime printed in the run that decided a failure.
@@ -173,6 +177,7 @@ pub fn skipped(check: &'static Check, reason: &str) -> CheckResult {
         cause: None,
         at_timeout: None,
         duration_ms: 0,
+        same_cause: None,
     }
 }
 
@@ -180,9 +185,14 @@ fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
     let started = Instant::now();
     let guard = guard::Guard::start();
     let check_dir = env.work.join(format!("{}-{index}", check.id));
+    let mut root_is_image_dir = None;
     let (verdict, runs, ids) = match Ctx::new(env, check_dir.clone()) {
         Ok(mut ctx) => {
             let verdict = (check.run)(&mut ctx);
+            let not_found = ctx.runs.last().is_some_and(|r| r.probe_not_found);
+            if not_found && matches!(verdict, Ok(Verdict::Fail { .. })) {
+                root_is_image_dir = image_dir_as_root(&mut ctx);
+            }
             (verdict, std::mem::take(&mut ctx.runs), ctx.ids.ids())
         }
         Err(e) => (Err(e), Vec::new(), Vec::new()),
@@ -226,11 +236,26 @@ fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
                 (false, Some(_)) => HUNG_HINT,
                 (false, None) => hint.unwrap_or(check.hint),
             });
+            if root_is_image_dir.is_some() {
+                result.hint = Some(ROOT_IS_IMAGE_DIR_HINT);
+            }
             result.expected = Some(expected);
             result.observed = Some(observed);
             result.cause = setup_error.map(|line| {
-                format!("your runtime gave up before running the command (exit status 125), saying: {line:?}")
+                let said = last.map(|r| r.kernel_said.as_slice()).unwrap_or_default();
+                let kernel = match said {
+                    [] => String::new(),
+                    said => format!("\nthe kernel logged why, during that run: {}", said.join("; ")),
+                };
+                format!("your runtime gave up before running the command (exit status 125), saying: {line:?}{kernel}")
             });
+            if let Some(seen) = &root_is_image_dir {
+                result.cause = Some(seen.clone());
+            }
+            result.same_cause = result
+                .cause
+                .as_deref()
+                .map(|cause| run_independent(cause, &check_dir));
             result.reproduce = last.map(|r| r.command_line.clone());
             result.output = last.map(output_of);
         }
@@ -242,6 +267,60 @@ fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
         }
     }
     result
+}
+
+/// The hint for a container whose / is the image dir, not the image.
+pub const ROOT_IS_IMAGE_DIR_HINT: &str = "The container's / is the directory that holds the image's tar (--image-dir), not the image's files: the command is not where the image has it. Mount or chroot the extracted image, the directory kit::image::extract_once returns (<image-dir>/<name>/); from level 7 that is the overlay's lowerdir, not args.image_dir().";
+
+/// When the probe was not found in the container: whether it is found one level down, where the
+/// image dir keeps the extracted image (`/<image>/<probe>`), which makes the container's / the
+/// image dir. Says so, naming what that / holds. The run that found it is not the check's.
+fn image_dir_as_root(ctx: &mut Ctx) -> Option<String> {
+    let (mut argv, nonce) = ctx.probe_command(probe::REPORT, &[]);
+    let probe = argv[0].clone();
+    let image = ctx.env.image.clone();
+    argv[0] = format!("/{image}{probe}");
+    let run: crate::run::Run<probe::Report> = ctx.command(argv, nonce).ok()?;
+    // The check's own run stays the last: the reproduce line and the output are its.
+    if let Some(this) = ctx.runs.pop() {
+        let at = ctx.runs.len().saturating_sub(1);
+        ctx.runs.insert(at, this);
+    }
+    run.reply.ok()?;
+    let mut held: Vec<String> = std::fs::read_dir(&ctx.image_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    held.sort();
+    Some(format!(
+        "the command was not found in the container, whose / is the image dir, not the image: it holds {}, and the probe ran as /{image}{probe}",
+        held.join(", ")
+    ))
+}
+
+/// `text` with what differs between runs that failed the same way replaced: the check's own
+/// dir, and runs of 8 or more hex digits (container ids, nonces).
+pub fn run_independent(text: &str, check_dir: &std::path::Path) -> String {
+    let text = text.replace(&check_dir.display().to_string(), "<check dir>");
+    let mut out = String::new();
+    let mut hex = String::new();
+    for c in text.chars().chain(std::iter::once('\n')) {
+        if c.is_ascii_hexdigit() {
+            hex.push(c);
+            continue;
+        }
+        if hex.len() >= 8 {
+            out.push_str("<id>");
+        } else {
+            out.push_str(&hex);
+        }
+        hex.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
 }
 
 fn output_of(run: &RunSummary) -> Output {
@@ -262,6 +341,26 @@ mod tests {
         result.status = Status::Fail;
         result.reason = None;
         result
+    }
+
+    #[test]
+    fn causes_that_differ_only_by_run_are_the_same() {
+        let dir = std::path::Path::new("/tmp/rc-1/L0.fork-exec.output-0");
+        let other = std::path::Path::new("/tmp/rc-1/L0.fork-exec.argv-3");
+        let cause = |dir: &std::path::Path, id: &str| {
+            format!(
+                "saying: \"mount overlay on {}/containers/{id}/rootfs failed: EINVAL\"",
+                dir.display()
+            )
+        };
+        assert_eq!(
+            run_independent(&cause(dir, "0a1b2c3d4e5f"), dir),
+            run_independent(&cause(other, "99aa88bb77cc"), other)
+        );
+        assert_eq!(
+            run_independent("exit status 125 at 12 ms", dir),
+            "exit status 125 at 12 ms"
+        );
     }
 
     #[test]

@@ -80,11 +80,14 @@ pub const LADDER: &[Level] = &[
     },
 ];
 
-/// The level of a level's package: `level3` and `solution3` are level 3; anything else, none.
+/// The level of a level's package: `level3` and `solution3` are level 3, and so is a variant of
+/// one, `solution3-<anything>` (the checker's tests build attendee mistakes that way); anything
+/// else, none.
 pub fn number_of_package(package: &str) -> Option<u32> {
     let number = package
         .strip_prefix("level")
         .or_else(|| package.strip_prefix("solution"))?;
+    let number = number.split_once('-').map_or(number, |(n, _)| n);
     number.parse().ok()
 }
 
@@ -103,5 +106,7 @@ mod tests {
         assert_eq!(number_of_package("solution10"), Some(10));
         assert_eq!(number_of_package("broken"), None);
         assert_eq!(number_of_package("levelx"), None);
+        assert_eq!(number_of_package("solution8-02-missing-private"), Some(8));
+        assert_eq!(number_of_package("solution-8"), None);
     }
 }

@@ -3,7 +3,7 @@
 //! something. A malformed size is a usage error from level 0 on; a missing or hostile image from
 //! level 1, where the runtime starts extracting images.
 
-use crate::check::{fail, Check, Ctx, Verdict};
+use crate::check::{fail, fail_hinting, Check, Ctx, Verdict};
 use crate::run::{self, Run, Status};
 use crate::text;
 use anyhow::{Context, Result};
@@ -48,14 +48,14 @@ fn malformed_size_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
     let before = leftovers(ctx);
     let (argv, nonce) = ctx.probe_command(REPORT, &[]);
     let run: Run<Report> = ctx.command(argv, nonce)?;
-    Ok(refused(&run, ctx, &before, &[]))
+    refused(&run, ctx, &before, &[])
 }
 
 fn missing_image_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
     let name = format!("missing-{}", run::nonce());
     let before = leftovers(ctx);
     let run = run_image(ctx, &name)?;
-    Ok(refused(&run, ctx, &before, &[]))
+    refused(&run, ctx, &before, &[])
 }
 
 /// Three images, each with one member that would land outside the rootfs. They are kept in the
@@ -83,7 +83,7 @@ fn hostile_image_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
         }
         let before = leftovers(ctx);
         let run = run_image(ctx, name)?;
-        let verdict = refused(&run, ctx, &before, &escapes);
+        let verdict = refused(&run, ctx, &before, &escapes)?;
         for escape in &escapes {
             let _ = std::fs::remove_file(escape);
         }
@@ -195,32 +195,95 @@ fn leftovers(ctx: &Ctx) -> BTreeSet<PathBuf> {
 /// the container or image dir, and none of `escapes` written.
 fn refused(
     run: &Run<Report>,
-    ctx: &Ctx,
+    ctx: &mut Ctx,
     before: &BTreeSet<PathBuf>,
     escapes: &[PathBuf],
-) -> Verdict {
+) -> Result<Verdict> {
     let expected = "exit status 2, one line on stderr, and nothing left behind";
-    let lines = run.stderr.lines().filter(|l| !l.trim().is_empty()).count();
-    let left: Vec<String> = leftovers(ctx)
-        .difference(before)
-        .chain(escapes.iter().filter(|p| p.symlink_metadata().is_ok()))
-        .map(|p| p.display().to_string())
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
         .collect();
-    if run.status != Status::Exited(EXIT_BAD_INPUT) {
+    let left: Vec<PathBuf> = leftovers(ctx)
+        .difference(before)
+        .cloned()
+        .chain(
+            escapes
+                .iter()
+                .filter(|p| p.symlink_metadata().is_ok())
+                .cloned(),
+        )
+        .collect();
+    let shown = || {
+        left.iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // A warning about a mount or a cgroup left behind is about that, not about the image.
+    let warned = super::l0::warning_hint(&lines).filter(|h| *h != super::l0::OTHER_WARNING_HINT);
+    Ok(if run.status != Status::Exited(EXIT_BAD_INPUT) {
         fail(
             expected,
             format!("{}{}", run.status, crate::check::stderr_tail(run)),
         )
-    } else if lines != 1 {
-        fail(
+    } else if lines.len() != 1 {
+        let observed = format!("{} lines on stderr: {:?}", lines.len(), run.stderr);
+        match warned {
+            Some(hint) => fail_hinting(expected, observed, hint),
+            None => fail(expected, observed),
+        }
+    } else if left.iter().any(|p| p.starts_with(&ctx.container_dir)) {
+        let observed = format!("left behind: {}", shown());
+        match left_by_every_run(ctx)? {
+            Some(dir) => fail_hinting(
+                expected,
+                format!(
+                    "{observed}; a run of the test image, which it did not refuse, left {dir} too"
+                ),
+                EVERY_RUN_LEAVES_HINT,
+            ),
+            None => fail(expected, observed),
+        }
+    } else if left.iter().any(|p| p.starts_with(&ctx.image_dir)) {
+        fail_hinting(
             expected,
-            format!("{lines} lines on stderr: {:?}", run.stderr),
+            format!(
+                "left behind: {} (a half-extracted copy of the refused image)",
+                shown()
+            ),
+            HALF_EXTRACTED_HINT,
         )
     } else if !left.is_empty() {
-        fail(expected, format!("left behind: {}", left.join(", ")))
+        fail(expected, format!("left behind: {}", shown()))
     } else {
         Verdict::Pass
+    })
+}
+
+/// Every run, not only a refused one, leaves its container's directory.
+const EVERY_RUN_LEAVES_HINT: &str = "Every run leaves its <container-dir>/<id>/ behind, not only a refused one: remove the container's directory once the child has exited (in the parent, after waitpid), whatever its exit status, and when the setup fails too.";
+
+/// The image was extracted where the next run takes it from, and the refusal left it there.
+const HALF_EXTRACTED_HINT: &str = "The refused image was extracted straight into the image dir and left there half done: the next run would take it for the image. Extract with kit::image::extract_once(image_dir, name): it extracts into a temporary directory, renames it into place only once complete (removing it when the image is refused), and later runs reuse it instead of extracting again.";
+
+/// The directory a run of the test image left in the container dir, if it left one.
+fn left_by_every_run(ctx: &mut Ctx) -> Result<Option<String>> {
+    let before = leftovers(ctx);
+    let run = ctx.probe(REPORT, &[])?;
+    // The refused run stays the last one: the verdict's reproduce line and output are its.
+    if let Some(this) = ctx.runs.pop() {
+        let at = ctx.runs.len().saturating_sub(1);
+        ctx.runs.insert(at, this);
     }
+    if run.reply.is_err() {
+        return Ok(None);
+    }
+    Ok(leftovers(ctx)
+        .difference(&before)
+        .find(|p| p.starts_with(&ctx.container_dir))
+        .map(|p| p.display().to_string()))
 }
 
 /// Names the image a verdict is about.

@@ -1,6 +1,8 @@
 //! Level 0 — fork, exec, wait.
 
-use crate::check::{exited_early, fail, report, report_or_fail, stderr_tail, Check, Ctx, Verdict};
+use crate::check::{
+    exited_early, fail, fail_hinting, report, report_or_fail, stderr_tail, Check, Ctx, Verdict,
+};
 use crate::run::{Run, Status};
 use anyhow::Result;
 use nix::sys::signal::{kill, Signal};
@@ -219,21 +221,49 @@ fn missing_command_is_127(ctx: &mut Ctx) -> Result<Verdict> {
         .filter(|l| !l.trim().is_empty())
         .collect();
     let panicked = run.stderr.contains("panicked") || run.stderr.contains("RUST_BACKTRACE");
-    Ok(if run.status != Status::Exited(127) {
+    // A panic first: it explains the exit status too (101, Rust's for a panic).
+    Ok(if panicked {
+        fail(
+            "exit status 127 and a one-line error on stderr",
+            format!(
+                "a panic ({}): handle the execvp error instead of unwrapping it",
+                run.status
+            ),
+        )
+    } else if run.status != Status::Exited(127) {
         fail(
             "exit status 127 (command not found)",
             run.status.to_string(),
         )
-    } else if panicked {
-        fail(
-            "a one-line error on stderr",
-            "a panic: handle the execvp error instead of unwrapping it",
-        )
     } else if lines.len() != 1 {
-        fail(
-            "exactly one line on stderr explaining the failure",
-            format!("{} lines on stderr", lines.len()),
-        )
+        let (about, others): (Vec<&str>, Vec<&str>) =
+            lines.iter().partition(|l| l.contains(&missing));
+        match (about.len(), warning_hint(&others)) {
+            // The error is right: what else was printed is the runtime's own business, and it
+            // says what went wrong (a cleanup after the command failed, as after any command).
+            (1, Some(hint)) => fail_hinting(
+                "exactly one line on stderr: the error about the command",
+                format!(
+                    "the error {:?}, then your runtime's own {}: {}",
+                    about[0],
+                    if others.len() == 1 {
+                        "warning"
+                    } else {
+                        "warnings"
+                    },
+                    others
+                        .iter()
+                        .map(|l| format!("{:?}", l.trim()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                hint,
+            ),
+            _ => fail(
+                "exactly one line on stderr explaining the failure",
+                format!("{} lines on stderr: {:?}", lines.len(), lines),
+            ),
+        }
     } else if !lines[0].contains(&missing) {
         fail(
             format!("the error names the command {missing:?}"),
@@ -242,4 +272,48 @@ fn missing_command_is_127(ctx: &mut Ctx) -> Result<Verdict> {
     } else {
         Verdict::Pass
     })
+}
+
+/// A mount the runtime made for the container was still mounted when it deleted the container's
+/// directory (kit's "left … in place: still mounted").
+pub const MOUNT_LEFT_HINT: &str = "That warning says a mount made for the container (its /proc, /dev or root) was still mounted in the runtime's own namespace when the container's directory was deleted: it was made there, or it propagated there. In the child, unshare(CLONE_NEWNS), then make every mount private before any mount: mount(NULL, \"/\", NULL, MS_REC | MS_PRIVATE, NULL). `findmnt -o TARGET,PROPAGATION /` shows \"shared\" on a systemd host.";
+
+/// The container's cgroup could not be removed: a process was still in it.
+pub const CGROUP_BUSY_HINT: &str = "That warning says the container's cgroup could not be removed once the command had ended: a process was still in it (rmdir fails with EBUSY). Is it the runtime itself? Write the child's pid, the one fork returned in the parent, to cgroup.procs, never getpid(): the runtime must stay outside the group it removes. `cat <group>/cgroup.procs` lists who is in it.";
+
+/// Any other line besides the error.
+pub const OTHER_WARNING_HINT: &str = "Your runtime's error about the command is right; the other lines came from your runtime too, after the command failed. Each names a step that went wrong (or is debug output: print that only with --explain): fix what they say, and the error stays the only line.";
+
+/// The hint for lines a runtime printed besides the error a check expected, by what they say;
+/// None when there are none.
+pub(crate) fn warning_hint(others: &[&str]) -> Option<&'static str> {
+    let says = |words: &[&str]| {
+        others
+            .iter()
+            .any(|l| words.iter().all(|w| l.to_lowercase().contains(w)))
+    };
+    if others.is_empty() {
+        None
+    } else if says(&["still mounted"]) {
+        Some(MOUNT_LEFT_HINT)
+    } else if says(&["cgroup", "busy"]) || says(&["rmdir", "busy"]) {
+        Some(CGROUP_BUSY_HINT)
+    } else {
+        Some(OTHER_WARNING_HINT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_warning_beside_the_error_gets_the_hint_about_what_it_says() {
+        assert_eq!(warning_hint(&[]), None);
+        let left = "solution2: warning: left /c/1/rootfs/proc in place: still mounted (unmount it, then delete it)";
+        assert_eq!(warning_hint(&[left]), Some(MOUNT_LEFT_HINT));
+        let busy = "solution8: warning: rmdir /sys/fs/cgroup/x/1: still busy after 0.5 s: processes are left in it (see its cgroup.procs)";
+        assert_eq!(warning_hint(&[busy]), Some(CGROUP_BUSY_HINT));
+        assert_eq!(warning_hint(&["debug: forked"]), Some(OTHER_WARNING_HINT));
+    }
 }

@@ -89,6 +89,14 @@ fn cwd_is_root(ctx: &mut Ctx) -> Result<Verdict> {
     let report = report_or_fail!(run);
     Ok(match report.cwd.as_str() {
         "/" => Verdict::Pass,
+        // getcwd fails for a directory that cannot be reached from the process's root.
+        "" => fail(
+            "working directory /",
+            format!(
+                "a working directory outside the container's root: getcwd fails inside ({}), so it is still where the runtime ran, on the host side of the chroot",
+                report.error.as_deref().unwrap_or("no path")
+            ),
+        ),
         other => fail(
             "working directory /",
             format!("working directory {other:?}"),
