@@ -573,6 +573,27 @@ pub const FAULTS: &[Fault] = &[
         what: "leaves the container's cgroup behind when the command was killed",
         proof: Fails(9, &["L9.memory-cgroup.cleanup"]),
     },
+    // Helper h2's faults of levels 8 and 9.
+    Fault {
+        name: "oom-on-every-137",
+        level: 9,
+        what: "says \"out of memory\" on every exit 137, without reading the OOM kill counter",
+        proof: Fails(9, &["L9.memory-cgroup.plain-kill"]),
+    },
+    // Only where the kernel accounts swap (memsw / memory.swap.max); elsewhere the check skips.
+    Fault {
+        name: "no-swap-by-default",
+        level: 9,
+        what: "--memory without --memory-swap allows no swap (Docker: as much swap as memory)",
+        proof: Fails(9, &["L9.memory-cgroup.swap"]),
+    },
+    Fault {
+        name: "swap-below-memory-accepted",
+        level: 9,
+        what: "accepts --memory-swap below --memory (raised to it) and --memory-swap without \
+            --memory (ignored)",
+        proof: Fails(9, &["L9.input.memory-swap"]),
+    },
     Fault {
         name: "no-pids-limit",
         level: 10,
