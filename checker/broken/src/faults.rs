@@ -575,6 +575,21 @@ pub const FAULTS: &[Fault] = &[
     },
     // Helper h2's faults of levels 8 and 9.
     Fault {
+        name: "cpus-tenth",
+        level: 8,
+        what: "--cpus as a tenth of the quota (0.25 becomes 2500 µs per 100000): the probe is \
+            throttled, harder than asked",
+        proof: Fails(8, &["L8.cpu-cgroup.quota", "L8.cpu-cgroup.throttled"]),
+    },
+    // Correct: on v2 it converts --cpu-shares as runc 1.3.2+ and crun 1.23 do (512 gives 59,
+    // not 20); on v1 it writes the shares as they are, like every runtime.
+    Fault {
+        name: "new-weight-formula",
+        level: 8,
+        what: "a correct runtime converting shares to a v2 weight with runc 1.3.2's curve",
+        proof: Fails(8, &[]),
+    },
+    Fault {
         name: "oom-on-every-137",
         level: 9,
         what: "says \"out of memory\" on every exit 137, without reading the OOM kill counter",

@@ -180,10 +180,15 @@ fn apply_limits(group: &Group, args: &RunArgs) -> Result<()> {
             true => 2 * cgroups::CPU_PERIOD_US,
             false => cgroups::CPU_PERIOD_US,
         };
+        // A tenth: the quota written as if the period were 10000 µs.
+        let cpus = match is("cpus-tenth") {
+            true => cpus / 10.0,
+            false => cpus,
+        };
         group.limit_cpus(cpus, period)?;
     }
     if let Some(shares) = args.cpu_shares.filter(|_| !is("ignore-cpu-shares")) {
-        group.limit_cpu_shares(shares)?;
+        group.limit_cpu_shares(shares, is("new-weight-formula"))?;
     }
     if let Some(memory) = args.memory.filter(|_| !is("no-memory-limit")) {
         let memory = match is("memory-in-kib") {
