@@ -637,6 +637,14 @@ pub const FAULTS: &[Fault] = &[
         proof: Hostile,
     },
     Fault {
+        name: "v2-paths-on-v1",
+        level: 0,
+        what: "the host guard, where /sys/fs/cgroup is a tmpfs (v1, hybrid): writes \
+            /sys/fs/cgroup/<cgroup-parent>/<id>/cpu.max and cgroup.procs as on v2, plain files \
+            on the tmpfs; does nothing on a v2 host",
+        proof: Hostile,
+    },
+    Fault {
         name: "limit-on-parent",
         level: 0,
         what: "the host guard: writes its memory and pids limits to <cgroup-parent> itself, not \
