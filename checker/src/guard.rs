@@ -213,7 +213,11 @@ fn inspect(before: &HostState, env: &Env, ours: &Ours, announced: &[String]) -> 
 /// not groups. Those named after this run's containers or nonces (and the new directories that
 /// only lead to them) are removed and blamed, with where the limit files are on this host; the
 /// rest is someone else's, left alone and noted.
-fn tmpfs_changes(before: &HostState, after: &HostState, ours: &Ours) -> (Option<String>, Vec<String>) {
+fn tmpfs_changes(
+    before: &HostState,
+    after: &HostState,
+    ours: &Ours,
+) -> (Option<String>, Vec<String>) {
     let added: Vec<&std::path::PathBuf> = after
         .cgroup_tmpfs
         .iter()
@@ -543,14 +547,23 @@ mod tests {
         };
         let (said, foreign) = tmpfs_changes(&before, &after, &ours);
         let said = said.unwrap();
-        assert!(said.contains("plain directories and files there, not groups"), "{said}");
+        assert!(
+            said.contains("plain directories and files there, not groups"),
+            "{said}"
+        );
         assert!(said.contains("0a1b2c3d4e5f/cpu.max"), "{said}");
         assert!(said.ends_with("(the checker undid it)"), "{said}");
-        assert!(!at("rubber-crab-checker").exists(), "what only led to ours is gone");
+        assert!(
+            !at("rubber-crab-checker").exists(),
+            "what only led to ours is gone"
+        );
         assert!(at("kept").exists() && at("someone-else/x").exists());
         assert_eq!(
             foreign,
-            [at("someone-else").display().to_string(), at("someone-else/x").display().to_string()]
+            [
+                at("someone-else").display().to_string(),
+                at("someone-else/x").display().to_string()
+            ]
         );
         // Nothing new: nothing said.
         assert_eq!(tmpfs_changes(&before, &before, &ours), (None, Vec::new()));

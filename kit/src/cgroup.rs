@@ -376,9 +376,15 @@ mod tests {
         assert!(on_v1.contains("cpu.cfs_quota_us"), "{on_v1}");
         assert!(!on_v1.contains("needs root"), "{on_v1}");
         let on_v2 = write_advice("cpu.shares", Errno::EACCES, Some(true)).unwrap();
-        assert!(on_v2.contains("cgroup v2") && on_v2.contains("cpu.weight"), "{on_v2}");
+        assert!(
+            on_v2.contains("cgroup v2") && on_v2.contains("cpu.weight"),
+            "{on_v2}"
+        );
         let wrong = write_advice("pids.limit", Errno::EACCES, Some(false)).unwrap();
-        assert!(wrong.contains("no pids.limit") && wrong.contains("pids.max"), "{wrong}");
+        assert!(
+            wrong.contains("no pids.limit") && wrong.contains("pids.max"),
+            "{wrong}"
+        );
         let not_enabled = write_advice("pids.max", Errno::ENOENT, Some(true)).unwrap();
         assert!(not_enabled.contains("subtree_control"), "{not_enabled}");
         // A file that is there, refused: the old advice.
@@ -389,7 +395,10 @@ mod tests {
     #[test]
     fn memsw_below_memory_says_to_write_the_memory_limit_first() {
         let advice = write_advice("memory.memsw.limit_in_bytes", Errno::EINVAL, None).unwrap();
-        assert!(advice.contains("write memory.limit_in_bytes first"), "{advice}");
+        assert!(
+            advice.contains("write memory.limit_in_bytes first"),
+            "{advice}"
+        );
     }
 
     #[test]

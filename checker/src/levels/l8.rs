@@ -132,7 +132,11 @@ fn quota_of(group: &Group) -> (Option<f64>, String) {
 
 fn weight_follows_the_shares(ctx: &mut Ctx) -> Result<Verdict> {
     let read_weight = |group: &Group, _| {
-        let file = if group.unified { "cpu.weight" } else { "cpu.shares" };
+        let file = if group.unified {
+            "cpu.weight"
+        } else {
+            "cpu.shares"
+        };
         let value = group.read(file);
         (group.unified, group.file(file), value)
     };

@@ -142,7 +142,10 @@ pub fn swap_judged(unified: bool, memory: u64, asked: SwapAsked, seen: &str) -> 
 fn swap_follows_docker(ctx: &mut Ctx) -> Result<Verdict> {
     let cases: [(&[&str], SwapAsked); 2] = [
         (&["--memory", "64m"], SwapAsked::Unset),
-        (&["--memory", "64m", "--memory-swap", "-1"], SwapAsked::Unlimited),
+        (
+            &["--memory", "64m", "--memory-swap", "-1"],
+            SwapAsked::Unlimited,
+        ),
     ];
     for (flags, asked) in cases {
         let seen = held_group(ctx, flags, (REPORT, &[]), "memory", |g, _| {
@@ -192,9 +195,13 @@ fn plain_kill_is_not_called_oom(ctx: &mut Ctx) -> Result<Verdict> {
             .err()
             .unwrap_or_else(|| fail("the command can be found and killed", "it could not")));
     }
-    let expected = "exit status 137, and no \"out of memory\" on stderr: the OOM killer did not strike";
+    let expected =
+        "exit status 137, and no \"out of memory\" on stderr: the OOM killer did not strike";
     Ok(if run.status != Status::Exited(137) {
-        fail(expected, format!("{}{}", run.status, crate::check::stderr_tail(&run)))
+        fail(
+            expected,
+            format!("{}{}", run.status, crate::check::stderr_tail(&run)),
+        )
     } else if run.stderr.to_lowercase().contains("out of memory") {
         fail_hinting(
             expected,
