@@ -137,6 +137,63 @@ fn v2_controllers(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Where v1 and hybrid hosts mount a tmpfs holding one mount point per hierarchy.
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// What is on the tmpfs at `/sys/fs/cgroup` besides the hierarchies' mount points (and what the
+/// distribution put there, such as `cpu -> cpu,cpuacct`): every path below it that no cgroup
+/// filesystem holds. Empty on v2 hosts (there `/sys/fs/cgroup` is the v2 tree). A runtime that
+/// writes v2 paths on a v1 host makes plain directories and files here, not groups.
+pub fn tmpfs_entries(mounts: &[Mount]) -> Vec<PathBuf> {
+    let root = Path::new(CGROUP_ROOT);
+    let on_tmpfs = mounts
+        .iter()
+        .rev()
+        .find(|m| Path::new(&m.mount_point) == root)
+        .is_some_and(|m| m.fstype == "tmpfs");
+    if !on_tmpfs {
+        return Vec::new();
+    }
+    let mount_points: Vec<PathBuf> = mounts
+        .iter()
+        .map(|m| PathBuf::from(&m.mount_point))
+        .filter(|p| p.starts_with(root) && p != root)
+        .collect();
+    entries_below(root, &mount_points, 8)
+}
+
+/// Every path below `dir` (to `depth` levels), not following symlinks nor entering
+/// `mount_points`, sorted.
+pub fn entries_below(dir: &Path, mount_points: &[PathBuf], depth: usize) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    if depth == 0 {
+        return found;
+    }
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if mount_points.contains(&path) {
+            continue;
+        }
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        found.push(path.clone());
+        if is_dir {
+            found.extend(entries_below(&path, mount_points, depth - 1));
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The limit file `file` (a v1 name) of the group at `relative` in the v1 hierarchy that holds
+/// its controller: where a v1 runtime writes it, e.g. `/sys/fs/cgroup/cpu,cpuacct/P/ID/cpu.cfs_quota_us`.
+pub fn v1_file(layout: &Layout, controller: &str, relative: &Path, file: &str) -> Option<PathBuf> {
+    let hierarchy = layout
+        .hierarchies
+        .iter()
+        .find(|h| !h.is_unified() && h.has(controller))?;
+    Some(hierarchy.mount_point.join(relative).join(file))
+}
+
 /// The leaf of a cage that holds the runtime: on v2 a group with children may hold no process
 /// ("no internal processes"), so the runtime sits beside the parent of its containers.
 const RUNTIME_LEAF: &str = "runtime";

@@ -17,12 +17,16 @@ pub struct HostState {
     cgroups: Vec<cgroups::RuntimeGroup>,
     /// The hierarchies' `rubber-crab/` dirs that exist.
     cgroup_parents: Vec<std::path::PathBuf>,
+    /// What the tmpfs at `/sys/fs/cgroup` (v1 and hybrid hosts) holds besides mount points.
+    cgroup_tmpfs: Vec<std::path::PathBuf>,
 }
 
 fn host_state() -> HostState {
+    let mounts = mounts::read("/proc/self/mountinfo").unwrap_or_default();
     HostState {
         links: crate::links::host_links(),
-        mounts: mounts::read("/proc/self/mountinfo").unwrap_or_default(),
+        cgroup_tmpfs: cgroups::tmpfs_entries(&mounts),
+        mounts,
         hostname: nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_default(),
@@ -187,10 +191,96 @@ fn inspect(before: &HostState, env: &Env, ours: &Ours, announced: &[String]) -> 
             let _ = std::fs::remove_dir(parent);
         }
     }
+    let (said, foreign_tmpfs) = tmpfs_changes(before, &after, ours);
+    damage.extend(said);
+    let mut note = note(&foreign);
+    if !foreign_tmpfs.is_empty() {
+        let sentence = format!(
+            "{} appeared on the tmpfs at {} during this check; not counted against your runtime (not named after its containers)",
+            foreign_tmpfs.join(", "),
+            cgroups::CGROUP_ROOT
+        );
+        note = Some(note.map_or(sentence.clone(), |n| format!("{n}\n{sentence}")));
+    }
     Findings {
         damage: (!damage.is_empty()).then(|| damage.join("; ")),
-        note: note(&foreign),
+        note,
     }
+}
+
+/// What appeared on the tmpfs at `/sys/fs/cgroup` of a v1 or hybrid host: a runtime that writes
+/// v2 paths there (`/sys/fs/cgroup/<parent>/<id>/cpu.max`) makes plain directories and files,
+/// not groups. Those named after this run's containers or nonces (and the new directories that
+/// only lead to them) are removed and blamed, with where the limit files are on this host; the
+/// rest is someone else's, left alone and noted.
+fn tmpfs_changes(
+    before: &HostState,
+    after: &HostState,
+    ours: &Ours,
+) -> (Option<String>, Vec<String>) {
+    let added: Vec<&std::path::PathBuf> = after
+        .cgroup_tmpfs
+        .iter()
+        .filter(|p| !before.cgroup_tmpfs.contains(p))
+        .collect();
+    let owned: Vec<&std::path::PathBuf> = added
+        .iter()
+        .copied()
+        .filter(|p| ours.owns_path(&p.to_string_lossy()))
+        .collect();
+    let (blamed, foreign): (Vec<&std::path::PathBuf>, Vec<&std::path::PathBuf>) = added
+        .iter()
+        .partition(|p| owned.iter().any(|o| o.starts_with(p)));
+    let foreign = foreign.iter().map(|p| p.display().to_string()).collect();
+    if blamed.is_empty() {
+        return (None, foreign);
+    }
+    // The deepest directory made, relative to the tmpfs: the runtime's idea of its group.
+    let root = std::path::Path::new(cgroups::CGROUP_ROOT);
+    let group = blamed
+        .iter()
+        .filter(|p| p.is_dir())
+        .max_by_key(|p| p.components().count())
+        .and_then(|p| p.strip_prefix(root).ok())
+        .map(|p| p.to_path_buf());
+    // Deepest first: files, then the directories that held them.
+    let mut undo = blamed.clone();
+    undo.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    let mut undid = true;
+    for path in &undo {
+        let removed = match path.symlink_metadata() {
+            Ok(m) if m.is_dir() => std::fs::remove_dir(path).is_ok(),
+            Ok(_) => std::fs::remove_file(path).is_ok(),
+            Err(_) => true,
+        };
+        // A directory that only led to ours may hold another checker's too: then it stays.
+        undid &= removed || !owned.contains(path);
+    }
+    let layout = cgroups::host_layout();
+    let example = group
+        .as_deref()
+        .and_then(|g| {
+            cgroups::v1_file(layout, "cpu", g, "cpu.cfs_quota_us")
+                .or_else(|| cgroups::v1_file(layout, "memory", g, "memory.limit_in_bytes"))
+        })
+        .map(|f| format!(", e.g. {}", f.display()))
+        .unwrap_or_default();
+    // The deepest first: the files the runtime took for limit files.
+    let shown: Vec<String> = undo.iter().map(|p| p.display().to_string()).collect();
+    let mut shown = shown;
+    let more = shown.len().saturating_sub(4);
+    shown.truncate(4);
+    let list = match more {
+        0 => shown.join(", "),
+        n => format!("{} and {n} more", shown.join(", ")),
+    };
+    let said = format!(
+        "this host's cgroups are {} ({} is a tmpfs holding one v1 hierarchy per controller), so the runtime made plain directories and files there, not groups: {list}; a group and its limit files are in each controller's hierarchy{example}{}",
+        layout.kind(),
+        cgroups::CGROUP_ROOT,
+        if undid { " (the checker undid it)" } else { "" }
+    );
+    (Some(said), foreign)
 }
 
 /// The note for changes someone else made, one sentence per kind of thing.
@@ -435,6 +525,51 @@ mod tests {
     use super::*;
 
     #[test]
+    fn plain_files_on_the_cgroup_tmpfs_named_after_the_run_are_removed_the_rest_noted() {
+        let root = tempfile::tempdir().unwrap();
+        let at = |p: &str| root.path().join(p);
+        let before_paths = vec![at("kept")];
+        std::fs::create_dir(at("kept")).unwrap();
+        let ours_dir = "rubber-crab-checker/77-5f1e2d3c4b5a/containers/0a1b2c3d4e5f";
+        std::fs::create_dir_all(at(ours_dir)).unwrap();
+        std::fs::write(at(&format!("{ours_dir}/cpu.max")), "50000 100000").unwrap();
+        std::fs::create_dir_all(at("someone-else/x")).unwrap();
+        let mut before = state("", "h", &[]);
+        before.cgroup_tmpfs = before_paths;
+        let mut after = state("", "h", &[]);
+        after.cgroup_tmpfs = crate::cgroups::entries_below(root.path(), &[], 8);
+        let ids = ["0a1b2c3d4e5f".to_string()];
+        let nonces = ["5f1e2d3c4b5a".to_string()];
+        let ours = Ours {
+            work: std::path::Path::new("/nowhere"),
+            ids: &ids,
+            nonces: &nonces,
+        };
+        let (said, foreign) = tmpfs_changes(&before, &after, &ours);
+        let said = said.unwrap();
+        assert!(
+            said.contains("plain directories and files there, not groups"),
+            "{said}"
+        );
+        assert!(said.contains("0a1b2c3d4e5f/cpu.max"), "{said}");
+        assert!(said.ends_with("(the checker undid it)"), "{said}");
+        assert!(
+            !at("rubber-crab-checker").exists(),
+            "what only led to ours is gone"
+        );
+        assert!(at("kept").exists() && at("someone-else/x").exists());
+        assert_eq!(
+            foreign,
+            [
+                at("someone-else").display().to_string(),
+                at("someone-else/x").display().to_string()
+            ]
+        );
+        // Nothing new: nothing said.
+        assert_eq!(tmpfs_changes(&before, &before, &ours), (None, Vec::new()));
+    }
+
+    #[test]
     fn mounts_in_another_checkers_run_dir_are_its_own_to_report() {
         let work = std::path::Path::new("/w/target/rubber-crab/checker/run-10");
         let theirs = |p: &str| in_another_checkers_run(std::path::Path::new(p), work);
@@ -459,6 +594,7 @@ mod tests {
         HostState {
             cgroups: Vec::new(),
             cgroup_parents: Vec::new(),
+            cgroup_tmpfs: Vec::new(),
             mounts: mounts::parse(mounts),
             hostname: hostname.into(),
             links: links

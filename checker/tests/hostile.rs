@@ -30,12 +30,19 @@ fn can_open_tun() -> bool {
         .is_ok()
 }
 
+fn cgroup_root_is_tmpfs() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC)
+}
+
 enum Needs {
     Nothing,
     /// The checker's cage (memory and pids cgroups), to be safe or to be caught.
     Cage,
     /// Tun devices (`/dev/net/tun`).
     Tun,
+    /// A tmpfs at `/sys/fs/cgroup` (a v1 or hybrid host), where v2 paths are plain files.
+    CgroupTmpfs,
 }
 
 /// Every check of level 0: after a run that the timeout ended, the level's other checks are not
@@ -121,6 +128,15 @@ const CASES: &[Case] = &[
         failing: ALL,
         says: "to pids.max of the --cgroup-parent rubber-crab-checker/",
         needs: Needs::Cage,
+        timeout: TIMEOUT,
+    },
+    Case {
+        // Plain directories and files on the tmpfs, removed; the verdict says where the
+        // limit files are on this host.
+        fault: "v2-paths-on-v1",
+        failing: ALL,
+        says: "so the runtime made plain directories and files there, not groups",
+        needs: Needs::CgroupTmpfs,
         timeout: TIMEOUT,
     },
     Case {
@@ -220,6 +236,9 @@ fn judge_hostile_runtimes() -> Vec<String> {
         let missing = match case.needs {
             Needs::Cage if !caged => Some("this host has no memory and pids cgroup controllers"),
             Needs::Tun if !can_open_tun() => Some("/dev/net/tun cannot be opened here"),
+            Needs::CgroupTmpfs if !cgroup_root_is_tmpfs() => {
+                Some("/sys/fs/cgroup is not a tmpfs here (a v2 host)")
+            }
             _ => None,
         };
         if let Some(why) = missing {

@@ -217,7 +217,9 @@ pub fn write_file(dir: &Path, file: &str, value: &str, why: &str) -> Result<()> 
     crate::explain!("echo {value:?} > {}  # {why}", path.display());
     std::fs::write(&path, value).map_err(|e| {
         let errno = Errno::from_raw(e.raw_os_error().unwrap_or(0));
-        let advice = write_advice(file, errno)
+        // The group is there but not the file: a name from the other cgroup version.
+        let missing = dir.is_dir() && path.symlink_metadata().is_err();
+        let advice = write_advice(file, errno, missing.then(host_is_v2))
             .map(|a| format!(" — {a}"))
             .unwrap_or_default();
         anyhow::anyhow!(
@@ -242,20 +244,59 @@ pub fn keyed(text: &str, key: &str) -> Option<u64> {
         .and_then(|(_, v)| v.trim().parse().ok())
 }
 
-/// What to do about a refused write to a cgroup file. Only advice we are sure of.
-fn write_advice(file: &str, errno: Errno) -> Option<&'static str> {
+/// Whether `/sys/fs/cgroup` is the v2 tree (else v1 or hybrid), without narrating.
+fn host_is_v2() -> bool {
+    nix::sys::statfs::statfs(CGROUP_ROOT)
+        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+}
+
+/// The same limit's file in the other cgroup version: (v2 name, v1 name).
+const SAME_LIMIT: &[(&str, &str)] = &[
+    ("cpu.max", "cpu.cfs_quota_us (and cpu.cfs_period_us)"),
+    ("cpu.weight", "cpu.shares"),
+    ("memory.max", "memory.limit_in_bytes"),
+    ("memory.swap.max", "memory.memsw.limit_in_bytes"),
+    ("memory.events", "memory.oom_control"),
+];
+
+/// What to do about a refused write to a cgroup file. Only advice we are sure of. `missing`:
+/// the group exists but the file does not, and whether this host is v2 (cgroupfs refuses to
+/// create a file, with EACCES even for root).
+fn write_advice(file: &str, errno: Errno, missing: Option<bool>) -> Option<String> {
+    if let Some(v2) = missing {
+        return Some(missing_file_advice(file, v2));
+    }
     Some(match (file, errno) {
         ("cgroup.subtree_control", Errno::EBUSY) => "a v2 group with processes in it cannot enable controllers for children (the no-internal-processes rule): move its processes into a leaf group first",
         ("cgroup.subtree_control", Errno::ENOENT) => "that controller is not available here: is it in the parent's cgroup.subtree_control (and the root's cgroup.controllers)?",
         ("cgroup.procs", Errno::EBUSY) => "on v2 a process may only join a leaf group: this group has child groups with controllers enabled",
         ("cgroup.procs", Errno::ESRCH) => "that process is gone (did the child exit before it was attached?)",
         ("cgroup.procs", Errno::EOPNOTSUPP) => "the group is in threaded mode: write to cgroup.threads instead, or use a domain group",
+        ("memory.memsw.limit_in_bytes", Errno::EINVAL) => "memory plus swap may never be below the memory limit, and a new group's memory limit is unlimited: write memory.limit_in_bytes first, then memsw (≥ it)",
         (_, Errno::ENOENT) => "no such file: the group does not exist, or its controller is not enabled for it (v2: is it in the parent's cgroup.subtree_control?)",
         (_, Errno::EINVAL) => "the kernel refused that value: check its unit and range in the kernel's cgroup documentation",
         (_, Errno::EBUSY) => "the value conflicts with the group's current state (a memory limit below what it already uses?)",
         (_, Errno::EACCES | Errno::EPERM) => "writing cgroup files needs root, or a delegated group (systemd Delegate=yes)",
         _ => return None,
-    })
+    }.to_string())
+}
+
+/// The group exists, the file does not: a name from the other version, a controller not
+/// enabled (v2), or a file no version has.
+fn missing_file_advice(file: &str, v2: bool) -> String {
+    let same = SAME_LIMIT.iter().find_map(|&(two, one)| match v2 {
+        true if one.split(' ').next() == Some(file) => Some(two),
+        false if two == file => Some(one),
+        _ => None,
+    });
+    let is_v2_name = SAME_LIMIT.iter().any(|&(two, _)| two == file);
+    match (v2, same) {
+        (true, Some(name)) => format!("there is no {file} in a group here: this host has cgroup v2 (one tree at {CGROUP_ROOT}), where that limit is {name}"),
+        (false, Some(name)) => format!("there is no {file} in a group here: this host has cgroup v1 (or hybrid: v1 controllers, a v2 tree without them), one hierarchy per controller as in {CGROUP_ROOT}/cpu/<parent>/<id>/, where that limit is {name}"),
+        (true, None) if is_v2_name || file.starts_with("cpu.") || file.starts_with("memory.") || file.starts_with("pids.") => format!("there is no {file} in that group: on cgroup v2 a controller's files appear only once the parent enables it (+cpu, +memory, +pids in the parent's cgroup.subtree_control)"),
+        (true, None) => format!("there is no {file} in that group on this host's cgroup v2 (ls the group's directory for the files it has)"),
+        (false, None) => format!("there is no {file} in that group on this host's cgroup v1 hierarchy (ls the group's directory for the files it has; pids.max is the process limit)"),
+    }
 }
 
 #[cfg(test)]
@@ -325,6 +366,39 @@ mod tests {
         assert_eq!(keyed(events, "oom_kill"), Some(1));
         assert_eq!(keyed(events, "oom"), Some(1));
         assert_eq!(keyed("oom_kill_disable 0\nunder_oom 0\n", "oom_kill"), None);
+    }
+
+    #[test]
+    fn a_missing_file_names_the_host_s_layout_and_its_file() {
+        let on_v1 = write_advice("cpu.max", Errno::EACCES, Some(false)).unwrap();
+        assert!(on_v1.contains("there is no cpu.max"), "{on_v1}");
+        assert!(on_v1.contains("cgroup v1 (or hybrid"), "{on_v1}");
+        assert!(on_v1.contains("cpu.cfs_quota_us"), "{on_v1}");
+        assert!(!on_v1.contains("needs root"), "{on_v1}");
+        let on_v2 = write_advice("cpu.shares", Errno::EACCES, Some(true)).unwrap();
+        assert!(
+            on_v2.contains("cgroup v2") && on_v2.contains("cpu.weight"),
+            "{on_v2}"
+        );
+        let wrong = write_advice("pids.limit", Errno::EACCES, Some(false)).unwrap();
+        assert!(
+            wrong.contains("no pids.limit") && wrong.contains("pids.max"),
+            "{wrong}"
+        );
+        let not_enabled = write_advice("pids.max", Errno::ENOENT, Some(true)).unwrap();
+        assert!(not_enabled.contains("subtree_control"), "{not_enabled}");
+        // A file that is there, refused: the old advice.
+        let denied = write_advice("cpu.max", Errno::EACCES, None).unwrap();
+        assert!(denied.contains("needs root"), "{denied}");
+    }
+
+    #[test]
+    fn memsw_below_memory_says_to_write_the_memory_limit_first() {
+        let advice = write_advice("memory.memsw.limit_in_bytes", Errno::EINVAL, None).unwrap();
+        assert!(
+            advice.contains("write memory.limit_in_bytes first"),
+            "{advice}"
+        );
     }
 
     #[test]

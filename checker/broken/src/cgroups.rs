@@ -178,14 +178,18 @@ impl Group {
         write(&place.dir, "cpu.cfs_quota_us", &quota.to_string())
     }
 
-    /// `--cpu-shares`; on v2 as a weight, with runc's conversion (libcontainer/cgroups/utils.go,
-    /// ConvertCPUSharesToCgroupV2Value): 2..262144 onto 1..10000.
-    pub fn limit_cpu_shares(&self, shares: u64) -> Result<()> {
+    /// `--cpu-shares`; on v2 as a weight, with runc's conversion (opencontainers/cgroups,
+    /// ConvertCPUSharesToCgroupV2Value): up to runc 1.3.1 2..262144 onto 1..10000 linearly; with
+    /// `curve`, as runc 1.3.2+ and crun 1.23 do, a quadratic in log2 space (1024 gives 100).
+    pub fn limit_cpu_shares(&self, shares: u64, curve: bool) -> Result<()> {
         let Some(place) = self.place("cpu") else {
             return Ok(());
         };
         if place.unified {
-            let weight = 1 + (shares.saturating_sub(2) * 9999) / 262_142;
+            let weight = match curve {
+                false => 1 + (shares.saturating_sub(2) * 9999) / 262_142,
+                true => weight_curve(shares),
+            };
             return write(&place.dir, "cpu.weight", &weight.to_string());
         }
         write(&place.dir, "cpu.shares", &shares.to_string())
@@ -298,6 +302,18 @@ fn kill_members(place: &Place) {
     }
 }
 
+/// runc 1.3.2's shares-to-weight curve: 10^((l² + 125·l) / 612 − 7/34), l = log2(shares), rounded up.
+fn weight_curve(shares: u64) -> u64 {
+    if shares <= 2 {
+        return 1;
+    }
+    if shares >= 262_144 {
+        return 10_000;
+    }
+    let l = (shares as f64).log2();
+    10f64.powf((l * l + 125.0 * l) / 612.0 - 7.0 / 34.0).ceil() as u64
+}
+
 /// "64 MiB", or bytes where the limit is not whole MiB.
 pub fn describe_limit(bytes: u64) -> String {
     match bytes % (1 << 20) {
@@ -317,6 +333,13 @@ mod tests {
         assert_eq!(field(v2, "oom_kill"), Some(1));
         assert_eq!(field(v1, "oom_kill"), Some(3));
         assert_eq!(field(v1, "oom"), None);
+    }
+
+    #[test]
+    fn the_weight_curve_maps_the_default_shares_to_the_default_weight() {
+        assert_eq!(weight_curve(1024), 100);
+        assert_eq!(weight_curve(2000), 170);
+        assert_eq!(weight_curve(512), 59);
     }
 
     #[test]
@@ -353,7 +376,7 @@ mod tests {
     fn v2_limits_go_to_the_unified_files() {
         let (dir, group) = fixture(true);
         group.limit_cpus(0.5, CPU_PERIOD_US).unwrap();
-        group.limit_cpu_shares(512).unwrap();
+        group.limit_cpu_shares(512, false).unwrap();
         group
             .limit_memory(64 << 20, Some(MemorySwap::Bytes(64 << 20)))
             .unwrap();
@@ -371,7 +394,7 @@ mod tests {
     fn v1_limits_go_to_each_hierarchy_s_files() {
         let (dir, group) = fixture(false);
         group.limit_cpus(0.25, CPU_PERIOD_US).unwrap();
-        group.limit_cpu_shares(512).unwrap();
+        group.limit_cpu_shares(512, false).unwrap();
         group.limit_memory(64 << 20, None).unwrap();
         assert_eq!(file(&dir, "cpu.cfs_quota_us"), "25000");
         assert_eq!(file(&dir, "cpu.cfs_period_us"), "100000");

@@ -588,6 +588,42 @@ pub const FAULTS: &[Fault] = &[
         what: "leaves the container's cgroup behind when the command was killed",
         proof: Fails(9, &["L9.memory-cgroup.cleanup"]),
     },
+    // Helper h2's faults of levels 8 and 9.
+    Fault {
+        name: "cpus-tenth",
+        level: 8,
+        what: "--cpus as a tenth of the quota (0.25 becomes 2500 µs per 100000): the probe is \
+            throttled, harder than asked",
+        proof: Fails(8, &["L8.cpu-cgroup.quota", "L8.cpu-cgroup.throttled"]),
+    },
+    // Correct: on v2 it converts --cpu-shares as runc 1.3.2+ and crun 1.23 do (512 gives 59,
+    // not 20); on v1 it writes the shares as they are, like every runtime.
+    Fault {
+        name: "new-weight-formula",
+        level: 8,
+        what: "a correct runtime converting shares to a v2 weight with runc 1.3.2's curve",
+        proof: Fails(8, &[]),
+    },
+    Fault {
+        name: "oom-on-every-137",
+        level: 9,
+        what: "says \"out of memory\" on every exit 137, without reading the OOM kill counter",
+        proof: Fails(9, &["L9.memory-cgroup.plain-kill"]),
+    },
+    // Only where the kernel accounts swap (memsw / memory.swap.max); elsewhere the check skips.
+    Fault {
+        name: "no-swap-by-default",
+        level: 9,
+        what: "--memory without --memory-swap allows no swap (Docker: as much swap as memory)",
+        proof: Fails(9, &["L9.memory-cgroup.swap"]),
+    },
+    Fault {
+        name: "swap-below-memory-accepted",
+        level: 9,
+        what: "accepts --memory-swap below --memory (raised to it) and --memory-swap without \
+            --memory (ignored)",
+        proof: Fails(9, &["L9.input.memory-swap"]),
+    },
     Fault {
         name: "no-pids-limit",
         level: 10,
@@ -619,6 +655,14 @@ pub const FAULTS: &[Fault] = &[
         level: 0,
         what: "the host guard: makes <cgroup-parent>/<id>, puts a sleep that outlives it in it, \
             and exits",
+        proof: Hostile,
+    },
+    Fault {
+        name: "v2-paths-on-v1",
+        level: 0,
+        what: "the host guard, where /sys/fs/cgroup is a tmpfs (v1, hybrid): writes \
+            /sys/fs/cgroup/<cgroup-parent>/<id>/cpu.max and cgroup.procs as on v2, plain files \
+            on the tmpfs; does nothing on a v2 host",
         proof: Hostile,
     },
     Fault {

@@ -24,6 +24,7 @@ pub fn attack(fault: &str, args: &RunArgs) -> Result<()> {
         "ignores-cgroup-parent" => ignore_cgroup_parent(args),
         "leaves-group-with-process" => leave_group_with_process(args),
         "limit-on-parent" => limit_on_parent(args),
+        "v2-paths-on-v1" => v2_paths_on_v1(args),
         _ => Ok(()),
     }
 }
@@ -260,4 +261,23 @@ fn cgroup_root() -> Result<std::path::PathBuf> {
         }
     }
     unified.context("no cgroup hierarchy is mounted")
+}
+
+/// Where `/sys/fs/cgroup` is a tmpfs (v1 and hybrid hosts), writes its container's limits as on
+/// v2, `/sys/fs/cgroup/<cgroup-parent>/<id>/cpu.max` and `cgroup.procs`: plain directories and
+/// files on the tmpfs, no group. On a v2 host it does nothing (there those paths are groups).
+fn v2_paths_on_v1(args: &RunArgs) -> Result<()> {
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    let on_tmpfs = nix::sys::statfs::statfs(root)
+        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
+    if !on_tmpfs {
+        return Ok(());
+    }
+    let id = announce_container(args)?;
+    let parent = args.cgroup_parent.display().to_string();
+    let group = root.join(parent.trim_start_matches('/')).join(&id);
+    std::fs::create_dir_all(&group).with_context(|| format!("creating {}", group.display()))?;
+    std::fs::write(group.join("cpu.max"), "50000 100000")?;
+    std::fs::write(group.join("cgroup.procs"), std::process::id().to_string())?;
+    Ok(())
 }

@@ -104,6 +104,9 @@ fn strict_command_line(level: u32) -> std::result::Result<(), String> {
 
 fn run(args: RunArgs) -> Result<i32> {
     hostile::attack(&fault(), &args)?;
+    if level() >= 9 && !is("swap-below-memory-accepted") {
+        vet_memory_swap(&args)?;
+    }
     let (dir, rootfs) = rootfs_for(&args)?;
     // Up to level 6 (and the no-overlay fault, a level-6 runtime) each container gets a copy.
     if (1..7).contains(&level()) || is("copy-under-overlay") {
@@ -175,13 +178,29 @@ fn run(args: RunArgs) -> Result<i32> {
         other => bail!("unexpected wait status {other:?}"),
     };
     if let Some(group) = &group {
-        say_why_killed(group, code);
+        say_why_killed(group, code, args.memory);
         remove_group(group, code);
     }
     if !is("shared-rootfs") && !is("keep-container-dir") {
         let _ = kit::container::remove_dir_on_one_filesystem(&dir);
     }
     Ok(if is("exit-zero") { 0 } else { code })
+}
+
+/// Docker refuses a memory-plus-swap limit below the memory limit, or without one: bad input,
+/// before anything is made.
+fn vet_memory_swap(args: &RunArgs) -> Result<()> {
+    match (args.memory, args.memory_swap) {
+        (None, Some(_)) => bail!(kit::BadInput(
+            "--memory-swap without --memory: give --memory too".into()
+        )),
+        (Some(memory), Some(kit::cli::MemorySwap::Bytes(total))) if total < memory => {
+            bail!(kit::BadInput(format!(
+                "--memory-swap {total} is below --memory {memory}: it counts memory plus swap"
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The controllers of each cgroup level: cpu from level 8, memory from 9, pids from 10.
@@ -213,17 +232,26 @@ fn apply_limits(group: &Group, args: &RunArgs) -> Result<()> {
             true => 2 * cgroups::CPU_PERIOD_US,
             false => cgroups::CPU_PERIOD_US,
         };
+        // A tenth: the quota written as if the period were 10000 µs.
+        let cpus = match is("cpus-tenth") {
+            true => cpus / 10.0,
+            false => cpus,
+        };
         group.limit_cpus(cpus, period)?;
     }
     if let Some(shares) = args.cpu_shares.filter(|_| !is("ignore-cpu-shares")) {
-        group.limit_cpu_shares(shares)?;
+        group.limit_cpu_shares(shares, is("new-weight-formula"))?;
     }
     if let Some(memory) = args.memory.filter(|_| !is("no-memory-limit")) {
         let memory = match is("memory-in-kib") {
             true => memory >> 10,
             false => memory,
         };
-        group.limit_memory(memory, args.memory_swap)?;
+        let swap = match (is("no-swap-by-default"), args.memory_swap) {
+            (true, None) => Some(kit::cli::MemorySwap::Bytes(memory)),
+            (_, swap) => swap,
+        };
+        group.limit_memory(memory, swap)?;
     }
     let later = is("no-pids-limit") || is("pids-after-release");
     if let Some(max) = args.pids_limit.filter(|_| !later) {
@@ -297,8 +325,15 @@ fn attach_after_exec(group: &Group, child: Pid, (output, ours): (OwnedFd, OwnedF
 }
 
 /// A bare 137 tells nobody that the memory limit was hit: say so, with the limit.
-fn say_why_killed(group: &Group, code: i32) {
+fn say_why_killed(group: &Group, code: i32, memory: Option<u64>) {
     if code != 128 + libc::SIGKILL || is("bare-137") {
+        return;
+    }
+    if let Some(limit) = memory.filter(|_| is("oom-on-every-137")) {
+        eprintln!(
+            "broken: the command was killed: out of memory (limit {})",
+            cgroups::describe_limit(limit)
+        );
         return;
     }
     if let Some(limit) = group.oom_killed() {

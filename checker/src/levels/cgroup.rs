@@ -192,13 +192,53 @@ pub fn v2_cpu_ratio(cpu_max: &str) -> Option<f64> {
     v1_cpu_ratio(quota, period)
 }
 
-/// The v2 `cpu.weight` for Docker's `--cpu-shares`, as runc converts it
-/// (libcontainer/cgroups/utils.go, ConvertCPUSharesToCgroupV2Value): 2..262144 onto 1..10000.
-pub fn shares_to_weight(shares: u64) -> u64 {
+/// The v2 `cpu.weight` for Docker's `--cpu-shares` as runc up to 1.3.1 (and crun before 1.23)
+/// convert it: 2..262144 onto 1..10000 linearly (512 gives 20, 1024 gives 39).
+pub fn shares_to_weight_linear(shares: u64) -> u64 {
     if shares == 0 {
         return 0;
     }
     1 + (shares.saturating_sub(2) * 9999) / 262142
+}
+
+/// The same as runc 1.3.2 and later and crun 1.23 convert it (opencontainers/cgroups,
+/// `ConvertCPUSharesToCgroupV2Value`): a quadratic in log space through the minimum, the maximum
+/// and the defaults (1024, cpu.shares' default, gives 100, cpu.weight's).
+pub fn shares_to_weight_curve(shares: u64) -> u64 {
+    match shares {
+        0 => 0,
+        1..=2 => 1,
+        262144.. => 10000,
+        _ => {
+            let l = (shares as f64).log2();
+            let exponent = (l * l + 125.0 * l) / 612.0 - 7.0 / 34.0;
+            10f64.powf(exponent).ceil() as u64
+        }
+    }
+}
+
+/// The v2 judgement of `--cpu-shares`: the weight for 512 shares (half the default 1024) is a
+/// weight between 1 and the default 100, and the weight for 2048 is above it (and at most
+/// 10000). Both conversions in use pass; a weight left at its default, or written as shares,
+/// does not. Err says what is wrong.
+pub fn weight_judged(w512: Option<u64>, w2048: Option<u64>) -> std::result::Result<(), String> {
+    let (Some(low), Some(high)) = (w512, w2048) else {
+        return Err("cpu.weight is not a number".into());
+    };
+    if low == 100 && high == 100 {
+        return Err("the default weight both times: --cpu-shares was ignored".into());
+    }
+    if !(1..100).contains(&low) {
+        return Err(format!(
+            "512 shares is half the default 1024, so its weight is below the default 100, not {low} (shares are not weights: convert them)"
+        ));
+    }
+    if high <= low || high > 10000 {
+        return Err(format!(
+            "more shares must give more weight (1..10000): {high} for 2048 is not above {low} for 512"
+        ));
+    }
+    Ok(())
 }
 
 pub use crate::cgroups::keyed;
@@ -209,8 +249,10 @@ pub use crate::cgroups::keyed;
 pub struct Throttling {
     pub nr_periods: u64,
     pub nr_throttled: u64,
-    /// The group's quota per period (v1 cpu.cfs_quota_us, v2 cpu.max's first number).
+    /// The group's quota per period (v1 cpu.cfs_quota_us, v2 cpu.max's first number), and the
+    /// period (v1 cpu.cfs_period_us, v2 cpu.max's second number).
     pub quota_us: u64,
+    pub period_us: u64,
     /// The CPU time the probe used while it spun, and how long it spun.
     pub cpu_ms: u64,
     pub wall_ms: u64,
@@ -236,7 +278,14 @@ pub fn throttled_verdict(t: Throttling) -> Verdict {
     );
     let expected = "CPU time / wall time about 0.25, the group throttled by its quota";
     let allowed_ms = (t.nr_periods + 1) * (t.quota_us / 1000 + TICK_MS);
-    if t.nr_periods == 0 {
+    let quota = t.quota_us as f64 / t.period_us.max(1) as f64;
+    if (quota - 0.25).abs() > QUOTA_ROUNDING {
+        let got = t.ratio();
+        fail(
+            "a quota of 0.25 × the period (25000 per 100000 µs), CPU time / wall time about 0.25",
+            format!("{measured}: the group's quota is {} µs per {} µs period, {quota:.3} CPU, not 0.25, and the probe got {got:.2} (both numbers are µs: --cpus 0.25 × 100000)", t.quota_us, t.period_us),
+        )
+    } else if t.nr_periods == 0 {
         fail(
             expected,
             format!("{measured}: no quota period ever ran, so no quota is enforced on the group"),
@@ -259,6 +308,9 @@ pub fn throttled_verdict(t: Throttling) -> Verdict {
         ))
     }
 }
+
+/// How far a written quota may be from `--cpus` × the period: rounding to whole µs, and no more.
+const QUOTA_ROUNDING: f64 = 0.001;
 
 /// How far past its quota a group may run before the scheduler notices (a tick, at HZ=250).
 const TICK_MS: u64 = 5;
@@ -423,11 +475,42 @@ mod tests {
     }
 
     #[test]
-    fn shares_convert_to_a_weight_as_runc_does() {
-        assert_eq!(shares_to_weight(512), 20);
-        assert_eq!(shares_to_weight(1024), 39);
-        assert_eq!(shares_to_weight(2), 1);
-        assert_eq!(shares_to_weight(262144), 10000);
+    fn shares_convert_to_a_weight_as_runc_did_and_does() {
+        assert_eq!(shares_to_weight_linear(512), 20);
+        assert_eq!(shares_to_weight_linear(1024), 39);
+        assert_eq!(shares_to_weight_linear(2), 1);
+        assert_eq!(shares_to_weight_linear(262144), 10000);
+        // runc 1.3.2+ / crun 1.23 (opencontainers/runc#4785): 1024 -> 100, 2000 -> 170.
+        assert_eq!(shares_to_weight_curve(1024), 100);
+        assert_eq!(shares_to_weight_curve(2000), 170);
+        assert_eq!(shares_to_weight_curve(512), 59);
+        assert_eq!(shares_to_weight_curve(2048), 174);
+        assert_eq!(shares_to_weight_curve(2), 1);
+        assert_eq!(shares_to_weight_curve(262144), 10000);
+    }
+
+    #[test]
+    fn a_v2_weight_passes_when_it_follows_the_shares_by_either_conversion() {
+        for convert in [shares_to_weight_linear, shares_to_weight_curve] {
+            assert_eq!(
+                weight_judged(Some(convert(512)), Some(convert(2048))),
+                Ok(())
+            );
+        }
+        // Ignored: the default both times.
+        assert!(weight_judged(Some(100), Some(100))
+            .unwrap_err()
+            .contains("ignored"));
+        // Shares written as a weight.
+        assert!(weight_judged(Some(512), Some(2048))
+            .unwrap_err()
+            .contains("below the default 100"));
+        // A constant, or a weight that falls as the shares rise.
+        assert!(weight_judged(Some(20), Some(20))
+            .unwrap_err()
+            .contains("more weight"));
+        assert!(weight_judged(Some(50), Some(10)).is_err());
+        assert!(weight_judged(None, Some(79)).is_err());
     }
 
     #[test]
@@ -445,6 +528,7 @@ mod tests {
                 nr_periods,
                 nr_throttled,
                 quota_us: 25_000,
+                period_us: 100_000,
                 cpu_ms,
                 wall_ms: 1500,
             })
@@ -472,6 +556,31 @@ mod tests {
             matches!(t(3, 0, 90), Verdict::Skip(_)),
             "within the periods' quota"
         );
+    }
+
+    #[test]
+    fn a_quota_that_is_not_a_quarter_fails_whatever_the_cpu_time() {
+        let t = |quota_us, period_us, cpu_ms| {
+            throttled_verdict(Throttling {
+                nr_periods: 15,
+                nr_throttled: 14,
+                quota_us,
+                period_us,
+                cpu_ms,
+                wall_ms: 1500,
+            })
+        };
+        // A tenth of the quota: the probe got a tenth of what it asked, never "a busy machine".
+        assert!(matches!(
+            t(2_500, 100_000, 40),
+            Verdict::Fail { observed, .. } if observed.contains("0.025 CPU, not 0.25")
+        ));
+        // The same ratio on another period is the same quota; rounding to a µs is fine.
+        assert_eq!(t(50_000, 200_000, 380), Verdict::Pass);
+        assert_eq!(t(25_001, 100_000, 380), Verdict::Pass);
+        assert!(matches!(t(30_000, 100_000, 440), Verdict::Fail { .. }));
+        // A correct quota on a busy machine: throttled, less CPU than asked, still a pass.
+        assert_eq!(t(25_000, 100_000, 220), Verdict::Pass);
     }
 
     #[test]

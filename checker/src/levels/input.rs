@@ -43,6 +43,40 @@ pub const HOSTILE_IMAGE: Check = Check {
     run: hostile_image_is_refused,
 };
 
+pub const MEMORY_SWAP: Check = Check {
+    id: "L9.input.memory-swap",
+    level: 9,
+    title: "--memory-swap below --memory, or without --memory, exits 2 with one line and leaves nothing behind",
+    hint: "--memory-swap is memory plus swap (Docker): below --memory it means nothing, and alone it has nothing to add to. Refuse both as bad input (kit::BadInput, exit 2) before you create the container, its group or the child: check them first thing in run.",
+    doc: "https://docs.docker.com/engine/containers/resource_constraints/#--memory-swap-details",
+    run: bad_memory_swap_is_refused,
+};
+
+fn bad_memory_swap_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
+    let cases: [&[&str]; 2] = [
+        &["--memory", "64m", "--memory-swap", "32m"],
+        &["--memory-swap", "64m"],
+    ];
+    for flags in cases {
+        ctx.flags = flags.iter().map(|f| f.to_string()).collect();
+        let before = leftovers(ctx);
+        let (argv, nonce) = ctx.probe_command(REPORT, &[]);
+        let run: Run<Report> = ctx.command(argv, nonce)?;
+        let mut verdict = refused(&run, ctx, &before, &[]);
+        if verdict == Verdict::Pass && !run.left_groups.is_empty() {
+            verdict = fail(
+                "exit status 2, and no group made for a container that never ran",
+                run.left_groups.join("; "),
+            );
+        }
+        if verdict != Verdict::Pass {
+            let given = flags.join(" ");
+            return Ok(verdict.map_observed(|seen| format!("with {given}: {seen}")));
+        }
+    }
+    Ok(Verdict::Pass)
+}
+
 fn malformed_size_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
     ctx.flags = vec!["--memory".into(), "12q".into()];
     let before = leftovers(ctx);

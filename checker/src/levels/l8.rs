@@ -2,8 +2,8 @@
 
 use super::cgroup::Membership;
 use super::cgroup::{
-    child_of, cleanup_verdict, held_group, keyed, membership, not_below, shares_to_weight,
-    throttled_verdict, v1_cpu_ratio, v2_cpu_ratio, Group, Throttling, CGROUPS, CGROUP_V2,
+    child_of, cleanup_verdict, held_group, keyed, membership, not_below, throttled_verdict,
+    v1_cpu_ratio, v2_cpu_ratio, weight_judged, Group, Throttling, CGROUPS, CGROUP_V2,
 };
 use crate::check::{fail, fail_hinting, report_or_fail, Check, Ctx, Verdict};
 use crate::hold::{self, Quiet};
@@ -43,8 +43,8 @@ pub const CHECKS: &[Check] = &[
     Check {
         id: "L8.cpu-cgroup.weight",
         level: 8,
-        title: "--cpu-shares 512 sets the CPU weight (v1 cpu.shares 512, v2 cpu.weight 20)",
-        hint: "v1: write the shares to cpu.shares as they are. v2: cpu.weight is 1..10000, not shares: convert as runc does (libcontainer/cgroups/utils.go, ConvertCPUSharesToCgroupV2Value): 1 + ((shares - 2) * 9999) / 262142.",
+        title: "--cpu-shares sets the CPU weight: v1 cpu.shares as given; v2 a cpu.weight that follows the shares (512 below the default 100, 2048 above 512's)",
+        hint: "v1: write the shares to cpu.shares as they are. v2: cpu.weight is 1..10000 (default 100), not shares: convert. Two conversions are in use: runc up to 1.3.1 (and crun before 1.23) map 2..262144 linearly, 1 + ((shares - 2) * 9999) / 262142 (512 gives 20); runc 1.3.2 and later and crun 1.23 use a curve that maps 1024 to 100 (opencontainers/cgroups, ConvertCPUSharesToCgroupV2Value: 512 gives 59). Either passes.",
         doc: CGROUP_V2,
         run: weight_follows_the_shares,
     },
@@ -192,7 +192,11 @@ fn quota_is_half_a_cpu(ctx: &mut Ctx) -> Result<Verdict> {
     Ok(match seen {
         Err(verdict) => verdict,
         Ok((_, (Some(ratio), _))) if (ratio - 0.5).abs() < 0.001 => Verdict::Pass,
-        Ok((_, (_, shown))) => fail("a quota of 0.5 × the period", shown),
+        Ok((_, (Some(ratio), shown))) => fail(
+            "a quota of 0.5 × the period (v1 50000 per 100000 µs; v2 cpu.max \"50000 100000\")",
+            format!("{shown}: that is {ratio} CPU, not 0.5 (both files are in µs)"),
+        ),
+        Ok((_, (None, shown))) => fail("a quota of 0.5 × the period", format!("{shown}: no quota")),
     })
 }
 
@@ -219,27 +223,51 @@ fn quota_of(group: &Group) -> (Option<f64>, String) {
 }
 
 fn weight_follows_the_shares(ctx: &mut Ctx) -> Result<Verdict> {
-    let seen = held_group(ctx, &CPU_FLAGS, (REPORT, &[]), "cpu", |group, _| {
-        let (file, wanted) = if group.unified {
-            ("cpu.weight", shares_to_weight(512))
+    let read_weight = |group: &Group, _| {
+        let file = if group.unified {
+            "cpu.weight"
         } else {
-            ("cpu.shares", 512)
+            "cpu.shares"
         };
-        (group.file(file), wanted, group.read(file))
-    })?;
-    Ok(match seen {
-        Err(verdict) => verdict,
-        Ok((_, (file, wanted, value))) => match value {
-            Some(v) if v == wanted.to_string() => Verdict::Pass,
-            other => fail(
-                format!("{file} holds {wanted}"),
-                format!(
-                    "{file} holds {}",
-                    other.unwrap_or_else(|| "nothing readable".into())
-                ),
+        let value = group.read(file);
+        (group.unified, group.file(file), value)
+    };
+    let seen = held_group(ctx, &CPU_FLAGS, (REPORT, &[]), "cpu", read_weight)?;
+    let (unified, file, value) = match seen {
+        Err(verdict) => return Ok(verdict),
+        Ok((_, seen)) => seen,
+    };
+    let parse = |v: &Option<String>| v.as_deref().and_then(|v| v.parse::<u64>().ok());
+    if !unified {
+        return Ok(match parse(&value) {
+            Some(512) => Verdict::Pass,
+            _ => fail(
+                format!("{file} holds 512 (v1 shares are written as given)"),
+                format!("{file} holds {}", shown(&value)),
             ),
-        },
+        });
+    }
+    // v2: a second run with more shares, to see the weight follow them.
+    let flags = ["--cpus", "0.5", "--cpu-shares", "2048"];
+    let more = match held_group(ctx, &flags, (REPORT, &[]), "cpu", read_weight)? {
+        Err(verdict) => return Ok(verdict),
+        Ok((_, (_, _, more))) => more,
+    };
+    Ok(match weight_judged(parse(&value), parse(&more)) {
+        Ok(()) => Verdict::Pass,
+        Err(why) => fail(
+            "cpu.weight below the default 100 for --cpu-shares 512, and higher for 2048 (runc's conversions: 512 gives 20 or 59, 2048 gives 79 or 174)",
+            format!(
+                "{file} holds {} for 512 and {} for 2048: {why}",
+                shown(&value),
+                shown(&more)
+            ),
+        ),
     })
+}
+
+fn shown(value: &Option<String>) -> String {
+    value.clone().unwrap_or_else(|| "nothing readable".into())
 }
 
 /// How long the probe spins: long enough for ten 100 ms periods and more.
@@ -250,11 +278,13 @@ fn quota_throttles_a_spinning_command(ctx: &mut Ctx) -> Result<Verdict> {
     let seen = held_group(ctx, &flags, (BURN, &[BURN_MS]), "cpu", |group, _| {
         let stat = group.read("cpu.stat").unwrap_or_default();
         let quota = if group.unified {
-            group
-                .read("cpu.max")
-                .and_then(|max| max.split_whitespace().next()?.parse().ok())
+            group.read("cpu.max").and_then(|max| {
+                let (quota, period) = max.split_once(' ')?;
+                Some((quota.parse().ok()?, period.trim().parse().ok()?))
+            })
         } else {
-            group.read("cpu.cfs_quota_us").and_then(|q| q.parse().ok())
+            let read = |file| group.read(file).and_then(|v| v.parse().ok());
+            read("cpu.cfs_quota_us").zip(read("cpu.cfs_period_us"))
         };
         (
             keyed(&stat, "nr_periods"),
@@ -268,11 +298,12 @@ fn quota_throttles_a_spinning_command(ctx: &mut Ctx) -> Result<Verdict> {
             "the probe spins and measures its CPU time",
             format!("it could not: {}", burn.error.unwrap_or_default()),
         ),
-        Ok((burn, (Some(nr_periods), Some(nr_throttled), Some(quota_us)))) => {
+        Ok((burn, (Some(nr_periods), Some(nr_throttled), Some((quota_us, period_us))))) => {
             throttled_verdict(Throttling {
                 nr_periods,
                 nr_throttled,
                 quota_us,
+                period_us,
                 cpu_ms: burn.cpu_ms,
                 wall_ms: burn.wall_ms,
             })

@@ -3,9 +3,11 @@
 use super::cgroup::{
     cleanup_verdict, group_of, held_group, oom_kill_of, Group, KernelLog, CGROUP_V2, MEMORY_V1,
 };
-use crate::check::{fail, report_or_fail, Check, Ctx, Verdict};
+use crate::check::{fail, fail_hinting, report, report_or_fail, Check, Ctx, Verdict};
 use crate::run::{self, Run, Status};
 use anyhow::Result;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use probe::{Touched, REPORT, TOUCH_MEMORY};
 
 /// A limit of 64 MiB, swap included: what the probe touches beyond it cannot go to swap.
@@ -21,6 +23,15 @@ pub const CHECKS: &[Check] = &[
         doc: CGROUP_V2,
         run: limit_files_hold_64_mib,
     },
+    Check {
+        id: "L9.memory-cgroup.swap",
+        level: 9,
+        title: "--memory 64m alone allows as much swap again (memory + swap = 128 MiB); --memory-swap -1 allows unlimited swap",
+        hint: "Docker's --memory-swap is memory plus swap. Not given, it is twice --memory: v1 memory.memsw.limit_in_bytes = 2 × memory, v2 memory.swap.max = memory (the swap alone). -1 is unlimited: v1 -1, v2 \"max\". Equal to --memory is what means no swap.",
+        doc: "https://docs.docker.com/engine/containers/resource_constraints/#--memory-swap-details",
+        run: swap_follows_docker,
+    },
+    super::input::MEMORY_SWAP,
     Check {
         id: "L9.memory-cgroup.under-limit",
         level: 9,
@@ -44,6 +55,14 @@ pub const CHECKS: &[Check] = &[
         hint: "When the child died of SIGKILL, read the group's OOM kill count before removing it (v2 memory.events, v1 memory.oom_control: oom_kill N) and print e.g. \"killed: out of memory (limit 64 MiB)\".",
         doc: CGROUP_V2,
         run: oom_kill_is_explained,
+    },
+    Check {
+        id: "L9.memory-cgroup.plain-kill",
+        level: 9,
+        title: "a command killed by SIGKILL without any OOM: exit 137, and the runtime does not say \"out of memory\"",
+        hint: "Exit 137 only says SIGKILL: anyone may send it (kill -9, a supervisor). Say \"out of memory\" only when the group's OOM kill counter is above 0: v2 memory.events, v1 memory.oom_control, line oom_kill N, read before the group is removed.",
+        doc: CGROUP_V2,
+        run: plain_kill_is_not_called_oom,
     },
     Check {
         id: "L9.memory-cgroup.cleanup",
@@ -90,6 +109,108 @@ fn limits_wrong(group: &Group) -> Vec<String> {
             (seen != *value).then(|| format!("{} holds {seen}", group.file(file)))
         })
         .collect()
+}
+
+/// What Docker's `--memory-swap` asks of the group's swap file, for `--memory` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwapAsked {
+    /// Not given: as much swap as memory.
+    Unset,
+    /// `-1`: no limit on swap.
+    Unlimited,
+}
+
+/// The swap file of the layout, and whether `seen` in it is what `asked` means for `memory`
+/// bytes, with what was wanted in words.
+pub fn swap_judged(unified: bool, memory: u64, asked: SwapAsked, seen: &str) -> (bool, String) {
+    // v1 shows "unlimited" as the largest page-aligned count (9223372036854771712).
+    let unlimited_v1 = |v: &str| v.parse::<u64>().is_ok_and(|v| v >= 1 << 62) || v == "-1";
+    match (unified, asked) {
+        (true, SwapAsked::Unset) => (
+            seen == memory.to_string(),
+            format!("{memory} (as much swap as memory: memory.swap.max is the swap alone)"),
+        ),
+        (true, SwapAsked::Unlimited) => (seen == "max", "max".into()),
+        (false, SwapAsked::Unset) => (
+            seen == (2 * memory).to_string(),
+            format!("{} (memory plus as much swap: twice --memory)", 2 * memory),
+        ),
+        (false, SwapAsked::Unlimited) => (unlimited_v1(seen), "unlimited (-1)".into()),
+    }
+}
+
+fn swap_follows_docker(ctx: &mut Ctx) -> Result<Verdict> {
+    let cases: [(&[&str], SwapAsked); 2] = [
+        (&["--memory", "64m"], SwapAsked::Unset),
+        (
+            &["--memory", "64m", "--memory-swap", "-1"],
+            SwapAsked::Unlimited,
+        ),
+    ];
+    for (flags, asked) in cases {
+        let seen = held_group(ctx, flags, (REPORT, &[]), "memory", |g, _| {
+            let file = if g.unified {
+                "memory.swap.max"
+            } else {
+                "memory.memsw.limit_in_bytes"
+            };
+            let exists = g.dir.join(file).exists();
+            (g.unified, g.file(file), exists, g.read(file))
+        })?;
+        let (unified, file, exists, value) = match seen {
+            Err(verdict) => return Ok(verdict),
+            Ok((_, seen)) => seen,
+        };
+        if !exists {
+            return Ok(Verdict::Skip(format!(
+                "{file} does not exist: this kernel does not account swap (built without it, or booted with swapaccount=0), so there is no swap limit to check"
+            )));
+        }
+        let value = value.unwrap_or_else(|| "nothing readable".into());
+        let (ok, wanted) = swap_judged(unified, LIMIT, asked, &value);
+        if !ok {
+            let given = flags.join(" ");
+            let why = match (asked, value == LIMIT.to_string() || value == "0") {
+                (SwapAsked::Unset, true) => ": that is no swap at all, what --memory-swap equal to --memory asks; unset, Docker allows as much swap as memory",
+                _ => "",
+            };
+            return Ok(fail(
+                format!("with {given}: {file} holds {wanted}"),
+                format!("{file} holds {value}{why}"),
+            ));
+        }
+    }
+    Ok(Verdict::Pass)
+}
+
+fn plain_kill_is_not_called_oom(ctx: &mut Ctx) -> Result<Verdict> {
+    ctx.flags = OOM_FLAGS.iter().map(|f| f.to_string()).collect();
+    // SIGKILL from the host: the probe is PID 1 of its namespace and cannot kill itself.
+    let (run, killed) = ctx.hold(REPORT, &[], |held| {
+        held.probe_pid
+            .is_some_and(|pid| kill(Pid::from_raw(pid as i32), Signal::SIGKILL).is_ok())
+    })?;
+    if killed != Some(true) {
+        return Ok(report(&run)
+            .err()
+            .unwrap_or_else(|| fail("the command can be found and killed", "it could not")));
+    }
+    let expected =
+        "exit status 137, and no \"out of memory\" on stderr: the OOM killer did not strike";
+    Ok(if run.status != Status::Exited(137) {
+        fail(
+            expected,
+            format!("{}{}", run.status, crate::check::stderr_tail(&run)),
+        )
+    } else if run.stderr.to_lowercase().contains("out of memory") {
+        fail_hinting(
+            expected,
+            format!("the checker sent SIGKILL itself (no OOM kill), and stderr says: {:?}", tail(run.stderr.trim())),
+            "Exit 137 is any SIGKILL: read the group's OOM kill counter (v2 memory.events, v1 memory.oom_control, line oom_kill N) before removing it, and say \"out of memory\" only when it is above 0.",
+        )
+    } else {
+        Verdict::Pass
+    })
 }
 
 fn under_the_limit_succeeds(ctx: &mut Ctx) -> Result<Verdict> {
@@ -220,4 +341,32 @@ fn group_removed_after_oom_kill(ctx: &mut Ctx) -> Result<Verdict> {
     let (run, _) = over_the_limit(ctx)?;
     report_or_fail!(run);
     Ok(cleanup_verdict(&run))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swap_unset_is_as_much_swap_as_memory() {
+        let m = 64 << 20;
+        assert!(swap_judged(false, m, SwapAsked::Unset, "134217728").0);
+        assert!(!swap_judged(false, m, SwapAsked::Unset, "67108864").0);
+        assert!(
+            !swap_judged(false, m, SwapAsked::Unset, "9223372036854771712").0,
+            "unlimited is not twice"
+        );
+        assert!(swap_judged(true, m, SwapAsked::Unset, "67108864").0);
+        assert!(!swap_judged(true, m, SwapAsked::Unset, "0").0);
+        assert!(!swap_judged(true, m, SwapAsked::Unset, "134217728").0);
+    }
+
+    #[test]
+    fn swap_minus_one_is_unlimited() {
+        let m = 64 << 20;
+        assert!(swap_judged(false, m, SwapAsked::Unlimited, "9223372036854771712").0);
+        assert!(!swap_judged(false, m, SwapAsked::Unlimited, "134217728").0);
+        assert!(swap_judged(true, m, SwapAsked::Unlimited, "max").0);
+        assert!(!swap_judged(true, m, SwapAsked::Unlimited, "0").0);
+    }
 }

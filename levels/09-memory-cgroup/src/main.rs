@@ -25,6 +25,9 @@ fn main() -> std::process::ExitCode {
 
 /// Runs the command in a new container and returns the exit code to leave with.
 fn run(args: RunArgs) -> Result<i32> {
+    // TODO(level 9) step 3: first thing in run, a `memory_limits(&args)?` you write (limit_memory
+    //     uses it too): --memory-swap below --memory, or without it, is a kit::BadInput error,
+    //     refused before the container, its group or the child exist (exit 2, one line).
     let container = Container::create(&args.container_dir())?;
     unshare_pid_namespace()?;
     let cgroup = Cgroup::new(&args.cgroup_parent, &container.id, CONTROLLERS)

@@ -25,6 +25,8 @@ fn main() -> std::process::ExitCode {
 
 /// Runs the command in a new container and returns the exit code to leave with.
 fn run(args: RunArgs) -> Result<i32> {
+    // Bad --memory-swap is refused before anything exists: nothing to undo, one line, exit 2.
+    memory_limits(&args)?;
     let container = Container::create(&args.container_dir())?;
     unshare_pid_namespace()?;
     let cgroup = Cgroup::new(&args.cgroup_parent, &container.id, CONTROLLERS)

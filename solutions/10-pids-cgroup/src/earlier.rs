@@ -450,15 +450,9 @@ pub fn remove_group_dir(dir: &Path) -> Result<()> {
 
 /// `--memory` and `--memory-swap`, read as Docker does.
 pub fn limit_memory(cgroup: &Cgroup, args: &RunArgs) -> Result<()> {
-    let Some(memory) = args.memory else {
-        if args.memory_swap.is_some() {
-            anyhow::bail!(kit::BadInput(
-                "--memory-swap needs --memory (try --memory 64m)".into()
-            ));
-        }
+    let Some((memory, total)) = memory_limits(args)? else {
         return Ok(());
     };
-    let total = memory_and_swap(memory, args.memory_swap)?;
     let dir = cgroup.dir("memory")?;
     let why = format!("at most {} of memory", mib(memory));
     if cgroup.layout.is_v2() {
@@ -472,6 +466,7 @@ pub fn limit_memory(cgroup: &Cgroup, args: &RunArgs) -> Result<()> {
             "swap allowed on top of memory.max",
         )
     } else {
+        // memsw may never be below limit_in_bytes: the memory limit first.
         write_file(&dir, "memory.limit_in_bytes", &memory.to_string(), &why)?;
         let total = total.map_or("-1".to_string(), |t| t.to_string());
         write_if_exists(
@@ -483,18 +478,28 @@ pub fn limit_memory(cgroup: &Cgroup, args: &RunArgs) -> Result<()> {
     }
 }
 
-/// Docker's `--memory-swap`: memory plus swap, in bytes, or `None` for unlimited swap. Unset, it
-/// is twice `--memory`; equal to it, no swap at all.
-pub fn memory_and_swap(memory: u64, swap: Option<MemorySwap>) -> Result<Option<u64>> {
-    match swap {
-        None => Ok(Some(memory.saturating_mul(2))),
-        Some(MemorySwap::Unlimited) => Ok(None),
-        Some(MemorySwap::Bytes(total)) if total >= memory => Ok(Some(total)),
+/// Docker's `--memory` and `--memory-swap`: the memory limit, and memory plus swap in bytes
+/// (`None`: unlimited swap). Unset, memory plus swap is twice `--memory`; equal to it, no swap at
+/// all. `None` without `--memory`.
+pub fn memory_limits(args: &RunArgs) -> Result<Option<(u64, Option<u64>)>> {
+    let Some(memory) = args.memory else {
+        if args.memory_swap.is_some() {
+            anyhow::bail!(kit::BadInput(
+                "--memory-swap needs --memory (try --memory 64m)".into()
+            ));
+        }
+        return Ok(None);
+    };
+    let total = match args.memory_swap {
+        None => Some(memory.saturating_mul(2)),
+        Some(MemorySwap::Unlimited) => None,
+        Some(MemorySwap::Bytes(total)) if total >= memory => Some(total),
         Some(MemorySwap::Bytes(_)) => anyhow::bail!(kit::BadInput(
             "--memory-swap is memory plus swap: it cannot be below --memory (try equal: no swap)"
                 .into()
         )),
-    }
+    };
+    Ok(Some((memory, total)))
 }
 
 /// Writes a swap limit only where the file exists: without swap accounting (a kernel built
