@@ -62,7 +62,7 @@ fn bad_memory_swap_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
         let before = leftovers(ctx);
         let (argv, nonce) = ctx.probe_command(REPORT, &[]);
         let run: Run<Report> = ctx.command(argv, nonce)?;
-        let mut verdict = refused(&run, ctx, &before, &[]);
+        let mut verdict = refused(&run, ctx, &before, &[])?;
         if verdict == Verdict::Pass && !run.left_groups.is_empty() {
             verdict = fail(
                 "exit status 2, and no group made for a container that never ran",
