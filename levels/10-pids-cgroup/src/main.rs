@@ -49,6 +49,7 @@ fn run(args: RunArgs) -> Result<i32> {
             //     write. A process outside the PID namespace may still be in the group: on v2 write
             //     1 to `cgroup.kill` where it exists, else SIGKILL each pid in `cgroup.procs`,
             //     again until it is empty (bounded: 50 rounds, 10 ms apart).
+            give_back_memory(&cgroup);
             remove_cgroup(&cgroup);
             remove_container(&container);
             placed?;

@@ -49,6 +49,7 @@ fn run(args: RunArgs) -> Result<i32> {
             let code = wait_for(child)?;
             say_if_out_of_memory(&cgroup, &args, code);
             kill_remaining(&cgroup);
+            give_back_memory(&cgroup);
             remove_cgroup(&cgroup);
             remove_container(&container);
             placed?;
