@@ -43,11 +43,14 @@ pub fn locate(image_dir: &Path, name: &str) -> Result<PathBuf> {
 /// Extracts image `name` from `image_dir` into `dest` (created if missing).
 pub fn extract(image_dir: &Path, name: &str, dest: &Path) -> Result<()> {
     let tar = locate(image_dir, name)?;
+    // Read it all before anything is created: a file that is not a tar, or a hostile one, is
+    // refused with nothing to clean up.
+    survey(&tar).with_context(|| format!("image {}", tar.display()))?;
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
     // Only root can give files away, and in a user namespace (rootless) chown to an id the
     // namespace does not map fails with EINVAL: there the files belong to whoever extracts them.
     let preserve_ownership = nix::unistd::geteuid().is_root() && crate::userns::maps_every_id();
-    extract_tar(&tar, dest, preserve_ownership)
+    unpack(&tar, dest, preserve_ownership)
         .with_context(|| format!("extracting {} into {}", tar.display(), dest.display()))
 }
 
@@ -143,7 +146,7 @@ pub struct UnsafeMember {
 
 /// A file given as an image that is not a tar: empty, truncated, or something else.
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("{tar} is not a tar image: {why} (rebuild it, e.g. `cargo run -p checker -- image build`)")]
+#[error("not a tar image: {why} (rebuild it, e.g. `cargo run -p checker -- image build`)")]
 pub struct NotATar {
     pub tar: String,
     pub why: String,
@@ -154,6 +157,11 @@ pub struct NotATar {
 /// members contradict each other, is refused before anything is written.
 pub fn extract_tar(tar: &Path, dest: &Path, preserve_ownership: bool) -> Result<()> {
     survey(tar)?;
+    unpack(tar, dest, preserve_ownership)
+}
+
+/// Extracts a surveyed tar, member by member, each checked again as it is written.
+fn unpack(tar: &Path, dest: &Path, preserve_ownership: bool) -> Result<()> {
     let file = File::open(tar).with_context(|| format!("opening {}", tar.display()))?;
     let mut archive = tar::Archive::new(file);
     archive.set_preserve_permissions(true);

@@ -248,8 +248,11 @@ fn rootfs_for(args: &RunArgs) -> Result<(PathBuf, PathBuf)> {
             std::env::temp_dir().join(format!("rubber-crab-broken-{}", kit::container::new_id()?));
         return Ok((dir.clone(), dir.join("rootfs")));
     }
-    let container = Container::create(&args.container_dir())?;
-    Ok((container.dir.clone(), container.rootfs()))
+    let container = Container::create(args)?;
+    let dirs = (container.dir.clone(), container.rootfs());
+    // Its lock stays held until this runtime exits: a live container is never taken for dead.
+    std::mem::forget(container);
+    Ok(dirs)
 }
 
 fn argv(args: &RunArgs) -> Vec<CString> {
