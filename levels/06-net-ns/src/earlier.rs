@@ -41,7 +41,6 @@ pub fn remove_container(container: &Container) {
 /// In a PID namespace of its own (level 5 on) getppid() is 0, the parent being outside it: there
 /// only the later deaths are covered (level 8's pipe sees an earlier one as end of file).
 pub fn die_with_parent(parent: Pid) -> Result<()> {
-    explain!("prctl(PR_SET_PDEATHSIG, SIGKILL)  # if the runtime dies, so does the command");
     set_pdeathsig(nix::sys::signal::SIGKILL).syscall("prctl(PR_SET_PDEATHSIG, SIGKILL)")?;
     let now = getppid();
     if now != parent && now.as_raw() != 0 {
