@@ -130,6 +130,9 @@ pub const CHECKED_FLAGS: &[&str] = &[
     "--cgroup-parent",
 ];
 
+/// A flag and the check of its value.
+type Rule<'a> = (&'static str, &'a dyn Fn() -> Result<(), String>);
+
 /// Checks what clap's parsers cannot see alone (ranges, names, the host's CPU count), before
 /// anything is created: the runtime exits 2 with this one line instead of failing half-way.
 pub fn validate(args: &RunArgs) -> Result<(), String> {
@@ -139,7 +142,7 @@ pub fn validate(args: &RunArgs) -> Result<(), String> {
 /// [`validate`], skipping the rules of the flags in `skip`: for the checker's broken runtimes,
 /// each of which forgets one check. A runtime should use [`validate`].
 pub fn validate_except(args: &RunArgs, skip: &[&str]) -> Result<(), String> {
-    let rules: [(&str, &dyn Fn() -> Result<(), String>); 6] = [
+    let rules: [Rule; 6] = [
         ("--image", &|| check_image_name(&args.image)),
         ("--hostname", &|| {
             args.hostname.as_deref().map_or(Ok(()), check_hostname)

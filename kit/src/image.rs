@@ -94,6 +94,25 @@ pub fn extract_once(image_dir: &Path, name: &str) -> Result<PathBuf> {
     Ok(dest)
 }
 
+/// Removes image `name`'s extracted copies (`DIR/NAME` and every `DIR/.NAME.<key>/`): for a tar
+/// being rebuilt. A container still running on one loses its files: rebuild between runs.
+pub fn remove_extracted(image_dir: &Path, name: &str) -> Result<()> {
+    let prefix = format!(".{name}.");
+    let copies = std::fs::read_dir(image_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|file| {
+            file.strip_prefix(&prefix)
+                .is_some_and(|key| key.len() == 16 && key.bytes().all(|b| b.is_ascii_hexdigit()))
+        });
+    for copy in copies {
+        crate::container::remove_dir_on_one_filesystem(&image_dir.join(copy))?;
+    }
+    crate::container::remove_dir_on_one_filesystem(&extracted_dir(image_dir, name))
+}
+
 /// Makes `dest` a symlink to `version` (a name beside it), atomically: a new link renamed over
 /// the old one. A directory in the way (an extraction made before copies were keyed) is
 /// moved aside and removed.
@@ -493,13 +512,25 @@ mod tests {
         image(b"two");
         let dir = extract_once(tmp.path(), "img").unwrap();
         assert_eq!(std::fs::read(dir.join("marker")).unwrap(), b"two");
-        // Written in place (same inode, same size): the mtime and ctime still tell.
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Both copies are there (a container may still run on the first); a rebuild removes them.
+        let count = || std::fs::read_dir(tmp.path()).unwrap().count();
+        assert_eq!(count(), 4, "img.tar, img and two copies");
+        remove_extracted(tmp.path(), "img").unwrap();
+        assert_eq!(count(), 1, "only img.tar");
+        let dir = extract_once(tmp.path(), "img").unwrap();
+        assert_eq!(std::fs::read(dir.join("marker")).unwrap(), b"two");
+        // Written in place (same inode, same size): the mtime tells (set, not waited for).
         let tar = std::fs::read(tmp.path().join("img.tar")).unwrap();
         let mut other = tar.clone();
         let at = other.windows(3).position(|w| w == b"two").unwrap();
         other[at..at + 3].copy_from_slice(b"six");
         std::fs::write(tmp.path().join("img.tar"), &other).unwrap();
+        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        let file = std::fs::File::options()
+            .write(true)
+            .open(tmp.path().join("img.tar"))
+            .unwrap();
+        file.set_modified(when).unwrap();
         // Leave the header checksum alone: the content is not in it.
         let dir = extract_once(tmp.path(), "img").unwrap();
         assert_eq!(std::fs::read(dir.join("marker")).unwrap(), b"six");
