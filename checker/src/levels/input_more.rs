@@ -104,8 +104,7 @@ fn image_name_is_checked_first(ctx: &mut Ctx) -> Result<Verdict> {
 fn bad_tar_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
     use tar::EntryType::{Directory, Regular, Symlink};
     let shared = std::fs::read(kit::image::tar_path(&ctx.env.image_dir, &ctx.env.image))?;
-    // Cut inside the first member's content (or its header, for a tiny image).
-    let truncated = shared[..shared.len().min(1024 + 100)].to_vec();
+    let truncated = shared[..middle_of_first_file(&shared)?].to_vec();
     let garbage: Vec<u8> = (0..100u32).map(|i| (i * 37 + 11) as u8).collect();
     let files: [(&str, Vec<u8>); 3] = [
         ("bad-empty", Vec::new()),
@@ -143,6 +142,20 @@ fn bad_tar_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
         }
     }
     Ok(Verdict::Pass)
+}
+
+/// Where to cut a tar so that it ends inside a member's content: the middle of its first
+/// non-empty file (or of its first header, in a tar of empty files).
+fn middle_of_first_file(tar: &[u8]) -> Result<usize> {
+    let mut archive = tar::Archive::new(tar);
+    for entry in archive.entries()? {
+        let entry = entry?;
+        let size = entry.header().size()?;
+        if size > 1 {
+            return Ok((entry.raw_file_position() + size / 2) as usize);
+        }
+    }
+    Ok(256.min(tar.len()))
 }
 
 /// Runs image `name` (its tar in the check's image dir): None when refused as the contract says.
