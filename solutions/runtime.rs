@@ -105,11 +105,13 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
+use nix::sys::prctl::set_pdeathsig;
 use nix::sys::signal::kill;
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{
-    chdir, chroot, execvp, fork, pipe2, pivot_root, read, sethostname, write, ForkResult, Pid,
+    chdir, chroot, execvp, fork, getpid, getppid, pipe2, pivot_root, read, sethostname, write,
+    ForkResult, Pid,
 };
 use std::convert::Infallible;
 use std::ffi::OsString;
@@ -149,7 +151,7 @@ fn run(args: RunArgs) -> Result<i32> {
     memory_limits(&args)?;
     //@ end
     //@ from 1
-    let container = Container::create(&args.container_dir())?;
+    let container = Container::create(&args)?;
     //@ end
     //@ level 7
     //@ todo 1: stop extracting a whole copy of the image for every container: delete the
@@ -177,24 +179,30 @@ fn run(args: RunArgs) -> Result<i32> {
     //@ end
     //@ level 0
     //@ todo 1: fork() a child. fork returns twice: in the child (ForkResult::Child)
-    //@ todo    and in the parent (ForkResult::Parent { child }). The child calls `child(&args)`
-    //@ todo    and hands its error to kit::exit_child; the parent returns `wait_for(child)`.
-    //@ todo    nix's fork is `unsafe`: write a // SAFETY: comment saying why it is sound here.
+    //@ todo    and in the parent (ForkResult::Parent { child }). The child calls
+    //@ todo    `die_with_parent(parent)` (step 5; `parent` is getpid(), taken before fork), then
+    //@ todo    `child(&args)`, and hands the error to kit::exit_child; the parent returns
+    //@ todo    `wait_for(child)`. nix's fork is `unsafe`: write a // SAFETY: comment saying why it
+    //@ todo    is sound here.
+    let parent = getpid();
     explain!("fork()  # copy this process: the copy will become the command");
     // SAFETY: the runtime is single-threaded, so the child may run any code before it execs.
     match unsafe { fork() }.syscall("fork")? {
         ForkResult::Child => {
             //@ level 8
-            //@ todo 2: first thing in the child: drop(ready_write), then block in a
-            //@ todo    `wait_until_attached(ready_read)` you write, before `child(..)`: read one
-            //@ todo    byte; end of file means the parent gave up, so return an error: never exec.
+            //@ todo 2: first thing in the child: drop(ready_write), then, after
+            //@ todo    die_with_parent, block in a `wait_until_attached(ready_read)` you write,
+            //@ todo    before `child(..)`: read one byte; end of file means the parent gave up (or
+            //@ todo    died), so return an error: never exec.
             drop(ready_write);
-            let Err(err) = wait_until_attached(ready_read).and_then(|()| child(&args, &container));
+            let Err(err) = die_with_parent(parent)
+                .and_then(|()| wait_until_attached(ready_read))
+                .and_then(|()| child(&args, &container));
             //@ else
             //@ from 1
-            let Err(err) = child(&args, &container);
+            let Err(err) = die_with_parent(parent).and_then(|()| child(&args, &container));
             //@ else
-            let Err(err) = child(&args);
+            let Err(err) = die_with_parent(parent).and_then(|()| child(&args));
             //@ end
             //@ end
             kit::exit_child(err)
@@ -391,6 +399,27 @@ fn remove_container(container: &Container) {
 
 //@ todo 4: write `fn wait_for(child: Pid) -> Result<i32>`: waitpid for the child, then return
 //@ todo    its exit code, or 128 + N if signal N killed it.
+
+//@ todo 5: write `fn die_with_parent(parent: Pid) -> Result<()>`: prctl(PR_SET_PDEATHSIG,
+//@ todo    SIGKILL) (nix::sys::prctl::set_pdeathsig), so that the kernel kills the child when the
+//@ todo    runtime dies; then, if getppid() is neither `parent` nor 0, the runtime died before
+//@ todo    that: return an error.
+
+/// First thing in the child: die with the runtime. A runtime killed with SIGKILL cannot stop its
+/// command, and nothing else owns it (Docker's containers outlive `docker run` because a daemon
+/// and a shim own them; ours has neither): PR_SET_PDEATHSIG asks the kernel to send SIGKILL when
+/// the parent dies (prctl(2); the parent *thread*, and this runtime has one). It only covers
+/// deaths after the call: if getppid() is no longer the runtime, it died in between, and we stop.
+/// In a PID namespace of its own (level 5 on) getppid() is 0, the parent being outside it: there
+/// only the later deaths are covered (level 8's pipe sees an earlier one as end of file).
+fn die_with_parent(parent: Pid) -> Result<()> {
+    set_pdeathsig(nix::sys::signal::SIGKILL).syscall("prctl(PR_SET_PDEATHSIG, SIGKILL)")?;
+    let now = getppid();
+    if now != parent && now.as_raw() != 0 {
+        anyhow::bail!("the runtime (pid {parent}) died before the command started: not running it");
+    }
+    Ok(())
+}
 
 /// Replaces this process's program with the command, searching PATH like a shell. On success
 /// execvp never returns: the only possible result is an error, marked as "could not execute".

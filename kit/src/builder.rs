@@ -66,7 +66,7 @@ fn build_image_from(tar: &Path, spec: &ImageSpec, busybox_candidates: &[&str]) -
     let _ = fs::remove_dir_all(&staging);
     // A copy extracted from the previous tar (image::extract_once) is stale now.
     if let (Ok(_), Some(stem)) = (&result, tar.file_stem()) {
-        crate::container::remove_dir_on_one_filesystem(&dir.join(stem))?;
+        crate::image::remove_extracted(dir, &stem.to_string_lossy())?;
     }
     result
 }

@@ -50,7 +50,8 @@ pub struct RunArgs {
     /// Max processes in the container.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub pids_limit: Option<u64>,
-    /// The container's cgroup is PATH/<container-id>, in each v1 hierarchy or in the v2 tree.
+    /// The container's cgroup is PATH/<container-id>, in each v1 hierarchy or in the v2 tree
+    /// (a leading `/` is the hierarchy's root, as in Docker: `/a` and `a` are the same group).
     #[arg(long, value_name = "PATH", default_value = "rubber-crab")]
     pub cgroup_parent: PathBuf,
     /// Run the command as this user (numeric UID[:GID]).
@@ -107,6 +108,164 @@ pub fn ignored_flags(args: &RunArgs, level: u32) -> Vec<String> {
         lines.push("ignoring --user: switching users comes at a later level".into());
     }
     lines
+}
+
+/// Docker's smallest `--memory`: 6 MiB. Below it the command is OOM-killed before it can start.
+pub const MIN_MEMORY: u64 = 6 << 20;
+/// Docker's smallest `--cpus`: 0.01 (a quota of 1 ms in every 100 ms period, the kernel's least).
+pub const MIN_CPUS: f64 = 0.01;
+/// The most `--pids-limit` can be: the ceiling of `kernel.pid_max` (PID_MAX_LIMIT, 2^22 on 64-bit).
+pub const MAX_PIDS: u64 = 1 << 22;
+/// The longest hostname, in bytes: HOST_NAME_MAX (sethostname(2) refuses longer with EINVAL).
+pub const MAX_HOSTNAME: usize = 64;
+
+/// The flags [`validate`] checks after parsing, each by a rule of its own (the checker's broken
+/// runtimes skip one at a time: see [`validate_except`]).
+pub const CHECKED_FLAGS: &[&str] = &[
+    "--image",
+    "--hostname",
+    "--cpus",
+    "--memory",
+    "--pids-limit",
+    "--cgroup-parent",
+];
+
+/// A flag and the check of its value.
+type Rule<'a> = (&'static str, &'a dyn Fn() -> Result<(), String>);
+
+/// Checks what clap's parsers cannot see alone (ranges, names, the host's CPU count), before
+/// anything is created: the runtime exits 2 with this one line instead of failing half-way.
+pub fn validate(args: &RunArgs) -> Result<(), String> {
+    validate_except(args, &[])
+}
+
+/// [`validate`], skipping the rules of the flags in `skip`: for the checker's broken runtimes,
+/// each of which forgets one check. A runtime should use [`validate`].
+pub fn validate_except(args: &RunArgs, skip: &[&str]) -> Result<(), String> {
+    let rules: [Rule; 6] = [
+        ("--image", &|| check_image_name(&args.image)),
+        ("--hostname", &|| {
+            args.hostname.as_deref().map_or(Ok(()), check_hostname)
+        }),
+        ("--cpus", &|| {
+            args.cpus.map_or(Ok(()), |c| check_cpus(c, host_cpus()))
+        }),
+        ("--memory", &|| args.memory.map_or(Ok(()), check_memory)),
+        ("--pids-limit", &|| {
+            args.pids_limit.map_or(Ok(()), check_pids_limit)
+        }),
+        ("--cgroup-parent", &|| {
+            check_cgroup_parent(&args.cgroup_parent)
+        }),
+    ];
+    for (flag, rule) in rules {
+        if !skip.contains(&flag) {
+            rule()?;
+        }
+    }
+    Ok(())
+}
+
+/// An image is a file `DIR/NAME.tar`: NAME must be a plain file name, so that neither the tar nor
+/// the runtime's extracted copy (`DIR/NAME/`) can be anywhere but in DIR.
+pub fn check_image_name(name: &str) -> Result<(), String> {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains('/')
+        && !name.chars().any(char::is_control);
+    if plain {
+        return Ok(());
+    }
+    Err(format!(
+        "--image {name:?}: an image is a plain name like busybox (its tar is <image-dir>/NAME.tar; use --image-dir DIR for another directory)"
+    ))
+}
+
+/// HOST_NAME_MAX bytes at most, and no control characters (a newline would be a second line in
+/// every tool that prints the hostname).
+pub fn check_hostname(name: &str) -> Result<(), String> {
+    if name.chars().any(char::is_control) {
+        return Err(format!(
+            "--hostname {name:?}: a hostname cannot hold control characters such as a newline (try --hostname box)"
+        ));
+    }
+    if name.is_empty() || name.len() > MAX_HOSTNAME {
+        return Err(format!(
+            "--hostname is {} bytes long: give 1 to {MAX_HOSTNAME} (HOST_NAME_MAX), like --hostname box",
+            name.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Docker's range: 0.01 to the number of CPUs this process may run on.
+pub fn check_cpus(cpus: f64, host: usize) -> Result<(), String> {
+    if cpus < MIN_CPUS {
+        return Err(format!(
+            "--cpus {cpus}: the least is {MIN_CPUS} (1 ms of CPU in every 100 ms; try --cpus 0.5)"
+        ));
+    }
+    if cpus > host as f64 {
+        return Err(format!(
+            "--cpus {cpus}: this host has only {host} CPU{}: give {MIN_CPUS} to {host}",
+            if host == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(())
+}
+
+/// The CPUs this process may run on (sched_getaffinity), as Docker counts them.
+fn host_cpus() -> usize {
+    use nix::sched::{sched_getaffinity, CpuSet};
+    let Ok(set) = sched_getaffinity(nix::unistd::Pid::from_raw(0)) else {
+        return usize::MAX;
+    };
+    (0..CpuSet::count())
+        .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
+        .count()
+        .max(1)
+}
+
+/// Docker's least: 6 MiB.
+pub fn check_memory(bytes: u64) -> Result<(), String> {
+    if bytes < MIN_MEMORY {
+        return Err(format!(
+            "--memory {}: the least is {} (try --memory 64m)",
+            crate::size::human(bytes),
+            crate::size::human(MIN_MEMORY)
+        ));
+    }
+    Ok(())
+}
+
+/// pids.max holds at most the ceiling of pid_max.
+pub fn check_pids_limit(max: u64) -> Result<(), String> {
+    if max > MAX_PIDS {
+        return Err(format!(
+            "--pids-limit {max}: the most is {MAX_PIDS} (the kernel's pid_max ceiling; try --pids-limit 100)"
+        ));
+    }
+    Ok(())
+}
+
+/// A path below each hierarchy's root: no `..` (it would leave the tree, or the cage the caller
+/// gave) and no control characters (a newline in a path breaks every tool that lists groups).
+pub fn check_cgroup_parent(parent: &std::path::Path) -> Result<(), String> {
+    let text = parent.to_string_lossy();
+    if text.chars().any(char::is_control) {
+        return Err(format!(
+            "--cgroup-parent {text:?}: a group's name cannot hold control characters such as a newline (try --cgroup-parent rubber-crab)"
+        ));
+    }
+    if parent
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(format!(
+            "--cgroup-parent {text:?}: `..` would leave the cgroup tree; give a path below it, like rubber-crab"
+        ));
+    }
+    Ok(())
 }
 
 /// `--memory-swap`: a size, or -1 for unlimited swap.
@@ -295,5 +454,82 @@ mod tests {
             .contains("numeric"));
         assert!(parse(&["--pids-limit", "0", "true"]).is_err());
         assert_eq!(e.exit_code(), 2);
+    }
+
+    fn refused(args: &[&str]) -> String {
+        let mut argv = args.to_vec();
+        argv.push("true");
+        let run = parse(&argv).expect("parses");
+        let why = validate(&run).expect_err("validation should refuse it");
+        assert!(!why.contains('\n'), "one line: {why:?}");
+        why
+    }
+
+    #[test]
+    fn image_names_are_plain_names() {
+        for bad in [
+            "/tmp/x/abs-image",
+            "../images/busybox",
+            "a/b",
+            "",
+            ".",
+            "..",
+            ".hidden",
+        ] {
+            let why = refused(&["--image", bad]);
+            assert!(why.contains("plain name"), "{bad}: {why}");
+        }
+        assert!(validate(&parse(&["--image", "busybox-1.36_x", "true"]).unwrap()).is_ok());
+    }
+
+    #[test]
+    fn hostnames_are_at_most_64_bytes_without_control_characters() {
+        let long = "h".repeat(300);
+        let why = refused(&["--hostname", &long]);
+        assert!(why.contains("300 bytes") && !why.contains(&long), "{why}");
+        assert!(refused(&["--hostname", "a\nb"]).contains("control characters"));
+        assert!(refused(&["--hostname", ""]).contains("1 to 64"));
+        assert!(validate(&parse(&["--hostname", &"h".repeat(64), "true"]).unwrap()).is_ok());
+    }
+
+    #[test]
+    fn cpus_range_from_a_hundredth_to_the_hosts_cpus() {
+        assert!(check_cpus(0.0001, 4).unwrap_err().contains("least is 0.01"));
+        assert!(check_cpus(4.5, 4).unwrap_err().contains("only 4 CPUs"));
+        assert!(check_cpus(2.0, 1).unwrap_err().contains("only 1 CPU:"));
+        assert!(check_cpus(0.01, 1).is_ok() && check_cpus(4.0, 4).is_ok());
+        assert!(refused(&["--cpus", "0.0001"]).contains("0.01"));
+    }
+
+    #[test]
+    fn memory_below_dockers_6_mib_is_refused_and_said_humanly() {
+        let why = refused(&["--memory", "1"]);
+        assert!(why.contains("--memory 1 B: the least is 6 MiB"), "{why}");
+        assert!(refused(&["--memory", "0"]).contains("0 B"));
+        assert!(validate(&parse(&["--memory", "6m", "true"]).unwrap()).is_ok());
+    }
+
+    #[test]
+    fn pids_limit_is_at_most_the_pid_max_ceiling() {
+        assert!(refused(&["--pids-limit", "4194305"]).contains("4194304"));
+        assert!(validate(&parse(&["--pids-limit", "4194304", "true"]).unwrap()).is_ok());
+    }
+
+    #[test]
+    fn a_cgroup_parent_stays_in_the_tree_and_has_no_control_characters() {
+        assert!(refused(&["--cgroup-parent", "a\nb"]).contains("control characters"));
+        assert!(refused(&["--cgroup-parent", "cage/../../x"]).contains("`..`"));
+        assert!(refused(&["--cgroup-parent", ".."]).contains("`..`"));
+        // A leading `/` is the hierarchy's root, as Docker reads it: allowed.
+        assert!(validate(&parse(&["--cgroup-parent", "/etc", "true"]).unwrap()).is_ok());
+    }
+
+    #[test]
+    fn a_broken_runtime_can_skip_one_rule() {
+        let run = parse(&["--memory", "1", "--hostname", "a\nb", "true"]).unwrap();
+        assert!(validate_except(&run, &["--memory"])
+            .unwrap_err()
+            .contains("--hostname"));
+        assert!(validate_except(&run, &["--memory", "--hostname"]).is_ok());
     }
 }

@@ -87,6 +87,12 @@ pub fn main_at(level: Option<u32>, run: impl FnOnce(RunArgs) -> anyhow::Result<i
 /// calls `run`, and turns its result into the process exit status. An error is printed as one
 /// line, `<runtime>: <what failed>: <why>`, and exits 2 for bad input, 125 otherwise.
 pub fn main(run: impl FnOnce(RunArgs) -> anyhow::Result<i32>) -> ExitCode {
+    main_skipping(&[], run)
+}
+
+/// [`main`], skipping the checks of [`cli::validate`] for the flags in `skip`: only for the
+/// checker's broken runtimes, each of which forgets one check on purpose.
+pub fn main_skipping(skip: &[&str], run: impl FnOnce(RunArgs) -> anyhow::Result<i32>) -> ExitCode {
     use clap::Parser;
     let args = match cli::Cli::try_parse() {
         Ok(cli) => match cli.command {
@@ -94,6 +100,11 @@ pub fn main(run: impl FnOnce(RunArgs) -> anyhow::Result<i32>) -> ExitCode {
         },
         Err(err) => return usage_error(err),
     };
+    // Before anything is created: a bad value leaves nothing behind.
+    if let Err(why) = cli::validate_except(&args, skip) {
+        eprintln!("{}: {why}", program_name());
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     explain::enable(args.explain);
     match run(args) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(EXIT_RUNTIME_FAILED)),
@@ -119,8 +130,13 @@ fn usage_error(err: clap::Error) -> ExitCode {
     ExitCode::from(EXIT_BAD_INPUT)
 }
 
-/// clap's message without its `error: ` prefix and the lines of advice that follow it.
+/// clap's message without its `error: ` prefix and the lines of advice that follow it. A missing
+/// command (the only required argument) is said with the usage that gives one.
 fn first_line(err: &clap::Error) -> String {
+    if err.kind() == clap::error::ErrorKind::MissingRequiredArgument {
+        let program = program_name();
+        return format!("no command given: try {program} run [OPTIONS] -- COMMAND [ARG...]");
+    }
     let text = err.to_string();
     let line = text.lines().next().unwrap_or_default();
     line.strip_prefix("error: ").unwrap_or(line).to_string()
@@ -129,8 +145,9 @@ fn first_line(err: &clap::Error) -> String {
 /// Whether an error is the user's input (exit 2) rather than a failure of the runtime's setup
 /// (125): a [`BadInput`], or an image refused as unsafe ([`image::UnsafeMember`]).
 pub fn is_bad_input(err: &anyhow::Error) -> bool {
-    err.chain()
-        .any(|cause| cause.is::<BadInput>() || cause.is::<image::UnsafeMember>())
+    err.chain().any(|cause| {
+        cause.is::<BadInput>() || cause.is::<image::UnsafeMember>() || cause.is::<image::NotATar>()
+    })
 }
 
 /// The exit status for an error that stopped the runtime before the command ran.
@@ -210,6 +227,17 @@ mod tests {
             "{line}"
         );
         assert!(!line.contains('\n'), "{line}");
+    }
+
+    #[test]
+    fn no_command_is_one_line_that_shows_how_to_give_one() {
+        let err = cli::Cli::try_parse_from(["rt", "run", "--memory", "64m"]).unwrap_err();
+        let line = first_line(&err);
+        assert!(line.starts_with("no command given: try "), "{line}");
+        assert!(
+            line.ends_with(" run [OPTIONS] -- COMMAND [ARG...]"),
+            "{line}"
+        );
     }
 
     #[test]

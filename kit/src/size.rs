@@ -40,6 +40,20 @@ pub fn parse_size(input: &str) -> Result<u64, SizeError> {
     Ok(bytes as u64)
 }
 
+/// A size for people: `64 MiB`, `1.5 GiB`, `512 KiB`, `1 B`; two decimals at most.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let text = format!("{value:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text} {}", UNITS[unit])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +73,17 @@ mod tests {
         assert_eq!(parse_size("512k"), Ok(512 << 10));
         assert_eq!(parse_size("1g"), Ok(1 << 30));
         assert_eq!(parse_size("1.5g"), Ok(3 << 29));
+    }
+
+    #[test]
+    fn sizes_are_printed_for_people() {
+        assert_eq!(human(64 << 20), "64 MiB");
+        assert_eq!(human(3 << 29), "1.5 GiB");
+        assert_eq!(human(512 << 10), "512 KiB");
+        assert_eq!(human(1), "1 B");
+        assert_eq!(human(0), "0 B");
+        assert_eq!(human(6 << 20), "6 MiB");
+        assert_eq!(human((1 << 20) + 1), "1 MiB");
     }
 
     #[test]

@@ -703,4 +703,54 @@ pub const FAULTS: &[Fault] = &[
         what: "one overlay workdir for every container (each has its own upper dir)",
         proof: Fails(7, &["L7.overlay.isolated", "L7.overlay.cleanup"]),
     },
+    // Bad input the kit refuses (kit::cli::validate, kit::image::survey), forgotten one at a time.
+    Fault {
+        name: "image-path-accepted",
+        level: 1,
+        what: "takes --image ../x or /abs/x as a path when that tar exists, and extracts it",
+        proof: Fails(1, &["L1.input.image-name"]),
+    },
+    Fault {
+        name: "empty-image-accepted",
+        level: 1,
+        what: "takes an empty file as an image with no files (the command is then not found: 127)",
+        proof: Fails(1, &["L1.input.bad-tar"]),
+    },
+    Fault {
+        name: "contradiction-125",
+        level: 1,
+        what: "reports a tar whose members contradict each other (a symlink over a directory) as \
+            its own failure, 125, not as bad input",
+        proof: Fails(1, &["L1.input.bad-tar"]),
+    },
+    Fault {
+        name: "hostname-unchecked",
+        level: 4,
+        what: "does not check --hostname: 300 bytes fail in sethostname (125), a newline is set",
+        proof: Fails(4, &["L4.input.bad-hostname"]),
+    },
+    Fault {
+        name: "cpus-unchecked",
+        level: 8,
+        what: "does not check --cpus: 0.0001 is a quota the kernel refuses (125)",
+        proof: Fails(8, &["L8.input.bad-cpus"]),
+    },
+    Fault {
+        name: "cgroup-parent-unchecked",
+        level: 8,
+        what: "does not check --cgroup-parent: a newline fails in mkdir (125)",
+        proof: Fails(8, &["L8.input.bad-cgroup-parent"]),
+    },
+    Fault {
+        name: "memory-unchecked",
+        level: 9,
+        what: "does not check --memory: 1 byte runs, and the command is OOM-killed (137)",
+        proof: Fails(9, &["L9.input.small-memory"]),
+    },
+    Fault {
+        name: "pids-limit-unchecked",
+        level: 10,
+        what: "does not check --pids-limit: 4194305 is refused by pids.max (125)",
+        proof: Fails(10, &["L10.input.bad-pids-limit"]),
+    },
 ];

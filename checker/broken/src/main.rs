@@ -59,7 +59,13 @@ fn main() -> std::process::ExitCode {
         use clap::Parser;
         let _ = kit::cli::Cli::parse();
     }
-    kit::main(|args| match run(args) {
+    // A fault that forgets one of the kit's checks of the command line.
+    let skip: Vec<&str> = UNCHECKED
+        .iter()
+        .filter(|(name, _)| is(name))
+        .map(|&(_, flag)| flag)
+        .collect();
+    kit::main_skipping(&skip, |args| match run(args) {
         Err(err) if is("bad-input-125") => {
             eprintln!("broken: {err:#}");
             Ok(125)
@@ -102,6 +108,42 @@ fn strict_command_line(level: u32) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// (fault, the flag whose check it skips).
+const UNCHECKED: &[(&str, &str)] = &[
+    ("image-path-accepted", "--image"),
+    ("hostname-unchecked", "--hostname"),
+    ("cpus-unchecked", "--cpus"),
+    ("cgroup-parent-unchecked", "--cgroup-parent"),
+    ("memory-unchecked", "--memory"),
+    ("pids-limit-unchecked", "--pids-limit"),
+];
+
+/// Level 1 to 6's extraction, and the image faults: a name taken as a path when its tar
+/// exists, an empty file taken as an empty image, contradicting members reported as a failure
+/// of the runtime (125), not as bad input.
+fn extract_copy(args: &RunArgs, rootfs: &Path) -> Result<()> {
+    let tar = kit::image::tar_path(&args.image_dir(), &args.image);
+    if is("image-path-accepted") && tar.is_file() {
+        std::fs::create_dir_all(rootfs)?;
+        return kit::image::extract_tar(&tar, rootfs, false);
+    }
+    if is("empty-image-accepted") && std::fs::metadata(&tar).is_ok_and(|m| m.len() == 0) {
+        std::fs::create_dir_all(rootfs)?;
+        return Ok(());
+    }
+    let extracted = kit::image::extract(&args.image_dir(), &args.image, rootfs);
+    match extracted {
+        Err(err) if is("contradiction-125") && contradicts(&err) => Err(anyhow::anyhow!("{err:#}")),
+        other => other,
+    }
+}
+
+/// Whether kit refused the image for members that contradict each other.
+fn contradicts(err: &anyhow::Error) -> bool {
+    let text = format!("{err:#}");
+    text.contains("replace a directory") || text.contains("a directory over a link")
+}
+
 fn run(args: RunArgs) -> Result<i32> {
     hostile::attack(&fault(), &args)?;
     if level() >= 9 && !is("swap-below-memory-accepted") {
@@ -110,7 +152,7 @@ fn run(args: RunArgs) -> Result<i32> {
     let (dir, rootfs) = rootfs_for(&args)?;
     // Up to level 6 (and the no-overlay fault, a level-6 runtime) each container gets a copy.
     if (1..7).contains(&level()) || is("copy-under-overlay") {
-        let extracted = kit::image::extract(&args.image_dir(), &args.image, &rootfs);
+        let extracted = extract_copy(&args, &rootfs);
         if extracted.is_err() && !is("keep-dir-on-refusal") {
             let _ = kit::container::remove_dir_on_one_filesystem(&dir);
         }
@@ -374,8 +416,11 @@ fn rootfs_for(args: &RunArgs) -> Result<(PathBuf, PathBuf)> {
             std::env::temp_dir().join(format!("rubber-crab-broken-{}", kit::container::new_id()?));
         return Ok((dir.clone(), dir.join("rootfs")));
     }
-    let container = Container::create(&args.container_dir())?;
-    Ok((container.dir.clone(), container.rootfs()))
+    let container = Container::create(args)?;
+    let dirs = (container.dir.clone(), container.rootfs());
+    // Its lock stays held until this runtime exits: a live container is never taken for dead.
+    std::mem::forget(container);
+    Ok(dirs)
 }
 
 fn argv(args: &RunArgs) -> Vec<CString> {
@@ -655,10 +700,12 @@ fn extract_to_snapshot(args: &RunArgs) -> Result<PathBuf> {
 
 fn mount_overlay(args: &RunArgs, dir: &Path, rootfs: &Path) -> Result<()> {
     if is("extract-each-time") {
-        let _ = kit::container::remove_dir_on_one_filesystem(&kit::image::extracted_dir(
-            &args.image_dir(),
-            &args.image,
-        ));
+        // <image-dir>/<name> is a symlink to the copy of this tar: remove both.
+        let link = kit::image::extracted_dir(&args.image_dir(), &args.image);
+        if let Ok(copy) = std::fs::canonicalize(&link) {
+            let _ = kit::container::remove_dir_on_one_filesystem(&copy);
+        }
+        let _ = kit::container::remove_dir_on_one_filesystem(&link);
     }
     let lower = if is("lower-elsewhere") {
         extract_to_snapshot(args)?

@@ -11,7 +11,8 @@ use probe::{Report, REPORT};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-const CONTRACT: &str = "https://docs.docker.com/reference/cli/docker/container/run/#exit-status";
+pub(super) const CONTRACT: &str =
+    "https://docs.docker.com/reference/cli/docker/container/run/#exit-status";
 
 /// The exit status the contract gives bad input.
 const EXIT_BAD_INPUT: i32 = 2;
@@ -129,7 +130,7 @@ fn hostile_image_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 /// A tar member: path, kind, link target.
-type Member = (String, tar::EntryType, Option<String>);
+pub(super) type Member = (String, tar::EntryType, Option<String>);
 
 /// (image name, where an escape would create a file, the image's members). The same for every
 /// run by this user, so the image in the shared dir is always the one a reproduce line names.
@@ -173,7 +174,7 @@ fn hostile_images(temp: &Path, scratch: &Path) -> Vec<(&'static str, Vec<PathBuf
 
 /// Writes a tar of `members` (one byte of content each) with the names exactly as given:
 /// `tar::Header::set_path` would refuse the hostile ones.
-fn write_tar(path: &Path, members: &[Member]) -> Result<()> {
+pub(super) fn write_tar(path: &Path, members: &[Member]) -> Result<()> {
     let mut builder = tar::Builder::new(Vec::new());
     for (name, kind, link) in members {
         let mut header = tar::Header::new_gnu();
@@ -205,7 +206,7 @@ fn write_tar(path: &Path, members: &[Member]) -> Result<()> {
 }
 
 /// Runs the probe with `--image name` in place of the test image.
-fn run_image(ctx: &mut Ctx, name: &str) -> Result<Run<Report>> {
+pub(super) fn run_image(ctx: &mut Ctx, name: &str) -> Result<Run<Report>> {
     let (argv, nonce) = ctx.probe_command(REPORT, &[]);
     let mut spec = ctx.spec(argv, nonce);
     if let Some(at) = spec.runtime_args.iter().position(|a| a == "--image") {
@@ -217,7 +218,7 @@ fn run_image(ctx: &mut Ctx, name: &str) -> Result<Run<Report>> {
 }
 
 /// What is in the check's container and image dirs.
-fn leftovers(ctx: &Ctx) -> BTreeSet<PathBuf> {
+pub(super) fn leftovers(ctx: &Ctx) -> BTreeSet<PathBuf> {
     [&ctx.container_dir, &ctx.image_dir]
         .into_iter()
         .flat_map(|dir| std::fs::read_dir(dir).into_iter().flatten().flatten())
@@ -227,7 +228,7 @@ fn leftovers(ctx: &Ctx) -> BTreeSet<PathBuf> {
 
 /// The verdict on a run that was given bad input: exit 2, one line on stderr, no new file in
 /// the container or image dir, and none of `escapes` written.
-fn refused(
+pub(super) fn refused(
     run: &Run<Report>,
     ctx: &mut Ctx,
     before: &BTreeSet<PathBuf>,

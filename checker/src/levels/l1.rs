@@ -52,6 +52,8 @@ pub const CHECKS: &[Check] = &[
     },
     super::input::MISSING_IMAGE,
     super::input::HOSTILE_IMAGE,
+    super::input_more::IMAGE_NAME,
+    super::input_more::BAD_TAR,
 ];
 
 fn image_is_at_root(ctx: &mut Ctx) -> Result<Verdict> {

@@ -37,6 +37,7 @@ pub const CHECKS: &[Check] = &[
         doc: CGROUP_V2,
         run: leftovers_killed_and_group_removed,
     },
+    super::input_more::BAD_PIDS_LIMIT,
 ];
 
 fn pids_max_is_the_limit(ctx: &mut Ctx) -> Result<Verdict> {

@@ -39,6 +39,7 @@ pub const CHECKS: &[Check] = &[
         doc: UTS,
         run: runtime_hostname_unchanged,
     },
+    super::input_more::BAD_HOSTNAME,
 ];
 
 fn own_uts_and_ipc(ctx: &mut Ctx) -> Result<Verdict> {

@@ -64,6 +64,8 @@ pub const CHECKS: &[Check] = &[
         doc: CGROUPS,
         run: group_removed_after_exit,
     },
+    super::input_more::BAD_CPUS,
+    super::input_more::BAD_CGROUP_PARENT,
 ];
 
 fn in_its_group_from_the_start(ctx: &mut Ctx) -> Result<Verdict> {

@@ -72,6 +72,7 @@ pub const CHECKS: &[Check] = &[
         doc: CGROUP_V2,
         run: group_removed_after_oom_kill,
     },
+    super::input_more::SMALL_MEMORY,
 ];
 
 fn limit_files_hold_64_mib(ctx: &mut Ctx) -> Result<Verdict> {

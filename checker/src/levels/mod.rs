@@ -4,6 +4,7 @@ use crate::check::Check;
 
 pub mod cgroup;
 mod input;
+mod input_more;
 mod l0;
 mod l1;
 mod l10;

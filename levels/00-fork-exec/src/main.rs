@@ -16,9 +16,11 @@ fn main() -> std::process::ExitCode {
 /// Runs the command in a new container and returns the exit code to leave with.
 fn run(args: RunArgs) -> Result<i32> {
     // TODO(level 0) step 1: fork() a child. fork returns twice: in the child (ForkResult::Child)
-    //     and in the parent (ForkResult::Parent { child }). The child calls `child(&args)` and
-    //     hands its error to kit::exit_child; the parent returns `wait_for(child)`. nix's fork is
-    //     `unsafe`: write a // SAFETY: comment saying why it is sound here.
+    //     and in the parent (ForkResult::Parent { child }). The child calls
+    //     `die_with_parent(parent)` (step 5; `parent` is getpid(), taken before fork), then
+    //     `child(&args)`, and hands the error to kit::exit_child; the parent returns
+    //     `wait_for(child)`. nix's fork is `unsafe`: write a // SAFETY: comment saying why it is
+    //     sound here.
     let _ = args;
     anyhow::bail!("no command runs yet: write the TODOs in levels/00-fork-exec/src/main.rs")
 }
@@ -33,3 +35,8 @@ fn run(args: RunArgs) -> Result<i32> {
 
 // TODO(level 0) step 4: write `fn wait_for(child: Pid) -> Result<i32>`: waitpid for the child, then
 //     return its exit code, or 128 + N if signal N killed it.
+
+// TODO(level 0) step 5: write `fn die_with_parent(parent: Pid) -> Result<()>`:
+//     prctl(PR_SET_PDEATHSIG, SIGKILL) (nix::sys::prctl::set_pdeathsig), so that the kernel kills
+//     the child when the runtime dies; then, if getppid() is neither `parent` nor 0, the runtime
+//     died before that: return an error.

@@ -5,10 +5,27 @@
 //! the functions it calls from here are those of earlier levels.
 
 use kit::prelude::*;
+use nix::sys::prctl::set_pdeathsig;
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{execvp, Pid};
+use nix::unistd::{execvp, getppid, Pid};
 use std::convert::Infallible;
 use std::ffi::OsString;
+
+/// First thing in the child: die with the runtime. A runtime killed with SIGKILL cannot stop its
+/// command, and nothing else owns it (Docker's containers outlive `docker run` because a daemon
+/// and a shim own them; ours has neither): PR_SET_PDEATHSIG asks the kernel to send SIGKILL when
+/// the parent dies (prctl(2); the parent *thread*, and this runtime has one). It only covers
+/// deaths after the call: if getppid() is no longer the runtime, it died in between, and we stop.
+/// In a PID namespace of its own (level 5 on) getppid() is 0, the parent being outside it: there
+/// only the later deaths are covered (level 8's pipe sees an earlier one as end of file).
+pub fn die_with_parent(parent: Pid) -> Result<()> {
+    set_pdeathsig(nix::sys::signal::SIGKILL).syscall("prctl(PR_SET_PDEATHSIG, SIGKILL)")?;
+    let now = getppid();
+    if now != parent && now.as_raw() != 0 {
+        anyhow::bail!("the runtime (pid {parent}) died before the command started: not running it");
+    }
+    Ok(())
+}
 
 /// Replaces this process's program with the command, searching PATH like a shell. On success
 /// execvp never returns: the only possible result is an error, marked as "could not execute".

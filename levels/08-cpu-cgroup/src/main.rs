@@ -12,7 +12,7 @@ mod earlier;
 use earlier::*;
 use kit::cgroup::Cgroup;
 use kit::prelude::*;
-use nix::unistd::{fork, ForkResult};
+use nix::unistd::{fork, getpid, ForkResult};
 use std::convert::Infallible;
 
 /// The controllers this level's containers use: each is a hierarchy of its own on v1, and a
@@ -25,21 +25,23 @@ fn main() -> std::process::ExitCode {
 
 /// Runs the command in a new container and returns the exit code to leave with.
 fn run(args: RunArgs) -> Result<i32> {
-    let container = Container::create(&args.container_dir())?;
+    let container = Container::create(&args)?;
     unshare_pid_namespace()?;
     let cgroup = Cgroup::new(&args.cgroup_parent, &container.id, CONTROLLERS)
         .inspect_err(|_| remove_container(&container))?;
     // TODO(level 8) step 1: make the pipe the child waits on until it is in its cgroup, in a
     //     `sync_pipe()` you write: nix's pipe2 with O_CLOEXEC (the command must not inherit it),
     //     returning (read end, write end).
+    let parent = getpid();
     explain!("fork()  # copy this process: the copy will become the command");
     // SAFETY: the runtime is single-threaded, so the child may run any code before it execs.
     match unsafe { fork() }.syscall("fork")? {
         ForkResult::Child => {
-            // TODO(level 8) step 2: first thing in the child: drop(ready_write), then block in a
-            //     `wait_until_attached(ready_read)` you write, before `child(..)`: read one byte;
-            //     end of file means the parent gave up, so return an error: never exec.
-            let Err(err) = child(&args, &container);
+            // TODO(level 8) step 2: first thing in the child: drop(ready_write), then, after
+            //     die_with_parent, block in a `wait_until_attached(ready_read)` you write, before
+            //     `child(..)`: read one byte; end of file means the parent gave up (or died), so
+            //     return an error: never exec.
+            let Err(err) = die_with_parent(parent).and_then(|()| child(&args, &container));
             kit::exit_child(err)
         }
         ForkResult::Parent { child } => {

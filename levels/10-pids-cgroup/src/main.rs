@@ -12,7 +12,7 @@ mod earlier;
 use earlier::*;
 use kit::cgroup::Cgroup;
 use kit::prelude::*;
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::{fork, getpid, ForkResult, Pid};
 use std::convert::Infallible;
 
 /// The controllers this level's containers use: each is a hierarchy of its own on v1, and a
@@ -27,17 +27,20 @@ fn main() -> std::process::ExitCode {
 fn run(args: RunArgs) -> Result<i32> {
     // Bad --memory-swap is refused before anything exists: nothing to undo, one line, exit 2.
     memory_limits(&args)?;
-    let container = Container::create(&args.container_dir())?;
+    let container = Container::create(&args)?;
     unshare_pid_namespace()?;
     let cgroup = Cgroup::new(&args.cgroup_parent, &container.id, CONTROLLERS)
         .inspect_err(|_| remove_container(&container))?;
     let (ready_read, ready_write) = sync_pipe()?;
+    let parent = getpid();
     explain!("fork()  # copy this process: the copy will become the command");
     // SAFETY: the runtime is single-threaded, so the child may run any code before it execs.
     match unsafe { fork() }.syscall("fork")? {
         ForkResult::Child => {
             drop(ready_write);
-            let Err(err) = wait_until_attached(ready_read).and_then(|()| child(&args, &container));
+            let Err(err) = die_with_parent(parent)
+                .and_then(|()| wait_until_attached(ready_read))
+                .and_then(|()| child(&args, &container));
             kit::exit_child(err)
         }
         ForkResult::Parent { child } => {

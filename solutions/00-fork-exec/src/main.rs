@@ -8,8 +8,9 @@
 //! Try: `cargo run -p solution0 -- run --explain -- /bin/sh -c 'exit 3'; echo $?`
 
 use kit::prelude::*;
+use nix::sys::prctl::set_pdeathsig;
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{execvp, fork, ForkResult, Pid};
+use nix::unistd::{execvp, fork, getpid, getppid, ForkResult, Pid};
 use std::convert::Infallible;
 use std::ffi::OsString;
 
@@ -19,11 +20,12 @@ fn main() -> std::process::ExitCode {
 
 /// Runs the command in a new container and returns the exit code to leave with.
 fn run(args: RunArgs) -> Result<i32> {
+    let parent = getpid();
     explain!("fork()  # copy this process: the copy will become the command");
     // SAFETY: the runtime is single-threaded, so the child may run any code before it execs.
     match unsafe { fork() }.syscall("fork")? {
         ForkResult::Child => {
-            let Err(err) = child(&args);
+            let Err(err) = die_with_parent(parent).and_then(|()| child(&args));
             kit::exit_child(err)
         }
         ForkResult::Parent { child } => {
@@ -36,6 +38,22 @@ fn run(args: RunArgs) -> Result<i32> {
 /// In the child: set up the container, then become the command. Returns only on failure.
 fn child(args: &RunArgs) -> Result<Infallible> {
     exec_command(&args.command)
+}
+
+/// First thing in the child: die with the runtime. A runtime killed with SIGKILL cannot stop its
+/// command, and nothing else owns it (Docker's containers outlive `docker run` because a daemon
+/// and a shim own them; ours has neither): PR_SET_PDEATHSIG asks the kernel to send SIGKILL when
+/// the parent dies (prctl(2); the parent *thread*, and this runtime has one). It only covers
+/// deaths after the call: if getppid() is no longer the runtime, it died in between, and we stop.
+/// In a PID namespace of its own (level 5 on) getppid() is 0, the parent being outside it: there
+/// only the later deaths are covered (level 8's pipe sees an earlier one as end of file).
+fn die_with_parent(parent: Pid) -> Result<()> {
+    set_pdeathsig(nix::sys::signal::SIGKILL).syscall("prctl(PR_SET_PDEATHSIG, SIGKILL)")?;
+    let now = getppid();
+    if now != parent && now.as_raw() != 0 {
+        anyhow::bail!("the runtime (pid {parent}) died before the command started: not running it");
+    }
+    Ok(())
 }
 
 /// Replaces this process's program with the command, searching PATH like a shell. On success

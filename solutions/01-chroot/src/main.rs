@@ -10,7 +10,7 @@ mod earlier;
 
 use earlier::*;
 use kit::prelude::*;
-use nix::unistd::{chdir, chroot, fork, ForkResult};
+use nix::unistd::{chdir, chroot, fork, getpid, ForkResult};
 use std::convert::Infallible;
 use std::path::Path;
 
@@ -20,14 +20,15 @@ fn main() -> std::process::ExitCode {
 
 /// Runs the command in a new container and returns the exit code to leave with.
 fn run(args: RunArgs) -> Result<i32> {
-    let container = Container::create(&args.container_dir())?;
+    let container = Container::create(&args)?;
     // A missing or refused image is bad input: leave no container directory behind.
     extract_image(&args, &container.rootfs()).inspect_err(|_| remove_container(&container))?;
+    let parent = getpid();
     explain!("fork()  # copy this process: the copy will become the command");
     // SAFETY: the runtime is single-threaded, so the child may run any code before it execs.
     match unsafe { fork() }.syscall("fork")? {
         ForkResult::Child => {
-            let Err(err) = child(&args, &container);
+            let Err(err) = die_with_parent(parent).and_then(|()| child(&args, &container));
             kit::exit_child(err)
         }
         ForkResult::Parent { child } => {

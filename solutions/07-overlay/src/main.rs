@@ -13,7 +13,7 @@ mod earlier;
 use earlier::*;
 use kit::prelude::*;
 use nix::mount::{mount, MsFlags};
-use nix::unistd::{fork, ForkResult};
+use nix::unistd::{fork, getpid, ForkResult};
 use std::convert::Infallible;
 
 fn main() -> std::process::ExitCode {
@@ -22,13 +22,14 @@ fn main() -> std::process::ExitCode {
 
 /// Runs the command in a new container and returns the exit code to leave with.
 fn run(args: RunArgs) -> Result<i32> {
-    let container = Container::create(&args.container_dir())?;
+    let container = Container::create(&args)?;
     unshare_pid_namespace()?;
+    let parent = getpid();
     explain!("fork()  # copy this process: the copy will become the command");
     // SAFETY: the runtime is single-threaded, so the child may run any code before it execs.
     match unsafe { fork() }.syscall("fork")? {
         ForkResult::Child => {
-            let Err(err) = child(&args, &container);
+            let Err(err) = die_with_parent(parent).and_then(|()| child(&args, &container));
             kit::exit_child(err)
         }
         ForkResult::Parent { child } => {

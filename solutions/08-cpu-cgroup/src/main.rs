@@ -14,7 +14,7 @@ use kit::cgroup::{write_file, Cgroup};
 use kit::prelude::*;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::unistd::{fork, pipe2, read, write, ForkResult, Pid};
+use nix::unistd::{fork, getpid, pipe2, read, write, ForkResult, Pid};
 use std::convert::Infallible;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -30,17 +30,20 @@ fn main() -> std::process::ExitCode {
 
 /// Runs the command in a new container and returns the exit code to leave with.
 fn run(args: RunArgs) -> Result<i32> {
-    let container = Container::create(&args.container_dir())?;
+    let container = Container::create(&args)?;
     unshare_pid_namespace()?;
     let cgroup = Cgroup::new(&args.cgroup_parent, &container.id, CONTROLLERS)
         .inspect_err(|_| remove_container(&container))?;
     let (ready_read, ready_write) = sync_pipe()?;
+    let parent = getpid();
     explain!("fork()  # copy this process: the copy will become the command");
     // SAFETY: the runtime is single-threaded, so the child may run any code before it execs.
     match unsafe { fork() }.syscall("fork")? {
         ForkResult::Child => {
             drop(ready_write);
-            let Err(err) = wait_until_attached(ready_read).and_then(|()| child(&args, &container));
+            let Err(err) = die_with_parent(parent)
+                .and_then(|()| wait_until_attached(ready_read))
+                .and_then(|()| child(&args, &container));
             kit::exit_child(err)
         }
         ForkResult::Parent { child } => {
