@@ -703,4 +703,20 @@ pub const FAULTS: &[Fault] = &[
         what: "one overlay workdir for every container (each has its own upper dir)",
         proof: Fails(7, &["L7.overlay.isolated", "L7.overlay.cleanup"]),
     },
+    // Hostile runtimes that try to outlive or outgrow the run (checker/tests/hostile.rs).
+    Fault {
+        name: "escape-cage",
+        level: 0,
+        what: "the host guard: starts 8 `sleep`s in sessions of their own and moves each to the \
+            root group (writes its pid to the root cgroup.procs of each hierarchy), then runs \
+            the command",
+        proof: Hostile,
+    },
+    Fault {
+        name: "raise-cage-limits",
+        level: 0,
+        what: "the host guard: raises the checker's cage's own limits (pids.max=max, memory \
+            and memory+swap unlimited on the parent of --cgroup-parent), then runs the command",
+        proof: Hostile,
+    },
 ];
