@@ -97,10 +97,18 @@ fn orphan() -> Result<()> {
     }
 }
 
-/// Joins the mount namespace of its parent (the checker: the host's) and mounts a tmpfs over the
+/// Joins the mount namespace of its parent (the checker: the host's), found by its host pid, and
+/// mounts a tmpfs over the
 /// checker's scratch directory for this check (the parent of `--container-dir`).
 fn mount_over_work(args: &RunArgs) -> Result<()> {
-    let parent = std::fs::File::open(format!("/proc/{}/ns/mnt", nix::unistd::getppid()))?;
+    // getppid() is 0 here: the checker starts runtimes in a PID namespace of its own, below
+    // its own. The host's /proc still names the parent by its host pid.
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let ppid = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.split(' ').nth(1))
+        .context("the ppid in /proc/self/stat")?;
+    let parent = std::fs::File::open(format!("/proc/{ppid}/ns/mnt"))?;
     setns(parent, CloneFlags::CLONE_NEWNS).syscall("setns(<parent's mount namespace>)")?;
     let work = args
         .container_dir()
