@@ -227,6 +227,23 @@ pub struct Cage {
     /// The limit files of the containers' parent as the checker made it, to see a runtime that
     /// writes its container's limit there (see [`Cage::parent_limits_changed`]).
     parent_limits: Vec<(PathBuf, String)>,
+    /// The cage's own limit files as the checker set them: a run that changes them is caught
+    /// and they are restored (see [`Cage::restore_own_limits`]).
+    own_limits: Vec<(PathBuf, String)>,
+    /// The lock that proves the cage in use (see ownership.rs), held while it lives.
+    lock: Option<(PathBuf, crate::ownership::Held)>,
+    /// How to remove the cage if the checker is interrupted.
+    interrupt: Option<crate::interrupt::Registered>,
+}
+
+/// Where the locks of the cages are: `<checker home>/cages/<cage name>.lock`.
+fn cage_locks() -> PathBuf {
+    crate::prepare::checker_home().join("cages")
+}
+
+/// The lock of the cage `name`.
+fn cage_lock(name: &str) -> PathBuf {
+    cage_locks().join(format!("{name}.lock"))
 }
 
 /// The files that limit a group's cpu, memory or processes, v1 and v2.
@@ -253,6 +270,8 @@ fn limits_of(dir: &Path) -> Vec<(PathBuf, String)> {
 }
 
 struct CageGroup {
+    /// The hierarchy's name (`memory`, `unified`), as /proc/<pid>/cgroup tells it.
+    hierarchy: String,
     /// The cage's directory in this hierarchy.
     dir: PathBuf,
     unified: bool,
@@ -271,6 +290,7 @@ impl CageGroup {
             limit(dir, controller, unified).and_then(|()| open_runtime_leaf(hierarchy, dir));
         match group {
             Ok(procs) => Ok(CageGroup {
+                hierarchy: hierarchy.name.clone(),
                 dir: dir.to_path_buf(),
                 unified,
                 procs,
@@ -325,13 +345,34 @@ impl Cage {
     /// dir). `Err` says why there is no cage here (the checker then relies on the process group
     /// alone).
     pub fn create(layout: &Layout, name: &str) -> Result<Cage> {
-        remove_stale_cages(layout);
+        // The lock first: the cage never exists unowned.
+        let lock = cage_lock(name);
+        let held = crate::ownership::create_locked(&lock)?;
         // Built up in place, so that a failure half-way removes what was made (Drop).
+        let dirs: Vec<PathBuf> = layout
+            .hierarchies
+            .iter()
+            .map(|h| h.mount_point.join(cage_path(name)))
+            .collect();
+        let (shown, lock_file) = (cage_path(name), lock.clone());
+        let interrupt = crate::interrupt::register(move || {
+            let mut found = false;
+            for dir in dirs.iter().filter(|d| d.is_dir()) {
+                found = true;
+                let _ = remove_group(dir);
+                remove_if_unused(dir);
+            }
+            let _ = std::fs::remove_file(&lock_file);
+            found.then(|| format!("cgroup {shown}"))
+        });
         let mut cage = Cage {
+            interrupt: Some(interrupt),
+            lock: Some((lock, held)),
             path: cage_path(name),
             hierarchies: layout.hierarchies.clone(),
             groups: Vec::new(),
             parent_limits: Vec::new(),
+            own_limits: Vec::new(),
         };
         for controller in ["memory", "pids"] {
             let Some(hierarchy) = layout.holding(controller) else {
@@ -367,6 +408,7 @@ impl Cage {
             .iter()
             .flat_map(|h| limits_of(&h.mount_point.join(containers_path(name))))
             .collect();
+        cage.own_limits = cage.groups.iter().flat_map(|g| limits_of(&g.dir)).collect();
         Ok(cage)
     }
 
@@ -474,6 +516,73 @@ impl Cage {
 }
 
 impl Cage {
+    /// Where `pid`, a process of the run, is when it is no longer in the cage in some hierarchy:
+    /// `process 4242 (sleep) left the checker's cage: it was moved to / (memory)...`; None
+    /// while it is inside (or gone).
+    pub fn outside(&self, pid: u32) -> Option<String> {
+        let lines = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        // In this cage or another of this checker's: several runs may share a sandbox at once.
+        let inside = format!("/{CAGE_PARENT}/{}-", std::process::id());
+        let mut away = Vec::new();
+        for group in &self.groups {
+            let path = lines.lines().find_map(|line| {
+                let mut fields = line.splitn(3, ':');
+                let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+                let matches = match group.hierarchy.as_str() {
+                    "unified" => controllers.is_empty(),
+                    name => controllers == name,
+                };
+                matches.then(|| path.to_string())
+            })?;
+            let within = path.starts_with(&inside);
+            if !within {
+                away.push(format!("{path} ({})", group.hierarchy));
+            }
+        }
+        if away.is_empty() {
+            return None;
+        }
+        let name = probe::proc::stat(pid).map(|s| s.name).unwrap_or_default();
+        Some(format!(
+            "process {pid} ({name}), started by the runtime, left the checker's cage {}: it was moved to {}; a runtime and everything it starts stay below the group it was started in (the checker killed it)",
+            self.path,
+            away.join(", ")
+        ))
+    }
+
+    /// The cage's own limits the run changed, each told, and restored: the cage is the
+    /// checker's, and its caps bound the whole run.
+    pub fn restore_own_limits(&self) -> Vec<String> {
+        let changed: Vec<(&PathBuf, &String, String)> = self
+            .own_limits
+            .iter()
+            .filter_map(|(file, was)| {
+                let now = std::fs::read_to_string(file).ok()?;
+                (now != *was).then_some((file, was, now))
+            })
+            .collect();
+        // Twice: a v1 memory limit cannot go above memory+swap's, nor that one below it.
+        for _ in 0..2 {
+            for (file, was, _) in &changed {
+                let _ = std::fs::write(file, was.trim());
+            }
+        }
+        changed
+            .iter()
+            .map(|(file, was, now)| {
+                let name = file.file_name().unwrap_or_default().to_string_lossy();
+                let restored = std::fs::read_to_string(file).is_ok_and(|s| s == **was);
+                format!(
+                    "{} was written to {name} of the checker's cage {} itself, where the checker had set {}: the cage's limits are the checker's and bound the whole run; a container's limits go in its own group, <cgroup-parent>/<id> ({})",
+                    now.trim(),
+                    self.path,
+                    was.trim(),
+                    if restored { "the checker restored it" } else { "the checker could not restore it" }
+                )
+            })
+            .collect()
+    }
+
     /// The limits written to the containers' parent itself since the cage was made, each as
     /// `pids.max of <parent> (pids) was set to 20`: a container's limits belong in its own group
     /// (the parent is shared by every container, and a limit there bounds them all together).
@@ -634,6 +743,11 @@ impl Drop for Cage {
                 let _ = remove_group(&dir);
                 remove_if_unused(&dir);
             }
+        }
+        drop(self.interrupt.take());
+        if let Some((lock, held)) = self.lock.take() {
+            let _ = std::fs::remove_file(lock);
+            drop(held);
         }
     }
 }
@@ -849,20 +963,40 @@ fn give_back_memory(dir: &Path) {
     }
 }
 
-/// Cages of checkers that died without cleaning up (named `<pid>-...`, that pid gone).
-fn remove_stale_cages(layout: &Layout) {
-    for hierarchy in &layout.hierarchies {
-        let Ok(entries) = std::fs::read_dir(hierarchy.mount_point.join(CAGE_PARENT)) else {
+/// Removes the cages of checkers that died without cleaning up: those whose lock can be taken
+/// (see ownership.rs). A cage without a lock here (another checkout's checker, one in another
+/// mount namespace) or whose lock is held is left alone. Returns the cages removed.
+pub fn remove_stale_cages(layout: &Layout) -> Vec<String> {
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(cage_locks())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(name) = file.strip_suffix(".lock").filter(|n| !n.starts_with('.')) else {
             continue;
         };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let owner = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
-            if owner.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
-                let _ = remove_group(&entry.path());
+        let Some(held) = crate::ownership::take_if_dead(&entry.path()) else {
+            continue;
+        };
+        let path = cage_path(name);
+        let mut found = false;
+        for hierarchy in &layout.hierarchies {
+            let dir = hierarchy.mount_point.join(&path);
+            if dir.is_dir() {
+                found = true;
+                let _ = remove_group(&dir);
+                remove_if_unused(&dir);
             }
         }
+        if found {
+            removed.push(path);
+        }
+        let _ = std::fs::remove_file(entry.path());
+        drop(held);
     }
+    removed
 }
 
 /// A group under `rubber-crab/` in one hierarchy, e.g. (`memory`, `rubber-crab/3f2a`).
@@ -1088,6 +1222,7 @@ mod tests {
         let peak = cage.path().join("memory.max_usage_in_bytes");
         std::fs::write(&peak, "67108864\n").unwrap();
         let group = CageGroup {
+            hierarchy: "memory".into(),
             dir: cage.path().to_path_buf(),
             unified: false,
             procs: File::open(&peak).unwrap(),

@@ -310,6 +310,8 @@ impl<'a> Ctx<'a> {
                 .iter()
                 .map(|group| format!("{group} (the checker removed it)"))
                 .chain(run.parent_limits.iter().cloned())
+                .chain(run.escaped.iter().cloned())
+                .chain(run.cage_limits.iter().cloned())
                 .collect(),
         });
     }

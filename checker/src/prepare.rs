@@ -231,10 +231,29 @@ pub fn environment(
     rootless: bool,
     runtime_level: u32,
 ) -> Result<Env> {
-    remove_stale_work_dirs();
-    let work = checker_home().join(format!("run-{}", std::process::id()));
-    let _ = kit::container::remove_dir_on_one_filesystem(&work);
-    std::fs::create_dir_all(&work)?;
+    let mut swept = remove_stale_work_dirs();
+    if nix::unistd::geteuid().is_root() {
+        swept.extend(crate::cgroups::remove_stale_cages(
+            crate::cgroups::host_layout(),
+        ));
+    }
+    if !swept.is_empty() {
+        eprintln!(
+            "checker: removed what a checker killed before it could clean up left behind: {}",
+            swept.join(", ")
+        );
+    }
+    let work = make_work_dir()?;
+    static SIGNALS: std::sync::Once = std::sync::Once::new();
+    SIGNALS.call_once(crate::interrupt::handle_signals);
+    let dir = work.clone();
+    // For the checker's whole life: the run dir goes when it ends (or is interrupted).
+    std::mem::forget(crate::interrupt::register(move || {
+        dir.exists().then(|| {
+            let _ = kit::container::remove_dir_on_one_filesystem(&dir);
+            format!("run dir {}", dir.display())
+        })
+    }));
     let host_marker = work.join("host-marker");
     let host_marker_content = format!("host only {}\n", crate::run::nonce());
     std::fs::write(&host_marker, &host_marker_content)?;
@@ -258,23 +277,61 @@ pub fn environment(
     })
 }
 
-/// Removes the scratch dirs (`run-<pid>`) of checkers that were killed before cleaning up.
-fn remove_stale_work_dirs() {
+/// The lock a run dir's owner holds for as long as it lives (see ownership.rs).
+const OWNER_LOCK: &str = "owner.lock";
+
+/// The lock of this checker's run dir, held until it exits.
+static WORK_LOCK: std::sync::OnceLock<crate::ownership::Held> = std::sync::OnceLock::new();
+
+/// This checker's scratch dir, `run-<pid>`, created with its lock held inside: made under a
+/// temporary name with the lock taken, then renamed. When `run-<pid>` is another live
+/// checker's (the same pid in another PID namespace), `run-<pid>-<nonce>`.
+fn make_work_dir() -> Result<PathBuf> {
+    let home = checker_home();
+    std::fs::create_dir_all(&home)?;
+    let mut work = home.join(format!("run-{}", std::process::id()));
+    if work.exists() {
+        match crate::ownership::take_if_dead(&work.join(OWNER_LOCK)) {
+            Some(_dead) => {
+                let _ = kit::container::remove_dir_on_one_filesystem(&work);
+            }
+            None => {
+                work = home.join(format!(
+                    "run-{}-{}",
+                    std::process::id(),
+                    crate::run::nonce()
+                ))
+            }
+        }
+    }
+    let tmp = home.join(format!(".run-{}.tmp", crate::run::nonce()));
+    std::fs::create_dir_all(&tmp)?;
+    let held = crate::ownership::create_locked(&tmp.join(OWNER_LOCK))?;
+    std::fs::rename(&tmp, &work).with_context(|| format!("creating {}", work.display()))?;
+    let _ = WORK_LOCK.set(held);
+    Ok(work)
+}
+
+/// Removes the scratch dirs (`run-*`) of checkers that were killed before cleaning up: those
+/// whose owner's lock can be taken. A dir without a lock, or whose lock is held (a live
+/// checker's, in any PID namespace), is left alone. Returns the dirs removed.
+fn remove_stale_work_dirs() -> Vec<String> {
+    let mut removed = Vec::new();
     let Ok(entries) = std::fs::read_dir(checker_home()) else {
-        return;
+        return removed;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix("run-")
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
+        if !name.starts_with("run-") {
             continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = kit::container::remove_dir_on_one_filesystem(&entry.path());
+        }
+        if let Some(_dead) = crate::ownership::take_if_dead(&entry.path().join(OWNER_LOCK)) {
+            if kit::container::remove_dir_on_one_filesystem(&entry.path()).is_ok() {
+                removed.push(entry.path().display().to_string());
+            }
         }
     }
+    removed
 }
 
 #[cfg(test)]

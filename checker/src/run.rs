@@ -87,6 +87,11 @@ pub struct Run<R> {
     /// The limits the runtime wrote to its `--cgroup-parent` itself rather than to its
     /// container's group below it (see `Cage::parent_limits_changed`).
     pub parent_limits: Vec<String>,
+    /// Processes of the run that moved themselves (or were moved) out of its cage, each told
+    /// with where they went: harm the host guard blames (the checker killed them).
+    pub escaped: Vec<String>,
+    /// The cage's own limits the run changed (the checker restored them): harm the guard blames.
+    pub cage_limits: Vec<String>,
     /// With [`Spec::watch_exec`]: what the kernel showed at the very moment the command
     /// exec'd, or why the hold could not tell (see hold.rs). None when not asked for.
     pub at_exec: Option<Result<AtExec, String>>,
@@ -165,7 +170,12 @@ impl Spec<'_> {
 /// Runs the spec to completion; the probe's reply is parsed as an `R`.
 pub fn run<R: DeserializeOwned>(spec: &Spec, sandbox: &Sandbox) -> Result<Run<R>> {
     let spawned = spawn(spec, sandbox)?;
-    Ok(finish(spec, spawned, Instant::now() + spec.timeout))
+    Ok(finish(
+        spec,
+        sandbox,
+        spawned,
+        Instant::now() + spec.timeout,
+    ))
 }
 
 /// Runs the spec, waits for the probe's report, lets `observe` look at the live container, then
@@ -206,7 +216,7 @@ pub fn run_holding<R: DeserializeOwned, T>(
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    Ok((finish(spec, spawned, deadline), observed))
+    Ok((finish(spec, sandbox, spawned, deadline), observed))
 }
 
 struct Spawned {
@@ -261,8 +271,9 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
     if spec.watch_exec {
         crate::hold::trace_on_spawn(&mut command);
     }
-    let mut child = command
-        .spawn()
+    // In the sandbox's PID namespace: whatever the runtime starts dies with the run.
+    let mut child = sandbox
+        .spawn(&mut command)
         .with_context(|| format!("starting {}", spec.runtime.display()))?;
     let stdout = Arc::new(Capture::default());
     let stderr = Arc::new(Capture::default());
@@ -299,7 +310,12 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
     })
 }
 
-fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Instant) -> Run<R> {
+fn finish<R: DeserializeOwned>(
+    spec: &Spec,
+    sandbox: &Sandbox,
+    mut spawned: Spawned,
+    deadline: Instant,
+) -> Run<R> {
     let mut filling_at_kill = None;
     let mut at_timeout = None;
     let status = loop {
@@ -321,7 +337,7 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
                 if racing {
                     filling_at_kill = spawned.cage.as_ref().map(Cage::usage);
                 }
-                kill_everything(&spawned, spec);
+                kill_everything(&spawned, spec, None);
                 let _ = spawned.child.wait();
                 break Status::TimedOut;
             }
@@ -362,15 +378,41 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
         .as_ref()
         .map(Cage::parent_limits_changed)
         .unwrap_or_default();
+    // Every process of the run, wherever it went in the cgroup tree: those in the sandbox's PID
+    // namespace (or below it).
+    let in_namespace = sandbox.run_processes();
+    let escaped = match &spawned.cage {
+        Some(cage) => in_namespace
+            .iter()
+            .filter_map(|&pid| cage.outside(pid))
+            .collect(),
+        None => Vec::new(),
+    };
+    let cage_limits = spawned
+        .cage
+        .as_ref()
+        .map(Cage::restore_own_limits)
+        .unwrap_or_default();
     let mut stragglers = proc::live_members_of_group(spawned.child.id());
     if let Some(cage) = &spawned.cage {
         stragglers.extend(cage.members());
-        stragglers.sort_unstable();
-        stragglers.dedup();
     }
-    // Whatever the runtime left running goes now: its process group, its cage, and any probe
-    // that escaped both.
-    kill_everything(&spawned, spec);
+    // Those that left every cage are this run's (the cages of runs sharing the sandbox hold theirs).
+    if spawned.cage.is_some() {
+        let outside = |pid: &&u32| {
+            spawned
+                .cage
+                .as_ref()
+                .and_then(|c| c.outside(**pid))
+                .is_some()
+        };
+        stragglers.extend(in_namespace.iter().filter(outside));
+    }
+    stragglers.sort_unstable();
+    stragglers.dedup();
+    // Whatever the runtime left running goes now: its process group, its cage, every process
+    // in its PID namespace, and any probe that escaped them all.
+    kill_everything(&spawned, spec, Some(sandbox));
     let oom_killed = spawned.cage.as_ref().is_some_and(Cage::oom_killed);
     let hit_pids_cap = spawned.cage.as_ref().is_some_and(Cage::hit_pids_cap);
     // The readers end when every writer has closed the pipes; don't wait forever for one that a
@@ -412,6 +454,8 @@ fn finish<R: DeserializeOwned>(spec: &Spec, mut spawned: Spawned, deadline: Inst
         left_groups,
         left_busy_groups,
         parent_limits,
+        escaped,
+        cage_limits,
         at_exec: spawned.at_exec,
     }
 }
@@ -508,11 +552,20 @@ impl Growth {
     }
 }
 
-/// Kills the runtime's process group, every process in its cage, and any probe of this run.
-fn kill_everything(spawned: &Spawned, spec: &Spec) {
+/// Kills the runtime's process group, every process in its cage and in the sandbox's PID
+/// namespace (when given), and any probe of this run.
+fn kill_everything(spawned: &Spawned, spec: &Spec, sandbox: Option<&Sandbox>) {
     let _ = kill(Pid::from_raw(-(spawned.child.id() as i32)), Signal::SIGKILL);
     if let Some(cage) = &spawned.cage {
         cage.kill_all();
+    }
+    // The rest of the sandbox's PID namespace: the processes that left every cage (those of a
+    // run sharing the sandbox stay in its cage), or all of them where there is no cage.
+    if let Some(sandbox) = sandbox {
+        match &spawned.cage {
+            Some(cage) => sandbox.kill_run_processes_where(|pid| cage.outside(pid).is_some()),
+            None => sandbox.kill_run_processes_where(|_| true),
+        }
     }
     kill_probes(&spec.command[0], &spec.nonce);
 }

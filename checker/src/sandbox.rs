@@ -12,6 +12,12 @@
 //! namespace of its own, whose `lo` starts down: what a runtime does to "the host's" network then
 //! happens there, where the checker can see it and name it.
 //!
+//! As root, the holder is also PID 1 of a PID namespace of its own, and the runtime is started
+//! in it (as the checker's child, so that the checker still waits for it and traces it). Every
+//! process of the run is then in that namespace or one below it, wherever it moves itself in the
+//! cgroup tree: when the holder exits, the kernel kills them all. The holder dies with the
+//! checker (PR_SET_PDEATHSIG), even a SIGKILLed one, so nothing of a run outlives the checker.
+//!
 //! Rootless (`--rootless`), the holder first creates a user namespace that maps the user's own
 //! id to root: the runtime joins it too, and is root there, with every capability over the
 //! namespaces the holder created, and none over the host.
@@ -40,8 +46,15 @@ pub struct Sandbox {
     uts: File,
     /// The network namespace, for a sandbox that has one of its own ([`Sandbox::start_with_network`]).
     net: Option<File>,
+    /// The PID namespace the holder is PID 1 of (root only), where runs are started.
+    pid: Option<File>,
+    /// Processes the checker itself started in the PID namespace (not the run's).
+    own: std::sync::Mutex<Vec<u32>>,
     /// The sandbox's mount table when it was created.
     pub initial_mounts: Vec<Mount>,
+    /// How to stop the holder (and with it every process of the run) if the checker is
+    /// interrupted.
+    _interrupt: crate::interrupt::Registered,
 }
 
 impl Sandbox {
@@ -59,15 +72,21 @@ impl Sandbox {
     fn start_with(rootless: bool, network: bool) -> Result<Sandbox> {
         // /proc/self/exe, not current_exe(): it still works when the checker's file was replaced
         // (rebuilt) while it runs.
-        let mut holder = Command::new("/proc/self/exe")
+        let mut command = Command::new("/proc/self/exe");
+        command
             .arg(HOLD_COMMAND)
             .args(rootless.then_some(ROOTLESS_FLAG))
             .args(network.then_some(NETWORK_FLAG))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting the sandbox holder")?;
+            .stderr(Stdio::inherit());
+        die_with_the_checker(&mut command);
+        let own_pid_ns = !rootless && nix::unistd::geteuid().is_root();
+        let mut holder = match own_pid_ns {
+            true => spawn_as_pid_one(&mut command),
+            false => command.spawn(),
+        }
+        .context("starting the sandbox holder")?;
         let mut line = String::new();
         let mut answers = BufReader::new(holder.stdout.take().context("holder stdout")?);
         answers.read_line(&mut line)?;
@@ -87,7 +106,22 @@ impl Sandbox {
             true => Some(File::open(format!("/proc/{pid}/ns/net"))?),
             false => None,
         };
+        let pid_ns = match own_pid_ns {
+            true => Some(File::open(format!("/proc/{pid}/ns/pid"))?),
+            false => None,
+        };
+        let holder_pid = pid;
         let mut sandbox = Sandbox {
+            _interrupt: crate::interrupt::register(move || {
+                // The holder is PID 1 of the run's namespace: the kernel kills the rest with it.
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(holder_pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                own_pid_ns.then(|| "the runtime and every process it started".to_string())
+            }),
+            pid: pid_ns,
+            own: std::sync::Mutex::new(Vec::new()),
             holder,
             answers,
             user,
@@ -148,6 +182,107 @@ impl Sandbox {
         Ok(line.trim_end_matches('\n').to_string())
     }
 
+    /// Starts `command` in the sandbox's PID namespace (where it has one): a process of the run
+    /// (the runtime), still this thread's child.
+    pub fn spawn(&self, command: &mut Command) -> std::io::Result<Child> {
+        match &self.pid {
+            Some(ns) => spawn_in_pid_ns(ns, command),
+            None => command.spawn(),
+        }
+    }
+
+    /// Starts `command`, a process of the checker's own, in the sandbox's PID namespace: where
+    /// the runtime's processes see it. It is not the run's (see [`Sandbox::run_processes`]).
+    pub fn spawn_own(&self, command: &mut Command) -> std::io::Result<Child> {
+        let child = self.spawn(command)?;
+        if let Ok(mut own) = self.own.lock() {
+            own.push(child.id());
+        }
+        Ok(child)
+    }
+
+    /// The pid `pid` (a host pid) has in the sandbox's PID namespace: what a process of the run
+    /// sees (`NSpid` in /proc/<pid>/status, its last field).
+    pub fn pid_inside(&self, pid: u32) -> u32 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|status| {
+                let line = status.lines().find(|l| l.starts_with("NSpid:"))?;
+                line.split_whitespace().last()?.parse().ok()
+            })
+            .unwrap_or(pid)
+    }
+
+    /// The live processes of the runs in the sandbox's PID namespace (or a namespace below it):
+    /// every process there but the holder and the checker's own. Empty without a namespace.
+    pub fn run_processes(&self) -> Vec<u32> {
+        let Some(ns) = &self.pid else {
+            return Vec::new();
+        };
+        let ns_id = fd_ns_id(ns);
+        let holder = self.holder_pid();
+        let own = self.own.lock().map(|o| o.clone()).unwrap_or_default();
+        let stats: std::collections::HashMap<u32, probe::proc::Stat> = probe::proc::pids()
+            .into_iter()
+            .filter_map(|pid| Some((pid, probe::proc::stat(pid)?)))
+            .collect();
+        let in_ns = |pid: u32| {
+            std::fs::read_link(format!("/proc/{pid}/ns/pid"))
+                .is_ok_and(|l| ns_id.as_deref() == Some(l.to_string_lossy().as_ref()))
+        };
+        let mut found = Vec::new();
+        for (&pid, stat) in &stats {
+            if pid == holder || stat.is_zombie() {
+                continue;
+            }
+            // Its ancestors, up to one in the namespace (a process of a namespace below has one).
+            let (mut at, mut hops) = (pid, 0);
+            let mut theirs = false;
+            while hops < 64 {
+                if own.contains(&at) {
+                    break;
+                }
+                if in_ns(at) {
+                    theirs = true;
+                    break;
+                }
+                match stats.get(&at) {
+                    Some(s) if s.ppid > 1 => at = s.ppid,
+                    _ => break,
+                }
+                hops += 1;
+            }
+            if theirs {
+                found.push(pid);
+            }
+        }
+        found.sort_unstable();
+        found
+    }
+
+    /// Kills the processes of the runs (see [`Sandbox::run_processes`]) that are `chosen` until
+    /// none is left (at most 2 s).
+    pub fn kill_run_processes_where(&self, chosen: impl Fn(u32) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            let left: Vec<u32> = self
+                .run_processes()
+                .into_iter()
+                .filter(|&p| chosen(p))
+                .collect();
+            if left.is_empty() || std::time::Instant::now() > deadline {
+                return;
+            }
+            for pid in left {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     /// Makes `command` join the sandbox's namespaces between fork and exec.
     pub fn enter_on_spawn(&self, command: &mut Command) {
         use std::os::fd::AsRawFd;
@@ -178,6 +313,53 @@ impl Sandbox {
     }
 }
 
+/// `pid:[4026532…]` of a namespace file.
+fn fd_ns_id(ns: &File) -> Option<String> {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", ns.as_raw_fd()))
+        .ok()
+        .map(|l| l.to_string_lossy().into_owned())
+}
+
+/// The holder gets SIGKILL when the checker's thread that started it ends: a checker killed
+/// (even by SIGKILL) takes its sandbox, and the PID namespace with every process of its run,
+/// with it.
+fn die_with_the_checker(command: &mut Command) {
+    // SAFETY: prctl(2) is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Spawns `command` as PID 1 of a new PID namespace: this thread unshares one for its children,
+/// forks the holder into it, and goes back to its own.
+fn spawn_as_pid_one(command: &mut Command) -> std::io::Result<Child> {
+    let own = File::open("/proc/thread-self/ns/pid")?;
+    unshare(CloneFlags::CLONE_NEWPID).map_err(std::io::Error::from)?;
+    let spawned = command.spawn();
+    let back = setns(own.as_fd(), CloneFlags::CLONE_NEWPID).map_err(std::io::Error::from);
+    let child = spawned?;
+    back?;
+    Ok(child)
+}
+
+/// Spawns `command` in the PID namespace `ns` (the calling thread's children go there for the
+/// time of the spawn).
+fn spawn_in_pid_ns(ns: &File, command: &mut Command) -> std::io::Result<Child> {
+    let own = File::open("/proc/thread-self/ns/pid")?;
+    setns(ns.as_fd(), CloneFlags::CLONE_NEWPID).map_err(std::io::Error::from)?;
+    let spawned = command.spawn();
+    let back = setns(own.as_fd(), CloneFlags::CLONE_NEWPID).map_err(std::io::Error::from);
+    let child = spawned?;
+    back?;
+    Ok(child)
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         // Closing its stdin tells the holder to exit; the namespace goes with it.
@@ -203,6 +385,16 @@ pub fn hold(rootless: bool, network: bool) -> Result<()> {
         namespaces |= CloneFlags::CLONE_NEWNET;
     }
     unshare(namespaces).context("unshare(CLONE_NEWNS | CLONE_NEWUTS)")?;
+    if nix::unistd::getpid().as_raw() == 1 {
+        // PID 1 of the runs' namespace: their orphans come here; reap them as they end.
+        // SAFETY: setting a signal's disposition to SIG_IGN installs no handler.
+        unsafe {
+            let _ = nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGCHLD,
+                nix::sys::signal::SigHandler::SigIgn,
+            );
+        }
+    }
     // Slave first: events from the host still arrive, ours never leave. Then shared: every mount
     // gets a new peer group, so namespaces copied from this one propagate back into it.
     mount(

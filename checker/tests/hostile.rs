@@ -140,6 +140,22 @@ const CASES: &[Case] = &[
         timeout: TIMEOUT,
     },
     Case {
+        // Every process of the run is in the sandbox's PID namespace: the sleeps are found
+        // wherever they went, named, and killed.
+        fault: "escape-cage",
+        failing: ALL,
+        says: "left the checker's cage rubber-crab-checker/",
+        needs: Needs::Cage,
+        timeout: TIMEOUT,
+    },
+    Case {
+        fault: "raise-cage-limits",
+        failing: ALL,
+        says: "of the checker's cage rubber-crab-checker/",
+        needs: Needs::Cage,
+        timeout: TIMEOUT,
+    },
+    Case {
         fault: "memory-hog",
         failing: ALL,
         says: "OOM killer",
@@ -437,9 +453,14 @@ fn sleeps_left_in_groups() -> Vec<u32> {
     proc::pids()
         .into_iter()
         .filter(|&pid| proc::stat(pid).is_some_and(|s| !s.is_zombie()))
-        .filter(|&pid| proc::argv(pid) == ["sleep", LEFT_SLEEP])
+        .filter(|&pid| {
+            let argv = proc::argv(pid);
+            argv == ["sleep", LEFT_SLEEP] || argv == ["sleep", ESCAPED_SLEEP]
+        })
         .collect()
 }
 
 /// What `leaves-group-with-process` sleeps for (checker/broken/src/hostile.rs).
 const LEFT_SLEEP: &str = "86399";
+/// What `escape-cage` sleeps for (checker/broken/src/hostile.rs).
+const ESCAPED_SLEEP: &str = "86398";

@@ -756,4 +756,20 @@ pub const FAULTS: &[Fault] = &[
         what: "does not check --pids-limit: 4194305 is refused by pids.max (125)",
         proof: Fails(10, &["L10.input.bad-pids-limit"]),
     },
+    // Hostile runtimes that try to outlive or outgrow the run (checker/tests/hostile.rs).
+    Fault {
+        name: "escape-cage",
+        level: 0,
+        what: "the host guard: starts 8 `sleep`s in sessions of their own and moves each to the \
+            root group (writes its pid to the root cgroup.procs of each hierarchy), then runs \
+            the command",
+        proof: Hostile,
+    },
+    Fault {
+        name: "raise-cage-limits",
+        level: 0,
+        what: "the host guard: raises the checker's cage's own limits (pids.max=max, memory \
+            and memory+swap unlimited on the parent of --cgroup-parent), then runs the command",
+        proof: Hostile,
+    },
 ];

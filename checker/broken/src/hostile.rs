@@ -25,6 +25,8 @@ pub fn attack(fault: &str, args: &RunArgs) -> Result<()> {
         "leaves-group-with-process" => leave_group_with_process(args),
         "limit-on-parent" => limit_on_parent(args),
         "v2-paths-on-v1" => v2_paths_on_v1(args),
+        "escape-cage" => escape_cage(),
+        "raise-cage-limits" => raise_cage_limits(args),
         _ => Ok(()),
     }
 }
@@ -95,10 +97,18 @@ fn orphan() -> Result<()> {
     }
 }
 
-/// Joins the mount namespace of its parent (the checker: the host's) and mounts a tmpfs over the
+/// Joins the mount namespace of its parent (the checker: the host's), found by its host pid, and
+/// mounts a tmpfs over the
 /// checker's scratch directory for this check (the parent of `--container-dir`).
 fn mount_over_work(args: &RunArgs) -> Result<()> {
-    let parent = std::fs::File::open(format!("/proc/{}/ns/mnt", nix::unistd::getppid()))?;
+    // getppid() is 0 here: the checker starts runtimes in a PID namespace of its own, below
+    // its own. The host's /proc still names the parent by its host pid.
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let ppid = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.split(' ').nth(1))
+        .context("the ppid in /proc/self/stat")?;
+    let parent = std::fs::File::open(format!("/proc/{ppid}/ns/mnt"))?;
     setns(parent, CloneFlags::CLONE_NEWNS).syscall("setns(<parent's mount namespace>)")?;
     let work = args
         .container_dir()
@@ -279,5 +289,56 @@ fn v2_paths_on_v1(args: &RunArgs) -> Result<()> {
     std::fs::create_dir_all(&group).with_context(|| format!("creating {}", group.display()))?;
     std::fs::write(group.join("cpu.max"), "50000 100000")?;
     std::fs::write(group.join("cgroup.procs"), std::process::id().to_string())?;
+    Ok(())
+}
+
+/// What `escape-cage` sleeps for: how the hostile test knows its sleeps.
+const ESCAPED_SLEEP: &str = "86398";
+
+/// Starts 8 `sleep`s, each in a session of its own, and moves each to the root group of every
+/// hierarchy holding cpu, memory or pids: out of the checker's cage.
+fn escape_cage() -> Result<()> {
+    for _ in 0..8 {
+        let sleep = std::process::Command::new("sleep")
+            .arg(ESCAPED_SLEEP)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .context("starting sleep")?;
+        for dir in groups_at("") {
+            std::fs::write(dir.join("cgroup.procs"), sleep.id().to_string())
+                .with_context(|| format!("moving {} into {}", sleep.id(), dir.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Raises the cage's own limits: the parent of `--cgroup-parent` is the checker's cage.
+fn raise_cage_limits(args: &RunArgs) -> Result<()> {
+    let parent = args.cgroup_parent.display().to_string();
+    let cage = std::path::Path::new(&parent)
+        .parent()
+        .context("--cgroup-parent has a parent")?
+        .display()
+        .to_string();
+    let layout = checker::cgroups::host_layout();
+    let mut raised = 0;
+    for (controller, file, value) in [
+        ("pids", "pids.max", "max"),
+        ("memory", "memory.max", "max"),
+        ("memory", "memory.swap.max", "max"),
+        ("memory", "memory.memsw.limit_in_bytes", "-1"),
+        ("memory", "memory.limit_in_bytes", "-1"),
+    ] {
+        let Some(dir) = layout.group_dir(controller, &cage) else {
+            continue;
+        };
+        if std::fs::write(dir.join(file), value).is_ok() {
+            raised += 1;
+        }
+    }
+    anyhow::ensure!(raised > 0, "no limit of the cage {cage} could be raised");
     Ok(())
 }

@@ -156,7 +156,7 @@ fn leftovers_killed_and_group_removed(ctx: &mut Ctx) -> Result<Verdict> {
     ctx.flags = PIDS_FLAGS.iter().map(|f| f.to_string()).collect();
     let (run, sleeper) = ctx.hold(REPORT, &[], |held| {
         let pid = held.probe_pid?;
-        Some(move_a_sleep_into(pid, held.cgroup_parent))
+        Some(move_a_sleep_into(pid, held.cgroup_parent, held.sandbox))
     })?;
     let mut sleeper = match sleeper.flatten() {
         Some(Ok(sleeper)) => sleeper,
@@ -212,14 +212,20 @@ fn leftovers_killed_and_group_removed(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 /// Starts a `sleep` and moves it into every group of `pid` that is below `parent` (one per
-/// hierarchy the runtime made it in).
-fn move_a_sleep_into(pid: u32, parent: &str) -> std::io::Result<Sleeper> {
-    let child = Command::new("sleep")
-        .arg("30")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
+/// hierarchy the runtime made it in). In the sandbox's PID namespace, where the runtime's own
+/// processes are: a v1 `cgroup.procs` lists only the reader's namespace's processes.
+fn move_a_sleep_into(
+    pid: u32,
+    parent: &str,
+    sandbox: &crate::sandbox::Sandbox,
+) -> std::io::Result<Sleeper> {
+    let child = sandbox.spawn_own(
+        Command::new("sleep")
+            .arg("30")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )?;
     let lines = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
     let mut moved = Vec::new();
     let mut error = None;

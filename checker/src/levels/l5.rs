@@ -92,8 +92,10 @@ fn host_pid_unreachable(ctx: &mut Ctx) -> Result<Verdict> {
     // A host process for sure, and never PID 1: a helper the checker starts for the check. (The
     // checker's own pid is 1 when it runs as PID 1 of a namespace, `unshare -pf` or a container,
     // and pid 1 exists in every container.)
-    let helper = Helper::start(&ctx.env.probe)?;
-    let host_pid = helper.pid().to_string();
+    // Started where the runtime's processes are (the sandbox's PID namespace, see sandbox.rs),
+    // and named by the pid it has there: what a command without a namespace of its own sees.
+    let helper = Helper::start(&ctx.env.probe, &ctx.sandbox)?;
+    let host_pid = ctx.sandbox.pid_inside(helper.pid()).to_string();
     let run = ctx.probe(KILL_CHECK, &[&host_pid])?;
     drop(helper);
     let report = report_or_fail!(run);
@@ -114,13 +116,15 @@ fn host_pid_unreachable(ctx: &mut Ctx) -> Result<Verdict> {
 struct Helper(std::process::Child);
 
 impl Helper {
-    fn start(probe: &std::path::Path) -> Result<Helper> {
-        let child = std::process::Command::new(probe)
-            .args([probe::SLEEP.name, "600000", "--nonce", "host-pid-helper"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
+    fn start(probe: &std::path::Path, sandbox: &crate::sandbox::Sandbox) -> Result<Helper> {
+        let child = sandbox
+            .spawn_own(
+                std::process::Command::new(probe)
+                    .args([probe::SLEEP.name, "600000", "--nonce", "host-pid-helper"])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null()),
+            )
             .with_context(|| format!("starting {} as a host process", probe.display()))?;
         Ok(Helper(child))
     }
