@@ -10,6 +10,7 @@
 //! - no slide overflows a 100×30 terminal, as presenterm itself judges it (`overflow.rs`), and no
 //!   table is wider than the 84 columns presenterm gives it there (which it does not check).
 
+mod export;
 mod overflow;
 mod plan;
 
@@ -452,6 +453,29 @@ fn run_demo(deck: &Path, demo: &Demo) -> Result<(), String> {
     ))
 }
 
+/// The slides of `deck` that, once its demos have run, are taller than 100×30: presenterm's
+/// `--validate-overflows` measures a demo's slide before it runs, so the deck is exported with
+/// `-x`, the demos' output drawn where the room sees it (`export.rs`).
+fn slides_too_tall_with_output(presenterm: &Path, deck: &Path, name: &str) -> Vec<String> {
+    let out = match tempfile::tempdir() {
+        Ok(out) => out,
+        Err(e) => return vec![format!("{name}: cannot make a directory: {e}")],
+    };
+    let html = out.path().join("deck.html");
+    if let Err(why) = export::export(presenterm, deck, &html, true) {
+        return vec![format!("{name}: {why}")];
+    }
+    let slides = export::slides_of(&std::fs::read_to_string(&html).unwrap_or_default());
+    let tall = export::too_tall(&slides).into_iter().map(|(slide, row)| {
+        format!(
+            "{name}: slide {slide} (the title slide is 1), with its demo's output, is taller \
+             than the 27 rows above the footer at 100×30: its text reaches the footer \
+             ({row:?}); cut the output (`| head`, fewer lines of code) or split the slide"
+        )
+    });
+    tall.collect()
+}
+
 fn output_file() -> Result<std::fs::File, String> {
     tempfile::tempfile().map_err(|e| format!("cannot make a temporary file: {e}"))
 }
@@ -619,14 +643,20 @@ fn every_demo_in_the_decks_runs_as_root_and_leaves_nothing_behind() {
         "cargo build --workspace failed"
     );
     crate::transcripts::build_image(root, "");
+    let presenterm = overflow::presenterm_or_skip("the demos' slides fit with their output");
     let mut failures = Vec::new();
     for deck in decks(root) {
         let text = std::fs::read_to_string(&deck).expect("reading a deck");
         let name = shown(root, &deck);
-        for demo in demos(&text) {
-            if let Err(why) = run_demo(&deck, &demo) {
+        let demos = demos(&text);
+        for demo in &demos {
+            if let Err(why) = run_demo(&deck, demo) {
                 failures.push(format!("{name}:{}: the demo {why}", demo.line));
             }
+        }
+        // Each demo's slide, with its real output, as presenterm draws it on 100×30.
+        if let (false, Some(presenterm)) = (demos.is_empty(), &presenterm) {
+            failures.extend(slides_too_tall_with_output(presenterm, &deck, &name));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
