@@ -2,11 +2,7 @@
 //! ("Export a handout"): `slides/export.yaml` fixes the size (100×30) so that presenterm needs no
 //! terminal, and runs the demos one at a time when `-x` asks for their output.
 //!
-//! The same export, with `-x`, is how the demo test (`every_demo_in_the_decks_runs_as_root…`)
-//! measures what presenterm's `--validate-overflows` cannot: a slide whose demo's real output
-//! pushes it past the 27 rows above the footer. presenterm draws an export on a virtual
-//! 100×30 terminal, a slide per 30 `content-line` rows of the HTML; what falls below row 30 is
-//! dropped, so a slide too tall leaves text in the footer's three rows.
+//! A demo's slide is measured live instead (`live.rs`): the export draws titles at double size.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -18,11 +14,6 @@ pub(super) fn config() -> PathBuf {
 
 /// The rows presenterm draws a slide on in an export: `export.dimensions` of `slides/export.yaml`.
 const ROWS: usize = 30;
-/// The footer's rows at the bottom of a slide (presenterm's default theme): content above them.
-const FOOTER_ROWS: usize = 3;
-/// Where the default footer writes the page number (`2 / 13`), from the bottom.
-const FOOTER_TEXT_ROW: usize = 2;
-
 /// Exports `deck` to `out` (HTML, or PDF when `out` ends in `.pdf`), running its demos if
 /// `execute`; presenterm's own message when it fails.
 pub(super) fn export(
@@ -67,7 +58,7 @@ pub(super) fn export(
 }
 
 /// The text of an HTML export, one list of rows per slide (the title slide first).
-pub(super) fn slides_of(html: &str) -> Vec<Vec<String>> {
+fn slides_of(html: &str) -> Vec<Vec<String>> {
     const OPEN: &str = "<div class=\"content-line\"><pre>";
     let rows: Vec<String> = html
         .split(OPEN)
@@ -102,31 +93,8 @@ fn unescape(text: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// The slides (numbered as presenterm does, the title slide 1) whose text reaches the footer's
-/// rows: anything there but the page number means the slide is taller than 100×30 shows.
-pub(super) fn too_tall(slides: &[Vec<String>]) -> Vec<(usize, String)> {
-    let mut tall = Vec::new();
-    for (n, rows) in slides.iter().enumerate() {
-        let footer = rows.iter().enumerate().skip(ROWS - FOOTER_ROWS);
-        let spilled = footer.filter(|(i, row)| {
-            let page_number = *i == ROWS - FOOTER_TEXT_ROW && is_page_number(row);
-            !row.trim().is_empty() && !page_number
-        });
-        if let Some((_, row)) = spilled.last() {
-            tall.push((n + 1, row.trim().to_string()));
-        }
-    }
-    tall
-}
-
-/// `2 / 13`, the default footer.
-fn is_page_number(row: &str) -> bool {
-    let words: Vec<&str> = row.split_whitespace().collect();
-    matches!(words[..], [a, "/", b] if a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
-}
-
 /// The `===`-underlined titles of a deck's slides.
-pub(super) fn titles(deck: &str) -> Vec<String> {
+fn titles(deck: &str) -> Vec<String> {
     let lines: Vec<&str> = deck.lines().collect();
     let under = lines.windows(2).filter(|w| {
         let rule = w[1].trim();
@@ -193,36 +161,7 @@ fn a_deck_exports_to_a_pdf_handout_when_weasyprint_is_installed() {
 }
 
 #[test]
-fn a_slide_taller_than_100x30_is_caught_in_its_export_and_one_that_fits_is_not() {
-    let Some(presenterm) = super::overflow::presenterm_or_skip("a_slide_taller_than_100x30") else {
-        return;
-    };
-    let fixtures = kit::paths::workspace_root().join("slides/fixtures");
-    let out = tempfile::tempdir().expect("a directory");
-    let measure = |fixture: &str| {
-        let html = out.path().join(fixture).with_extension("html");
-        export(&presenterm, &fixtures.join(fixture), &html, false).expect("the export");
-        too_tall(&slides_of(
-            &std::fs::read_to_string(&html).expect("the export"),
-        ))
-    };
-    assert_eq!(measure("fits.md"), vec![]);
-    // 40 lines: the last the export holds is line 24, in the footer's last row.
-    let tall = measure("overflow.md");
-    assert_eq!(tall.len(), 1, "{tall:?}");
-    assert_eq!(tall[0].0, 3);
-    assert!(tall[0].1.contains("line 24 of a slide"), "{tall:?}");
-    // 27 rows above the footer: a slide filling them exactly fits, one row more does not.
-    let rows = |n: usize| {
-        let mut slide = vec![String::new(); ROWS];
-        for row in slide.iter_mut().take(n) {
-            *row = "text".to_string();
-        }
-        slide[ROWS - FOOTER_TEXT_ROW] = "   2 / 3".to_string();
-        slide
-    };
-    assert_eq!(too_tall(&[rows(27)]), vec![]);
-    assert_eq!(too_tall(&[rows(28)]), vec![(1, "text".to_string())]);
+fn titles_are_the_underlined_lines() {
     assert_eq!(
         titles("A\n=\nB b\n===\n\n`c`\n=====\n"),
         vec!["B b".to_string(), "c".to_string()]
