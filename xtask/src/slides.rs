@@ -8,7 +8,9 @@
 //!   directory, `slides/`), exits 0 and leaves no mount, process or cgroup (`rubber-crab-demo`)
 //!   behind;
 //! - no slide overflows a 100×30 terminal, as presenterm itself judges it (`overflow.rs`), and no
-//!   table is wider than the 84 columns presenterm gives it there (which it does not check).
+//!   table is wider than the 84 columns presenterm gives it there (which it does not check);
+//! - a demo's slide still fits once the demo has run, seen in a 100×30 tmux window (`live.rs`);
+//! - a deck exports to an HTML and a PDF handout without a terminal (`export.rs`).
 
 mod export;
 mod live;

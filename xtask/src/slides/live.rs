@@ -161,11 +161,11 @@ fn wait_for(
 /// The last line of text below [`USABLE_ROWS`] but the page number, if any.
 fn spilled(screen: &[String]) -> Option<String> {
     let below = screen.iter().enumerate().skip(USABLE_ROWS);
-    let text = below.filter(|(i, row)| {
+    let mut text = below.filter(|(i, row)| {
         let page_number = *i == ROWS - 2 && is_page_number(row);
         !row.trim().is_empty() && !page_number
     });
-    text.last().map(|(_, row)| row.trim().to_string())
+    text.next_back().map(|(_, row)| row.trim().to_string())
 }
 
 /// `2 / 13`, the default footer.
