@@ -8,8 +8,12 @@
 //!   directory, `slides/`), exits 0 and leaves no mount, process or cgroup (`rubber-crab-demo`)
 //!   behind;
 //! - no slide overflows a 100×30 terminal, as presenterm itself judges it (`overflow.rs`), and no
-//!   table is wider than the 84 columns presenterm gives it there (which it does not check).
+//!   table is wider than the 84 columns presenterm gives it there (which it does not check);
+//! - a demo's slide still fits once the demo has run, seen in a 100×30 tmux window (`live.rs`);
+//! - a deck exports to an HTML and a PDF handout without a terminal (`export.rs`).
 
+mod export;
+mod live;
 mod overflow;
 mod plan;
 
@@ -452,6 +456,25 @@ fn run_demo(deck: &Path, demo: &Demo) -> Result<(), String> {
     ))
 }
 
+/// The slides of `deck` that, once their demo has run, are taller than 100×30 (`live.rs`).
+fn slides_too_tall_with_output(presenterm: &Path, deck: &Path, name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(deck).unwrap_or_default();
+    let starts: Vec<usize> = slides(&text).iter().map(|s| s.line).collect();
+    // presenterm's numbers: the front matter's title slide is 1, the first slide 2.
+    let mut numbers: Vec<usize> = demos(&text)
+        .iter()
+        .map(|d| starts.iter().filter(|&&line| line <= d.line).count() + 1)
+        .collect();
+    numbers.dedup();
+    match live::too_tall_once_run(presenterm, deck, &numbers) {
+        Ok(problems) => problems
+            .into_iter()
+            .map(|p| format!("{name}: {p}"))
+            .collect(),
+        Err(why) => vec![format!("{name}: cannot present it in tmux: {why}")],
+    }
+}
+
 fn output_file() -> Result<std::fs::File, String> {
     tempfile::tempfile().map_err(|e| format!("cannot make a temporary file: {e}"))
 }
@@ -619,14 +642,34 @@ fn every_demo_in_the_decks_runs_as_root_and_leaves_nothing_behind() {
         "cargo build --workspace failed"
     );
     crate::transcripts::build_image(root, "");
+    let presenterm = overflow::presenterm_or_skip("the demos' slides fit with their output")
+        .filter(|_| {
+            let tmux = live::have_tmux();
+            if !tmux {
+                assert!(
+                    std::env::var("RUBBER_CRAB_CI").ok().as_deref() != Some("1"),
+                    "tmux is missing, and CI must measure the demos' slides: apt-get install tmux"
+                );
+                say_skipped(
+                    "the demos' slides fit with their output",
+                    "apt-get install tmux to measure them",
+                );
+            }
+            tmux
+        });
     let mut failures = Vec::new();
     for deck in decks(root) {
         let text = std::fs::read_to_string(&deck).expect("reading a deck");
         let name = shown(root, &deck);
-        for demo in demos(&text) {
-            if let Err(why) = run_demo(&deck, &demo) {
+        let demos = demos(&text);
+        for demo in &demos {
+            if let Err(why) = run_demo(&deck, demo) {
                 failures.push(format!("{name}:{}: the demo {why}", demo.line));
             }
+        }
+        // Each demo's slide, with its real output, as presenterm draws it on 100×30.
+        if let (false, Some(presenterm)) = (demos.is_empty(), &presenterm) {
+            failures.extend(slides_too_tall_with_output(presenterm, &deck, &name));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

@@ -151,7 +151,7 @@ fn screen(presenterm: &Path, deck: &Path, config: &Path) -> Result<(String, bool
 }
 
 /// The text of terminal output: escape sequences (CSI, OSC, DCS/APC and two-byte ones) removed.
-fn text(bytes: &[u8]) -> String {
+pub(super) fn text(bytes: &[u8]) -> String {
     let raw = String::from_utf8_lossy(bytes);
     let mut out = String::new();
     let mut chars = raw.chars().peekable();
@@ -208,7 +208,7 @@ fn fits(presenterm: &Path, deck: &Path) -> Result<(), String> {
 }
 
 /// presenterm, or why the test cannot run: a failure in CI, a skip elsewhere.
-fn presenterm_or_skip(test: &str) -> Option<std::path::PathBuf> {
+pub(super) fn presenterm_or_skip(test: &str) -> Option<std::path::PathBuf> {
     let found = presenterm();
     if found.is_none() {
         let install = "cargo install --locked presenterm --version \"~0.16\"";
