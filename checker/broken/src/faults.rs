@@ -402,6 +402,7 @@ pub const FAULTS: &[Fault] = &[
             &[
                 "L1.input.missing-image",
                 "L1.input.hostile-image",
+                "L1.input.bad-tar",
                 "L7.overlay.cleanup",
             ],
         ),
@@ -416,13 +417,27 @@ pub const FAULTS: &[Fault] = &[
         name: "bad-input-125",
         level: 1,
         what: "exits 125 (setup failed) for bad input",
-        proof: Fails(1, &["L1.input.missing-image", "L1.input.hostile-image"]),
+        proof: Fails(
+            1,
+            &[
+                "L1.input.missing-image",
+                "L1.input.hostile-image",
+                "L1.input.bad-tar",
+            ],
+        ),
     },
     Fault {
         name: "keep-dir-on-refusal",
         level: 1,
         what: "leaves <container-dir>/<id>/ behind when the image is refused",
-        proof: Fails(1, &["L1.input.missing-image", "L1.input.hostile-image"]),
+        proof: Fails(
+            1,
+            &[
+                "L1.input.missing-image",
+                "L1.input.hostile-image",
+                "L1.input.bad-tar",
+            ],
+        ),
     },
     Fault {
         name: "copy-under-overlay",
@@ -554,9 +569,9 @@ pub const FAULTS: &[Fault] = &[
             9,
             &[
                 "L9.memory-cgroup.limit",
+                "L9.memory-cgroup.swap",
                 "L9.memory-cgroup.oom-kill",
                 "L9.memory-cgroup.oom-message",
-                "L9.memory-cgroup.swap",
             ],
         ),
     },
@@ -570,11 +585,11 @@ pub const FAULTS: &[Fault] = &[
             9,
             &[
                 "L9.memory-cgroup.limit",
+                "L9.memory-cgroup.swap",
                 "L9.memory-cgroup.under-limit",
                 "L9.memory-cgroup.oom-kill",
                 "L9.memory-cgroup.oom-message",
                 "L9.memory-cgroup.plain-kill",
-                "L9.memory-cgroup.swap",
                 "L9.memory-cgroup.cleanup",
             ],
         ),
