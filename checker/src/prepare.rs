@@ -280,8 +280,11 @@ pub fn environment(
 /// The lock a run dir's owner holds for as long as it lives (see ownership.rs).
 const OWNER_LOCK: &str = "owner.lock";
 
-/// The lock of this checker's run dir, held until it exits.
-static WORK_LOCK: std::sync::OnceLock<crate::ownership::Held> = std::sync::OnceLock::new();
+/// The locks of this checker's run dirs, held until it exits: one per runtime checked
+/// (`checker all --solution` makes a run dir for each level's solution in turn). A lock
+/// dropped early would leave a live run dir for another checker to sweep as dead.
+static WORK_LOCKS: std::sync::Mutex<Vec<crate::ownership::Held>> =
+    std::sync::Mutex::new(Vec::new());
 
 /// This checker's scratch dir, `run-<pid>`, created with its lock held inside: made under a
 /// temporary name with the lock taken, then renamed. When `run-<pid>` is another live
@@ -308,7 +311,10 @@ fn make_work_dir() -> Result<PathBuf> {
     std::fs::create_dir_all(&tmp)?;
     let held = crate::ownership::create_locked(&tmp.join(OWNER_LOCK))?;
     std::fs::rename(&tmp, &work).with_context(|| format!("creating {}", work.display()))?;
-    let _ = WORK_LOCK.set(held);
+    WORK_LOCKS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(held);
     Ok(work)
 }
 

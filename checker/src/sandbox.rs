@@ -413,6 +413,19 @@ pub fn hold(rootless: bool, network: bool) -> Result<()> {
         None::<&str>,
     )
     .context("making / shared")?;
+    if nix::unistd::getpid().as_raw() == 1 {
+        // The runs' processes live in this PID namespace: a /proc of its own, so that the pid a
+        // runtime got from fork names that process here (runc reads /proc/<child>/fd; the
+        // host's procfs would show another process, or none, under that number).
+        mount(
+            Some("proc"),
+            "/proc",
+            Some("proc"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None::<&str>,
+        )
+        .context("mounting a /proc for the runs' PID namespace")?;
+    }
     let mut out = std::io::stdout();
     writeln!(out, "ready")?;
     out.flush()?;

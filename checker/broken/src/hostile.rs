@@ -102,12 +102,22 @@ fn orphan() -> Result<()> {
 /// checker's scratch directory for this check (the parent of `--container-dir`).
 fn mount_over_work(args: &RunArgs) -> Result<()> {
     // getppid() is 0 here: the checker starts runtimes in a PID namespace of its own, below
-    // its own. The host's /proc still names the parent by its host pid.
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    let ppid = stat
-        .rsplit_once(") ")
-        .and_then(|(_, rest)| rest.split(' ').nth(1))
-        .context("the ppid in /proc/self/stat")?;
+    // its own, and mounts that namespace's procfs on /proc. The host's procfs is still under
+    // it: in a mount namespace of our own, lift the top one, and the host's /proc names the
+    // parent by its host pid.
+    if parent_in_proc()? == "0" {
+        nix::sched::unshare(CloneFlags::CLONE_NEWNS).syscall("unshare(CLONE_NEWNS)")?;
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .syscall("making / private")?;
+        nix::mount::umount2("/proc", nix::mount::MntFlags::MNT_DETACH).syscall("umount2(/proc)")?;
+    }
+    let ppid = parent_in_proc()?;
     let parent = std::fs::File::open(format!("/proc/{ppid}/ns/mnt"))?;
     setns(parent, CloneFlags::CLONE_NEWNS).syscall("setns(<parent's mount namespace>)")?;
     let work = args
@@ -124,6 +134,15 @@ fn mount_over_work(args: &RunArgs) -> Result<()> {
     )
     .syscall("mount tmpfs over the work dir")?;
     Ok(())
+}
+
+/// The parent's pid as the procfs on /proc names it (0: outside that procfs's namespace).
+fn parent_in_proc() -> Result<String> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    stat.rsplit_once(") ")
+        .and_then(|(_, rest)| rest.split(' ').nth(1))
+        .map(str::to_string)
+        .context("the ppid in /proc/self/stat")
 }
 
 /// Follows the contract (a container id, `<container-dir>/<id>/`, a group `rubber-crab/<id>`

@@ -229,7 +229,14 @@ const PTY_HINT: &str = "A terminal program (`docker run -it`, `script`, an ssh s
 const PTY_USER: &str = "1000";
 
 fn pty_opens(ctx: &mut Ctx) -> Result<Verdict> {
-    for user in [None, Some(PTY_USER)] {
+    // Rootless, the user namespace maps one uid (root inside): there is no other user to be,
+    // for the probe or the checker, so only root's pair is tried (README: "Without root").
+    let users: &[Option<&str>] = if ctx.env.rootless {
+        &[None]
+    } else {
+        &[None, Some(PTY_USER)]
+    };
+    for &user in users {
         let args: &[&str] = match user {
             Some(uid) => &["--as", uid],
             None => &[],
