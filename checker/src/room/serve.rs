@@ -1,7 +1,9 @@
 //! `checker room DIR --serve ADDR`: the room on a workshop's own network, no internet needed.
 //! Attendees send their report with curl:
 //!
-//!     checker level3 --format json | curl --data-binary @- http://ADDR/$(hostname).json
+//! ```text
+//! checker level3 --format json | curl --data-binary @- http://ADDR/$(hostname).json
+//! ```
 //!
 //! and it is stored as `DIR/NAME.json` (a doctor's report as `NAME.doctor.json`); the
 //! projector shows `http://ADDR/`, the room's tables as a page that reloads itself. A tiny
