@@ -2,7 +2,7 @@
 //! timeout by killing its whole process group, and find the probe it started by its nonce.
 
 use crate::capture::{read_capped, Capture};
-use crate::cgroups::{Cage, Usage};
+use crate::cgroups::{Cage, LeftGroup, Usage};
 use crate::hold::AtExec;
 use crate::sandbox::Sandbox;
 use crate::text::shell_quote;
@@ -95,13 +95,6 @@ pub struct Run<R> {
     /// With [`Spec::watch_exec`]: what the kernel showed at the very moment the command
     /// exec'd, or why the hold could not tell (see hold.rs). None when not asked for.
     pub at_exec: Option<Result<AtExec, String>>,
-}
-
-/// A group the runtime left below its `--cgroup-parent`, described, and whether it still held
-/// a process.
-pub struct LeftGroup {
-    pub text: String,
-    pub busy: bool,
 }
 
 /// What a check sees while a holding probe is alive.
@@ -362,9 +355,7 @@ fn finish<R: DeserializeOwned>(
                 .collect()
         }
         // No cage (no controllers to cage with, or a rootless run): read the parent directly.
-        None if status != Status::TimedOut => {
-            crate::levels::cgroup::left_below(&spec.cgroup_parent)
-        }
+        None if status != Status::TimedOut => crate::cgroups::left_below(&spec.cgroup_parent),
         _ => Vec::new(),
     };
     let left_busy_groups = left

@@ -3,7 +3,6 @@
 //! behind. Pure helpers, tested without root against text and temp dirs.
 
 use crate::check::{fail, Ctx, Verdict};
-use crate::run::LeftGroup;
 use crate::run::Run;
 use anyhow::Result;
 use probe::Subcommand;
@@ -319,31 +318,6 @@ const TICK_MS: u64 = 5;
 /// quota more than its share.
 const THROTTLED_MAX: f64 = 0.4;
 
-/// Every group below `parent` in every hierarchy of the host, described as the host guard
-/// describes a leftover (with the processes still in it): read right after the runtime exits,
-/// before the checker kills or removes anything.
-pub fn left_below(parent: &str) -> Vec<LeftGroup> {
-    let mut left = Vec::new();
-    for h in &crate::cgroups::host_layout().hierarchies {
-        for dir in crate::cgroups::groups_below(&h.mount_point.join(parent.trim_matches('/')), 4) {
-            let path = dir.strip_prefix(&h.mount_point).unwrap_or(&dir).display();
-            let procs = crate::cgroups::members(&dir);
-            let with = match procs.as_slice() {
-                [] => String::new(),
-                procs => format!(", with processes {procs:?} in it"),
-            };
-            left.push(LeftGroup {
-                text: format!(
-                    "cgroup /{path} ({}) was left behind after the container exited{with}",
-                    h.name
-                ),
-                busy: !procs.is_empty(),
-            });
-        }
-    }
-    left
-}
-
 /// The kernel log from the moment it was opened: `/dev/kmsg`, read from its end.
 pub struct KernelLog(std::fs::File);
 
@@ -581,16 +555,6 @@ mod tests {
         assert!(matches!(t(30_000, 100_000, 440), Verdict::Fail { .. }));
         // A correct quota on a busy machine: throttled, less CPU than asked, still a pass.
         assert_eq!(t(25_000, 100_000, 220), Verdict::Pass);
-    }
-
-    #[test]
-    fn groups_left_below_a_parent_are_listed_deepest_first() {
-        let root = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(root.path().join("p/a/b")).unwrap();
-        std::fs::write(root.path().join("p/file"), "").unwrap();
-        let found = crate::cgroups::groups_below(&root.path().join("p"), 4);
-        assert_eq!(found, [root.path().join("p/a/b"), root.path().join("p/a")]);
-        assert!(crate::cgroups::groups_below(&root.path().join("missing"), 4).is_empty());
     }
 
     #[test]
