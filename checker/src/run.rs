@@ -251,6 +251,8 @@ impl Spawned {
 }
 
 fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
+    // After Ctrl-C the checks go no further: nothing new is started.
+    crate::interrupt::checkpoint();
     let mut command = Command::new(spec.runtime);
     command
         .args(&spec.runtime_args)
