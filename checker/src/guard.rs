@@ -783,6 +783,44 @@ mod tests {
     }
 
     #[test]
+    fn what_a_process_of_the_run_did_in_the_checkers_namespaces_is_the_runs() {
+        use crate::reach::{Act, Reached};
+        let by = |act: Act| Reached {
+            pid: 4242,
+            comm: "nsenter".into(),
+            act,
+        };
+        let reached = [by(Act::Hostname), by(Act::Mount("/mnt".into()))];
+        let (ids, nonces) = ([ID.to_string()], Vec::new());
+        let ours = Ours {
+            work: std::path::Path::new(WORK),
+            ids: &ids,
+            nonces: &nonces,
+            reached: &reached,
+        };
+        let hostname = Change::Hostname {
+            before: "vm".into(),
+            after: "pwned".into(),
+        };
+        assert!(attributable(&hostname, &ours));
+        assert!(attributable(&Change::MountAdded(mount_on("/mnt")), &ours));
+        assert!(!attributable(&Change::MountAdded(mount_on("/srv")), &ours));
+        let said = who_reached(&hostname, &ours).unwrap().describe();
+        assert!(
+            said.starts_with(
+                "pid 4242 (nsenter), a process of this run, joined the checker's own UTS namespace"
+            ),
+            "{said}"
+        );
+        // Without such a call, the hostname is someone else's.
+        let none = Ours {
+            reached: &[],
+            ..ours
+        };
+        assert!(!attributable(&hostname, &none));
+    }
+
+    #[test]
     fn short_ids_are_matched_whole_only() {
         let (ids, nonces) = (["ab".to_string()], Vec::new());
         let ours = Ours {

@@ -110,7 +110,10 @@ fn filter() -> Vec<libc::sock_filter> {
         program.push(jump(*nr as u32, n - i as u8, 0));
     }
     program.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW));
-    program.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_USER_NOTIF));
+    program.push(stmt(
+        libc::BPF_RET | libc::BPF_K,
+        libc::SECCOMP_RET_USER_NOTIF,
+    ));
     program
 }
 
@@ -376,8 +379,7 @@ fn path_of(pid: u32, dirfd: i32, address: u64) -> Option<String> {
 /// Whether the mount point `point` (from the host's mountinfo) is the path `target` a process
 /// of the run named (which may go through symlinks).
 pub fn same_place(target: &str, point: &str) -> bool {
-    target == point
-        || std::fs::canonicalize(target).is_ok_and(|t| t == std::path::Path::new(point))
+    target == point || std::fs::canonicalize(target).is_ok_and(|t| t == std::path::Path::new(point))
 }
 
 #[cfg(test)]

@@ -470,10 +470,7 @@ const ESCAPED_SLEEP: &str = "86398";
 /// `nsenter -t <the checker's pid> -u hostname pwned` and `-m mount -t tmpfs pwned /mnt` do), and
 /// what the verdict says.
 const NSENTER: &[(&str, &str)] = &[
-    (
-        "nsenter-uts",
-        "the host's hostname changed from",
-    ),
+    ("nsenter-uts", "the host's hostname changed from"),
     ("nsenter-mount", "tmpfs on /mnt appeared on the host"),
 ];
 
@@ -523,7 +520,9 @@ fn nsenter_into_the_checkers_namespaces_is_undone_and_blamed() {
             .map(|c| c["id"].as_str().unwrap())
             .collect();
         if failed != ALL {
-            problems.push(format!("{fault}: expected {ALL:?} to fail, got {failed:?}: {json}"));
+            problems.push(format!(
+                "{fault}: expected {ALL:?} to fail, got {failed:?}: {json}"
+            ));
         }
         // Every failed check says what changed, that it was undone, and who did it.
         for check in checks.iter().filter(|c| c["status"] != "pass") {
@@ -625,6 +624,9 @@ fn in_uts_and_mount_namespaces_of_its_own(test: &str) -> bool {
         });
     }
     let status = child.status().unwrap();
-    assert!(status.success(), "{test}, in namespaces of its own: {status}");
+    assert!(
+        status.success(),
+        "{test}, in namespaces of its own: {status}"
+    );
     false
 }
