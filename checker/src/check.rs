@@ -275,6 +275,25 @@ impl<'a> Ctx<'a> {
         Ok((run, observed))
     }
 
+    /// Runs the probe's report with `--hold` and SIGKILLs it from the host while it holds (from
+    /// level 5 on the command is PID 1 of its namespace: it ignores every signal it has no
+    /// handler for, except SIGKILL sent from outside). The run, or the verdict when the probe
+    /// could not be found and killed (its report's failure first, if it has one).
+    pub fn kill_held_probe(&mut self) -> Result<std::result::Result<Run<probe::Report>, Verdict>> {
+        use nix::sys::signal::{kill, Signal};
+        use nix::unistd::Pid;
+        let (run, killed) = self.hold(probe::REPORT, &[], |held| {
+            held.probe_pid
+                .is_some_and(|pid| kill(Pid::from_raw(pid as i32), Signal::SIGKILL).is_ok())
+        })?;
+        if killed != Some(true) {
+            return Ok(Err(report(&run).err().unwrap_or_else(|| {
+                fail("the command can be found and killed", "it could not")
+            })));
+        }
+        Ok(Ok(run))
+    }
+
     /// Keeps what the report shows of a run. Its "reproduce" line is the command that ran,
     /// paths and all (a verdict may name this check's image dir), preceded by what makes that
     /// image dir again: it goes with the check, so the line still works after the checker is done.

@@ -151,6 +151,8 @@ fn check(words: Vec<OsString>) -> Result<u8> {
     for planned in request.plan()? {
         check_runtime(&request, &image, planned, &mut checked)?;
     }
+    // Interrupted during the last check: the signal's thread cleans up and gives the exit code.
+    crate::interrupt::checkpoint();
     let code = checked.exit_code();
     print_verdict(&request, &checked, code, started)?;
     crate::progress::record(&checked.progress, checked.last_own_crate);

@@ -41,6 +41,8 @@ pub struct Ours<'a> {
     pub work: &'a Path,
     pub ids: &'a [String],
     pub nonces: &'a [String],
+    /// What the run's processes did in the checker's own namespaces (reach.rs).
+    pub reached: &'a [crate::reach::Reached],
 }
 
 /// Names shorter than this are too common to attribute anything to by a substring.
@@ -69,7 +71,24 @@ impl Ours<'_> {
 
     /// A mount on the host this run made.
     pub fn owns_mount(&self, m: &mounts::Mount) -> bool {
-        self.owns_path(&m.mount_point)
+        self.owns_path(&m.mount_point) || self.reached_mount(m).is_some()
+    }
+
+    /// The call of a process of the run that mounted `m`, or unmounted it, in the checker's
+    /// mount namespace.
+    fn reached_mount(&self, m: &mounts::Mount) -> Option<&crate::reach::Reached> {
+        use crate::reach::Act;
+        self.reached.iter().find(|r| match &r.act {
+            Act::Mount(at) | Act::Unmount(at) => crate::reach::same_place(at, &m.mount_point),
+            Act::Hostname => false,
+        })
+    }
+
+    /// The call of a process of the run that set the hostname in the checker's UTS namespace.
+    fn reached_hostname(&self) -> Option<&crate::reach::Reached> {
+        self.reached
+            .iter()
+            .find(|r| r.act == crate::reach::Act::Hostname)
     }
 
     /// `rubber-crab/<id>` or a group below it, for one of the run's container ids.
@@ -101,6 +120,8 @@ pub struct Guard {
 
 impl Guard {
     pub fn start() -> Guard {
+        // What earlier checks' runs reached was theirs.
+        let _ = crate::reach::take();
         // Links first: one made while the snapshot is taken is announced, not missed.
         let links = crate::links::LinkWatch::start();
         Guard {
@@ -114,10 +135,12 @@ impl Guard {
     /// left below it, limits written to it: see `RunSummary::cgroup_damage`).
     pub fn finish(self, env: &Env, ids: &[String], cgroup_damage: &[String]) -> Findings {
         let nonces = crate::run::nonces_made();
+        let reached = crate::reach::take();
         let ours = Ours {
             work: &env.work,
             ids,
             nonces: &nonces,
+            reached: &reached,
         };
         let announced = self.links.map(|w| w.announced()).unwrap_or_default();
         let mut findings = inspect(&self.before, env, &ours, &announced);
@@ -164,7 +187,13 @@ fn inspect(before: &HostState, env: &Env, ours: &Ours, announced: &[String]) -> 
     let mut damage: Vec<String> = blamed
         .iter()
         .filter(|change| !matches!(change, Change::CgroupAdded(_)))
-        .map(|change| undone(describe(change), undo(change)))
+        .map(|change| {
+            let said = undone(describe(change), undo(change));
+            match who_reached(change, ours) {
+                Some(who) => format!("{said}: {}", who.describe()),
+                None => said,
+            }
+        })
         .collect();
     // A group in several hierarchies is told once, described before the undo kills the
     // processes it names.
@@ -493,9 +522,20 @@ fn describe_outside_parent(same: &cgroups::SameGroup) -> String {
     )
 }
 
+/// The call of a process of the run, in the checker's own namespace, that made the change.
+fn who_reached<'a>(change: &Change, ours: &'a Ours) -> Option<&'a crate::reach::Reached> {
+    match change {
+        Change::MountAdded(m) | Change::MountRemoved(m) => ours.reached_mount(m),
+        Change::Hostname { .. } => ours.reached_hostname(),
+        _ => None,
+    }
+}
+
 /// Whether this run made the change: mounts under its directories or named after its
-/// containers, links named after them, their `rubber-crab/<id>` groups. The host's hostname is
-/// never the runtime's to change: it runs in the checker's own UTS namespace.
+/// containers, links named after them, their `rubber-crab/<id>` groups, and what a process of
+/// the run did in the checker's own mount or UTS namespace (reach.rs). The runtime runs in a
+/// UTS namespace of the sandbox's: the host's hostname is its only when a process of the run
+/// set it from the checker's own.
 fn attributable(change: &Change, ours: &Ours) -> bool {
     match change {
         Change::MountAdded(m) | Change::MountRemoved(m) => ours.owns_mount(m),
@@ -504,7 +544,7 @@ fn attributable(change: &Change, ours: &Ours) -> bool {
         | Change::LinkCameAndWent(name)
         | Change::LinkFlags { name, .. } => ours.owns_link(name),
         Change::CgroupAdded(g) | Change::CgroupRemoved(g) => ours.owns_group(&g.path),
-        Change::Hostname { .. } => false,
+        Change::Hostname { .. } => ours.reached_hostname().is_some(),
     }
 }
 
@@ -516,6 +556,8 @@ fn undo(change: &Change) -> bool {
             nix::mount::umount2(m.mount_point.as_str(), nix::mount::MntFlags::MNT_DETACH).is_ok()
         }
         Change::LinkAdded(name) => crate::links::remove_leaked(name),
+        // Set where the guard read it: in the checker's own UTS namespace.
+        Change::Hostname { before, .. } => nix::unistd::sethostname(before).is_ok(),
         _ => false,
     }
 }
@@ -544,6 +586,7 @@ mod tests {
             work: std::path::Path::new("/nowhere"),
             ids: &ids,
             nonces: &nonces,
+            reached: &[],
         };
         let (said, foreign) = tmpfs_changes(&before, &after, &ours);
         let said = said.unwrap();
@@ -670,6 +713,7 @@ mod tests {
             work: std::path::Path::new(WORK),
             ids: &ids,
             nonces: &nonces,
+            reached: &[],
         };
         attributable(change, &ours)
     }
@@ -739,12 +783,51 @@ mod tests {
     }
 
     #[test]
+    fn what_a_process_of_the_run_did_in_the_checkers_namespaces_is_the_runs() {
+        use crate::reach::{Act, Reached};
+        let by = |act: Act| Reached {
+            pid: 4242,
+            comm: "nsenter".into(),
+            act,
+        };
+        let reached = [by(Act::Hostname), by(Act::Mount("/mnt".into()))];
+        let (ids, nonces) = ([ID.to_string()], Vec::new());
+        let ours = Ours {
+            work: std::path::Path::new(WORK),
+            ids: &ids,
+            nonces: &nonces,
+            reached: &reached,
+        };
+        let hostname = Change::Hostname {
+            before: "vm".into(),
+            after: "pwned".into(),
+        };
+        assert!(attributable(&hostname, &ours));
+        assert!(attributable(&Change::MountAdded(mount_on("/mnt")), &ours));
+        assert!(!attributable(&Change::MountAdded(mount_on("/srv")), &ours));
+        let said = who_reached(&hostname, &ours).unwrap().describe();
+        assert!(
+            said.starts_with(
+                "pid 4242 (nsenter), a process of this run, joined the checker's own UTS namespace"
+            ),
+            "{said}"
+        );
+        // Without such a call, the hostname is someone else's.
+        let none = Ours {
+            reached: &[],
+            ..ours
+        };
+        assert!(!attributable(&hostname, &none));
+    }
+
+    #[test]
     fn short_ids_are_matched_whole_only() {
         let (ids, nonces) = (["ab".to_string()], Vec::new());
         let ours = Ours {
             work: std::path::Path::new(WORK),
             ids: &ids,
             nonces: &nonces,
+            reached: &[],
         };
         assert!(ours.owns_path("/c/ab/rootfs"));
         assert!(!ours.owns_path("/c/abc/rootfs"));

@@ -21,6 +21,7 @@ pub mod options;
 pub mod ownership;
 pub mod prepare;
 pub mod progress;
+pub mod reach;
 pub mod report;
 pub mod room;
 pub mod rootless;

@@ -248,12 +248,12 @@ pub fn environment(
     SIGNALS.call_once(crate::interrupt::handle_signals);
     let dir = work.clone();
     // For the checker's whole life: the run dir goes when it ends (or is interrupted).
-    std::mem::forget(crate::interrupt::register(move || {
+    crate::interrupt::register_for_life(move || {
         dir.exists().then(|| {
             let _ = kit::container::remove_dir_on_one_filesystem(&dir);
             format!("run dir {}", dir.display())
         })
-    }));
+    });
     let host_marker = work.join("host-marker");
     let host_marker_content = format!("host only {}\n", crate::run::nonce());
     std::fs::write(&host_marker, &host_marker_content)?;

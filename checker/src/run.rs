@@ -225,6 +225,8 @@ struct Spawned {
     at_exec: Option<Result<AtExec, String>>,
     /// The runtime's raw wait status, when the hold reaped it (see `hold::Held::reaped`).
     reaped: Option<i32>,
+    /// What the run does in the checker's namespaces (reach.rs), while it runs.
+    watch: Option<crate::reach::Watch>,
 }
 
 impl Spawned {
@@ -244,6 +246,8 @@ impl Spawned {
 }
 
 fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
+    // After Ctrl-C the checks go no further: nothing new is started.
+    crate::interrupt::checkpoint();
     let mut command = Command::new(spec.runtime);
     command
         .args(&spec.runtime_args)
@@ -260,6 +264,12 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
     if let Some(cage) = &cage {
         cage.enter_on_spawn(&mut command);
     }
+    // What the run does in the checker's own namespaces is seen (reach.rs); only where runs
+    // have a PID namespace of their own (root).
+    let pending = sandbox
+        .has_pid_namespace()
+        .then(|| crate::reach::watch_on_spawn(&mut command))
+        .flatten();
     // Last: the sandbox and the cage are entered untraced.
     if spec.watch_exec {
         crate::hold::trace_on_spawn(&mut command);
@@ -268,6 +278,8 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
     let mut child = sandbox
         .spawn(&mut command)
         .with_context(|| format!("starting {}", spec.runtime.display()))?;
+    // Before anything waits on the runtime: its watched calls wait for this.
+    let watch = pending.and_then(crate::reach::Pending::start);
     let stdout = Arc::new(Capture::default());
     let stderr = Arc::new(Capture::default());
     let readers = vec![
@@ -293,6 +305,7 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
     };
     Ok(Spawned {
         child,
+        watch,
         at_exec,
         reaped,
         growth: cage.as_ref().map(Growth::start),
@@ -404,6 +417,9 @@ fn finish<R: DeserializeOwned>(
     // Whatever the runtime left running goes now: its process group, its cage, every process
     // in its PID namespace, and any probe that escaped them all.
     kill_everything(&spawned, spec, Some(sandbox));
+    if let Some(watch) = spawned.watch.take() {
+        watch.stop();
+    }
     let oom_killed = spawned.cage.as_ref().is_some_and(Cage::oom_killed);
     let hit_pids_cap = spawned.cage.as_ref().is_some_and(Cage::hit_pids_cap);
     // The readers end when every writer has closed the pipes; don't wait forever for one that a

@@ -134,6 +134,11 @@ impl Sandbox {
         Ok(sandbox)
     }
 
+    /// Whether the runs live in a PID namespace of the sandbox's (as root).
+    pub fn has_pid_namespace(&self) -> bool {
+        self.pid.is_some()
+    }
+
     pub fn holder_pid(&self) -> u32 {
         self.holder.id()
     }

@@ -182,6 +182,8 @@ pub fn skipped(check: &'static Check, reason: &str) -> CheckResult {
 }
 
 fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
+    // After Ctrl-C no new check begins (see interrupt.rs).
+    crate::interrupt::checkpoint();
     let started = Instant::now();
     let guard = guard::Guard::start();
     let check_dir = env.work.join(format!("{}-{index}", check.id));
@@ -206,7 +208,10 @@ fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
         (verdict, None) => verdict,
     };
     if let Err(e) = kit::container::remove_dir_on_one_filesystem(&check_dir) {
-        eprintln!("checker: warning: {e:#}");
+        // After Ctrl-C the signal's thread removes the run dir meanwhile: not worth a warning.
+        if !crate::interrupt::stopping() {
+            eprintln!("checker: warning: {e:#}");
+        }
     }
     let last = runs.last();
     let mut result = skipped(check, "");

@@ -88,7 +88,7 @@ fn runtime_parents() -> Vec<String> {
 }
 
 /// The checker's cages (`rubber-crab-checker/<pid>-<nonce>`) of the checker with `pid`.
-fn cages_of(pid: u32) -> Vec<std::path::PathBuf> {
+pub fn cages_of(pid: u32) -> Vec<std::path::PathBuf> {
     checker::cgroups::Layout::of_host()
         .hierarchies
         .iter()

@@ -193,6 +193,7 @@ fn every_hostile_fault_is_judged() {
         .iter()
         .map(|c| c.fault)
         .chain(["slow-memory-hog"])
+        .chain(NSENTER.iter().map(|(fault, _)| *fault))
         .collect();
     for fault in faults::FAULTS {
         if matches!(fault.proof, faults::Proof::Hostile) {
@@ -464,3 +465,168 @@ fn sleeps_left_in_groups() -> Vec<u32> {
 const LEFT_SLEEP: &str = "86399";
 /// What `escape-cage` sleeps for (checker/broken/src/hostile.rs).
 const ESCAPED_SLEEP: &str = "86398";
+
+/// The faults that join the checker's own namespaces from a child of the runtime (as
+/// `nsenter -t <the checker's pid> -u hostname pwned` and `-m mount -t tmpfs pwned /mnt` do), and
+/// what the verdict says.
+const NSENTER: &[(&str, &str)] = &[
+    ("nsenter-uts", "the host's hostname changed from"),
+    ("nsenter-mount", "tmpfs on /mnt appeared on the host"),
+];
+
+/// A process of the run that changes the checker's own UTS or mount namespace: the change is
+/// undone after each check and blamed on the run, naming the process and the call; the host is
+/// as before when the checker exits. The test runs in a UTS and mount namespace of its own (the
+/// checker's "host"), so that even a checker that failed to undo the change never changed this
+/// machine's hostname or mount table.
+#[test]
+fn nsenter_into_the_checkers_namespaces_is_undone_and_blamed() {
+    let test = "nsenter_into_the_checkers_namespaces_is_undone_and_blamed";
+    if !root_or_skip(test) {
+        return;
+    }
+    let _turn = one_at_a_time();
+    if !in_uts_and_mount_namespaces_of_its_own(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut problems = Vec::new();
+    for (fault, says) in NSENTER {
+        let runtime = broken(fault, dir.path());
+        let hostname = nix::unistd::gethostname().unwrap();
+        // common::checker asserts the mount table, hostname, links and groups are as before.
+        let out = checker(&[
+            "level0",
+            "--runtime-level",
+            "10",
+            "--keep-going",
+            "--timeout",
+            "10",
+            "--format",
+            "json",
+            "--runtime",
+            runtime.to_str().unwrap(),
+        ]);
+        assert_eq!(nix::unistd::gethostname().unwrap(), hostname);
+        let json = stdout(&out);
+        if out.status.code() != Some(1) {
+            problems.push(format!("{fault}: exit {:?}: {json}", out.status.code()));
+        }
+        let doc: Value = serde_json::from_str(&json).unwrap();
+        let checks = doc["checks"].as_array().unwrap();
+        let failed: Vec<&str> = checks
+            .iter()
+            .filter(|c| c["status"] != "pass")
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        if failed != ALL {
+            problems.push(format!(
+                "{fault}: expected {ALL:?} to fail, got {failed:?}: {json}"
+            ));
+        }
+        // Every failed check says what changed, that it was undone, and who did it.
+        for check in checks.iter().filter(|c| c["status"] != "pass") {
+            let observed = check["observed"].as_str().unwrap_or("");
+            let whole = [
+                *says,
+                "(the checker undid it)",
+                "a process of this run, joined the checker's own",
+            ];
+            if let Some(missing) = whole.iter().find(|w| !observed.contains(**w)) {
+                problems.push(format!(
+                    "{fault}: {} does not say {missing:?}: {observed}",
+                    check["id"]
+                ));
+            }
+        }
+        let left = processes_of(&[runtime.as_path(), &probe_path()]);
+        if !left.is_empty() {
+            problems.push(format!("{fault}: processes left running: {left:?}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// What someone outside the run does to the checker's UTS namespace meanwhile is never the
+/// run's: a correct runtime passes, the reports note the change, and the checker undoes nothing.
+#[test]
+fn a_hostname_changed_outside_the_run_is_noted_never_undone() {
+    let test = "a_hostname_changed_outside_the_run_is_noted_never_undone";
+    if !root_or_skip(test) {
+        return;
+    }
+    let _turn = one_at_a_time();
+    if !in_uts_and_mount_namespaces_of_its_own(test) {
+        return;
+    }
+    let warm = checker(&["level0", "--solution", "--format", "json"]);
+    assert_eq!(warm.status.code(), Some(0), "{}", stdout(&warm));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopping = stop.clone();
+    // A new hostname all along the run: every check that lasts longer than one step sees one.
+    let noise = std::thread::spawn(move || {
+        let mut n = 0u64;
+        while !stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            n += 1;
+            nix::unistd::sethostname(format!("outside-{n}")).unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        format!("outside-{n}")
+    });
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("checker"))
+        .args(["level0", "--solution", "--format", "json"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let last = noise.join().unwrap();
+    let json = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{json}");
+    assert!(
+        json.contains("the host's hostname changed during this check")
+            && json.contains("not counted against your runtime"),
+        "no report noted the hostname: {json}"
+    );
+    assert_eq!(
+        nix::unistd::gethostname().unwrap().to_string_lossy(),
+        last,
+        "the checker undid someone else's hostname"
+    );
+}
+
+/// Runs `test` (the caller) again, alone, in a child process with a UTS and a mount namespace
+/// of its own (its mounts private): what it and its checkers do to "the host's" hostname and
+/// mount table stays there. True in the child: go on with the test. False in the parent, once
+/// the child has passed.
+fn in_uts_and_mount_namespaces_of_its_own(test: &str) -> bool {
+    use std::os::unix::process::CommandExt;
+    const PRIVATE: &str = "RUBBER_CRAB_TEST_OWN_UTS";
+    if std::env::var_os(PRIVATE).is_some() {
+        return true;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(PRIVATE, "1");
+    // SAFETY: unshare and mount are async-signal-safe; nothing else runs before the exec.
+    unsafe {
+        child.pre_exec(|| {
+            use nix::sched::CloneFlags;
+            nix::sched::unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS)?;
+            nix::mount::mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )?;
+            Ok(())
+        });
+    }
+    let status = child.status().unwrap();
+    assert!(
+        status.success(),
+        "{test}, in namespaces of its own: {status}"
+    );
+    false
+}

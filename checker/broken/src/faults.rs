@@ -166,6 +166,20 @@ pub const FAULTS: &[Fault] = &[
         proof: Hostile,
     },
     Fault {
+        name: "nsenter-uts",
+        level: 0,
+        what: "the host guard: a child of the runtime joins the checker's UTS namespace \
+            (nsenter -t <the checker> -u) and sets the hostname there",
+        proof: Hostile,
+    },
+    Fault {
+        name: "nsenter-mount",
+        level: 0,
+        what: "the host guard: a child of the runtime joins the checker's mount namespace \
+            (nsenter -t <the checker> -m) and mounts a tmpfs on /mnt",
+        proof: Hostile,
+    },
+    Fault {
         name: "leave-behind",
         level: 0,
         what: "the host guard: leaves a rubber-crab/ cgroup (with the command in it) and a mount \

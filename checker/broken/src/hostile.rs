@@ -19,6 +19,19 @@ pub fn attack(fault: &str, args: &RunArgs) -> Result<()> {
         "panic" => panic!("this runtime panics on purpose"),
         "orphan" => orphan(),
         "mount-over-work" => mount_over_work(args),
+        "nsenter-uts" => nsenter_and(CloneFlags::CLONE_NEWUTS, "uts", || {
+            Ok(nix::unistd::sethostname(PWNED).syscall("sethostname")?)
+        }),
+        "nsenter-mount" => nsenter_and(CloneFlags::CLONE_NEWNS, "mnt", || {
+            Ok(mount(
+                Some("pwned"),
+                PWNED_MOUNT,
+                Some("tmpfs"),
+                MsFlags::empty(),
+                None::<&str>,
+            )
+            .syscall("mount tmpfs on /mnt")?)
+        }),
         "leave-behind" => leave_behind(args),
         "leak-link" => leak_link(args),
         "ignores-cgroup-parent" => ignore_cgroup_parent(args),
@@ -134,6 +147,74 @@ fn mount_over_work(args: &RunArgs) -> Result<()> {
     )
     .syscall("mount tmpfs over the work dir")?;
     Ok(())
+}
+
+/// The hostname `nsenter-uts` gives the checker's UTS namespace.
+const PWNED: &str = "pwned";
+/// Where `nsenter-mount` mounts a tmpfs in the checker's mount namespace: outside the checker's
+/// dirs, named after nothing of the run.
+const PWNED_MOUNT: &str = "/mnt";
+
+/// What `nsenter -t <the checker's pid> -u hostname pwned` does (or `-m mount -t tmpfs pwned
+/// /mnt`), from a child of the runtime: it joins the checker's namespace `kind` (`uts`, `mnt`)
+/// and acts there. The runtime waits for it, then runs its command as usual.
+fn nsenter_and(ns: CloneFlags, kind: &str, act: impl FnOnce() -> Result<()>) -> Result<()> {
+    // SAFETY: single-threaded.
+    match unsafe { fork() }? {
+        ForkResult::Child => {
+            let code = match join_the_checkers(ns, kind).and_then(|()| act()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("nsenter {kind}: {e:#}");
+                    1
+                }
+            };
+            std::process::exit(code)
+        }
+        ForkResult::Parent { child } => {
+            let status = nix::sys::wait::waitpid(child, None)?;
+            anyhow::ensure!(
+                status == nix::sys::wait::WaitStatus::Exited(child, 0),
+                "entering the checker's {kind} namespace failed: {status:?}"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Joins the namespace `kind` of the checker, the runtime's parent (this process's
+/// grandparent), found by its host pid as mount_over_work finds it.
+fn join_the_checkers(ns: CloneFlags, kind: &str) -> Result<()> {
+    if ppid_of("self")? == "0" || ppid_of(&ppid_of("self")?)? == "0" {
+        lift_proc()?;
+    }
+    let checker = ppid_of(&ppid_of("self")?)?;
+    let file = std::fs::File::open(format!("/proc/{checker}/ns/{kind}"))?;
+    Ok(setns(file, ns).syscall("setns(<the checker's namespace>)")?)
+}
+
+/// In a mount namespace of our own, unmounts the procfs of the run's PID namespace: the
+/// host's, under it, names every process by its host pid.
+fn lift_proc() -> Result<()> {
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS).syscall("unshare(CLONE_NEWNS)")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .syscall("making / private")?;
+    Ok(nix::mount::umount2("/proc", nix::mount::MntFlags::MNT_DETACH).syscall("umount2(/proc)")?)
+}
+
+/// The parent's pid of the process `pid` (or `self`), as the procfs on /proc names it.
+fn ppid_of(pid: &str) -> Result<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    stat.rsplit_once(") ")
+        .and_then(|(_, rest)| rest.split(' ').nth(1))
+        .map(str::to_string)
+        .with_context(|| format!("the ppid in /proc/{pid}/stat"))
 }
 
 /// The parent's pid as the procfs on /proc names it (0: outside that procfs's namespace).

@@ -5,8 +5,6 @@ use crate::check::{
 };
 use crate::run::{Run, Status};
 use anyhow::Result;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
 use probe::{Outcome, Report, ECHO, EXIT, REPORT, SLEEP};
 
 const FORK: &str = "https://man7.org/linux/man-pages/man2/fork.2.html";
@@ -120,17 +118,10 @@ fn exit_code_propagates(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 fn signal_gives_128_plus_n(ctx: &mut Ctx) -> Result<Verdict> {
-    // SIGKILL from the host: from level 5 on the command is PID 1 of its namespace, and PID 1
-    // ignores every signal it has no handler for, except SIGKILL sent from outside.
-    let (run, killed) = ctx.hold(REPORT, &[], |held| {
-        held.probe_pid
-            .is_some_and(|pid| kill(Pid::from_raw(pid as i32), Signal::SIGKILL).is_ok())
-    })?;
-    if killed != Some(true) {
-        return Ok(report(&run)
-            .err()
-            .unwrap_or_else(|| fail("the command can be found and killed", "it could not")));
-    }
+    let run = match ctx.kill_held_probe()? {
+        Ok(run) => run,
+        Err(verdict) => return Ok(verdict),
+    };
     Ok(match run.status {
         Status::Exited(137) => Verdict::Pass,
         other => fail(
