@@ -183,6 +183,21 @@ const SUBCOMMANDS: &[Entry] = &[
             })
         },
     },
+    Entry {
+        name: probe::PRIVILEGES.name,
+        positionals: &[],
+        options: &[many("--op", "OP")],
+        does: "try each OP (sethostname, mount, chown, bind-80, write:PATH): its errno or null",
+        build: |a| {
+            let ops = a.all("--op");
+            if let Some(bad) = ops.iter().find(|op| !commands::is_privileged_op(op)) {
+                return Err(format!(
+                    "unknown operation {bad:?}: sethostname, mount, chown, bind-80 or write:PATH"
+                ));
+            }
+            Ok(Cmd::Privileges(ops))
+        },
+    },
 ];
 
 /// A subcommand with its arguments read.
@@ -231,6 +246,7 @@ enum Cmd {
     Pty {
         user: Option<u32>,
     },
+    Privileges(Vec<String>),
 }
 
 impl Cmd {
@@ -257,6 +273,7 @@ impl Cmd {
             Cmd::TouchMemory { mib, wait } => load::touch_memory(nonce, mib, wait),
             Cmd::ForkUntilRefused { max, exit } => load::fork_until_refused(nonce, max, exit),
             Cmd::Pty { user } => commands::pty(nonce, user),
+            Cmd::Privileges(ops) => commands::privileges(nonce, &ops),
         }
     }
 }
