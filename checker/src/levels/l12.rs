@@ -136,8 +136,9 @@ fn names(mask: u64) -> String {
     if bits.len() <= 4 {
         return bits.into_iter().map(name).collect::<Vec<_>>().join(", ");
     }
-    let mut first: Vec<u32> = NOTABLE.into_iter().filter(|b| bits.contains(b)).collect();
-    first.extend(bits.iter().filter(|b| !first.contains(b)));
+    let notable: Vec<u32> = NOTABLE.into_iter().filter(|b| bits.contains(b)).collect();
+    let rest = bits.iter().copied().filter(|b| !notable.contains(b));
+    let first: Vec<u32> = notable.iter().copied().chain(rest).collect();
     let shown: Vec<String> = first.into_iter().take(3).map(name).collect();
     format!("{} and {} more", shown.join(", "), bits.len() - 3)
 }
