@@ -101,7 +101,10 @@ mod tests {
             .syscall("setgid(2345)")
             .unwrap_err()
             .to_string();
-        assert!(msg.ends_with("call setgroups and setgid before setuid"), "{msg}");
+        assert!(
+            msg.ends_with("call setgroups and setgid before setuid"),
+            "{msg}"
+        );
         let msg = Err::<(), _>(Errno::EPERM)
             .syscall("prctl(PR_CAPBSET_DROP, 2)")
             .unwrap_err()

@@ -138,9 +138,15 @@ fn root_file_not_writable(ctx: &mut Ctx) -> Result<Verdict> {
     let run = ctx.probe(PRIVILEGES, &["--op", &op])?;
     let reply = report_or_fail!(run);
     let Some(tried) = reply.get(&op) else {
-        return Ok(fail("the probe's answer", "it did not try to open the file"));
+        return Ok(fail(
+            "the probe's answer",
+            "it did not try to open the file",
+        ));
     };
-    let file = tried.detail.clone().unwrap_or_else(|| "unknown owner".into());
+    let file = tried
+        .detail
+        .clone()
+        .unwrap_or_else(|| "unknown owner".into());
     let expected = format!("opening {ROOT_FILE} ({file}) for writing fails with EACCES");
     Ok(match tried.errno.as_deref() {
         Some("EACCES") => Verdict::Pass,
