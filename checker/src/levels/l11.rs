@@ -124,7 +124,7 @@ fn supplementary_groups_cleared(ctx: &mut Ctx) -> Result<Verdict> {
             format!(
                 "getgroups() inside: {extra:?}{}",
                 match inherited {
-                    true => ": the runtime's own, kept across setuid: call setgroups(&[]) first",
+                    true => ": the runtime's own, passed on: call setgroups(&[]) before setgid and setuid",
                     false => "",
                 }
             ),
