@@ -126,6 +126,7 @@ pub const CHECKED_FLAGS: &[&str] = &[
     "--memory",
     "--pids-limit",
     "--cgroup-parent",
+    "--user",
 ];
 
 /// A flag and the check of its value.
@@ -140,7 +141,7 @@ pub fn validate(args: &RunArgs) -> Result<(), String> {
 /// [`validate`], skipping the rules of the flags in `skip`: for the checker's broken runtimes,
 /// each of which forgets one check. A runtime should use [`validate`].
 pub fn validate_except(args: &RunArgs, skip: &[&str]) -> Result<(), String> {
-    let rules: [Rule; 6] = [
+    let rules: [Rule; 7] = [
         ("--image", &|| check_image_name(&args.image)),
         ("--hostname", &|| {
             args.hostname.as_deref().map_or(Ok(()), check_hostname)
@@ -155,6 +156,7 @@ pub fn validate_except(args: &RunArgs, skip: &[&str]) -> Result<(), String> {
         ("--cgroup-parent", &|| {
             check_cgroup_parent(&args.cgroup_parent)
         }),
+        ("--user", &|| args.user.map_or(Ok(()), check_user)),
     ];
     for (flag, rule) in rules {
         if !skip.contains(&flag) {
@@ -266,6 +268,19 @@ pub fn check_cgroup_parent(parent: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+/// (uid_t)-1, which setuid, setgid and chown read as "leave this id unchanged".
+pub const UNCHANGED_ID: u32 = u32::MAX;
+
+/// Neither id may be (uid_t)-1: setuid(-1) would fail with EINVAL half-way through the setup.
+pub fn check_user(user: User) -> Result<(), String> {
+    if user.uid == UNCHANGED_ID || user.gid == Some(UNCHANGED_ID) {
+        return Err(format!(
+            "--user: {UNCHANGED_ID} is (uid_t)-1, which setuid and setgid read as \"unchanged\": give an id below it (try --user 1000:1000)"
+        ));
+    }
+    Ok(())
+}
+
 /// `--memory-swap`: a size, or -1 for unlimited swap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemorySwap {
@@ -312,11 +327,7 @@ fn parse_user(s: &str) -> Result<User, String> {
         Some((u, g)) => (u, Some(g)),
         None => (s, None),
     };
-    // u32::MAX is (uid_t)-1, which setuid and setgid read as "leave unchanged": refuse it.
-    let id = |text: &str| match text.parse::<u32>() {
-        Ok(n) if n < u32::MAX => Ok(n),
-        _ => Err(bad()),
-    };
+    let id = |text: &str| text.parse::<u32>().map_err(|_| bad());
     let uid = id(uid)?;
     let gid = gid.map(id).transpose()?;
     Ok(User { uid, gid })
@@ -469,16 +480,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("numeric"));
-        for bad in [
-            "",
-            ":",
-            "1000:",
-            ":1000",
-            "-1",
-            "4294967295",
-            "1000:4294967295",
-            "1:2:3",
-        ] {
+        for bad in ["", ":", "1000:", ":1000", "-1", "4294967296", "1:2:3"] {
             assert!(parse(&["--user", bad, "true"]).is_err(), "{bad:?}");
         }
         assert!(parse(&["--pids-limit", "0", "true"]).is_err());
@@ -492,6 +494,14 @@ mod tests {
         let why = validate(&run).expect_err("validation should refuse it");
         assert!(!why.contains('\n'), "one line: {why:?}");
         why
+    }
+
+    #[test]
+    fn a_user_id_is_never_the_unchanged_id() {
+        for bad in ["4294967295", "1000:4294967295"] {
+            assert!(refused(&["--user", bad]).contains("(uid_t)-1"), "{bad}");
+        }
+        assert!(validate(&parse(&["--user", "4294967294:0", "true"]).unwrap()).is_ok());
     }
 
     #[test]

@@ -699,6 +699,12 @@ pub const FAULTS: &[Fault] = &[
         proof: Fails(11, &["L11.user.root-file"]),
     },
     Fault {
+        name: "user-unchecked",
+        level: 11,
+        what: "does not check --user: 4294967295, (uid_t)-1, fails in setgid (125)",
+        proof: Fails(11, &["L11.input.bad-user"]),
+    },
+    Fault {
         name: "no-cap-drop",
         level: 12,
         what: "keeps every capability, and sets no no_new_privs",

@@ -118,6 +118,7 @@ const UNCHECKED: &[(&str, &str)] = &[
     ("cgroup-parent-unchecked", "--cgroup-parent"),
     ("memory-unchecked", "--memory"),
     ("pids-limit-unchecked", "--pids-limit"),
+    ("user-unchecked", "--user"),
 ];
 
 /// Level 1 to 6's extraction, and the image faults: a name taken as a path when its tar

@@ -53,6 +53,7 @@ pub const CHECKS: &[Check] = &[
         doc: CREDENTIALS,
         run: default_gid_is_zero,
     },
+    super::input_more::BAD_USER,
 ];
 
 /// The four ids of a `Uid:` or `Gid:` line of /proc/self/status: real, effective, saved, fs.
