@@ -81,6 +81,7 @@ pub const LATER_FLAGS: &[(&str, &str, u32)] = &[
     ("--memory", "memory limits come", 9),
     ("--memory-swap", "memory limits come", 9),
     ("--pids-limit", "process limits come", 10),
+    ("--user", "switching users comes", 11),
 ];
 
 /// The default of `--cgroup-parent`: given explicitly, it is no news.
@@ -97,17 +98,14 @@ pub fn ignored_flags(args: &RunArgs, level: u32) -> Vec<String> {
         "--memory" => args.memory.is_some(),
         "--memory-swap" => args.memory_swap.is_some(),
         "--pids-limit" => args.pids_limit.is_some(),
+        "--user" => args.user.is_some(),
         _ => false,
     };
-    let mut lines: Vec<String> = LATER_FLAGS
+    LATER_FLAGS
         .iter()
         .filter(|&&(flag, _, at)| level < at && given(flag))
         .map(|(flag, what, at)| format!("ignoring {flag}: {what} at level {at}"))
-        .collect();
-    if args.user.is_some() {
-        lines.push("ignoring --user: switching users comes at a later level".into());
-    }
-    lines
+        .collect()
 }
 
 /// Docker's smallest `--memory`: 6 MiB. Below it the command is OOM-killed before it can start.
@@ -128,6 +126,7 @@ pub const CHECKED_FLAGS: &[&str] = &[
     "--memory",
     "--pids-limit",
     "--cgroup-parent",
+    "--user",
 ];
 
 /// A flag and the check of its value.
@@ -142,7 +141,7 @@ pub fn validate(args: &RunArgs) -> Result<(), String> {
 /// [`validate`], skipping the rules of the flags in `skip`: for the checker's broken runtimes,
 /// each of which forgets one check. A runtime should use [`validate`].
 pub fn validate_except(args: &RunArgs, skip: &[&str]) -> Result<(), String> {
-    let rules: [Rule; 6] = [
+    let rules: [Rule; 7] = [
         ("--image", &|| check_image_name(&args.image)),
         ("--hostname", &|| {
             args.hostname.as_deref().map_or(Ok(()), check_hostname)
@@ -157,6 +156,7 @@ pub fn validate_except(args: &RunArgs, skip: &[&str]) -> Result<(), String> {
         ("--cgroup-parent", &|| {
             check_cgroup_parent(&args.cgroup_parent)
         }),
+        ("--user", &|| args.user.map_or(Ok(()), check_user)),
     ];
     for (flag, rule) in rules {
         if !skip.contains(&flag) {
@@ -268,6 +268,19 @@ pub fn check_cgroup_parent(parent: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+/// (uid_t)-1, which setuid, setgid and chown read as "leave this id unchanged".
+pub const UNCHANGED_ID: u32 = u32::MAX;
+
+/// Neither id may be (uid_t)-1: setuid(-1) would fail with EINVAL half-way through the setup.
+pub fn check_user(user: User) -> Result<(), String> {
+    if user.uid == UNCHANGED_ID || user.gid == Some(UNCHANGED_ID) {
+        return Err(format!(
+            "--user: {UNCHANGED_ID} is (uid_t)-1, which setuid and setgid read as \"unchanged\": give an id below it (try --user 1000:1000)"
+        ));
+    }
+    Ok(())
+}
+
 /// `--memory-swap`: a size, or -1 for unlimited swap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemorySwap {
@@ -275,11 +288,19 @@ pub enum MemorySwap {
     Bytes(u64),
 }
 
-/// `--user UID[:GID]`.
+/// `--user UID[:GID]`, numeric ids only: the runtime reads no `/etc/passwd`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct User {
     pub uid: u32,
     pub gid: Option<u32>,
+}
+
+impl User {
+    /// The group to run as: the one given, else 0, root's group, which is what Docker gives
+    /// `--user 1000` when the image's `/etc/passwd` does not name uid 1000.
+    pub fn gid(&self) -> u32 {
+        self.gid.unwrap_or(0)
+    }
 }
 
 fn parse_cpus(s: &str) -> Result<f64, String> {
@@ -306,8 +327,9 @@ fn parse_user(s: &str) -> Result<User, String> {
         Some((u, g)) => (u, Some(g)),
         None => (s, None),
     };
-    let uid = uid.parse().map_err(|_| bad())?;
-    let gid = gid.map(|g| g.parse()).transpose().map_err(|_| bad())?;
+    let id = |text: &str| text.parse::<u32>().map_err(|_| bad());
+    let uid = id(uid)?;
+    let gid = gid.map(id).transpose()?;
     Ok(User { uid, gid })
 }
 
@@ -426,6 +448,12 @@ mod tests {
             ["ignoring --pids-limit: process limits come at level 10"]
         );
         assert!(ignored_flags(&run, 10).is_empty());
+        let user = parse(&["--user", "1000", "true"]).unwrap();
+        assert_eq!(
+            ignored_flags(&user, 10),
+            ["ignoring --user: switching users comes at level 11"]
+        );
+        assert!(ignored_flags(&user, 11).is_empty());
         // The default parent is no news; another one is.
         assert!(ignored_flags(&parse(&["true"]).unwrap(), 0).is_empty());
         let caged = parse(&["--cgroup-parent", "cage", "true"]).unwrap();
@@ -452,6 +480,9 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("numeric"));
+        for bad in ["", ":", "1000:", ":1000", "-1", "4294967296", "1:2:3"] {
+            assert!(parse(&["--user", bad, "true"]).is_err(), "{bad:?}");
+        }
         assert!(parse(&["--pids-limit", "0", "true"]).is_err());
         assert_eq!(e.exit_code(), 2);
     }
@@ -463,6 +494,14 @@ mod tests {
         let why = validate(&run).expect_err("validation should refuse it");
         assert!(!why.contains('\n'), "one line: {why:?}");
         why
+    }
+
+    #[test]
+    fn a_user_id_is_never_the_unchanged_id() {
+        for bad in ["4294967295", "1000:4294967295"] {
+            assert!(refused(&["--user", bad]).contains("(uid_t)-1"), "{bad}");
+        }
+        assert!(validate(&parse(&["--user", "4294967294:0", "true"]).unwrap()).is_ok());
     }
 
     #[test]

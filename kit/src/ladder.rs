@@ -78,6 +78,16 @@ pub const LADDER: &[Level] = &[
         dir: "10-pids-cgroup",
         title: "a process limit that stops a fork bomb",
     },
+    Level {
+        number: 11,
+        dir: "11-user",
+        title: "a user: the command runs as --user, not as root",
+    },
+    Level {
+        number: 12,
+        dir: "12-capabilities",
+        title: "capabilities: root inside, with Docker's short list of powers",
+    },
 ];
 
 /// The level of a level's package: `level3` and `solution3` are level 3, and so is a variant of

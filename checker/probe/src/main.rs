@@ -183,6 +183,21 @@ const SUBCOMMANDS: &[Entry] = &[
             })
         },
     },
+    Entry {
+        name: probe::PRIVILEGES.name,
+        positionals: &[],
+        options: &[many("--op", "OP")],
+        does: "try each OP (sethostname, mount, chown, bind-80, write:PATH): its errno or null",
+        build: |a| {
+            let ops = a.all("--op");
+            if let Some(bad) = ops.iter().find(|op| !commands::is_privileged_op(op)) {
+                return Err(format!(
+                    "unknown operation {bad:?}: sethostname, mount, chown, bind-80 or write:PATH"
+                ));
+            }
+            Ok(Cmd::Privileges(ops))
+        },
+    },
 ];
 
 /// A subcommand with its arguments read.
@@ -231,6 +246,7 @@ enum Cmd {
     Pty {
         user: Option<u32>,
     },
+    Privileges(Vec<String>),
 }
 
 impl Cmd {
@@ -257,6 +273,7 @@ impl Cmd {
             Cmd::TouchMemory { mib, wait } => load::touch_memory(nonce, mib, wait),
             Cmd::ForkUntilRefused { max, exit } => load::fork_until_refused(nonce, max, exit),
             Cmd::Pty { user } => commands::pty(nonce, user),
+            Cmd::Privileges(ops) => commands::privileges(nonce, &ops),
         }
     }
 }
@@ -464,11 +481,21 @@ mod tests {
     }
 
     #[test]
+    fn privileges_takes_known_operations_only() {
+        assert_eq!(
+            cmd("privileges --nonce n --op sethostname --op write:/etc/x"),
+            Cmd::Privileges(vec!["sethostname".into(), "write:/etc/x".into()])
+        );
+        let err = parsed("privileges --nonce n --op reboot").unwrap_err();
+        assert!(err.starts_with("unknown operation \"reboot\""), "{err}");
+    }
+
+    #[test]
     fn an_unknown_or_missing_subcommand_lists_them_all() {
         for line in ["mount-tmpfs /x --nonce n", "--nonce n", "report"] {
             let err = parsed(line).unwrap_err();
             assert!(
-                err.ends_with("(usage: probe report|echo|exit|kill-self|sleep|write|delete|escape|kill-check|tcp-loopback|burn|touch-memory|fork-until-refused|pty --nonce NONCE [ARGS...])"),
+                err.ends_with("(usage: probe report|echo|exit|kill-self|sleep|write|delete|escape|kill-check|tcp-loopback|burn|touch-memory|fork-until-refused|pty|privileges --nonce NONCE [ARGS...])"),
                 "{err}"
             );
         }

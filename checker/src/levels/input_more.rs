@@ -73,6 +73,15 @@ pub const BAD_PIDS_LIMIT: Check = Check {
     run: bad_pids_limit_is_refused,
 };
 
+pub const BAD_USER: Check = Check {
+    id: "L11.input.bad-user",
+    level: 11,
+    title: "a --user that is not UID[:GID] with ids below 4294967295 exits 2 with one line, nothing left",
+    hint: "Numbers only, and never 4294967295, (uid_t)-1, which setuid and setgid read as \"leave unchanged\": refuse it before anything is made, with one line and exit 2 (kit::cli::check_user).",
+    doc: "https://man7.org/linux/man-pages/man2/setuid.2.html",
+    run: bad_user_is_refused,
+};
+
 fn image_name_is_checked_first(ctx: &mut Ctx) -> Result<Verdict> {
     // The test image's tar, copied beside the check's image dir: `../<name>` finds it.
     let scratch = ctx
@@ -187,6 +196,14 @@ fn bad_cgroup_parent_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
 
 fn small_memory_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
     refuses_each(ctx, "--memory", &["1", "1m"])
+}
+
+fn bad_user_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
+    refuses_each(
+        ctx,
+        "--user",
+        &["bob", "1000:", "4294967295", "1000:4294967295"],
+    )
 }
 
 fn bad_pids_limit_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
