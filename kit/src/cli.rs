@@ -86,6 +86,7 @@ pub const LATER_FLAGS: &[(&str, &str, u32)] = &[
     ("--memory", "memory limits come", 9),
     ("--memory-swap", "memory limits come", 9),
     ("--pids-limit", "process limits come", 10),
+    ("--user", "switching users comes", 11),
     ("--ip", "a network cable comes", 13),
 ];
 
@@ -103,18 +104,15 @@ pub fn ignored_flags(args: &RunArgs, level: u32) -> Vec<String> {
         "--memory" => args.memory.is_some(),
         "--memory-swap" => args.memory_swap.is_some(),
         "--pids-limit" => args.pids_limit.is_some(),
+        "--user" => args.user.is_some(),
         "--ip" => args.ip.is_some(),
         _ => false,
     };
-    let mut lines: Vec<String> = LATER_FLAGS
+    LATER_FLAGS
         .iter()
         .filter(|&&(flag, _, at)| level < at && given(flag))
         .map(|(flag, what, at)| format!("ignoring {flag}: {what} at level {at}"))
-        .collect();
-    if args.user.is_some() {
-        lines.push("ignoring --user: switching users comes at a later level".into());
-    }
-    lines
+        .collect()
 }
 
 /// Docker's smallest `--memory`: 6 MiB. Below it the command is OOM-killed before it can start.
@@ -317,11 +315,19 @@ pub enum MemorySwap {
     Bytes(u64),
 }
 
-/// `--user UID[:GID]`.
+/// `--user UID[:GID]`, numeric ids only: the runtime reads no `/etc/passwd`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct User {
     pub uid: u32,
     pub gid: Option<u32>,
+}
+
+impl User {
+    /// The group to run as: the one given, else 0, root's group, which is what Docker gives
+    /// `--user 1000` when the image's `/etc/passwd` does not name uid 1000.
+    pub fn gid(&self) -> u32 {
+        self.gid.unwrap_or(0)
+    }
 }
 
 fn parse_cpus(s: &str) -> Result<f64, String> {
@@ -348,8 +354,13 @@ fn parse_user(s: &str) -> Result<User, String> {
         Some((u, g)) => (u, Some(g)),
         None => (s, None),
     };
-    let uid = uid.parse().map_err(|_| bad())?;
-    let gid = gid.map(|g| g.parse()).transpose().map_err(|_| bad())?;
+    // u32::MAX is (uid_t)-1, which setuid and setgid read as "leave unchanged": refuse it.
+    let id = |text: &str| match text.parse::<u32>() {
+        Ok(n) if n < u32::MAX => Ok(n),
+        _ => Err(bad()),
+    };
+    let uid = id(uid)?;
+    let gid = gid.map(id).transpose()?;
     Ok(User { uid, gid })
 }
 
@@ -494,6 +505,18 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("numeric"));
+        for bad in [
+            "",
+            ":",
+            "1000:",
+            ":1000",
+            "-1",
+            "4294967295",
+            "1000:4294967295",
+            "1:2:3",
+        ] {
+            assert!(parse(&["--user", bad, "true"]).is_err(), "{bad:?}");
+        }
         assert!(parse(&["--pids-limit", "0", "true"]).is_err());
         assert_eq!(e.exit_code(), 2);
     }

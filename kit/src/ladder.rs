@@ -79,6 +79,16 @@ pub const LADDER: &[Level] = &[
         title: "a process limit that stops a fork bomb",
     },
     Level {
+        number: 11,
+        dir: "11-user",
+        title: "a user: the command runs as --user, not as root",
+    },
+    Level {
+        number: 12,
+        dir: "12-capabilities",
+        title: "capabilities: root inside, with Docker's short list of powers",
+    },
+    Level {
         number: 13,
         dir: "13-veth",
         title: "a network cable: a veth pair into the container",

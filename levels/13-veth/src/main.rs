@@ -78,6 +78,10 @@ fn child(args: &RunArgs, container: &Container) -> Result<Infallible> {
     mount_proc(rootfs)?;
     mount_dev(rootfs)?;
     pivot_into(rootfs)?;
+    drop_capabilities()?;
+    if let Some(wanted) = args.user {
+        become_user(wanted)?;
+    }
     exec_command(&args.command)
 }
 

@@ -11,11 +11,14 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
-use nix::sys::prctl::set_pdeathsig;
+use nix::sys::prctl::{set_no_new_privs, set_pdeathsig};
 use nix::sys::signal::kill;
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{chdir, execvp, getppid, pipe2, pivot_root, read, sethostname, write, Pid};
+use nix::unistd::{
+    chdir, execvp, getppid, pipe2, pivot_root, read, setgid, setgroups, sethostname, setuid, write,
+    Gid, Pid, Uid,
+};
 use std::convert::Infallible;
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -638,4 +641,141 @@ pub fn kill_each_left(dir: &Path) {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Gives up root for `--user`: the groups first, the user last. setgroups and setgid need
+/// CAP_SETGID; setuid from root to another user empties the permitted and effective capability
+/// sets (capabilities(7), "Effect of user ID changes on capabilities"), so after it neither could
+/// work. Groups default to 0 when `--user` names none, as Docker does for a user the image's
+/// /etc/passwd does not know.
+pub fn become_user(user: kit::cli::User) -> Result<()> {
+    let (uid, gid) = (Uid::from_raw(user.uid), Gid::from_raw(user.gid()));
+    explain!("setgroups([])  # no supplementary groups: the runtime's must not follow the command");
+    setgroups(&[]).syscall("setgroups([])")?;
+    explain!("setgid({gid})  # the group, while this process may still change it");
+    setgid(gid).syscall(format!("setgid({gid})"))?;
+    explain!("setuid({uid})  # the user, last: from here on this process is no longer root");
+    setuid(uid).syscall(format!("setuid({uid})"))?;
+    // A change of user or group clears the parent-death signal (credentials(7)): set it again, or
+    // a runtime killed from now on would leave its command running.
+    explain!("prctl(PR_SET_PDEATHSIG, SIGKILL)  # again: changing users cleared it");
+    set_pdeathsig(nix::sys::signal::SIGKILL).syscall("prctl(PR_SET_PDEATHSIG, SIGKILL)")?;
+    Ok(())
+}
+
+/// Docker's default capabilities, by number (moby's oci/caps/defaults.go; capabilities(7)). As a
+/// mask they are 0x00000000a80425fb, the `CapBnd` of `grep Cap /proc/self/status` in a container.
+/// Everything else, CAP_SYS_ADMIN (mount, sethostname, ...) first, is gone.
+pub const DOCKER_CAPABILITIES: &[(u32, &str)] = &[
+    (0, "CAP_CHOWN"),
+    (1, "CAP_DAC_OVERRIDE"),
+    (3, "CAP_FOWNER"),
+    (4, "CAP_FSETID"),
+    (5, "CAP_KILL"),
+    (6, "CAP_SETGID"),
+    (7, "CAP_SETUID"),
+    (8, "CAP_SETPCAP"),
+    (10, "CAP_NET_BIND_SERVICE"),
+    (13, "CAP_NET_RAW"),
+    (18, "CAP_SYS_CHROOT"),
+    (27, "CAP_MKNOD"),
+    (29, "CAP_AUDIT_WRITE"),
+    (31, "CAP_SETFCAP"),
+];
+
+/// Docker's set as the kernel's bit mask: bit N for capability N.
+pub fn docker_mask() -> u64 {
+    DOCKER_CAPABILITIES
+        .iter()
+        .map(|&(cap, _)| 1u64 << cap)
+        .sum()
+}
+
+/// Keeps only Docker's capabilities, in every set, for good. The bounding set first: it needs
+/// CAP_SETPCAP, which the next step keeps. All of it before level 11's setuid, which needs
+/// CAP_SETUID and then takes what is left from a non-root user.
+pub fn drop_capabilities() -> Result<()> {
+    drop_bounding_set()?;
+    set_capabilities()?;
+    explain!("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)  # no ambient capability either");
+    // SAFETY: prctl with integer arguments only.
+    Errno::result(unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    })
+    .syscall("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)")?;
+    explain!("prctl(PR_SET_NO_NEW_PRIVS, 1)  # no exec can give a privilege back");
+    set_no_new_privs().syscall("prctl(PR_SET_NO_NEW_PRIVS, 1)")?;
+    Ok(())
+}
+
+/// The bounding set limits what any later exec can grant, root's included: an exec by root gets
+/// the whole bounding set as its permitted set. Dropping from it cannot be undone.
+pub fn drop_bounding_set() -> Result<()> {
+    let keep = docker_mask();
+    explain!("prctl(PR_CAPBSET_DROP, cap)  # for every cap not in {keep:#010x}: gone for good");
+    for cap in 0..64 {
+        if keep & (1 << cap) != 0 {
+            continue;
+        }
+        // SAFETY: prctl with integer arguments only.
+        match Errno::result(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) }) {
+            Ok(_) => {}
+            // Past the kernel's last capability (/proc/sys/kernel/cap_last_cap).
+            Err(Errno::EINVAL) => break,
+            Err(errno) => return Ok(Err(errno).syscall(format!("prctl(PR_CAPBSET_DROP, {cap})"))?),
+        }
+    }
+    Ok(())
+}
+
+/// capset(2)'s header: `_LINUX_CAPABILITY_VERSION_3` and a pid (0: this thread).
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+/// capset(2)'s data: one 32-bit half of each set. Version 3 takes two of these, low bits first.
+#[repr(C)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// The version of capset's layout with 64-bit sets, from linux/capability.h.
+pub const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// Effective and permitted: Docker's set. Inheritable: none, as in Docker since 20.10.14
+/// (CVE-2022-24769): an inheritable capability could come back through a file's capabilities.
+pub fn set_capabilities() -> Result<()> {
+    let keep = docker_mask();
+    let (low, high) = (keep as u32, (keep >> 32) as u32);
+    let header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [
+        CapData {
+            effective: low,
+            permitted: low,
+            inheritable: 0,
+        },
+        CapData {
+            effective: high,
+            permitted: high,
+            inheritable: 0,
+        },
+    ];
+    explain!("capset(effective = permitted = {keep:#010x}, inheritable = 0)");
+    // SAFETY: capset reads one header and two data structs, laid out as linux/capability.h says.
+    Errno::result(unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) })
+        .syscall("capset(v3)")?;
+    Ok(())
 }
