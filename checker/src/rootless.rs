@@ -110,6 +110,8 @@ mod tests {
             );
         }
         assert!(blocker_on(11, "6.1.0").unwrap().contains("user id"));
+        // Capabilities are the user namespace's own: level 12 runs (its --user check skips).
+        assert!(blocker_on(12, "6.1.0").is_none());
         assert!(blocker_on(13, "6.1.0").unwrap().contains("veth"));
         assert!(
             blocker_on(12, "6.1.0").is_none(),

@@ -250,6 +250,47 @@ impl Spawned {
     }
 }
 
+/// The supplementary groups every runtime starts with (see [`seed_credentials`]).
+pub const RUNTIME_GROUPS: [u32; 2] = [4001, 4002];
+/// The capability every runtime starts with in its inheritable and ambient sets:
+/// CAP_NET_ADMIN, which Docker's default set leaves out (see [`seed_credentials`]).
+pub const RUNTIME_AMBIENT_CAP: u32 = 12;
+
+/// The runtime starts with what its command must not inherit: supplementary groups
+/// ([`RUNTIME_GROUPS`]), and CAP_NET_ADMIN in its inheritable and ambient sets. Root started from
+/// a shell here has none of these, so a runtime that forgets setgroups (level 11), or leaves the
+/// inheritable and ambient sets as it found them (level 12), would otherwise pass unseen. As a
+/// login shell's root often has groups, and a process started by a service manager may have
+/// ambient capabilities. Best effort: in a user namespace (rootless) setgroups may be refused.
+fn seed_credentials(command: &mut Command) {
+    // SAFETY: the closure runs between fork and exec and only makes raw syscalls (setgroups,
+    // capget, capset, prctl), which are async-signal-safe, on memory of its own stack.
+    unsafe {
+        command.pre_exec(|| {
+            let groups = RUNTIME_GROUPS.map(|g| g as libc::gid_t);
+            libc::setgroups(groups.len(), groups.as_ptr());
+            let mut header = [0x2008_0522u32, 0]; // _LINUX_CAPABILITY_VERSION_3, this thread
+            let mut data = [0u32; 6]; // { effective, permitted, inheritable } x 2
+            let bit = 1u32 << RUNTIME_AMBIENT_CAP;
+            if libc::syscall(libc::SYS_capget, header.as_mut_ptr(), data.as_mut_ptr()) == 0
+                && data[1] & bit != 0
+            {
+                data[2] |= bit;
+                if libc::syscall(libc::SYS_capset, header.as_mut_ptr(), data.as_ptr()) == 0 {
+                    libc::prctl(
+                        libc::PR_CAP_AMBIENT,
+                        libc::PR_CAP_AMBIENT_RAISE,
+                        RUNTIME_AMBIENT_CAP as libc::c_ulong,
+                        0,
+                        0,
+                    );
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
 fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
     let mut command = Command::new(spec.runtime);
     command
@@ -263,6 +304,7 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
         // Its own process group, so a timeout can kill the runtime and everything it started.
         .process_group(0);
     sandbox.enter_on_spawn(&mut command);
+    seed_credentials(&mut command);
     let cage = cage_for(&spec.nonce);
     if let Some(cage) = &cage {
         cage.enter_on_spawn(&mut command);

@@ -1,8 +1,8 @@
 //! A production runtime is part of the proof: runc (Debian's package) behind a small contract
 //! wrapper (`checker/tests/runc-wrapper`), with its image extracted where the wrapper likes and
-//! runc's default capabilities (no CAP_SYS_ADMIN, no CAP_SYS_CHROOT), its cgroups at
+//! Docker's default capabilities and no_new_privs, `--user` as `process.user`, its cgroups at
 //! `/<cgroup-parent>/<id>` with the limits as `linux.resources`, passes every check of levels 0
-//! to 10. A check that fails it has to show that runc is wrong.
+//! to 12. A check that fails it has to show that runc is wrong.
 
 mod common;
 use common::*;
@@ -11,8 +11,8 @@ use common::*;
 const TOOLS: &[&str] = &["runc", "jq", "unshare", "flock", "tar"];
 
 #[test]
-fn runc_behind_the_contract_passes_levels_0_to_10() {
-    if !root_or_skip("runc_behind_the_contract_passes_levels_0_to_10") {
+fn runc_behind_the_contract_passes_levels_0_to_12() {
+    if !root_or_skip("runc_behind_the_contract_passes_levels_0_to_12") {
         return;
     }
     let missing: Vec<&str> = TOOLS
@@ -28,14 +28,14 @@ fn runc_behind_the_contract_passes_levels_0_to_10() {
         .collect();
     if !missing.is_empty() {
         eprintln!(
-            "skipped runc_behind_the_contract_passes_levels_0_to_10: {} not installed (apt-get install runc jq)",
+            "skipped runc_behind_the_contract_passes_levels_0_to_12: {} not installed (apt-get install runc jq)",
             missing.join(", ")
         );
         return;
     }
     let wrapper = workspace_root().join("checker/tests/runc-wrapper");
     let out = checker(&[
-        "level10",
+        "level12",
         "--keep-going",
         "--runtime",
         wrapper.to_str().unwrap(),
@@ -53,7 +53,7 @@ fn runc_behind_the_contract_passes_levels_0_to_10() {
         not_passed.is_empty(),
         "runc did not pass: {not_passed:?}\n{report}"
     );
-    let every_check: usize = (0..=10).map(|l| checker::levels::checks(l).len()).sum();
-    assert_eq!(all.len(), every_check, "every check of levels 0-10 ran");
+    let every_check: usize = (0..=12).map(|l| checker::levels::checks(l).len()).sum();
+    assert_eq!(all.len(), every_check, "every check of levels 0-12 ran");
     assert_eq!(out.status.code(), Some(0));
 }

@@ -30,7 +30,11 @@ impl<T> SyscallExt<T> for nix::Result<T> {
 }
 
 fn advice_suffix(what: &str, errno: Errno) -> String {
-    let call = what.split(['(', ' ']).next().unwrap_or(what);
+    let mut call = what.split(['(', ' ']).next().unwrap_or(what);
+    // prctl does many things: name the one that was refused.
+    if what.starts_with("prctl(PR_CAPBSET_DROP") {
+        call = "PR_CAPBSET_DROP";
+    }
     match advice(call, errno) {
         Some(text) => format!(" — {text}"),
         None => String::new(),
@@ -43,6 +47,10 @@ pub fn advice(call: &str, errno: Errno) -> Option<&'static str> {
     Some(match (call, errno) {
         (_, EPERM) if call != "kill" => match call {
             "mknod" => "creating device nodes is refused here (inside a user namespace it always is): bind-mount the host's device node instead",
+            "setgroups" | "setgid" => "this needs CAP_SETGID, which setuid to a non-root user takes away: call setgroups and setgid before setuid",
+            "setuid" => "this needs CAP_SETUID: switch users before dropping it (Docker's capability set keeps it)",
+            "PR_CAPBSET_DROP" => "dropping from the bounding set needs CAP_SETPCAP, which setuid to a non-root user takes away: drop capabilities before setuid",
+            "capset" => "capset can only lower what is permitted, and setuid to a non-root user empties it: set the capabilities before setuid",
             _ => "this needs root (CAP_SYS_ADMIN): run it with sudo",
         },
         ("fork" | "clone", EAGAIN) => "the process limit was reached (ulimit -u, or a pids cgroup)",
@@ -85,6 +93,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("lowerdir, upperdir or workdir"), "{msg}");
+    }
+
+    #[test]
+    fn switching_users_in_the_wrong_order_says_the_right_order() {
+        let msg = Err::<(), _>(Errno::EPERM)
+            .syscall("setgid(2345)")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.ends_with("call setgroups and setgid before setuid"),
+            "{msg}"
+        );
+        let msg = Err::<(), _>(Errno::EPERM)
+            .syscall("prctl(PR_CAPBSET_DROP, 2)")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.ends_with("drop capabilities before setuid"), "{msg}");
+        let msg = Err::<(), _>(Errno::EPERM)
+            .syscall("prctl(PR_SET_PDEATHSIG, SIGKILL)")
+            .unwrap_err()
+            .to_string();
+        assert!(!msg.contains("SETPCAP"), "{msg}");
     }
 
     #[test]

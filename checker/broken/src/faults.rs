@@ -49,9 +49,9 @@ pub fn find(name: &str) -> Option<&'static Fault> {
 pub const FAULTS: &[Fault] = &[
     Fault {
         name: "correct",
-        level: 10,
-        what: "a correct level-10 runtime",
-        proof: Fails(10, &[]),
+        level: 12,
+        what: "a correct level-12 runtime",
+        proof: Fails(12, &[]),
     },
     Fault {
         name: "mixed-streams",
@@ -659,6 +659,112 @@ pub const FAULTS: &[Fault] = &[
         level: 10,
         what: "removes the cgroup with one rmdir, without killing what is left in it",
         proof: Fails(10, &["L10.pids-cgroup.cleanup"]),
+    },
+    Fault {
+        name: "ignore-user",
+        level: 11,
+        what: "ignores --user: the command runs as root, with the runtime's groups",
+        proof: Fails(
+            11,
+            &[
+                "L11.user.ids",
+                "L11.user.groups",
+                "L11.user.root-file",
+                "L11.user.default-gid",
+            ],
+        ),
+    },
+    Fault {
+        name: "no-setgroups",
+        level: 11,
+        what: "setgid and setuid without setgroups: the runtime's supplementary groups stay",
+        proof: Fails(11, &["L11.user.groups"]),
+    },
+    Fault {
+        name: "euid-only",
+        level: 11,
+        what: "setegid and seteuid: real and saved ids stay 0",
+        proof: Fails(11, &["L11.user.ids", "L11.user.default-gid"]),
+    },
+    Fault {
+        name: "gid-is-uid",
+        level: 11,
+        what: "--user UID alone runs with gid UID, not Docker's 0",
+        proof: Fails(11, &["L11.user.default-gid"]),
+    },
+    Fault {
+        name: "keep-dac-override",
+        level: 11,
+        what: "keeps CAP_DAC_OVERRIDE across setuid (PR_SET_KEEPCAPS, then ambient)",
+        proof: Fails(11, &["L11.user.root-file"]),
+    },
+    Fault {
+        name: "no-cap-drop",
+        level: 12,
+        what: "keeps every capability, and sets no no_new_privs",
+        proof: Fails(
+            12,
+            &[
+                "L12.capabilities.bounding",
+                "L12.capabilities.sets",
+                "L12.capabilities.inheritable",
+                "L12.capabilities.no-new-privs",
+                "L12.capabilities.denied",
+                "L12.capabilities.non-root",
+            ],
+        ),
+    },
+    Fault {
+        name: "bounding-only",
+        level: 12,
+        what: "drops the bounding set and sets no_new_privs, nothing else: exec gives root the \
+            runtime's inheritable CAP_NET_ADMIN too, and the ambient set stays",
+        proof: Fails(
+            12,
+            &["L12.capabilities.sets", "L12.capabilities.inheritable"],
+        ),
+    },
+    Fault {
+        name: "keep-inheritable",
+        level: 12,
+        what: "capset keeps the inheritable set it found, and the ambient set is not cleared",
+        proof: Fails(12, &["L12.capabilities.inheritable"]),
+    },
+    Fault {
+        name: "no-no-new-privs",
+        level: 12,
+        what: "Docker's capabilities, without no_new_privs",
+        proof: Fails(12, &["L12.capabilities.no-new-privs"]),
+    },
+    Fault {
+        name: "too-few-caps",
+        level: 12,
+        what: "Docker's set without CAP_CHOWN and CAP_NET_BIND_SERVICE",
+        proof: Fails(
+            12,
+            &[
+                "L12.capabilities.bounding",
+                "L12.capabilities.sets",
+                "L12.capabilities.allowed",
+                "L12.capabilities.non-root",
+            ],
+        ),
+    },
+    Fault {
+        name: "drop-after-setuid",
+        level: 12,
+        what: "drops the capabilities after setuid: with --user, PR_CAPBSET_DROP is refused and \
+            nothing runs",
+        proof: Fails(
+            12,
+            &[
+                "L11.user.ids",
+                "L11.user.groups",
+                "L11.user.root-file",
+                "L11.user.default-gid",
+                "L12.capabilities.non-root",
+            ],
+        ),
     },
     // Hostile runtimes of the cgroup levels: the host guard's verdicts on --cgroup-parent.
     Fault {

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 mod cgroups;
 mod faults;
 mod hostile;
+mod privileges;
 mod veth;
 
 use cgroups::{Group, Removal};
@@ -90,6 +91,7 @@ fn strict_command_line(level: u32) -> std::result::Result<(), String> {
         ("--memory", 9),
         ("--memory-swap", 9),
         ("--pids-limit", 10),
+        ("--user", 11),
         ("--ip", 13),
     ];
     let mut words = std::env::args().skip(2);
@@ -514,6 +516,15 @@ fn setup_and_exec(
     }
     if is("mixed-streams") {
         nix::unistd::dup2(1, 2)?;
+    }
+    if level() >= 12 && !is("no-cap-drop") && !is("drop-after-setuid") {
+        privileges::confine()?;
+    }
+    if let Some(user) = args.user.filter(|_| level() >= 11 && !is("ignore-user")) {
+        privileges::switch_user(user)?;
+    }
+    if is("drop-after-setuid") {
+        privileges::confine()?;
     }
     if is("runc-caps") || is("chroot-no-caps") {
         keep_only_capabilities(RUNC_DEFAULT_CAPABILITIES)?;

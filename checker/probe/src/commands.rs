@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 use std::{env, ptr, thread};
 
-use probe::{format_line, Escape, KillCheck, Outcome, Pty, CONTENT_CAP, MARKER};
+use probe::{format_line, Escape, KillCheck, Outcome, Privileges, Pty, Tried, CONTENT_CAP, MARKER};
 use serde::Serialize;
 
 use crate::hold::{reply_then_hold, sigset};
@@ -213,6 +213,13 @@ pub fn errno_name(errno: i32) -> String {
         libc::EPERM => "EPERM".into(),
         libc::EAGAIN => "EAGAIN".into(),
         libc::ENOMEM => "ENOMEM".into(),
+        libc::EINVAL => "EINVAL".into(),
+        libc::EROFS => "EROFS".into(),
+        libc::EBUSY => "EBUSY".into(),
+        libc::EADDRINUSE => "EADDRINUSE".into(),
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL".into(),
+        libc::ETXTBSY => "ETXTBSY".into(),
+        libc::EEXIST => "EEXIST".into(),
         other => format!("errno {other}"),
     }
 }
@@ -295,4 +302,105 @@ pub fn escape(nonce: &str, target: &str) -> i32 {
     };
     emit(nonce, &reply);
     0
+}
+
+/// Whether `privileges` knows the operation `op`.
+pub fn is_privileged_op(op: &str) -> bool {
+    matches!(op, "sethostname" | "mount" | "chown" | "bind-80") || op.starts_with("write:")
+}
+
+/// Tries each operation in `ops` and says how each went: the errno that refused it, or null.
+/// Each leaves nothing behind: a hostname set to what it was, a mount undone, a file removed.
+pub fn privileges(nonce: &str, ops: &[String]) -> i32 {
+    let tried: Vec<Tried> = ops.iter().map(|op| try_op(nonce, op)).collect();
+    let reply = Privileges {
+        ok: true,
+        error: None,
+        // SAFETY: getuid/getgid take no arguments and cannot fail.
+        uid: unsafe { libc::getuid() },
+        // SAFETY: as above.
+        gid: unsafe { libc::getgid() },
+        tried,
+    };
+    emit(nonce, &reply);
+    0
+}
+
+fn try_op(nonce: &str, op: &str) -> Tried {
+    let errno = |e: &io::Error| errno_name(e.raw_os_error().unwrap_or(0));
+    let mut detail = None;
+    let result = match op {
+        "sethostname" => same_hostname_again(),
+        "mount" => mount_and_unmount(),
+        "chown" => chown_a_new_file(nonce),
+        "bind-80" => std::net::TcpListener::bind("127.0.0.1:80").map(drop),
+        _ => {
+            let path = op.strip_prefix("write:").unwrap_or(op);
+            detail = owner_and_mode(path);
+            // For writing, without O_TRUNC: opening is the test, nothing is written.
+            fs::OpenOptions::new().write(true).open(path).map(drop)
+        }
+    };
+    Tried {
+        op: op.to_string(),
+        errno: result.as_ref().err().map(errno),
+        detail,
+    }
+}
+
+/// sethostname to the hostname it has: refused without CAP_SYS_ADMIN, a no-op otherwise.
+fn same_hostname_again() -> io::Result<()> {
+    let mut name = [0u8; 65];
+    // SAFETY: gethostname writes at most len bytes into the buffer we own.
+    if unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len() - 1) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let len = name.iter().position(|&b| b == 0).unwrap_or(name.len() - 1);
+    // SAFETY: sethostname reads len bytes of the buffer we own.
+    if unsafe { libc::sethostname(name.as_ptr().cast(), len) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A tmpfs on /dev (a directory every container has), unmounted at once when it worked.
+fn mount_and_unmount() -> io::Result<()> {
+    let (source, target, kind) = (c"tmpfs", c"/dev", c"tmpfs");
+    // SAFETY: every pointer is a NUL-terminated string we own; data may be null.
+    let mounted = unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            kind.as_ptr(),
+            0,
+            ptr::null(),
+        )
+    };
+    if mounted != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+    Ok(())
+}
+
+/// Creates a file at `/` and gives it to uid 1, gid 1 (CAP_CHOWN), then removes it.
+fn chown_a_new_file(nonce: &str) -> io::Result<()> {
+    let path = format!("/.rc-chown-{nonce}");
+    fs::write(&path, "")?;
+    let given = std::os::unix::fs::chown(&path, Some(1), Some(1));
+    let _ = fs::remove_file(&path);
+    given
+}
+
+/// `uid 0 gid 0 mode 644` of `path`.
+fn owner_and_mode(path: &str) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(path).ok()?;
+    Some(format!(
+        "uid {} gid {} mode {:o}",
+        meta.uid(),
+        meta.gid(),
+        meta.mode() & 0o7777
+    ))
 }

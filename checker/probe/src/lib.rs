@@ -111,6 +111,7 @@ pub const BURN: Subcommand<Burn> = Subcommand::new("burn");
 pub const TOUCH_MEMORY: Subcommand<Touched> = Subcommand::new("touch-memory");
 pub const FORK_UNTIL_REFUSED: Subcommand<Forks> = Subcommand::new("fork-until-refused");
 pub const PTY: Subcommand<Pty> = Subcommand::new("pty");
+pub const PRIVILEGES: Subcommand<Privileges> = Subcommand::new("privileges");
 pub const NETWORK: Subcommand<Network> = Subcommand::new("network");
 
 /// Parses the JSON of a reply into its type. A reply that does not fit says why, with the
@@ -273,6 +274,36 @@ pub struct Pty {
     pub ptmx: Option<String>,
 }
 
+/// The reply of `privileges`: each operation tried, in order, and how it went.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Privileges {
+    pub ok: bool,
+    pub error: Option<String>,
+    /// The uid and gid it ran as.
+    pub uid: u32,
+    pub gid: u32,
+    pub tried: Vec<Tried>,
+}
+
+impl Privileges {
+    /// How `op` went, if it was tried.
+    pub fn get(&self, op: &str) -> Option<&Tried> {
+        self.tried.iter().find(|t| t.op == op)
+    }
+}
+
+/// One operation of `privileges`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tried {
+    /// As asked: `sethostname`, `mount`, `chown`, `bind-80`, `write:PATH`.
+    pub op: String,
+    /// The errno name it failed with, or null when it worked.
+    pub errno: Option<String>,
+    /// What else tells the story: the file's owner and mode for `write:PATH`
+    /// (`uid 0 gid 0 mode 644`), the step that failed.
+    pub detail: Option<String>,
+}
+
 /// The reply of `burn`: how long it spun, by the wall clock and in CPU time.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Burn {
@@ -340,8 +371,8 @@ pub struct Report {
     /// Raw lines of `/proc/self/cgroup`, read before anything else: a runtime that moves the
     /// command into its group only after exec may be too late for this read.
     pub cgroup: Vec<String>,
-    /// `CapEff`, `CapBnd`, `CapPrm`, `NoNewPrivs`, `NSpid`, `Uid`, `Gid` from
-    /// `/proc/self/status`, values trimmed.
+    /// `CapEff`, `CapBnd`, `CapPrm`, `CapInh`, `CapAmb`, `NoNewPrivs`, `NSpid`, `Uid`, `Gid`
+    /// from `/proc/self/status`, values trimmed.
     pub status: BTreeMap<String, String>,
     /// Interface names from `/proc/net/dev`.
     pub interfaces: Vec<String>,

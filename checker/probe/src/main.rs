@@ -185,6 +185,21 @@ const SUBCOMMANDS: &[Entry] = &[
         },
     },
     Entry {
+        name: probe::PRIVILEGES.name,
+        positionals: &[],
+        options: &[many("--op", "OP")],
+        does: "try each OP (sethostname, mount, chown, bind-80, write:PATH): its errno or null",
+        build: |a| {
+            let ops = a.all("--op");
+            if let Some(bad) = ops.iter().find(|op| !commands::is_privileged_op(op)) {
+                return Err(format!(
+                    "unknown operation {bad:?}: sethostname, mount, chown, bind-80 or write:PATH"
+                ));
+            }
+            Ok(Cmd::Privileges(ops))
+        },
+    },
+    Entry {
         name: probe::NETWORK.name,
         positionals: &[],
         options: &[optional("--connect", "ADDR:PORT"), switch("--hold")],
@@ -244,6 +259,7 @@ enum Cmd {
     Pty {
         user: Option<u32>,
     },
+    Privileges(Vec<String>),
     Network {
         connect: Option<String>,
         hold: bool,
@@ -274,6 +290,7 @@ impl Cmd {
             Cmd::TouchMemory { mib, wait } => load::touch_memory(nonce, mib, wait),
             Cmd::ForkUntilRefused { max, exit } => load::fork_until_refused(nonce, max, exit),
             Cmd::Pty { user } => commands::pty(nonce, user),
+            Cmd::Privileges(ops) => commands::privileges(nonce, &ops),
             Cmd::Network { connect, hold } => network::network(nonce, connect.as_deref(), hold),
         }
     }
@@ -486,7 +503,7 @@ mod tests {
         for line in ["mount-tmpfs /x --nonce n", "--nonce n", "report"] {
             let err = parsed(line).unwrap_err();
             assert!(
-                err.ends_with("(usage: probe report|echo|exit|kill-self|sleep|write|delete|escape|kill-check|tcp-loopback|burn|touch-memory|fork-until-refused|pty|network --nonce NONCE [ARGS...])"),
+                err.ends_with("(usage: probe report|echo|exit|kill-self|sleep|write|delete|escape|kill-check|tcp-loopback|burn|touch-memory|fork-until-refused|pty|privileges|network --nonce NONCE [ARGS...])"),
                 "{err}"
             );
         }

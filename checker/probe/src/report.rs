@@ -15,10 +15,12 @@ use crate::hold::reply_then_hold;
 /// Namespaces listed in `report`'s `ns`.
 const NAMESPACES: [&str; 7] = ["mnt", "uts", "ipc", "pid", "net", "user", "cgroup"];
 /// Keys of `/proc/self/status` copied into `report`'s `status`.
-const STATUS_KEYS: [&str; 7] = [
+const STATUS_KEYS: [&str; 9] = [
     "CapEff",
     "CapBnd",
     "CapPrm",
+    "CapInh",
+    "CapAmb",
     "NoNewPrivs",
     "NSpid",
     "Uid",

@@ -8,6 +8,8 @@ mod input_more;
 mod l0;
 mod l1;
 mod l10;
+mod l11;
+mod l12;
 mod l13;
 mod l2;
 mod l3;
@@ -32,6 +34,8 @@ pub fn checks(level: u32) -> &'static [Check] {
         8 => l8::CHECKS,
         9 => l9::CHECKS,
         10 => l10::CHECKS,
+        11 => l11::CHECKS,
+        12 => l12::CHECKS,
         13 => l13::CHECKS,
         _ => &[],
     }
