@@ -258,14 +258,16 @@ fn allowed_operations_work(ctx: &mut Ctx) -> Result<Verdict> {
         .iter()
         .filter_map(|t| Some(format!("{} failed with {}", t.op, t.errno.as_ref()?)))
         .collect();
-    Ok(if refused.is_empty() && reply.tried.len() == ops.len() / 2 {
-        Verdict::Pass
-    } else {
-        fail(
-            "chown of a new file and a bind to 127.0.0.1:80 work, as root in the container",
-            refused.join(", "),
-        )
-    })
+    Ok(
+        if refused.is_empty() && reply.tried.len() == ops.len() / 2 {
+            Verdict::Pass
+        } else {
+            fail(
+                "chown of a new file and a bind to 127.0.0.1:80 work, as root in the container",
+                refused.join(", "),
+            )
+        },
+    )
 }
 
 fn non_root_has_no_capabilities(ctx: &mut Ctx) -> Result<Verdict> {
