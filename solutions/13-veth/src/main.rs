@@ -6,7 +6,8 @@
 //! namespace as `eth0`, and gives both ends an address; a default route inside sends everything
 //! else to the host's end. The kernel is asked through netlink (rtnetlink(7)), as `ip` does.
 //!
-//! Try: `cargo run -p solution13 -- run --ip 10.13.0.7 -- /bin/ip addr`
+//! Try (in a network namespace of its own, as the checker runs it):
+//! `unshare --net cargo run -p solution13 -- run --ip 10.13.0.7 -- /bin/ip addr`
 
 mod earlier;
 
