@@ -173,9 +173,10 @@ impl Sandbox {
     }
 
     /// Starts a TCP server in the sandbox's network namespace (one of its own): the runtime's
-    /// "host" side, where a container's cable ends. Its port, on every address there.
-    pub fn listen(&mut self) -> Result<u16> {
-        let answer = self.ask("listen")?;
+    /// "host" side, where a container's cable ends: on `port` (0: one the kernel chooses), on
+    /// every address there. Its port.
+    pub fn listen(&mut self, port: u16) -> Result<u16> {
+        let answer = self.ask(&format!("listen {port}"))?;
         answer
             .parse()
             .with_context(|| format!("a TCP server in the sandbox's network namespace: {answer}"))
@@ -460,14 +461,16 @@ pub fn hold(rootless: bool, network: bool) -> Result<()> {
     for request in std::io::stdin().lines() {
         let answer = match request?.trim() {
             "hostname" => nix::unistd::gethostname()?.to_string_lossy().into_owned(),
-            "listen" => match std::net::TcpListener::bind("0.0.0.0:0") {
-                Ok(bound) => {
-                    let port = bound.local_addr().map(|a| a.port()).unwrap_or(0);
-                    listener = Some(bound);
-                    port.to_string()
+            listen if listen.starts_with("listen ") => {
+                match std::net::TcpListener::bind(format!("0.0.0.0:{}", &listen[7..])) {
+                    Ok(bound) => {
+                        let port = bound.local_addr().map(|a| a.port()).unwrap_or(0);
+                        listener = Some(bound);
+                        port.to_string()
+                    }
+                    Err(e) => format!("error {e}"),
                 }
-                Err(e) => format!("error {e}"),
-            },
+            }
             "accepted" => accepted(listener.as_ref()),
             "lo" => match lo_flags() {
                 Ok(flags) if flags & libc::IFF_UP != 0 => "up".into(),
