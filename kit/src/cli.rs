@@ -597,4 +597,23 @@ mod tests {
             .contains("--hostname"));
         assert!(validate_except(&run, &["--memory", "--hostname"]).is_ok());
     }
+
+    #[test]
+    fn an_ip_is_one_of_the_runtimes_and_not_taken() {
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert!(check_ip(ip("10.13.0.7")).is_ok());
+        assert!(check_ip(ip("10.13.0.254")).is_ok());
+        for (bad, says) in [
+            ("10.13.0.0", "network's own"),
+            ("10.13.0.1", "host's end"),
+            ("10.13.0.255", "broadcast"),
+            ("10.14.0.7", "containers live in 10.13.0.0/24"),
+        ] {
+            let why = check_ip(ip(bad)).unwrap_err();
+            assert!(why.contains(says) && !why.contains('\n'), "{why}");
+        }
+        assert!(parse_ip("10.13.0.300")
+            .unwrap_err()
+            .contains("not an IPv4 address"));
+    }
 }

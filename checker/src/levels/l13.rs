@@ -122,7 +122,7 @@ fn default_route_via_the_host(ctx: &mut Ctx) -> Result<Verdict> {
     Ok(match default {
         Some(r) if r.gateway == GATEWAY.to_string() && r.interface == "eth0" => Verdict::Pass,
         Some(r) => fail(expected, format!("{r}")),
-        None => fail(expected, format!("no default route: {}", routes(&network))),
+        None => fail(expected, format!("no default route: {}", routes(network))),
     })
 }
 
