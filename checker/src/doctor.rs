@@ -14,6 +14,7 @@ use colored::Colorize;
 use nix::errno::Errno;
 use nix::sched::{unshare, CloneFlags};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -77,6 +78,10 @@ pub struct Facts {
     /// Whether a user (not root) may create a user namespace: what `--rootless` needs.
     pub user_namespaces: Probe,
     pub overlayfs: Probe,
+    /// Whether a child can become another user (setgroups, setgid, setuid): level 11.
+    pub user: Probe,
+    /// Whether a child can drop to Docker's capabilities and set no_new_privs: level 12.
+    pub capabilities: Probe,
     pub veth: Probe,
 }
 
@@ -154,6 +159,8 @@ enum Need {
     Overlay,
     Controller(&'static str),
     SwapAccounting,
+    User,
+    Capabilities,
     Veth,
 }
 
@@ -168,6 +175,8 @@ fn needs(level: u32) -> &'static [Need] {
         8 => &[Need::Controller("cpu")],
         9 => &[Need::Controller("memory"), Need::SwapAccounting],
         10 => &[Need::Controller("pids")],
+        11 => &[Need::User],
+        12 => &[Need::Capabilities],
         13 => &[Need::Veth],
         _ => &[],
     }
@@ -194,6 +203,8 @@ impl Facts {
                 .collect(),
             user_namespaces: probe_user_namespaces(),
             overlayfs: probe_overlayfs(),
+            user: probe_user(),
+            capabilities: probe_capabilities(),
             veth: probe_veth(),
         }
     }
@@ -208,6 +219,8 @@ impl Facts {
                 .find(|p| p.name == format!("{name} namespace"))
                 .and_then(failed),
             Need::Overlay => failed(&self.overlayfs),
+            Need::User => failed(&self.user),
+            Need::Capabilities => failed(&self.capabilities),
             Need::Veth => failed(&self.veth),
             Need::SwapAccounting => failed(&self.cgroups.swap_accounting),
             Need::Controller(name) => self
@@ -289,6 +302,8 @@ impl Diagnosis {
             .chain([
                 &self.facts.user_namespaces,
                 &self.facts.overlayfs,
+                &self.facts.user,
+                &self.facts.capabilities,
                 &self.facts.veth,
             ]);
         for p in probes {
@@ -863,6 +878,135 @@ fn overlay_in(scratch: &Path) -> Result<()> {
         };
         anyhow::anyhow!("mounting an overlay failed: {errno}: {fix}")
     })
+}
+
+/// The lines of `/proc/self/status` that `cat` printed, keyed, after `setup` ran in the child
+/// between fork and exec; or why not.
+fn status_after(
+    setup: fn() -> std::io::Result<()>,
+) -> std::result::Result<BTreeMap<String, String>, String> {
+    use std::os::unix::process::CommandExt;
+    let mut cat = std::process::Command::new("cat");
+    cat.arg("/proc/self/status");
+    // SAFETY: `setup` only makes raw syscalls (setgroups, setgid, setuid, prctl, capset) between
+    // fork and exec, touching nothing of the parent's.
+    unsafe {
+        cat.pre_exec(setup);
+    }
+    let out = cat.output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                v.split_whitespace().collect::<Vec<_>>().join(" "),
+            )
+        })
+        .collect())
+}
+
+/// The uid and gid level 11's checks ask for.
+const DOCTOR_USER: u32 = 1234;
+
+/// A child becomes uid and gid 1234 with no supplementary groups, as level 11's runtimes do.
+fn probe_user() -> Probe {
+    let setup = || {
+        let id = DOCTOR_USER as libc::uid_t;
+        // SAFETY: plain syscalls on integers; a null list with size 0 for setgroups.
+        let failed = unsafe {
+            libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(id) != 0
+                || libc::setuid(id) != 0
+        };
+        match failed {
+            true => Err(std::io::Error::last_os_error()),
+            false => Ok(()),
+        }
+    };
+    let want = format!("{DOCTOR_USER} {DOCTOR_USER} {DOCTOR_USER} {DOCTOR_USER}");
+    match status_after(setup) {
+        Ok(s) if s.get("Uid") == Some(&want) && s.get("Gid") == Some(&want) => Probe::new(
+            "user",
+            true,
+            format!("a child became uid and gid {DOCTOR_USER}, without supplementary groups"),
+        ),
+        Ok(s) => Probe::new(
+            "user",
+            false,
+            format!("a child's ids after setuid: Uid {:?}, Gid {:?}", s.get("Uid"), s.get("Gid")),
+        ),
+        Err(why) => Probe::new(
+            "user",
+            false,
+            format!("setgroups, setgid, setuid({DOCTOR_USER}) failed: {why}; is this root, with CAP_SETUID and CAP_SETGID?"),
+        ),
+    }
+}
+
+/// Docker's default capabilities, as the level-12 checks want them.
+const DOCKER_CAPS: u64 = 0xa804_25fb;
+
+/// A child drops its bounding set to Docker's, sets its other sets with capset, and sets
+/// no_new_privs, as level 12's runtimes do.
+fn probe_capabilities() -> Probe {
+    let setup = || {
+        let fail = || Err(std::io::Error::last_os_error());
+        for cap in 0..64u64 {
+            if DOCKER_CAPS & (1 << cap) != 0 {
+                continue;
+            }
+            // SAFETY: prctl with integer arguments.
+            if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } != 0 {
+                if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+                    break;
+                }
+                return fail();
+            }
+        }
+        let mut header = [0x2008_0522u32, 0];
+        let data = [DOCKER_CAPS as u32, DOCKER_CAPS as u32, 0, 0, 0, 0];
+        // SAFETY: capset reads a version-3 header and two 3-word structs we own.
+        if unsafe { libc::syscall(libc::SYS_capset, header.as_mut_ptr(), data.as_ptr()) } != 0 {
+            return fail();
+        }
+        // SAFETY: prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return fail();
+        }
+        Ok(())
+    };
+    let want = format!("{DOCKER_CAPS:016x}");
+    match status_after(setup) {
+        Ok(s) if s.get("CapBnd") == Some(&want)
+            && s.get("CapEff") == Some(&want)
+            && s.get("NoNewPrivs").map(String::as_str) == Some("1") =>
+        {
+            Probe::new(
+                "capabilities",
+                true,
+                format!("a child kept Docker's set ({want}) and set no_new_privs"),
+            )
+        }
+        Ok(s) => Probe::new(
+            "capabilities",
+            false,
+            format!(
+                "a child's sets after dropping: CapBnd {:?}, CapEff {:?}, NoNewPrivs {:?}",
+                s.get("CapBnd"),
+                s.get("CapEff"),
+                s.get("NoNewPrivs")
+            ),
+        ),
+        Err(why) => Probe::new(
+            "capabilities",
+            false,
+            format!("PR_CAPBSET_DROP, capset or PR_SET_NO_NEW_PRIVS failed: {why}; is this root, with CAP_SETPCAP?"),
+        ),
+    }
 }
 
 /// A veth pair made as the runtimes make theirs, through netlink (kit::netlink), in a network

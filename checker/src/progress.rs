@@ -273,10 +273,13 @@ mod tests {
         use State::*;
         let top = kit::ladder::LADDER.last().unwrap().number;
         let checked = |level, at| Some(LastCheck { level, at });
-        // Every crate as checked out, level 10 checked (and passed) at time 100.
+        // Every crate as checked out, the top level checked (and passed) at time 100.
         let pristine: BTreeMap<u32, u128> = (0..=top).map(|n| (n, 50)).collect();
-        let passed_10: BTreeMap<u32, State> = (0..=top).map(|n| (n, Passed)).collect();
-        assert_eq!(where_you_are(&passed_10, checked(10, 100), &pristine), top);
+        let passed_all: BTreeMap<u32, State> = (0..=top).map(|n| (n, Passed)).collect();
+        assert_eq!(
+            where_you_are(&passed_all, checked(top, 100), &pristine),
+            top
+        );
         // Level 10 edited since: its files no longer passed, and nothing below was checked on
         // its own. Still level 10, not level 0.
         let mut edited = pristine.clone();

@@ -81,7 +81,13 @@ fn doctor_json_has_the_documented_fields() {
             "net namespace"
         ]
     );
-    for probe in ["user_namespaces", "overlayfs", "veth"] {
+    for probe in [
+        "user_namespaces",
+        "overlayfs",
+        "user",
+        "capabilities",
+        "veth",
+    ] {
         assert!(doc[probe]["ok"].is_boolean(), "{probe}: {doc}");
         assert!(doc[probe]["detail"].is_string(), "{probe}: {doc}");
     }

@@ -479,6 +479,12 @@ mod tests {
             ["ignoring --pids-limit: process limits come at level 10"]
         );
         assert!(ignored_flags(&run, 10).is_empty());
+        let user = parse(&["--user", "1000", "true"]).unwrap();
+        assert_eq!(
+            ignored_flags(&user, 10),
+            ["ignoring --user: switching users comes at level 11"]
+        );
+        assert!(ignored_flags(&user, 11).is_empty());
         // The default parent is no news; another one is.
         assert!(ignored_flags(&parse(&["true"]).unwrap(), 0).is_empty());
         let caged = parse(&["--cgroup-parent", "cage", "true"]).unwrap();

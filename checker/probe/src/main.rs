@@ -499,6 +499,16 @@ mod tests {
     }
 
     #[test]
+    fn privileges_takes_known_operations_only() {
+        assert_eq!(
+            cmd("privileges --nonce n --op sethostname --op write:/etc/x"),
+            Cmd::Privileges(vec!["sethostname".into(), "write:/etc/x".into()])
+        );
+        let err = parsed("privileges --nonce n --op reboot").unwrap_err();
+        assert!(err.starts_with("unknown operation \"reboot\""), "{err}");
+    }
+
+    #[test]
     fn an_unknown_or_missing_subcommand_lists_them_all() {
         for line in ["mount-tmpfs /x --nonce n", "--nonce n", "report"] {
             let err = parsed(line).unwrap_err();

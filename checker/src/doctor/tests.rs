@@ -202,6 +202,8 @@ fn healthy() -> Facts {
             .collect(),
         user_namespaces: ok("user namespaces"),
         overlayfs: ok("overlayfs"),
+        user: ok("user"),
+        capabilities: ok("capabilities"),
         veth: ok("veth"),
     }
 }
@@ -368,4 +370,22 @@ fn a_v2_scratch_group_gets_the_controller_from_each_group_above_it_never_from_th
     assert!(scratch
         .doctor
         .ends_with(format!("rubber-crab-checker/doctor-{}", std::process::id())));
+}
+
+#[test]
+fn levels_11_and_12_need_a_user_switch_and_capabilities() {
+    let level = |number| Level {
+        number,
+        dir: "NN-level",
+        title: "t",
+    };
+    let mut facts = healthy();
+    facts.user.ok = false;
+    assert!(facts.verdict(&level(10)).runs);
+    assert!(!facts.verdict(&level(11)).runs && !facts.verdict(&level(12)).runs);
+    let mut facts = healthy();
+    facts.capabilities.ok = false;
+    assert!(facts.verdict(&level(11)).runs);
+    let twelve = facts.verdict(&level(12));
+    assert!(!twelve.runs && twelve.why.is_some_and(|w| w.starts_with("capabilities: ")));
 }

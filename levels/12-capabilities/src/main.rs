@@ -89,7 +89,7 @@ fn place_in_cgroup(cgroup: &Cgroup, args: &RunArgs, child: Pid) -> Result<()> {
 }
 
 // TODO(level 12) step 2: write `drop_capabilities()`: drop_bounding_set (step 3), set_capabilities
-//     (step 4), clear the ambient set (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)),
+//     (step 4), a `clear_ambient_set()` (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)),
 //     then nix's set_no_new_privs (step 5).
 // TODO(level 12) step 3: write `drop_bounding_set()`: prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) for
 //     every cap from 0 up that is not Docker's (a const DOCKER_CAPABILITIES you write: CHOWN 0,
