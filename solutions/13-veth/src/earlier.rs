@@ -697,20 +697,20 @@ pub fn docker_mask() -> u64 {
 pub fn drop_capabilities() -> Result<()> {
     drop_bounding_set()?;
     set_capabilities()?;
-    explain!("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)  # no ambient capability either");
-    // SAFETY: prctl with integer arguments only.
-    Errno::result(unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL,
-            0,
-            0,
-            0,
-        )
-    })
-    .syscall("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)")?;
+    clear_ambient_set()?;
     explain!("prctl(PR_SET_NO_NEW_PRIVS, 1)  # no exec can give a privilege back");
     set_no_new_privs().syscall("prctl(PR_SET_NO_NEW_PRIVS, 1)")?;
+    Ok(())
+}
+
+/// Ambient capabilities are kept across an exec, even by a non-root user: a runtime started with
+/// some (a service manager can do that) would pass them on.
+pub fn clear_ambient_set() -> Result<()> {
+    explain!("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)  # no ambient capability either");
+    let (option, clear_all) = (libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL);
+    // SAFETY: prctl with integer arguments only.
+    Errno::result(unsafe { libc::prctl(option, clear_all, 0, 0, 0) })
+        .syscall("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)")?;
     Ok(())
 }
 
