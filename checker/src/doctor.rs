@@ -1009,40 +1009,45 @@ fn probe_capabilities() -> Probe {
     }
 }
 
-/// A veth pair made with `ip` in a network namespace of a child's own (gone with it).
+/// A veth pair made as the runtimes make theirs, through netlink (kit::netlink), in a network
+/// namespace of a child's own: it is gone with the child, and the machine's network never sees it.
 fn probe_veth() -> Probe {
-    use std::os::unix::process::CommandExt;
-    let mut ip = std::process::Command::new("ip");
-    ip.args([
-        "link",
-        "add",
-        "rcdoctor0",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "rcdoctor1",
-    ]);
-    // SAFETY: unshare(2) between fork and exec touches nothing of the parent's.
-    unsafe {
-        ip.pre_exec(|| unshare(CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from));
-    }
-    match ip.output() {
-        Ok(out) if out.status.success() => {
-            Probe::new("veth", true, "made a pair in a scratch network namespace")
-        }
-        Ok(out) => Probe::new(
+    use kit::netlink::{
+        Message, Netlink, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, NLM_F_CREATE,
+        NLM_F_EXCL, RTM_NEWLINK, VETH_INFO_PEER,
+    };
+    let made = in_child(|| {
+        unshare(CloneFlags::CLONE_NEWNET)?;
+        let mut netlink = Netlink::open().map_err(|_| Errno::EAFNOSUPPORT)?;
+        netlink.ask(
+            Message::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)
+                .link(0, 0)
+                .string(IFLA_IFNAME, "rcdoctor0")
+                .nested(IFLA_LINKINFO, |info| {
+                    info.string(IFLA_INFO_KIND, "veth")
+                        .nested(IFLA_INFO_DATA, |data| {
+                            data.nested(VETH_INFO_PEER, |peer| {
+                                peer.link(0, 0).string(IFLA_IFNAME, "rcdoctor1")
+                            })
+                        })
+                }),
+        )
+    });
+    match made {
+        Ok(()) => Probe::new(
             "veth",
-            false,
-            format!(
-                "ip link add … type veth failed: {}; try: modprobe veth",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
+            true,
+            "made a pair through netlink in a scratch network namespace",
         ),
-        Err(e) => Probe::new(
+        Err(errno @ (Errno::EOPNOTSUPP | Errno::ENOENT)) => Probe::new(
             "veth",
             false,
-            format!("not tried: no `ip` command ({e}): apt-get install iproute2"),
+            format!("RTM_NEWLINK of kind veth failed: {errno}: this kernel has no veth driver loaded: try modprobe veth (CONFIG_VETH)"),
+        ),
+        Err(errno) => Probe::new(
+            "veth",
+            false,
+            format!("making a veth pair in a scratch network namespace failed: {errno}"),
         ),
     }
 }

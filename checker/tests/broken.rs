@@ -5,12 +5,23 @@ mod common;
 use common::*;
 
 /// (fault, level checked, the checks that must fail): the faults of checker/broken proved by
-/// a checker run (see checker/broken/src/faults.rs).
+/// a checker run (see checker/broken/src/faults.rs). `BROKEN_FAULTS=a,b` runs only those (for
+/// a quick look at a level's faults: `BROKEN_FAULTS=eth0-down,veth-correct cargo test -p
+/// checker --test broken`).
 fn cases() -> impl Iterator<Item = (&'static str, u32, &'static [&'static str])> {
-    faults::FAULTS.iter().filter_map(|f| match f.proof {
-        faults::Proof::Fails(at, checks) => Some((f.name, at, checks)),
-        _ => None,
-    })
+    let only: Option<Vec<String>> = std::env::var("BROKEN_FAULTS")
+        .ok()
+        .map(|list| list.split(',').map(|f| f.trim().to_string()).collect());
+    faults::FAULTS
+        .iter()
+        .filter(move |f| {
+            only.as_ref()
+                .is_none_or(|only| only.iter().any(|o| o == f.name))
+        })
+        .filter_map(|f| match f.proof {
+            faults::Proof::Fails(at, checks) => Some((f.name, at, checks)),
+            _ => None,
+        })
 }
 
 /// Checks whose verdict on a fault depends on timing, left out of the comparison for that fault:

@@ -22,7 +22,7 @@ fn an_unknown_level_is_a_usage_error_naming_the_ladder() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
-        err.contains("unknown level \"level99\"") && err.contains("level0 to level12"),
+        err.contains("unknown level \"level99\"") && err.contains("level0 to level13"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "one line: {err}");

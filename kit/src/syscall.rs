@@ -51,6 +51,7 @@ pub fn advice(call: &str, errno: Errno) -> Option<&'static str> {
             "setuid" => "this needs CAP_SETUID: switch users before dropping it (Docker's capability set keeps it)",
             "PR_CAPBSET_DROP" => "dropping from the bounding set needs CAP_SETPCAP, which setuid to a non-root user takes away: drop capabilities before setuid",
             "capset" => "capset can only lower what is permitted, and setuid to a non-root user empties it: set the capabilities before setuid",
+            "RTM_NEWLINK" | "RTM_NEWADDR" | "RTM_NEWROUTE" | "RTM_DELLINK" => "configuring the network needs CAP_NET_ADMIN: plug the cable in before the capabilities are dropped, as root",
             _ => "this needs root (CAP_SYS_ADMIN): run it with sudo",
         },
         ("fork" | "clone", EAGAIN) => "the process limit was reached (ulimit -u, or a pids cgroup)",
@@ -68,6 +69,10 @@ pub fn advice(call: &str, errno: Errno) -> Option<&'static str> {
         ("unshare" | "setns", EINVAL) => "the kernel refused this namespace flag: is that namespace type enabled in this kernel?",
         ("mknod", EEXIST) => "the node already exists: this /dev is not a fresh tmpfs",
         ("sethostname", EINVAL) => "the hostname is longer than 64 bytes",
+        ("RTM_NEWROUTE", ENETUNREACH) => "the gateway is on no link that is up: give eth0 its address /24 and bring it up (IFF_UP) before adding the route",
+        ("RTM_NEWLINK", EEXIST) => "a link of that name exists already: another container's, or one a killed runtime left (ip link del NAME)",
+        ("RTM_NEWADDR", EEXIST) => "the link has that address already",
+        ("if_nametoindex", ENODEV) => "no link of that name in this network namespace: was the container's end moved in and renamed eth0 (IFLA_NET_NS_FD, IFLA_IFNAME)?",
         _ => return None,
     })
 }
@@ -115,6 +120,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!msg.contains("SETPCAP"), "{msg}");
+    }
+
+    #[test]
+    fn a_route_over_a_link_that_is_down_says_bring_it_up() {
+        let msg = Err::<(), _>(Errno::ENETUNREACH)
+            .syscall("RTM_NEWROUTE default via 10.13.0.1")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("bring it up (IFF_UP)"), "{msg}");
     }
 
     #[test]

@@ -897,6 +897,60 @@ pub const FAULTS: &[Fault] = &[
         what: "does not check --pids-limit: 4194305 is refused by pids.max (125)",
         proof: Fails(10, &["L10.input.bad-pids-limit"]),
     },
+    // Level 13: the cable (checker/broken/src/veth.rs does it with `ip`).
+    Fault {
+        name: "veth-correct",
+        level: 13,
+        what: "a correct level-13 runtime: its cable made with ip(8), host end vb<id>, the \
+            container's end moved in by a helper that setns'd into the host's namespace",
+        proof: Fails(13, &[]),
+    },
+    Fault {
+        name: "eth0-down",
+        level: 13,
+        what: "never brings eth0 up (so no route can go through it either)",
+        proof: Fails(
+            13,
+            &["L13.veth.address", "L13.veth.route", "L13.veth.reachable"],
+        ),
+    },
+    Fault {
+        name: "no-default-route",
+        level: 13,
+        what: "adds no default route inside",
+        proof: Fails(13, &["L13.veth.route"]),
+    },
+    Fault {
+        name: "host-end-down",
+        level: 13,
+        what: "addresses the host's end but never brings it up",
+        proof: Fails(13, &["L13.veth.reachable"]),
+    },
+    Fault {
+        name: "host-end-kept",
+        level: 13,
+        what:
+            "never deletes the host's end: the pair goes only when the container's namespace does",
+        proof: Fails(13, &["L13.veth.unplugged"]),
+    },
+    Fault {
+        name: "fixed-default-ip",
+        level: 13,
+        what: "without --ip, every container gets 10.13.0.2",
+        proof: Fails(13, &["L13.veth.default-address"]),
+    },
+    Fault {
+        name: "ip-ignored",
+        level: 13,
+        what: "ignores --ip: every container gets a default address",
+        proof: Fails(13, &["L13.veth.address"]),
+    },
+    Fault {
+        name: "ip-unchecked",
+        level: 13,
+        what: "does not check --ip: 10.13.0.0 and 10.14.0.7 are given to eth0",
+        proof: Fails(13, &["L13.input.bad-ip"]),
+    },
     // Hostile runtimes that try to outlive or outgrow the run (checker/tests/hostile.rs).
     Fault {
         name: "escape-cage",

@@ -3,7 +3,7 @@
 //!
 //! One binary, many faults: it is started through a symlink named after the fault (or with
 //! `BROKEN_FAULT=<name>`), and is otherwise a complete runtime (up to level 10, its cgroups in
-//! `cgroups.rs`) written independently of the solutions, so the checker is never validated
+//! `cgroups.rs`; level 13's cable in `veth.rs`, through `ip`) written independently of the solutions, so the checker is never validated
 //! against the very code it judges.
 
 use anyhow::{bail, Context, Result};
@@ -22,6 +22,7 @@ mod cgroups;
 mod faults;
 mod hostile;
 mod privileges;
+mod veth;
 
 use cgroups::{Group, Removal};
 
@@ -91,6 +92,7 @@ fn strict_command_line(level: u32) -> std::result::Result<(), String> {
         ("--memory-swap", 9),
         ("--pids-limit", 10),
         ("--user", 11),
+        ("--ip", 13),
     ];
     let mut words = std::env::args().skip(2);
     while let Some(word) = words.next() {
@@ -119,6 +121,7 @@ const UNCHECKED: &[(&str, &str)] = &[
     ("memory-unchecked", "--memory"),
     ("pids-limit-unchecked", "--pids-limit"),
     ("user-unchecked", "--user"),
+    ("ip-unchecked", "--ip"),
 ];
 
 /// Level 1 to 6's extraction, and the image faults: a name taken as a path when its tar
@@ -160,6 +163,17 @@ fn run(args: RunArgs) -> Result<i32> {
             let _ = kit::container::remove_dir_on_one_filesystem(&dir);
         }
         extracted?;
+    }
+    // Before unshare(CLONE_NEWPID): ip, its first child after it, would be the namespace's PID 1.
+    if level() >= 13 {
+        let id = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Err(err) = veth::plug(&args, &id) {
+            let _ = kit::container::remove_dir_on_one_filesystem(&dir);
+            return Err(err);
+        }
     }
     if level() >= 5 && !is("no-pid-ns") && !is("unshare-pid-in-child") {
         unshare(CloneFlags::CLONE_NEWPID).syscall("unshare(CLONE_NEWPID)")?;
@@ -222,6 +236,7 @@ fn run(args: RunArgs) -> Result<i32> {
         WaitStatus::Signaled(_, signal, _) => 128 + signal as i32,
         other => bail!("unexpected wait status {other:?}"),
     };
+    veth::unplug();
     if let Some(group) = &group {
         say_why_killed(group, code, args.memory);
         remove_group(group, code);
@@ -641,8 +656,15 @@ fn set_up_network() -> Result<()> {
         true => Some(std::net::UdpSocket::bind("0.0.0.0:0")?),
         false => None,
     };
+    let host = match level() >= 13 {
+        true => Some(veth::host_namespace()?),
+        false => None,
+    };
     if !is("no-net-ns") {
         unshare(CloneFlags::CLONE_NEWNET).syscall("unshare(CLONE_NEWNET)")?;
+    }
+    if let Some(host) = &host {
+        veth::take_end(host)?;
     }
     if is("lo-down") {
         return Ok(());

@@ -10,6 +10,7 @@ mod l1;
 mod l10;
 mod l11;
 mod l12;
+mod l13;
 mod l2;
 mod l3;
 mod l4;
@@ -35,6 +36,7 @@ pub fn checks(level: u32) -> &'static [Check] {
         10 => l10::CHECKS,
         11 => l11::CHECKS,
         12 => l12::CHECKS,
+        13 => l13::CHECKS,
         _ => &[],
     }
 }
