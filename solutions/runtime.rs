@@ -116,9 +116,24 @@
 //!
 //! Try: `cargo run -p solution12 -- run -- /bin/grep Cap /proc/self/status`
 //@ end
+//@ only 13
+//! Level 13 — a network cable: a veth pair from the host into the container.
+//!
+//! A veth pair is two network interfaces joined like the ends of a cable: what one sends, the
+//! other receives (veth(4)). The runtime creates one, moves one end into the container's network
+//! namespace as `eth0`, and gives both ends an address; a default route inside sends everything
+//! else to the host's end. The kernel is asked through netlink (rtnetlink(7)), as `ip` does.
+//!
+//! Try: `cargo run -p solution13 -- run --ip 10.13.0.7 -- /bin/ip addr`
+//@ end
 
 use kit::cgroup::{keyed, read_file, write_file, Cgroup};
-use kit::cli::MemorySwap;
+use kit::cli::{MemorySwap, IP_GATEWAY, IP_NETWORK, IP_PREFIX_LEN};
+use kit::netlink::{
+    Message, Netlink, IFA_ADDRESS, IFA_LOCAL, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND,
+    IFLA_LINKINFO, IFLA_NET_NS_FD, NLM_F_CREATE, NLM_F_EXCL, RTA_GATEWAY, RTA_OIF, RTM_DELLINK,
+    RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, VETH_INFO_PEER,
+};
 use kit::prelude::*;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -134,6 +149,7 @@ use nix::unistd::{
 };
 use std::convert::Infallible;
 use std::ffi::OsString;
+use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
@@ -203,6 +219,11 @@ fn run(args: RunArgs) -> Result<i32> {
     //@ todo    `child(&args)`, and hands the error to kit::exit_child; the parent returns
     //@ todo    `wait_for(child)`. nix's fork is `unsafe`: write a // SAFETY: comment saying why it
     //@ todo    is sound here.
+    //@ level 13
+    //@ todo 1: before fork, a `plug_in_cable(&args)` you write (step 6): a veth pair whose host
+    //@ todo    end is addressed and up. On error, remove the container (as below) and return it.
+    let cable = plug_in_cable(&args).inspect_err(|_| remove_container(&container))?;
+    //@ end
     let parent = getpid();
     explain!("fork()  # copy this process: the copy will become the command");
     // SAFETY: the runtime is single-threaded, so the child may run any code before it execs.
@@ -216,7 +237,13 @@ fn run(args: RunArgs) -> Result<i32> {
             drop(ready_write);
             let Err(err) = die_with_parent(parent)
                 .and_then(|()| wait_until_attached(ready_read))
+                //@ level 13
+                //@ todo 2: give the child the cable: `child(&args, &container, &cable)`, and
+                //@ todo    `cable: &Cable` to child's parameters.
+                .and_then(|()| child(&args, &container, &cable));
+                //@ else
                 .and_then(|()| child(&args, &container));
+                //@ end
             //@ else
             //@ from 1
             let Err(err) = die_with_parent(parent).and_then(|()| child(&args, &container));
@@ -241,6 +268,10 @@ fn run(args: RunArgs) -> Result<i32> {
             //@ end
             //@ end
             let code = wait_for(child)?;
+            //@ level 13
+            //@ todo 3: after wait_for, an `unplug_cable(&cable)` you write (step 9).
+            unplug_cable(&cable);
+            //@ end
             //@ level 9
             //@ todo 2: after wait_for, before the group is removed: a
             //@ todo    `say_if_out_of_memory(&cgroup, &args, code)` you write. When the command died
@@ -286,11 +317,16 @@ fn run(args: RunArgs) -> Result<i32> {
 //@ todo    become the command by calling `exec_command` (step 3). It returns only on failure.
 
 /// In the child: set up the container, then become the command. Returns only on failure.
+//@ level 13
+fn child(args: &RunArgs, container: &Container, cable: &Cable) -> Result<Infallible> {
+    let rootfs = &container.rootfs();
+    //@ else
 //@ from 1
 fn child(args: &RunArgs, container: &Container) -> Result<Infallible> {
     let rootfs = &container.rootfs();
     //@ else
 fn child(args: &RunArgs) -> Result<Infallible> {
+    //@ end
     //@ end
     //@ level 4
     //@ todo 1: unshare(CLONE_NEWUTS | CLONE_NEWIPC): a hostname and IPC objects of its own.
@@ -299,6 +335,11 @@ fn child(args: &RunArgs) -> Result<Infallible> {
     //@ todo    when no hostname was given.
     set_hostname(args.hostname.as_deref().unwrap_or(&container.id))?;
     //@ end
+    //@ level 13
+    //@ todo 4: before unshare(CLONE_NEWNET): `let mut host = Netlink::open()?;`. A netlink
+    //@ todo    socket speaks to the namespace it was opened in, even after the unshare.
+    let mut host = Netlink::open()?;
+    //@ end
     //@ level 6
     //@ todo 1: unshare(CLONE_NEWNET): a network stack of its own, with `lo` down and none of
     //@ todo    the host's interfaces.
@@ -306,6 +347,12 @@ fn child(args: &RunArgs) -> Result<Infallible> {
     //@ todo 2: bring `lo` up, with the SIOCGIFFLAGS and SIOCSIFFLAGS ioctls (netdevice(7)),
     //@ todo    in a `bring_up_loopback()` you write.
     bring_up_loopback()?;
+    //@ end
+    //@ level 13
+    //@ todo 5: then `take_cable_end(&mut host, cable)?` (step 7) and `configure_eth0(cable)?`
+    //@ todo    (step 8).
+    take_cable_end(&mut host, cable)?;
+    configure_eth0(cable)?;
     //@ end
     //@ level 2
     //@ todo 1: unshare(CLONE_NEWNS): from here on this process has its own copy of
@@ -1162,5 +1209,182 @@ fn set_capabilities() -> Result<()> {
     Errno::result(unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) })
         .syscall("capset(v3)")?;
     Ok(())
+}
+//@ end
+//@ level 13
+//@ todo 6: write `fn plug_in_cable(args: &RunArgs) -> Result<Cable>`: with a Netlink socket
+//@ todo    (kit::netlink), for --ip or else each free address from 10.13.0.2 on, create the pair
+//@ todo    (RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, kind "veth", the peer in IFLA_INFO_DATA /
+//@ todo    VETH_INFO_PEER); EEXIST means that address is taken: try the next. Then give the
+//@ todo    host end 10.13.0.1 with the container's address as its peer (RTM_NEWADDR, prefix 32,
+//@ todo    IFA_LOCAL and IFA_ADDRESS) and bring it up (RTM_NEWLINK with IFF_UP).
+//@ todo 7: write `take_cable_end(host, cable)`: move the container's end into this process's
+//@ todo    network namespace and rename it eth0, in one RTM_NEWLINK on `host` (IFLA_NET_NS_FD, a
+//@ todo    file open on /proc/self/ns/net, and IFLA_IFNAME "eth0").
+//@ todo 8: write `configure_eth0(cable)`: with a socket opened now (inside), give eth0 the
+//@ todo    container's address /24, bring it up, and add a default route via 10.13.0.1
+//@ todo    (RTM_NEWROUTE, destination length 0, RTA_GATEWAY, RTA_OIF).
+//@ todo 9: write `unplug_cable(cable)`: delete the host end (RTM_DELLINK by its index); the
+//@ todo    kernel deletes its peer with it. A failure is a warning, not an error.
+
+/// A veth pair: the host's end, and the container's end until it is moved in and named eth0.
+/// Its name says the address it carries: creating a link whose name exists fails (EEXIST), so
+/// the name reserves the address, even against another runtime choosing at the same moment.
+struct Cable {
+    address: Ipv4Addr,
+    host: String,
+    /// The host end's index: deleting by index never deletes another container's link that
+    /// took the name after ours was gone.
+    host_index: u32,
+    inside: String,
+    inside_index: u32,
+}
+
+/// The container's name for its end of the cable.
+const ETH0: &str = "eth0";
+
+/// Creates the container's cable before fork: --ip, or the first free address of 10.13.0.0/24.
+fn plug_in_cable(args: &RunArgs) -> Result<Cable> {
+    let mut netlink = Netlink::open()?;
+    let [a, b, c, _] = IP_NETWORK.octets();
+    let wanted: Vec<Ipv4Addr> = match args.ip {
+        Some(ip) => vec![ip],
+        None => (2..=254).map(|host| Ipv4Addr::new(a, b, c, host)).collect(),
+    };
+    for address in wanted {
+        let host = format!("rc-{}", address.octets()[3]);
+        let inside = format!("{host}-c");
+        match create_veth_pair(&mut netlink, &host, &inside) {
+            // The name is taken: so is the address. Without --ip, try the next one.
+            Err(Errno::EEXIST) if args.ip.is_none() => continue,
+            Err(Errno::EEXIST) => anyhow::bail!(
+                "--ip {address}: another container has it (its cable {host} exists): choose another"
+            ),
+            created => created.syscall(format!("RTM_NEWLINK {host} type veth"))?,
+        }
+        let cable = Cable {
+            address,
+            host_index: index_of(&host)?,
+            inside_index: index_of(&inside)?,
+            host,
+            inside,
+        };
+        return match connect_host_end(&mut netlink, &cable) {
+            Ok(()) => Ok(cable),
+            Err(err) => {
+                unplug_cable(&cable);
+                Err(err)
+            }
+        };
+    }
+    anyhow::bail!("no free address in {IP_NETWORK}/{IP_PREFIX_LEN}: 253 containers are running")
+}
+
+/// `ip link add HOST type veth peer name INSIDE`: both ends, for now in the host's namespace.
+fn create_veth_pair(netlink: &mut Netlink, host: &str, inside: &str) -> nix::Result<()> {
+    explain!("RTM_NEWLINK {{ name: {host:?}, kind: veth, peer: {inside:?} }}  # a cable, two ends");
+    netlink.ask(
+        Message::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)
+            .link(0, 0)
+            .string(IFLA_IFNAME, host)
+            .nested(IFLA_LINKINFO, |info| {
+                info.string(IFLA_INFO_KIND, "veth").nested(IFLA_INFO_DATA, |data| {
+                    data.nested(VETH_INFO_PEER, |peer| peer.link(0, 0).string(IFLA_IFNAME, inside))
+                })
+            }),
+    )
+}
+
+/// A link's index, which the netlink requests name it by (if_nametoindex(3)).
+fn index_of(name: &str) -> Result<u32> {
+    Ok(nix::net::if_::if_nametoindex(name).syscall(format!("if_nametoindex({name:?})"))?)
+}
+
+/// `ip addr add 10.13.0.1 peer ADDRESS dev HOST; ip link set HOST up`. A point-to-point
+/// address: every container's cable has the same host address, and a route to its own container.
+fn connect_host_end(netlink: &mut Netlink, cable: &Cable) -> Result<()> {
+    let (host, address) = (&cable.host, cable.address);
+    explain!("RTM_NEWADDR {{ dev: {host:?}, local: {IP_GATEWAY}, peer: {address}/32 }}  # the host's end");
+    netlink
+        .ask(
+            Message::new(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
+                .address(32, cable.host_index)
+                .ipv4(IFA_LOCAL, IP_GATEWAY)
+                .ipv4(IFA_ADDRESS, address),
+        )
+        .syscall(format!("RTM_NEWADDR {IP_GATEWAY} peer {address} on {host}"))?;
+    set_up(netlink, host, cable.host_index)
+}
+
+/// `ip link set NAME up`: IFF_UP in the link's flags.
+fn set_up(netlink: &mut Netlink, name: &str, index: u32) -> Result<()> {
+    explain!("RTM_NEWLINK {{ dev: {name:?}, flags: IFF_UP }}  # up");
+    netlink
+        .ask(Message::new(RTM_NEWLINK, 0).link(index, kit::netlink::IFF_UP))
+        .syscall(format!("RTM_NEWLINK {name} up"))?;
+    Ok(())
+}
+
+/// In the child, in its new network namespace: `ip link set INSIDE netns /proc/self/ns/net name
+/// eth0`, asked through `host`, the socket opened before the unshare: in the container's own
+/// namespace the link cannot be seen yet.
+fn take_cable_end(host: &mut Netlink, cable: &Cable) -> Result<()> {
+    let here = std::fs::File::open("/proc/self/ns/net").context("opening /proc/self/ns/net")?;
+    let inside = &cable.inside;
+    explain!("RTM_NEWLINK {{ dev: {inside:?}, netns: /proc/self/ns/net, name: {ETH0:?} }}  # move the end in");
+    host.ask(
+        Message::new(RTM_NEWLINK, 0)
+            .link(cable.inside_index, 0)
+            .u32(IFLA_NET_NS_FD, here.as_raw_fd() as u32)
+            .string(IFLA_IFNAME, ETH0),
+    )
+    .syscall(format!("RTM_NEWLINK {inside} netns (the container's) name {ETH0}"))?;
+    Ok(())
+}
+
+/// `ip addr add ADDRESS/24 dev eth0; ip link set eth0 up; ip route add default via 10.13.0.1`,
+/// with a socket of the container's namespace.
+fn configure_eth0(cable: &Cable) -> Result<()> {
+    let mut netlink = Netlink::open()?;
+    let eth0 = index_of(ETH0)?;
+    let address = cable.address;
+    explain!("RTM_NEWADDR {{ dev: {ETH0:?}, address: {address}/{IP_PREFIX_LEN} }}  # the container's address");
+    netlink
+        .ask(
+            Message::new(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
+                .address(IP_PREFIX_LEN, eth0)
+                .ipv4(IFA_LOCAL, address)
+                .ipv4(IFA_ADDRESS, address),
+        )
+        .syscall(format!("RTM_NEWADDR {address}/{IP_PREFIX_LEN} on {ETH0}"))?;
+    set_up(&mut netlink, ETH0, eth0)?;
+    explain!("RTM_NEWROUTE {{ default via {IP_GATEWAY} dev {ETH0:?} }}  # everything else: to the host");
+    netlink
+        .ask(
+            Message::new(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL)
+                .route(0)
+                .ipv4(RTA_GATEWAY, IP_GATEWAY)
+                .u32(RTA_OIF, eth0),
+        )
+        .syscall(format!("RTM_NEWROUTE default via {IP_GATEWAY}"))?;
+    Ok(())
+}
+
+/// `ip link del HOST`: deleting one end of a veth pair deletes both. The kernel would delete the
+/// pair too once the container's namespace is gone, but later, and not while anything still
+/// holds the namespace open: the runtime cleans up after itself now.
+fn unplug_cable(cable: &Cable) {
+    let host = &cable.host;
+    explain!("RTM_DELLINK {{ dev: {host:?} }}  # unplug: the container's end goes with it");
+    let deleted = Netlink::open().and_then(|mut netlink| {
+        match netlink.ask(Message::new(RTM_DELLINK, 0).link(cable.host_index, 0)) {
+            // ENODEV: already gone with the container's namespace.
+            Ok(()) | Err(Errno::ENODEV) => Ok(()),
+            Err(errno) => Ok(Err(errno).syscall(format!("RTM_DELLINK {host}"))?),
+        }
+    });
+    if let Err(err) = deleted {
+        eprintln!("{}: warning: {err:#}", kit::program_name());
+    }
 }
 //@ end

@@ -113,7 +113,18 @@ pub fn option_level(option: &str) -> u32 {
         "--memory" | "--memory-swap" => 9,
         "--pids-limit" => 10,
         "--user" => 11,
+        "--ip" => 13,
         _ => 0,
+    }
+}
+
+/// A fresh sandbox for the runtime checked. From the level that plugs a network cable in (13),
+/// a runtime creates links on its host at every run: the sandbox then always has a network
+/// namespace of its own, so that nothing is ever created in the machine's.
+pub fn sandbox_for(env: &Env) -> Result<Sandbox> {
+    match env.runtime_level >= option_level("--ip") {
+        true => Sandbox::start_with_network(env.rootless),
+        false => Sandbox::start(env.rootless),
     }
 }
 
@@ -178,7 +189,7 @@ impl<'a> Ctx<'a> {
         }
         Ok(Ctx {
             env,
-            sandbox: Sandbox::start(env.rootless)?,
+            sandbox: sandbox_for(env)?,
             image_dir,
             flags: Vec::new(),
             watch_exec: false,

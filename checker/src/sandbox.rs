@@ -172,6 +172,32 @@ impl Sandbox {
         Ok(self.ask("lo")? == "up")
     }
 
+    /// Starts a TCP server in the sandbox's network namespace (one of its own): the runtime's
+    /// "host" side, where a container's cable ends. Its port, on every address there.
+    pub fn listen(&mut self) -> Result<u16> {
+        let answer = self.ask("listen")?;
+        answer
+            .parse()
+            .with_context(|| format!("a TCP server in the sandbox's network namespace: {answer}"))
+    }
+
+    /// What the connections to [`Sandbox::listen`]'s server sent (their first lines).
+    pub fn accepted(&mut self) -> Result<Vec<String>> {
+        let answer = self.ask("accepted")?;
+        Ok(match answer.as_str() {
+            "none" => Vec::new(),
+            _ => answer.split(' ').map(str::to_string).collect(),
+        })
+    }
+
+    /// The links of the sandbox's network namespace (its `/proc/<holder>/net/dev`): the
+    /// runtime's "host" links.
+    pub fn links(&self) -> Result<Vec<String>> {
+        let path = format!("/proc/{}/net/dev", self.holder_pid());
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        Ok(probe::net_dev_names(&text))
+    }
+
     /// One request to the holder, one line of answer.
     fn ask(&mut self, request: &str) -> Result<String> {
         let stdin = self.holder.stdin.as_mut().context("holder stdin")?;
@@ -429,9 +455,20 @@ pub fn hold(rootless: bool, network: bool) -> Result<()> {
     let mut out = std::io::stdout();
     writeln!(out, "ready")?;
     out.flush()?;
+    // A TCP server on the runtime's "host" (level 13): containers connect to it over their cable.
+    let mut listener: Option<std::net::TcpListener> = None;
     for request in std::io::stdin().lines() {
         let answer = match request?.trim() {
             "hostname" => nix::unistd::gethostname()?.to_string_lossy().into_owned(),
+            "listen" => match std::net::TcpListener::bind("0.0.0.0:0") {
+                Ok(bound) => {
+                    let port = bound.local_addr().map(|a| a.port()).unwrap_or(0);
+                    listener = Some(bound);
+                    port.to_string()
+                }
+                Err(e) => format!("error {e}"),
+            },
+            "accepted" => accepted(listener.as_ref()),
             "lo" => match lo_flags() {
                 Ok(flags) if flags & libc::IFF_UP != 0 => "up".into(),
                 Ok(_) => "down".into(),
@@ -443,6 +480,30 @@ pub fn hold(rootless: bool, network: bool) -> Result<()> {
         out.flush()?;
     }
     Ok(())
+}
+
+/// What the connections made to the holder's TCP server so far sent, first lines joined by
+/// spaces (the probe sends its nonce); `none` if none came. Never blocks: a connection the
+/// kernel completed is queued, with its bytes, whether or not it was accepted yet.
+fn accepted(listener: Option<&std::net::TcpListener>) -> String {
+    use std::io::Read;
+    let Some(listener) = listener else {
+        return "none".into();
+    };
+    let _ = listener.set_nonblocking(true);
+    let mut lines = Vec::new();
+    while let Ok((mut stream, _)) = listener.accept() {
+        let _ = stream.set_nonblocking(false);
+        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+        let mut bytes = Vec::new();
+        let _ = Read::by_ref(&mut stream).take(256).read_to_end(&mut bytes);
+        let text = String::from_utf8_lossy(&bytes);
+        lines.push(text.lines().next().unwrap_or("").trim().to_string());
+    }
+    match lines.is_empty() {
+        true => "none".into(),
+        false => lines.join(" "),
+    }
 }
 
 /// The flags of `lo` in this process's network namespace (SIOCGIFFLAGS, netdevice(7)).

@@ -6,6 +6,7 @@
 use crate::size::parse_size;
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -57,6 +58,10 @@ pub struct RunArgs {
     /// Run the command as this user (numeric UID[:GID]).
     #[arg(long, value_name = "UID[:GID]", value_parser = parse_user)]
     pub user: Option<User>,
+    /// The container's address on its network cable (veth), in 10.13.0.0/24; 10.13.0.1 is the
+    /// host's end [default: a free one].
+    #[arg(long, value_name = "ADDR", value_parser = parse_ip)]
+    pub ip: Option<Ipv4Addr>,
     /// Narrate each step (syscall and arguments) on stderr.
     #[arg(long)]
     pub explain: bool,
@@ -82,6 +87,7 @@ pub const LATER_FLAGS: &[(&str, &str, u32)] = &[
     ("--memory-swap", "memory limits come", 9),
     ("--pids-limit", "process limits come", 10),
     ("--user", "switching users comes", 11),
+    ("--ip", "a network cable comes", 13),
 ];
 
 /// The default of `--cgroup-parent`: given explicitly, it is no news.
@@ -99,6 +105,7 @@ pub fn ignored_flags(args: &RunArgs, level: u32) -> Vec<String> {
         "--memory-swap" => args.memory_swap.is_some(),
         "--pids-limit" => args.pids_limit.is_some(),
         "--user" => args.user.is_some(),
+        "--ip" => args.ip.is_some(),
         _ => false,
     };
     LATER_FLAGS
@@ -126,6 +133,7 @@ pub const CHECKED_FLAGS: &[&str] = &[
     "--memory",
     "--pids-limit",
     "--cgroup-parent",
+    "--ip",
 ];
 
 /// A flag and the check of its value.
@@ -140,7 +148,7 @@ pub fn validate(args: &RunArgs) -> Result<(), String> {
 /// [`validate`], skipping the rules of the flags in `skip`: for the checker's broken runtimes,
 /// each of which forgets one check. A runtime should use [`validate`].
 pub fn validate_except(args: &RunArgs, skip: &[&str]) -> Result<(), String> {
-    let rules: [Rule; 6] = [
+    let rules: [Rule; 7] = [
         ("--image", &|| check_image_name(&args.image)),
         ("--hostname", &|| {
             args.hostname.as_deref().map_or(Ok(()), check_hostname)
@@ -155,6 +163,7 @@ pub fn validate_except(args: &RunArgs, skip: &[&str]) -> Result<(), String> {
         ("--cgroup-parent", &|| {
             check_cgroup_parent(&args.cgroup_parent)
         }),
+        ("--ip", &|| args.ip.map_or(Ok(()), check_ip)),
     ];
     for (flag, rule) in rules {
         if !skip.contains(&flag) {
@@ -264,6 +273,39 @@ pub fn check_cgroup_parent(parent: &std::path::Path) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The network the runtime's containers are addressed in (the runtime contract): 10.13.0.0/24.
+pub const IP_NETWORK: Ipv4Addr = Ipv4Addr::new(10, 13, 0, 0);
+/// The bits of [`IP_NETWORK`] that name the network: a /24.
+pub const IP_PREFIX_LEN: u8 = 24;
+/// The host's end of every container's cable, and the containers' default gateway.
+pub const IP_GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 13, 0, 1);
+
+/// An address a container may have: in 10.13.0.0/24, and neither the network's own address
+/// (.0), its broadcast address (.255) nor the host's end (.1).
+pub fn check_ip(ip: Ipv4Addr) -> Result<(), String> {
+    let [a, b, c, host] = ip.octets();
+    let [na, nb, nc, _] = IP_NETWORK.octets();
+    if [a, b, c] != [na, nb, nc] {
+        return Err(format!(
+            "--ip {ip}: containers live in {IP_NETWORK}/{IP_PREFIX_LEN}: give 10.13.0.2 to 10.13.0.254 (try --ip 10.13.0.7)"
+        ));
+    }
+    let taken = match host {
+        0 => "the network's own address",
+        255 => "the network's broadcast address",
+        1 => "the host's end of the cable",
+        _ => return Ok(()),
+    };
+    Err(format!(
+        "--ip {ip}: that is {taken}: give 10.13.0.2 to 10.13.0.254 (try --ip 10.13.0.7)"
+    ))
+}
+
+fn parse_ip(s: &str) -> Result<Ipv4Addr, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not an IPv4 address (try 10.13.0.7)"))
 }
 
 /// `--memory-swap`: a size, or -1 for unlimited swap.

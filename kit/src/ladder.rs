@@ -88,6 +88,11 @@ pub const LADDER: &[Level] = &[
         dir: "12-capabilities",
         title: "capabilities: root inside, with Docker's short list of powers",
     },
+    Level {
+        number: 13,
+        dir: "13-veth",
+        title: "a network cable: a veth pair into the container",
+    },
 ];
 
 /// The level of a level's package: `level3` and `solution3` are level 3, and so is a variant of

@@ -10,6 +10,7 @@ pub mod container;
 pub mod explain;
 pub mod image;
 pub mod ladder;
+pub mod netlink;
 pub mod paths;
 pub mod size;
 pub mod syscall;

@@ -111,6 +111,7 @@ pub const BURN: Subcommand<Burn> = Subcommand::new("burn");
 pub const TOUCH_MEMORY: Subcommand<Touched> = Subcommand::new("touch-memory");
 pub const FORK_UNTIL_REFUSED: Subcommand<Forks> = Subcommand::new("fork-until-refused");
 pub const PTY: Subcommand<Pty> = Subcommand::new("pty");
+pub const NETWORK: Subcommand<Network> = Subcommand::new("network");
 
 /// Parses the JSON of a reply into its type. A reply that does not fit says why, with the
 /// probe's own error when it sent one (a reply that fails is often cut short).
@@ -151,6 +152,97 @@ impl Outcome {
             },
         }
     }
+}
+
+/// The reply of `network`: the container's links, IPv4 addresses and routes, and whether a TCP
+/// connection to `--connect ADDR:PORT` was made (the nonce sent on it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    pub ok: bool,
+    pub error: Option<String>,
+    /// Every link (getifaddrs), with whether it is up (IFF_UP).
+    pub links: Vec<Link>,
+    /// Every IPv4 address (getifaddrs).
+    pub addresses: Vec<Address>,
+    /// `/proc/net/route`, parsed.
+    pub routes: Vec<Route>,
+    /// null when not asked to connect.
+    pub connect: Option<Outcome>,
+}
+
+impl Network {
+    pub fn link(&self, name: &str) -> Option<&Link> {
+        self.links.iter().find(|l| l.name == name)
+    }
+
+    /// The addresses on `interface`, as `10.13.0.7/24`.
+    pub fn addresses_of(&self, interface: &str) -> Vec<String> {
+        self.addresses
+            .iter()
+            .filter(|a| a.interface == interface)
+            .map(|a| format!("{}/{}", a.address, a.prefix_len))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub name: String,
+    pub up: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub interface: String,
+    pub address: String,
+    pub prefix_len: u8,
+}
+
+/// One line of `/proc/net/route`: the default route is destination 0.0.0.0/0.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub interface: String,
+    pub destination: String,
+    pub prefix_len: u8,
+    /// 0.0.0.0 when the destination is on the link itself.
+    pub gateway: String,
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (d, n) = (&self.destination, self.prefix_len);
+        let to = if n == 0 {
+            "default".into()
+        } else {
+            format!("{d}/{n}")
+        };
+        match self.gateway.as_str() {
+            "0.0.0.0" => write!(f, "{to} dev {}", self.interface),
+            via => write!(f, "{to} via {via} dev {}", self.interface),
+        }
+    }
+}
+
+/// The routes of `/proc/net/route` (addresses are hex in host byte order: little-endian here).
+pub fn parse_routes(text: &str) -> Vec<Route> {
+    let ip = |hex: &str| {
+        u32::from_str_radix(hex, 16)
+            .ok()
+            .map(|v| std::net::Ipv4Addr::from(v.to_le_bytes()).to_string())
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let mask = u32::from_str_radix(f.get(7)?, 16).ok()?;
+            Some(Route {
+                interface: f.first()?.to_string(),
+                destination: ip(f.get(1)?)?,
+                gateway: ip(f.get(2)?)?,
+                prefix_len: mask.count_ones() as u8,
+            })
+        })
+        .collect()
 }
 
 /// The reply of `kill-check`: what kill(pid, 0) answered.
@@ -371,6 +463,20 @@ impl MountEntry {
 }
 
 /// Interface names from the text of `/proc/net/dev` (two header lines, then `name: counters`).
+#[cfg(test)]
+mod route_tests {
+    #[test]
+    fn proc_net_route_lines_become_routes() {
+        let text =
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+                    eth0\t00000000\t01000D0A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+                    eth0\t00000D0A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+        let routes = super::parse_routes(text);
+        assert_eq!(routes[0].to_string(), "default via 10.13.0.1 dev eth0");
+        assert_eq!(routes[1].to_string(), "10.13.0.0/24 dev eth0");
+    }
+}
+
 pub fn net_dev_names(text: &str) -> Vec<String> {
     text.lines()
         .skip(2)

@@ -12,6 +12,7 @@ mod args;
 mod commands;
 mod hold;
 mod load;
+mod network;
 mod report;
 
 use std::{env, process};
@@ -183,6 +184,18 @@ const SUBCOMMANDS: &[Entry] = &[
             })
         },
     },
+    Entry {
+        name: probe::NETWORK.name,
+        positionals: &[],
+        options: &[optional("--connect", "ADDR:PORT"), switch("--hold")],
+        does: "links, IPv4 addresses and routes; --connect: a TCP connection, the nonce sent on it",
+        build: |a| {
+            Ok(Cmd::Network {
+                connect: a.last("--connect"),
+                hold: a.has("--hold"),
+            })
+        },
+    },
 ];
 
 /// A subcommand with its arguments read.
@@ -231,6 +244,10 @@ enum Cmd {
     Pty {
         user: Option<u32>,
     },
+    Network {
+        connect: Option<String>,
+        hold: bool,
+    },
 }
 
 impl Cmd {
@@ -257,6 +274,7 @@ impl Cmd {
             Cmd::TouchMemory { mib, wait } => load::touch_memory(nonce, mib, wait),
             Cmd::ForkUntilRefused { max, exit } => load::fork_until_refused(nonce, max, exit),
             Cmd::Pty { user } => commands::pty(nonce, user),
+            Cmd::Network { connect, hold } => network::network(nonce, connect.as_deref(), hold),
         }
     }
 }
@@ -468,7 +486,7 @@ mod tests {
         for line in ["mount-tmpfs /x --nonce n", "--nonce n", "report"] {
             let err = parsed(line).unwrap_err();
             assert!(
-                err.ends_with("(usage: probe report|echo|exit|kill-self|sleep|write|delete|escape|kill-check|tcp-loopback|burn|touch-memory|fork-until-refused|pty --nonce NONCE [ARGS...])"),
+                err.ends_with("(usage: probe report|echo|exit|kill-self|sleep|write|delete|escape|kill-check|tcp-loopback|burn|touch-memory|fork-until-refused|pty|network --nonce NONCE [ARGS...])"),
                 "{err}"
             );
         }

@@ -8,6 +8,7 @@ mod input_more;
 mod l0;
 mod l1;
 mod l10;
+mod l13;
 mod l2;
 mod l3;
 mod l4;
@@ -31,6 +32,7 @@ pub fn checks(level: u32) -> &'static [Check] {
         8 => l8::CHECKS,
         9 => l9::CHECKS,
         10 => l10::CHECKS,
+        13 => l13::CHECKS,
         _ => &[],
     }
 }
