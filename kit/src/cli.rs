@@ -149,7 +149,7 @@ pub fn validate(args: &RunArgs) -> Result<(), String> {
 /// [`validate`], skipping the rules of the flags in `skip`: for the checker's broken runtimes,
 /// each of which forgets one check. A runtime should use [`validate`].
 pub fn validate_except(args: &RunArgs, skip: &[&str]) -> Result<(), String> {
-    let rules: [Rule; 7] = [
+    let rules: [Rule; 8] = [
         ("--image", &|| check_image_name(&args.image)),
         ("--hostname", &|| {
             args.hostname.as_deref().map_or(Ok(()), check_hostname)
