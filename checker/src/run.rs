@@ -182,6 +182,7 @@ pub fn run_holding<R: DeserializeOwned, T>(
     let mut spawned = spawn(spec, sandbox)?;
     let deadline = Instant::now() + spec.timeout;
     let mut observed = None;
+    let waiting = crate::trace::span("wait.probe");
     loop {
         // Read the cage as `finish` does, so that its grace judges the last moments alone.
         spawned.racing_to_a_cap();
@@ -195,6 +196,8 @@ pub fn run_holding<R: DeserializeOwned, T>(
                 probe_pid,
                 cgroup_parent: &spec.cgroup_parent,
             };
+            drop(waiting);
+            let _t = crate::trace::span("observe");
             observed = Some(observe(&held));
             match probe_pid {
                 Some(pid) => {
@@ -256,7 +259,10 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
         // Its own process group, so a timeout can kill the runtime and everything it started.
         .process_group(0);
     sandbox.enter_on_spawn(&mut command);
-    let cage = cage_for(&spec.nonce);
+    let cage = {
+        let _t = crate::trace::span("cage.create");
+        cage_for(&spec.nonce)
+    };
     if let Some(cage) = &cage {
         cage.enter_on_spawn(&mut command);
     }
@@ -265,9 +271,11 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
         crate::hold::trace_on_spawn(&mut command);
     }
     // In the sandbox's PID namespace: whatever the runtime starts dies with the run.
+    let spawning = crate::trace::span("spawn");
     let mut child = sandbox
         .spawn(&mut command)
         .with_context(|| format!("starting {}", spec.runtime.display()))?;
+    drop(spawning);
     let stdout = Arc::new(Capture::default());
     let stderr = Arc::new(Capture::default());
     let readers = vec![
@@ -284,9 +292,10 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
     ];
     // The readers run already: a runtime that prints while it is held is never blocked on a
     // full pipe.
-    let held = spec
-        .watch_exec
-        .then(|| crate::hold::hold(child.id(), &spec.command[0], &spec.nonce));
+    let held = spec.watch_exec.then(|| {
+        let _t = crate::trace::span("hold");
+        crate::hold::hold(child.id(), &spec.command[0], &spec.nonce)
+    });
     let (at_exec, reaped) = match held {
         Some(held) => (Some(held.at_exec), held.reaped),
         None => (None, None),
@@ -311,6 +320,7 @@ fn finish<R: DeserializeOwned>(
 ) -> Run<R> {
     let mut filling_at_kill = None;
     let mut at_timeout = None;
+    let waiting = crate::trace::span("wait.runtime");
     let status = loop {
         let now = Instant::now();
         let racing = spawned.racing_to_a_cap();
@@ -336,6 +346,8 @@ fn finish<R: DeserializeOwned>(
             }
         }
     };
+    drop(waiting);
+    let after = crate::trace::span("after.left-groups");
     let left: Vec<LeftGroup> = match &spawned.cage {
         Some(cage) if status != Status::TimedOut => {
             let left = cage.groups_in_parent();
@@ -364,6 +376,8 @@ fn finish<R: DeserializeOwned>(
         .map(|group| group.text.clone())
         .collect();
     let left_groups = left.into_iter().map(|group| group.text).collect();
+    drop(after);
+    let after = crate::trace::span("after.cage-checks");
     let parent_limits = spawned
         .cage
         .as_ref()
@@ -401,6 +415,8 @@ fn finish<R: DeserializeOwned>(
     }
     stragglers.sort_unstable();
     stragglers.dedup();
+    drop(after);
+    let after = crate::trace::span("after.kill");
     // Whatever the runtime left running goes now: its process group, its cage, every process
     // in its PID namespace, and any probe that escaped them all.
     kill_everything(&spawned, spec, Some(sandbox));
@@ -416,6 +432,11 @@ fn finish<R: DeserializeOwned>(
         if reader.is_finished() {
             let _ = reader.join();
         }
+    }
+    drop(after);
+    if let Some(cage) = spawned.cage.take() {
+        let _t = crate::trace::span("cage.drop");
+        drop(cage);
     }
     let stdout = spawned.stdout.text();
     let reply = spawned

@@ -183,35 +183,56 @@ pub fn skipped(check: &'static Check, reason: &str) -> CheckResult {
 
 fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
     let started = Instant::now();
-    let guard = guard::Guard::start();
+    crate::trace::begin_check();
+    let guard = {
+        let _t = crate::trace::span("guard.start");
+        guard::Guard::start()
+    };
     let check_dir = env.work.join(format!("{}-{index}", check.id));
     let mut root_is_image_dir = None;
-    let (verdict, runs, ids) = match Ctx::new(env, check_dir.clone()) {
+    let ctx = {
+        let _t = crate::trace::span("ctx.new");
+        Ctx::new(env, check_dir.clone())
+    };
+    let (verdict, runs, ids) = match ctx {
         Ok(mut ctx) => {
-            let verdict = (check.run)(&mut ctx);
+            let verdict = {
+                let _t = crate::trace::span("body");
+                (check.run)(&mut ctx)
+            };
             let not_found = ctx.runs.last().is_some_and(|r| r.probe_not_found);
             if not_found && matches!(verdict, Ok(Verdict::Fail { .. })) {
                 root_is_image_dir = image_dir_as_root(&mut ctx);
             }
-            (verdict, std::mem::take(&mut ctx.runs), ctx.ids.ids())
+            let taken = (verdict, std::mem::take(&mut ctx.runs), ctx.ids.ids());
+            let _t = crate::trace::span("ctx.drop");
+            drop(ctx);
+            taken
         }
         Err(e) => (Err(e), Vec::new(), Vec::new()),
     };
     // The sandbox is gone (Ctx dropped): anything the runtime left in it went with it. The host
     // must be as before, but for what others changed meanwhile.
     let cgroup_damage: Vec<String> = runs.iter().flat_map(|r| r.cgroup_damage.clone()).collect();
-    let found = guard.finish(env, &ids, &cgroup_damage);
+    let found = {
+        let _t = crate::trace::span("guard.finish");
+        guard.finish(env, &ids, &cgroup_damage)
+    };
     let verdict = match (verdict, found.damage) {
         (_, Some(damage)) => Ok(crate::check::fail("the host is unchanged", damage)),
         (verdict, None) => verdict,
     };
-    if let Err(e) = kit::container::remove_dir_on_one_filesystem(&check_dir) {
-        eprintln!("checker: warning: {e:#}");
+    {
+        let _t = crate::trace::span("rm.check-dir");
+        if let Err(e) = kit::container::remove_dir_on_one_filesystem(&check_dir) {
+            eprintln!("checker: warning: {e:#}");
+        }
     }
     let last = runs.last();
     let mut result = skipped(check, "");
     result.reason = None;
     result.duration_ms = started.elapsed().as_millis() as u64;
+    crate::trace::end_check(check.id, started.elapsed());
     result.note = found.note;
     result.at_timeout = runs.iter().find_map(|r| r.at_timeout.clone());
     let setup_error = last.and_then(|r| r.setup_error.as_deref());
