@@ -362,6 +362,7 @@ fn spawn_in_pid_ns(ns: &File, command: &mut Command) -> std::io::Result<Child> {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        let _t = crate::trace::span("sandbox.drop");
         // Closing its stdin tells the holder to exit; the namespace goes with it.
         drop(self.holder.stdin.take());
         let _ = self.holder.wait();

@@ -88,6 +88,7 @@ pub fn remove_group(dir: &Path) -> std::io::Result<()> {
         let _ = std::fs::remove_dir(group);
     }
     give_back_memory(dir);
+    let _t = crate::trace::span("cg.rmdir");
     // A killed process leaves its group a moment after it dies.
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
@@ -109,6 +110,7 @@ pub fn remove_group(dir: &Path) -> std::io::Result<()> {
 /// Only the checker's own groups get here. Best effort: a group that is not a memory group (no
 /// such file), or holds nothing, costs one failed open.
 pub(super) fn give_back_memory(dir: &Path) {
+    let _t = crate::trace::span("cg.give-back");
     // v1: force_empty reclaims everything the (empty) group holds, synchronously.
     if std::fs::write(dir.join("memory.force_empty"), "0").is_ok() {
         return;
