@@ -184,6 +184,7 @@ pub fn run_holding<R: DeserializeOwned, T>(
     let mut observed = None;
     let waiting = crate::trace::span("wait.probe");
     loop {
+        let reads = spawned.stdout.reads();
         // Read the cage as `finish` does, so that its grace judges the last moments alone.
         spawned.racing_to_a_cap();
         if spawned.stdout.probe_report(&spec.nonce).is_ok() {
@@ -210,7 +211,8 @@ pub fn run_holding<R: DeserializeOwned, T>(
         if spawned.exited() || Instant::now() > deadline {
             break;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        // Wakes as soon as the runtime prints (the report, most likely).
+        spawned.stdout.wait_past(reads, Duration::from_millis(5));
     }
     Ok((finish(spec, sandbox, spawned, deadline), observed))
 }
@@ -228,12 +230,33 @@ struct Spawned {
     at_exec: Option<Result<AtExec, String>>,
     /// The runtime's raw wait status, when the hold reaped it (see `hold::Held::reaped`).
     reaped: Option<i32>,
+    /// A pidfd of the runtime (Linux 5.3+), readable once it has exited.
+    pidfd: Option<std::os::fd::OwnedFd>,
 }
 
 impl Spawned {
     fn exited(&self) -> bool {
         // try_wait needs &mut; peek at /proc instead: a zombie or a missing entry means it ended.
         proc::stat(self.child.id()).is_none_or(|s| s.is_zombie())
+    }
+
+    /// Waits until the runtime exits, at most `timeout`: poll(2) on a pidfd wakes as soon as it
+    /// does, where a sleep would add up to its whole length to every run.
+    fn wait_exit(&self, timeout: Duration) {
+        match &self.pidfd {
+            Some(pidfd) => {
+                use std::os::fd::AsRawFd;
+                let mut fd = libc::pollfd {
+                    fd: pidfd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+                // SAFETY: one pollfd we own, for the length we pass; the fd stays open meanwhile.
+                unsafe { libc::poll(&mut fd, 1, ms) };
+            }
+            None => std::thread::sleep(timeout),
+        }
     }
 
     /// Whether the runtime is racing toward a cap of its cage rather than hanging (see GRACE).
@@ -301,6 +324,7 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
         None => (None, None),
     };
     Ok(Spawned {
+        pidfd: pidfd_of(child.id()),
         child,
         at_exec,
         reaped,
@@ -331,7 +355,7 @@ fn finish<R: DeserializeOwned>(
         match waited {
             Ok(Some(status)) => break status_of(status),
             Ok(None) if now < deadline || (racing && now < deadline + GRACE) => {
-                std::thread::sleep(Duration::from_millis(5))
+                spawned.wait_exit(Duration::from_millis(5))
             }
             _ => {
                 // Before the kill: what each process was waiting in is the clue to why.
@@ -604,6 +628,16 @@ fn cage_for(nonce: &str) -> Option<Cage> {
 /// Why runs were not caged, if they were not.
 pub fn no_cage_reason() -> Option<&'static str> {
     NO_CAGE.get().map(String::as_str)
+}
+
+/// A pidfd for `pid` (pidfd_open(2)), None where the kernel has none.
+fn pidfd_of(pid: u32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd (or -1), which we own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    let fd = i32::try_from(fd).ok().filter(|&fd| fd >= 0)?;
+    // SAFETY: fd is a valid, open file descriptor no one else owns.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
 fn status_of(status: std::process::ExitStatus) -> Status {
