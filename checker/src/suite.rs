@@ -228,6 +228,8 @@ fn run_one(env: &Env, check: &'static Check, index: usize) -> CheckResult {
             eprintln!("checker: warning: {e:#}");
         }
     }
+    // After the dir: the files the runtime left there are freed, not reclaimed (see PARKED).
+    crate::run::remove_parked_cages();
     let last = runs.last();
     let mut result = skipped(check, "");
     result.reason = None;
