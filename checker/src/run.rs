@@ -188,9 +188,7 @@ pub fn run_holding<R: DeserializeOwned, T>(
         // Read the cage as `finish` does, so that its grace judges the last moments alone.
         spawned.racing_to_a_cap();
         if spawned.stdout.probe_report(&spec.nonce).is_ok() {
-            let probe_pid = proc::running_with(&spec.command[0], &spec.nonce)
-                .first()
-                .copied();
+            let probe_pid = probes_of(spec, Some(sandbox)).first().copied();
             let held = Held {
                 sandbox,
                 runtime_pid: spawned.child.id(),
@@ -204,7 +202,11 @@ pub fn run_holding<R: DeserializeOwned, T>(
                 Some(pid) => {
                     let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
                 }
-                None => kill_probes(&spec.command[0], &spec.nonce),
+                None => {
+                    for pid in probes_of(spec, Some(sandbox)) {
+                        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                    }
+                }
             }
             break;
         }
@@ -422,7 +424,17 @@ fn finish<R: DeserializeOwned>(
         .as_ref()
         .map(Cage::restore_own_limits)
         .unwrap_or_default();
-    let mut stragglers = proc::live_members_of_group(spawned.child.id());
+    // The runtime's process group: in its PID namespace, where it has one.
+    let mut stragglers = match sandbox.has_pid_namespace() {
+        true => in_namespace
+            .iter()
+            .copied()
+            .filter(|&pid| {
+                proc::stat(pid).is_some_and(|s| !s.is_zombie() && s.pgrp == spawned.child.id())
+            })
+            .collect(),
+        false => proc::live_members_of_group(spawned.child.id()),
+    };
     if let Some(cage) = &spawned.cage {
         stragglers.extend(cage.members());
     }
@@ -602,7 +614,28 @@ fn kill_everything(spawned: &Spawned, spec: &Spec, sandbox: Option<&Sandbox>) {
             None => sandbox.kill_run_processes_where(|_| true),
         }
     }
-    kill_probes(&spec.command[0], &spec.nonce);
+    // A probe of this run is one of those, where the sandbox has a PID namespace.
+    for pid in probes_of(spec, sandbox) {
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+    }
+}
+
+/// The processes running this run's probe (its program, with its nonce among the arguments):
+/// among the run's processes where the sandbox has a PID namespace (see
+/// [`Sandbox::run_processes`]), or anywhere on the host.
+fn probes_of(spec: &Spec, sandbox: Option<&Sandbox>) -> Vec<u32> {
+    let (program, nonce) = (&spec.command[0], &spec.nonce);
+    match sandbox.filter(|s| s.has_pid_namespace()) {
+        Some(sandbox) => sandbox
+            .run_processes()
+            .into_iter()
+            .filter(|&pid| {
+                let argv = proc::argv(pid);
+                argv.first() == Some(program) && argv[1..].contains(nonce)
+            })
+            .collect(),
+        None => proc::running_with(program, nonce),
+    }
 }
 
 /// The cages of the check's runs that have ended, emptied (every process killed), removed by
@@ -672,11 +705,6 @@ fn status_of(status: std::process::ExitStatus) -> Status {
     }
 }
 
-fn kill_probes(program: &str, nonce: &str) {
-    for pid in proc::running_with(program, nonce) {
-        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-    }
-}
 
 /// A random hex nonce, remembered: a mount or link named after it is this run's (see guard.rs).
 pub fn nonce() -> String {
