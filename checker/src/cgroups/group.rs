@@ -111,8 +111,14 @@ pub fn remove_group(dir: &Path) -> std::io::Result<()> {
 /// such file), or holds nothing, costs one failed open.
 pub(super) fn give_back_memory(dir: &Path) {
     let _t = crate::trace::span("cg.give-back");
-    // v1: force_empty reclaims everything the (empty) group holds, synchronously.
-    if std::fs::write(dir.join("memory.force_empty"), "0").is_ok() {
+    // v1: force_empty reclaims everything the (empty) group holds, synchronously. A group
+    // charged nothing (most of a cage's: a parent, a group the runtime's files were freed from
+    // before it ends) is skipped: force_empty drains every CPU's page lists even then.
+    let usage = dir.join("memory.usage_in_bytes");
+    if usage.exists() {
+        if read_number(&usage) > 0 {
+            let _ = std::fs::write(dir.join("memory.force_empty"), "0");
+        }
         return;
     }
     // v2 (Linux 5.19+): memory.reclaim takes an amount: ask for all it holds. EAGAIN when it
