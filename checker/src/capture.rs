@@ -4,8 +4,8 @@
 use serde_json::Value;
 use std::io::Read;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Output captured from one stream, capped.
 #[derive(Debug, Default)]
@@ -50,7 +50,9 @@ impl Capture {
     /// `timeout`: a poll that wakes as soon as output comes rather than at its next tick.
     pub(crate) fn wait_past(&self, reads: u64, timeout: Duration) {
         let Ok(now) = self.reads.lock() else { return };
-        let _ = self.arrived.wait_timeout_while(now, timeout, |now| *now <= reads);
+        let _ = self
+            .arrived
+            .wait_timeout_while(now, timeout, |now| *now <= reads);
     }
 
     fn tell_waiters(&self) {

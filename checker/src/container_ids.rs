@@ -3,8 +3,8 @@
 
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// The container ids a runtime creates under its `--container-dir`, recorded as they appear: a
 /// runtime removes `<container-dir>/<id>/` when its container exits, so looking only afterwards
@@ -32,7 +32,9 @@ struct Shared {
 static SHARED: Mutex<Option<Shared>> = Mutex::new(None);
 
 fn shared() -> std::sync::MutexGuard<'static, Option<Shared>> {
-    SHARED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    SHARED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Shared {

@@ -705,7 +705,6 @@ fn status_of(status: std::process::ExitStatus) -> Status {
     }
 }
 
-
 /// A random hex nonce, remembered: a mount or link named after it is this run's (see guard.rs).
 pub fn nonce() -> String {
     let nonce = kit::container::new_id().unwrap_or_else(|_| format!("{:x}", std::process::id()));

@@ -19,9 +19,8 @@ static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
 /// Whether `RUBBER_CRAB_TRACE` is set (to anything but `0` or empty).
 pub fn enabled() -> bool {
-    *ENABLED.get_or_init(|| {
-        std::env::var("RUBBER_CRAB_TRACE").is_ok_and(|v| !v.is_empty() && v != "0")
-    })
+    *ENABLED
+        .get_or_init(|| std::env::var("RUBBER_CRAB_TRACE").is_ok_and(|v| !v.is_empty() && v != "0"))
 }
 
 /// Times the phase `name` until the returned value is dropped.
