@@ -652,15 +652,13 @@ fn park(cage: Cage) {
     }
 }
 
-/// Removes the cages of the runs that have ended (see [`PARKED`]): at the end of each check,
-/// after its dir is removed.
-pub fn remove_parked_cages() {
-    let _t = crate::trace::span("cage.drop");
-    let parked = PARKED
+/// The cages of the runs that have ended (see [`PARKED`]), to remove at the end of their check,
+/// after its dir (dropping a cage removes it).
+pub fn take_parked_cages() -> Vec<Cage> {
+    PARKED
         .lock()
         .map(|mut parked| std::mem::take(&mut *parked))
-        .unwrap_or_default();
-    drop(parked);
+        .unwrap_or_default()
 }
 
 /// Why runs have no cage on this host, the first time it was found out (for the report).

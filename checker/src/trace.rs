@@ -8,13 +8,16 @@
 //! Phases nest (the runtime's run is inside the check's body), so they do not add up to the
 //! total; a phase entered several times shows its sum and count (`spawn 12 ms ×3`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 static PHASES: Mutex<Vec<(&'static str, Duration, u32)>> = Mutex::new(Vec::new());
-static IN_CHECK: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// Whether this thread runs a check: the phases are the check's thread's (the cleaner's
+    /// work, on its own thread, overlaps the next check and is not its).
+    static IN_CHECK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
 /// Whether `RUBBER_CRAB_TRACE` is set (to anything but `0` or empty).
@@ -40,7 +43,7 @@ pub struct Span {
 impl Drop for Span {
     fn drop(&mut self) {
         let Some(began) = self.began else { return };
-        if !IN_CHECK.load(Ordering::Relaxed) {
+        if !IN_CHECK.with(|c| c.get()) {
             return;
         }
         let took = began.elapsed();
@@ -63,7 +66,7 @@ pub fn begin_check() {
         if let Ok(mut phases) = PHASES.lock() {
             phases.clear();
         }
-        IN_CHECK.store(true, Ordering::Relaxed);
+        IN_CHECK.with(|c| c.set(true));
     }
 }
 
@@ -72,7 +75,7 @@ pub fn end_check(id: &str, total: Duration) {
     if !enabled() {
         return;
     }
-    IN_CHECK.store(false, Ordering::Relaxed);
+    IN_CHECK.with(|c| c.set(false));
     let phases = PHASES.lock().map(|p| p.clone()).unwrap_or_default();
     let text: Vec<String> = phases
         .iter()
