@@ -301,6 +301,8 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
         .spawn(&mut command)
         .with_context(|| format!("starting {}", spec.runtime.display()))?;
     drop(spawning);
+    // Now, while the child is ours and unreaped (the hold may reap it): its pid names it alone.
+    let pidfd = pidfd_of(child.id());
     let stdout = Arc::new(Capture::default());
     let stderr = Arc::new(Capture::default());
     let readers = vec![
@@ -326,7 +328,7 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
         None => (None, None),
     };
     Ok(Spawned {
-        pidfd: pidfd_of(child.id()),
+        pidfd,
         child,
         at_exec,
         reaped,
