@@ -616,9 +616,12 @@ fn kill_everything(spawned: &Spawned, spec: &Spec, sandbox: Option<&Sandbox>) {
             None => sandbox.kill_run_processes_where(|_| true),
         }
     }
-    // A probe of this run is one of those, where the sandbox has a PID namespace.
-    for pid in probes_of(spec, sandbox) {
-        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+    // Where the sandbox has a PID namespace, a probe of this run was one of those (in the cage
+    // or out of it); elsewhere it is looked for on the whole host.
+    if !sandbox.is_some_and(Sandbox::has_pid_namespace) {
+        for pid in probes_of(spec, None) {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
     }
 }
 
