@@ -269,7 +269,6 @@ fn slowest(rounds: &[Measured]) {
             "after.cage-checks",
             "after.kill",
             "observe",
-            "ctx.new",
             "ctx.drop",
             "guard.start",
             "guard.finish",
