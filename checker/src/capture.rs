@@ -3,8 +3,9 @@
 
 use serde_json::Value;
 use std::io::Read;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Output captured from one stream, capped.
 #[derive(Debug, Default)]
@@ -13,6 +14,9 @@ pub struct Capture {
     dropped: Mutex<usize>,
     /// Lines starting with the probe's marker, found past the cap.
     probe_lines: Mutex<Vec<u8>>,
+    /// How many reads have arrived (the stream's end counts as one), told to waiters.
+    reads: Mutex<u64>,
+    arrived: Condvar,
 }
 
 impl Capture {
@@ -37,6 +41,27 @@ impl Capture {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
+    /// How many reads have arrived so far: give it to [`Capture::wait_past`].
+    pub(crate) fn reads(&self) -> u64 {
+        self.reads.lock().map(|r| *r).unwrap_or(0)
+    }
+
+    /// Waits until more than `reads` reads have arrived (or the stream ended), at most
+    /// `timeout`: a poll that wakes as soon as output comes rather than at its next tick.
+    pub(crate) fn wait_past(&self, reads: u64, timeout: Duration) {
+        let Ok(now) = self.reads.lock() else { return };
+        let _ = self
+            .arrived
+            .wait_timeout_while(now, timeout, |now| *now <= reads);
+    }
+
+    fn tell_waiters(&self) {
+        if let Ok(mut reads) = self.reads.lock() {
+            *reads += 1;
+        }
+        self.arrived.notify_all();
+    }
+
     /// Bytes read past the cap and thrown away.
     pub fn dropped(&self) -> usize {
         self.dropped.lock().map(|d| *d).unwrap_or(0)
@@ -55,6 +80,8 @@ pub(crate) fn read_capped(
             if n == 0 {
                 break;
             }
+            // Told once the chunk is in (the guards below are dropped at the loop's end).
+            let _tell = TellWaiters(&capture);
             let (Ok(mut bytes), Ok(mut dropped)) = (capture.bytes.lock(), capture.dropped.lock())
             else {
                 break;
@@ -68,7 +95,17 @@ pub(crate) fn read_capped(
                 lines.feed(&chunk[room..n], &capture);
             }
         }
+        capture.tell_waiters();
     })
+}
+
+/// Tells the capture's waiters when dropped: after the chunk's locks are released.
+struct TellWaiters<'a>(&'a Capture);
+
+impl Drop for TellWaiters<'_> {
+    fn drop(&mut self) {
+        self.0.tell_waiters();
+    }
 }
 
 /// The longest probe line kept past the cap (a report with a large mount table fits).

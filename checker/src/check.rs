@@ -187,17 +187,29 @@ impl<'a> Ctx<'a> {
         if std::fs::hard_link(&tar, &link).is_err() {
             std::fs::copy(&tar, &link)?;
         }
+        let sandbox = {
+            let _t = crate::trace::span("sandbox.start");
+            sandbox_for(env)?
+        };
+        let ids = {
+            let _t = crate::trace::span("ids.watch");
+            crate::container_ids::IdRecorder::watch(&container_dir)
+        };
+        let kernel_log = {
+            let _t = crate::trace::span("kernel-log");
+            crate::levels::cgroup::KernelLog::from_now().ok()
+        };
         Ok(Ctx {
             env,
-            sandbox: sandbox_for(env)?,
+            sandbox,
             image_dir,
             flags: Vec::new(),
             watch_exec: false,
             at_exec: None,
             runs: Vec::new(),
-            ids: crate::container_ids::IdRecorder::watch(&container_dir),
+            ids,
             container_dir,
-            kernel_log: crate::levels::cgroup::KernelLog::from_now().ok(),
+            kernel_log,
         })
     }
 
@@ -310,6 +322,7 @@ impl<'a> Ctx<'a> {
     /// image dir again: it goes with the check, so the line still works after the checker is done.
     pub(crate) fn record<R>(&mut self, run: &Run<R>, program: &str) {
         self.at_exec = run.at_exec.clone();
+        let _t = crate::trace::span("record");
         let logged = self
             .kernel_log
             .as_mut()

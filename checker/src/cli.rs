@@ -148,7 +148,9 @@ fn check(words: Vec<OsString>) -> Result<u8> {
     let image = build_probe_and_image()?;
     print_title(&request);
     let mut checked = Checked::default();
-    for planned in request.plan()? {
+    let plan = request.plan()?;
+    checked.built = build_at_once(&request, &plan);
+    for planned in plan {
         check_runtime(&request, &image, planned, &mut checked)?;
     }
     // Interrupted during the last check: the signal's thread cleans up and gives the exit code.
@@ -201,6 +203,8 @@ struct Checked {
     progress: BTreeMap<u32, (&'static str, String)>,
     /// The attendee's own crate checked last, and when its files were read.
     last_own_crate: Option<(u32, std::time::SystemTime)>,
+    /// The plan's packages, built in one cargo run (see [`build_at_once`]).
+    built: Vec<(String, PathBuf)>,
 }
 
 impl Checked {
@@ -236,7 +240,18 @@ fn check_runtime(
     }
     let read_at = std::time::SystemTime::now();
     let fingerprint = fingerprint_of_own_crate(request, &planned);
-    let exe = build_runtime(request, planned.runtime)?;
+    let exe = match &planned.runtime {
+        Runtime::Package(package) => checked
+            .built
+            .iter()
+            .find(|(built, _)| built == package)
+            .map(|(_, exe)| exe.clone()),
+        Runtime::Path(_) => None,
+    };
+    let exe = match exe {
+        Some(exe) => exe,
+        None => build_runtime(request, planned.runtime)?,
+    };
     let results = run_checks(request, image, &exe, &planned.levels, fingerprint.is_some())?;
     if let (Some(&top), Some(fingerprint)) = (planned.levels.last(), fingerprint) {
         checked
@@ -274,6 +289,25 @@ fn fingerprint_of_own_crate(request: &Request, planned: &Planned) -> Option<Stri
         }
         _ => None,
     }
+}
+
+/// A plan of several packages (`checker all`) is built in one cargo run; where one of them does
+/// not build, none is taken from it, and each is built in its turn (its errors shown then).
+fn build_at_once(request: &Request, plan: &[Planned]) -> Vec<(String, PathBuf)> {
+    let packages: Vec<String> = plan
+        .iter()
+        .filter_map(|planned| match &planned.runtime {
+            Runtime::Package(package) => Some(package.clone()),
+            Runtime::Path(_) => None,
+        })
+        .collect();
+    if packages.len() < 2 {
+        return Vec::new();
+    }
+    if request.human() {
+        eprintln!("building {}…", packages.join(", "));
+    }
+    prepare::build_runtimes(&packages).unwrap_or_default()
 }
 
 fn build_runtime(request: &Request, runtime: Runtime) -> Result<PathBuf> {

@@ -29,4 +29,5 @@ pub mod run;
 pub mod sandbox;
 pub mod suite;
 pub mod text;
+pub mod trace;
 pub mod watch;

@@ -182,32 +182,39 @@ pub fn run_holding<R: DeserializeOwned, T>(
     let mut spawned = spawn(spec, sandbox)?;
     let deadline = Instant::now() + spec.timeout;
     let mut observed = None;
+    let waiting = crate::trace::span("wait.probe");
     loop {
+        let reads = spawned.stdout.reads();
         // Read the cage as `finish` does, so that its grace judges the last moments alone.
         spawned.racing_to_a_cap();
         if spawned.stdout.probe_report(&spec.nonce).is_ok() {
-            let probe_pid = proc::running_with(&spec.command[0], &spec.nonce)
-                .first()
-                .copied();
+            let probe_pid = probes_of(spec, Some(sandbox)).first().copied();
             let held = Held {
                 sandbox,
                 runtime_pid: spawned.child.id(),
                 probe_pid,
                 cgroup_parent: &spec.cgroup_parent,
             };
+            drop(waiting);
+            let _t = crate::trace::span("observe");
             observed = Some(observe(&held));
             match probe_pid {
                 Some(pid) => {
                     let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
                 }
-                None => kill_probes(&spec.command[0], &spec.nonce),
+                None => {
+                    for pid in probes_of(spec, Some(sandbox)) {
+                        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                    }
+                }
             }
             break;
         }
         if spawned.exited() || Instant::now() > deadline {
             break;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        // Wakes as soon as the runtime prints (the report, most likely).
+        spawned.stdout.wait_past(reads, Duration::from_millis(5));
     }
     Ok((finish(spec, sandbox, spawned, deadline), observed))
 }
@@ -227,12 +234,33 @@ struct Spawned {
     reaped: Option<i32>,
     /// What the run does in the checker's namespaces (reach.rs), while it runs.
     watch: Option<crate::reach::Watch>,
+    /// A pidfd of the runtime (Linux 5.3+), readable once it has exited.
+    pidfd: Option<std::os::fd::OwnedFd>,
 }
 
 impl Spawned {
     fn exited(&self) -> bool {
         // try_wait needs &mut; peek at /proc instead: a zombie or a missing entry means it ended.
         proc::stat(self.child.id()).is_none_or(|s| s.is_zombie())
+    }
+
+    /// Waits until the runtime exits, at most `timeout`: poll(2) on a pidfd wakes as soon as it
+    /// does, where a sleep would add up to its whole length to every run.
+    fn wait_exit(&self, timeout: Duration) {
+        match &self.pidfd {
+            Some(pidfd) => {
+                use std::os::fd::AsRawFd;
+                let mut fd = libc::pollfd {
+                    fd: pidfd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+                // SAFETY: one pollfd we own, for the length we pass; the fd stays open meanwhile.
+                unsafe { libc::poll(&mut fd, 1, ms) };
+            }
+            None => std::thread::sleep(timeout),
+        }
     }
 
     /// Whether the runtime is racing toward a cap of its cage rather than hanging (see GRACE).
@@ -302,7 +330,10 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
         .process_group(0);
     sandbox.enter_on_spawn(&mut command);
     seed_credentials(&mut command);
-    let cage = cage_for(&spec.nonce);
+    let cage = {
+        let _t = crate::trace::span("cage.create");
+        cage_for(&spec.nonce)
+    };
     if let Some(cage) = &cage {
         cage.enter_on_spawn(&mut command);
     }
@@ -317,11 +348,15 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
         crate::hold::trace_on_spawn(&mut command);
     }
     // In the sandbox's PID namespace: whatever the runtime starts dies with the run.
+    let spawning = crate::trace::span("spawn");
     let mut child = sandbox
         .spawn(&mut command)
         .with_context(|| format!("starting {}", spec.runtime.display()))?;
     // Before anything waits on the runtime: its watched calls wait for this.
     let watch = pending.and_then(crate::reach::Pending::start);
+    drop(spawning);
+    // Now, while the child is ours and unreaped (the hold may reap it): its pid names it alone.
+    let pidfd = pidfd_of(child.id());
     let stdout = Arc::new(Capture::default());
     let stderr = Arc::new(Capture::default());
     let readers = vec![
@@ -338,14 +373,16 @@ fn spawn(spec: &Spec, sandbox: &Sandbox) -> Result<Spawned> {
     ];
     // The readers run already: a runtime that prints while it is held is never blocked on a
     // full pipe.
-    let held = spec
-        .watch_exec
-        .then(|| crate::hold::hold(child.id(), &spec.command[0], &spec.nonce));
+    let held = spec.watch_exec.then(|| {
+        let _t = crate::trace::span("hold");
+        crate::hold::hold(child.id(), &spec.command[0], &spec.nonce)
+    });
     let (at_exec, reaped) = match held {
         Some(held) => (Some(held.at_exec), held.reaped),
         None => (None, None),
     };
     Ok(Spawned {
+        pidfd,
         child,
         watch,
         at_exec,
@@ -366,6 +403,7 @@ fn finish<R: DeserializeOwned>(
 ) -> Run<R> {
     let mut filling_at_kill = None;
     let mut at_timeout = None;
+    let waiting = crate::trace::span("wait.runtime");
     let status = loop {
         let now = Instant::now();
         let racing = spawned.racing_to_a_cap();
@@ -376,7 +414,7 @@ fn finish<R: DeserializeOwned>(
         match waited {
             Ok(Some(status)) => break status_of(status),
             Ok(None) if now < deadline || (racing && now < deadline + GRACE) => {
-                std::thread::sleep(Duration::from_millis(5))
+                spawned.wait_exit(Duration::from_millis(5))
             }
             _ => {
                 // Before the kill: what each process was waiting in is the clue to why.
@@ -391,6 +429,8 @@ fn finish<R: DeserializeOwned>(
             }
         }
     };
+    drop(waiting);
+    let after = crate::trace::span("after.left-groups");
     let left: Vec<LeftGroup> = match &spawned.cage {
         Some(cage) if status != Status::TimedOut => {
             let left = cage.groups_in_parent();
@@ -419,6 +459,8 @@ fn finish<R: DeserializeOwned>(
         .map(|group| group.text.clone())
         .collect();
     let left_groups = left.into_iter().map(|group| group.text).collect();
+    drop(after);
+    let after = crate::trace::span("after.cage-checks");
     let parent_limits = spawned
         .cage
         .as_ref()
@@ -439,7 +481,17 @@ fn finish<R: DeserializeOwned>(
         .as_ref()
         .map(Cage::restore_own_limits)
         .unwrap_or_default();
-    let mut stragglers = proc::live_members_of_group(spawned.child.id());
+    // The runtime's process group: in its PID namespace, where it has one.
+    let mut stragglers = match sandbox.has_pid_namespace() {
+        true => in_namespace
+            .iter()
+            .copied()
+            .filter(|&pid| {
+                proc::stat(pid).is_some_and(|s| !s.is_zombie() && s.pgrp == spawned.child.id())
+            })
+            .collect(),
+        false => proc::live_members_of_group(spawned.child.id()),
+    };
     if let Some(cage) = &spawned.cage {
         stragglers.extend(cage.members());
     }
@@ -456,6 +508,8 @@ fn finish<R: DeserializeOwned>(
     }
     stragglers.sort_unstable();
     stragglers.dedup();
+    drop(after);
+    let after = crate::trace::span("after.kill");
     // Whatever the runtime left running goes now: its process group, its cage, every process
     // in its PID namespace, and any probe that escaped them all.
     kill_everything(&spawned, spec, Some(sandbox));
@@ -474,6 +528,10 @@ fn finish<R: DeserializeOwned>(
         if reader.is_finished() {
             let _ = reader.join();
         }
+    }
+    drop(after);
+    if let Some(cage) = spawned.cage.take() {
+        park(cage);
     }
     let stdout = spawned.stdout.text();
     let reply = spawned
@@ -616,7 +674,54 @@ fn kill_everything(spawned: &Spawned, spec: &Spec, sandbox: Option<&Sandbox>) {
             None => sandbox.kill_run_processes_where(|_| true),
         }
     }
-    kill_probes(&spec.command[0], &spec.nonce);
+    // Where the sandbox has a PID namespace, a probe of this run was one of those (in the cage
+    // or out of it); elsewhere it is looked for on the whole host.
+    if !sandbox.is_some_and(Sandbox::has_pid_namespace) {
+        for pid in probes_of(spec, None) {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
+}
+
+/// The processes running this run's probe (its program, with its nonce among the arguments):
+/// among the run's processes where the sandbox has a PID namespace (see
+/// [`Sandbox::run_processes`]), or anywhere on the host.
+fn probes_of(spec: &Spec, sandbox: Option<&Sandbox>) -> Vec<u32> {
+    let (program, nonce) = (&spec.command[0], &spec.nonce);
+    match sandbox.filter(|s| s.has_pid_namespace()) {
+        Some(sandbox) => sandbox
+            .run_processes()
+            .into_iter()
+            .filter(|&pid| {
+                let argv = proc::argv(pid);
+                argv.first() == Some(program) && argv[1..].contains(nonce)
+            })
+            .collect(),
+        None => proc::running_with(program, nonce),
+    }
+}
+
+/// The cages of the check's runs that have ended, emptied (every process killed), removed by
+/// [`remove_parked_cages`] once the check's dir is gone. The files a runtime extracted there
+/// are charged to its cage's memory group: deleted first, their pages are simply freed; a group
+/// removed first had to reclaim them (`give_back_memory`), writing dirty ones back to disk
+/// first, only for them to be deleted a moment later (20-180 ms per run on a busy disk).
+static PARKED: std::sync::Mutex<Vec<Cage>> = std::sync::Mutex::new(Vec::new());
+
+fn park(cage: Cage) {
+    match PARKED.lock() {
+        Ok(mut parked) => parked.push(cage),
+        Err(_) => drop(cage),
+    }
+}
+
+/// The cages of the runs that have ended (see [`PARKED`]), to remove at the end of their check,
+/// after its dir (dropping a cage removes it).
+pub fn take_parked_cages() -> Vec<Cage> {
+    PARKED
+        .lock()
+        .map(|mut parked| std::mem::take(&mut *parked))
+        .unwrap_or_default()
 }
 
 /// Why runs have no cage on this host, the first time it was found out (for the report).
@@ -643,17 +748,21 @@ pub fn no_cage_reason() -> Option<&'static str> {
     NO_CAGE.get().map(String::as_str)
 }
 
+/// A pidfd for `pid` (pidfd_open(2)), None where the kernel has none.
+fn pidfd_of(pid: u32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd (or -1), which we own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    let fd = i32::try_from(fd).ok().filter(|&fd| fd >= 0)?;
+    // SAFETY: fd is a valid, open file descriptor no one else owns.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
 fn status_of(status: std::process::ExitStatus) -> Status {
     match (status.code(), status.signal()) {
         (Some(code), _) => Status::Exited(code),
         (None, Some(sig)) => Status::Signaled(sig),
         (None, None) => Status::Exited(-1),
-    }
-}
-
-fn kill_probes(program: &str, nonce: &str) {
-    for pid in proc::running_with(program, nonce) {
-        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
     }
 }
 

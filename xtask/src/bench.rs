@@ -5,8 +5,11 @@
 //!   from it on the image is extracted once.
 //! - `latency` (`latency.rs`): every solution level against runc and the unshare floor.
 //! - `explain N`: where one start of solutionN spends its time, step by step.
-//! - `checker [LEVEL]` (`checker.rs`): `checker levelN --solution` run after run: wall time,
-//!   slowest checks, and the memory cgroups the kernel keeps.
+//! - `checker` (`checker.rs`): how long a verdict takes: `checker level3`, `level7`, `level10`
+//!   and `all --solution`, round after round (interleaved with another checker binary given
+//!   `--against`), the median check, and where the slowest checks' time goes.
+//! - `checker LEVEL`: `checker levelN --solution` run after run: wall time, slowest checks, and
+//!   the memory cgroups the kernel keeps.
 
 mod checker;
 mod latency;
@@ -25,7 +28,7 @@ const BIG_MIB: usize = 200;
 const ROUNDS: usize = 30;
 
 const USAGE: &str =
-    "usage: cargo xtask bench [images | latency [LEVEL,LEVEL…] | explain LEVEL | checker [LEVEL]] [--rounds N]";
+    "usage: cargo xtask bench [images | latency [LEVEL,LEVEL…] | explain LEVEL | checker [LEVEL] [--against CHECKER]] [--rounds N]";
 
 /// What `cargo xtask bench [images|latency [LEVELS]|explain N] [--rounds N]` asked for.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,6 +49,11 @@ enum Task {
     Checker {
         level: u32,
         runs: Option<usize>,
+    },
+    /// The figures of a verdict's speed; `against`: another checker binary, interleaved.
+    CheckerFigures {
+        rounds: Option<usize>,
+        against: Option<PathBuf>,
     },
 }
 
@@ -76,9 +84,13 @@ fn parse(args: &[&str]) -> Result<Task> {
         ["explain", n] => Task::Explain {
             level: level_number(n)?,
         },
-        ["checker"] => Task::Checker {
-            level: 10,
-            runs: given,
+        ["checker"] => Task::CheckerFigures {
+            rounds: given,
+            against: None,
+        },
+        ["checker", "--against", other] => Task::CheckerFigures {
+            rounds: given,
+            against: Some(PathBuf::from(other)),
         },
         ["checker", n] => Task::Checker {
             level: level_number(n.trim_start_matches("level"))?,
@@ -96,6 +108,9 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
     let levels: Vec<u32> = match &task {
         Task::Checker { level, runs } => {
             return checker::table(root, *level, runs.unwrap_or(checker::RUNS));
+        }
+        Task::CheckerFigures { rounds, against } => {
+            return checker::figures(root, rounds.unwrap_or(checker::ROUNDS), against.clone());
         }
         Task::Images => LEVELS.to_vec(),
         Task::Explain { level } => vec![*level],
@@ -120,7 +135,7 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
             println!();
             latency::table(root, &scratch, &levels, rounds)?;
         }
-        Task::Checker { .. } => {} // timed above, without the release builds
+        Task::Checker { .. } | Task::CheckerFigures { .. } => {} // timed above, without the release builds
     }
     std::fs::remove_dir_all(&scratch)?;
     Ok(())
@@ -258,9 +273,16 @@ mod tests {
         assert!(parse(&["frobnicate"]).is_err());
         assert_eq!(
             parse(&["checker"]).unwrap(),
-            Task::Checker {
-                level: 10,
-                runs: None
+            Task::CheckerFigures {
+                rounds: None,
+                against: None
+            }
+        );
+        assert_eq!(
+            parse(&["checker", "--against", "/tmp/old", "--rounds", "4"]).unwrap(),
+            Task::CheckerFigures {
+                rounds: Some(4),
+                against: Some(PathBuf::from("/tmp/old"))
             }
         );
         assert_eq!(

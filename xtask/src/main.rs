@@ -24,16 +24,18 @@ usage: cargo xtask <task>
 tasks:
   generate [--check]  render solutions/runtime.rs into every level's crates in levels/ and
                       solutions/; with --check, write nothing and fail if any is out of date
-  bench [images | latency [LEVEL,…] | explain LEVEL | checker [LEVEL]] [--rounds N]
+  bench [images | latency [LEVEL,…] | explain LEVEL | checker [LEVEL] [--against BIN]] [--rounds N]
                       time container starts (needs root). images: solution6 (a copy of the
                       image per container) and solution7 (overlayfs), with a small and a
                       200 MiB image; latency: every solution level (or those listed)
                       against runc and the unshare floor, interleaved, medians; explain: one
                       start of solutionLEVEL with --explain, each step stamped with the time
-                      since the start (as it reaches the bench); checker: `checker levelN
-                      --solution` (default 10) run after run, with its slowest checks and the
-                      memory cgroups the kernel keeps; without a table name: images, then
-                      latency";
+                      since the start (as it reaches the bench); checker: how long a verdict
+                      takes (level3, level7, level10, all --solution; rounds interleaved with
+                      another checker binary given --against), the slowest checks and where
+                      their time goes; checker LEVEL: `checker levelN --solution` run after
+                      run, with its slowest checks and the memory cgroups the kernel keeps;
+                      without a table name: images, then latency";
 
 /// Exit status for a bad command line.
 const EXIT_USAGE: u8 = 2;

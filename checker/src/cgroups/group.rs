@@ -88,6 +88,7 @@ pub fn remove_group(dir: &Path) -> std::io::Result<()> {
         let _ = std::fs::remove_dir(group);
     }
     give_back_memory(dir);
+    let _t = crate::trace::span("cg.rmdir");
     // A killed process leaves its group a moment after it dies.
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
@@ -109,8 +110,15 @@ pub fn remove_group(dir: &Path) -> std::io::Result<()> {
 /// Only the checker's own groups get here. Best effort: a group that is not a memory group (no
 /// such file), or holds nothing, costs one failed open.
 pub(super) fn give_back_memory(dir: &Path) {
-    // v1: force_empty reclaims everything the (empty) group holds, synchronously.
-    if std::fs::write(dir.join("memory.force_empty"), "0").is_ok() {
+    let _t = crate::trace::span("cg.give-back");
+    // v1: force_empty reclaims everything the (empty) group holds, synchronously. A group
+    // charged nothing (most of a cage's: a parent, a group the runtime's files were freed from
+    // before it ends) is skipped: force_empty drains every CPU's page lists even then.
+    let usage = dir.join("memory.usage_in_bytes");
+    if usage.exists() {
+        if read_number(&usage) > 0 {
+            let _ = std::fs::write(dir.join("memory.force_empty"), "0");
+        }
         return;
     }
     // v2 (Linux 5.19+): memory.reclaim takes an amount: ask for all it holds. EAGAIN when it

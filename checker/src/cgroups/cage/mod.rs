@@ -109,9 +109,9 @@ struct CageGroup {
     /// The cage's directory in this hierarchy.
     dir: PathBuf,
     unified: bool,
-    /// The runtime leaf's `cgroup.procs`, opened before the fork so that the child only has to
-    /// write to it.
-    procs: File,
+    /// The file of the runtime leaf that moves the process writing "0" into it (see
+    /// [`entry_file`]), opened before the fork so that the child only has to write to it.
+    entry: File,
 }
 
 impl CageGroup {
@@ -123,11 +123,11 @@ impl CageGroup {
         let group =
             limit(dir, controller, unified).and_then(|()| open_runtime_leaf(hierarchy, dir));
         match group {
-            Ok(procs) => Ok(CageGroup {
+            Ok(entry) => Ok(CageGroup {
                 hierarchy: hierarchy.name.clone(),
                 dir: dir.to_path_buf(),
                 unified,
-                procs,
+                entry,
             }),
             Err(e) => {
                 let _ = remove_group(dir);
@@ -138,7 +138,7 @@ impl CageGroup {
     }
 }
 
-/// Makes the cage's two children and opens the runtime leaf's `cgroup.procs`. On v2, first
+/// Makes the cage's two children and opens the runtime leaf's [`entry_file`]. On v2, first
 /// enables every controller the tree's root offers of cpu, memory and pids from the root down
 /// to the containers' parent, so that a runtime can enable them for its containers (it is its
 /// job to enable them in the parent itself, as the contract says).
@@ -156,10 +156,24 @@ fn open_runtime_leaf(hierarchy: &Hierarchy, dir: &Path) -> Result<File> {
     for group in [&leaf, &parent] {
         make_dir(group)?;
     }
+    let file = entry_file(hierarchy.is_unified());
     std::fs::OpenOptions::new()
         .write(true)
-        .open(leaf.join("cgroup.procs"))
-        .with_context(|| format!("opening {}/cgroup.procs", leaf.display()))
+        .open(leaf.join(file))
+        .with_context(|| format!("opening {}/{file}", leaf.display()))
+}
+
+/// The file through which the runtime enters the cage, written "0" by its own (single-threaded)
+/// process between fork and exec. On v1, `tasks`: it moves the writing thread alone, which the
+/// kernel does without write-locking every thread group of the system (cgroup_procs_write_start:
+/// a writer naming itself, no thread group). `cgroup.procs` takes that lock, whose RCU grace
+/// period cost 8-14 ms per run here. After fork the thread is the whole process, so both move
+/// the same. On v2 `cgroup.threads` only works in threaded subtrees: `cgroup.procs` it is.
+fn entry_file(unified: bool) -> &'static str {
+    match unified {
+        true => "cgroup.procs",
+        false => "tasks",
+    }
 }
 
 /// mkdir, where the directory may already be there (one v2 group holds two controllers).
@@ -250,10 +264,10 @@ impl Cage {
     /// anything.
     pub fn enter_on_spawn(&self, command: &mut Command) {
         use std::os::fd::AsRawFd;
-        let fds: Vec<i32> = self.groups.iter().map(|g| g.procs.as_raw_fd()).collect();
+        let fds: Vec<i32> = self.groups.iter().map(|g| g.entry.as_raw_fd()).collect();
         // SAFETY: runs in the forked child before exec; only write(2), which is
         // async-signal-safe, on fds the parent keeps open for the whole spawn. Writing "0" to
-        // cgroup.procs moves the writing process (v1 and v2 alike).
+        // the entry file moves the writing process: its one thread (see `entry_file`).
         unsafe {
             command.pre_exec(move || {
                 for &fd in &fds {

@@ -201,7 +201,7 @@ mod tests {
             hierarchy: "memory".into(),
             dir: cage.path().to_path_buf(),
             unified: false,
-            procs: File::open(&peak).unwrap(),
+            entry: File::open(&peak).unwrap(),
         };
         assert_eq!(oom_kills_at_cap(&group), 0, "the container's own limit");
         // v1 counts a kill in its victim's group only: here the runtime's leaf.
