@@ -29,7 +29,7 @@ fn runc_behind_the_contract_passes_levels_0_to_13() {
         .collect();
     if !missing.is_empty() {
         eprintln!(
-            "skipped runc_behind_the_contract_passes_levels_0_to_13: {} not installed (apt-get install runc jq)",
+            "skipped runc_behind_the_contract_passes_levels_0_to_13: {} not installed (apt-get install runc jq iproute2 util-linux)",
             missing.join(", ")
         );
         return;
