@@ -1311,7 +1311,10 @@ fn index_of(name: &str) -> Result<u32> {
 /// address: every container's cable has the same host address, and a route to its own container.
 fn connect_host_end(netlink: &mut Netlink, cable: &Cable) -> Result<()> {
     let (host, address) = (&cable.host, cable.address);
-    explain!("RTM_NEWADDR {{ dev: {host:?}, local: {IP_GATEWAY}, peer: {address}/32 }}  # the host's end");
+    explain!(
+        "RTM_NEWADDR {{ dev: {:?}, local: {}, peer: {}/32 }}  # the host's end",
+        host, IP_GATEWAY, address
+    );
     netlink
         .ask(
             Message::new(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
@@ -1338,7 +1341,10 @@ fn set_up(netlink: &mut Netlink, name: &str, index: u32) -> Result<()> {
 fn take_cable_end(host: &mut Netlink, cable: &Cable) -> Result<()> {
     let here = std::fs::File::open("/proc/self/ns/net").context("opening /proc/self/ns/net")?;
     let inside = &cable.inside;
-    explain!("RTM_NEWLINK {{ dev: {inside:?}, netns: /proc/self/ns/net, name: {ETH0:?} }}  # move the end in");
+    explain!(
+        "RTM_NEWLINK {{ dev: {:?}, netns: /proc/self/ns/net, name: {:?} }}  # move the end in",
+        inside, ETH0
+    );
     host.ask(
         Message::new(RTM_NEWLINK, 0)
             .link(cable.inside_index, 0)
@@ -1355,7 +1361,10 @@ fn configure_eth0(cable: &Cable) -> Result<()> {
     let mut netlink = Netlink::open()?;
     let eth0 = index_of(ETH0)?;
     let address = cable.address;
-    explain!("RTM_NEWADDR {{ dev: {ETH0:?}, address: {address}/{IP_PREFIX_LEN} }}  # the container's address");
+    explain!(
+        "RTM_NEWADDR {{ dev: {:?}, address: {}/{} }}  # the container's address",
+        ETH0, address, IP_PREFIX_LEN
+    );
     netlink
         .ask(
             Message::new(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
