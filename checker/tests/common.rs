@@ -414,29 +414,40 @@ const NOISE_HIERARCHY: &str = "name=rcnoise";
 /// it sees every other. True in the child: go on with the test. False in the parent, once the
 /// child has passed.
 pub fn in_a_namespace_of_its_own(test: &str) -> bool {
+    if !rerun_alone_in(test, ISOLATED, nix::sched::CloneFlags::CLONE_NEWNS) {
+        return false;
+    }
+    // Seen in this namespace only; the same dir serves every run.
+    let point = workspace_root().join("target").join(NOISE_TAG);
+    std::fs::create_dir_all(&point).unwrap();
+    nix::mount::mount(
+        Some("cgroup"),
+        &point,
+        Some("cgroup"),
+        nix::mount::MsFlags::empty(),
+        Some(format!("none,{NOISE_HIERARCHY}").as_str()),
+    )
+    .unwrap();
+    true
+}
+
+/// Runs `test` (the caller) again, alone, in a child process with the `namespaces` of its own
+/// (a mount namespace among them, its mounts made private), marked by the environment variable
+/// `marker`. True in the child: go on with the test. False in the parent, once the child has
+/// passed.
+pub fn rerun_alone_in(test: &str, marker: &str, namespaces: nix::sched::CloneFlags) -> bool {
     use std::os::unix::process::CommandExt;
-    if std::env::var_os(ISOLATED).is_some() {
-        // Seen in this namespace only; the same dir serves every run.
-        let point = workspace_root().join("target").join(NOISE_TAG);
-        std::fs::create_dir_all(&point).unwrap();
-        nix::mount::mount(
-            Some("cgroup"),
-            &point,
-            Some("cgroup"),
-            nix::mount::MsFlags::empty(),
-            Some(format!("none,{NOISE_HIERARCHY}").as_str()),
-        )
-        .unwrap();
+    if std::env::var_os(marker).is_some() {
         return true;
     }
     let mut child = std::process::Command::new(std::env::current_exe().unwrap());
     child
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(ISOLATED, "1");
+        .env(marker, "1");
     // SAFETY: unshare and mount are async-signal-safe; the child is single-threaded here.
     unsafe {
-        child.pre_exec(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+        child.pre_exec(move || {
+            nix::sched::unshare(namespaces)?;
             nix::mount::mount(
                 None::<&str>,
                 "/",
@@ -450,7 +461,7 @@ pub fn in_a_namespace_of_its_own(test: &str) -> bool {
     let status = child.status().unwrap();
     assert!(
         status.success(),
-        "{test}, in a namespace of its own: {status}"
+        "{test}, in namespaces of its own ({namespaces:?}): {status}"
     );
     false
 }

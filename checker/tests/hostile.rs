@@ -599,34 +599,10 @@ fn a_hostname_changed_outside_the_run_is_noted_never_undone() {
 /// mount table stays there. True in the child: go on with the test. False in the parent, once
 /// the child has passed.
 fn in_uts_and_mount_namespaces_of_its_own(test: &str) -> bool {
-    use std::os::unix::process::CommandExt;
-    const PRIVATE: &str = "RUBBER_CRAB_TEST_OWN_UTS";
-    if std::env::var_os(PRIVATE).is_some() {
-        return true;
-    }
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
-    child
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(PRIVATE, "1");
-    // SAFETY: unshare and mount are async-signal-safe; nothing else runs before the exec.
-    unsafe {
-        child.pre_exec(|| {
-            use nix::sched::CloneFlags;
-            nix::sched::unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS)?;
-            nix::mount::mount(
-                None::<&str>,
-                "/",
-                None::<&str>,
-                nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
-                None::<&str>,
-            )?;
-            Ok(())
-        });
-    }
-    let status = child.status().unwrap();
-    assert!(
-        status.success(),
-        "{test}, in namespaces of its own: {status}"
-    );
-    false
+    use nix::sched::CloneFlags;
+    rerun_alone_in(
+        test,
+        "RUBBER_CRAB_TEST_OWN_UTS",
+        CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS,
+    )
 }
