@@ -202,11 +202,7 @@ pub fn run_holding<R: DeserializeOwned, T>(
                 Some(pid) => {
                     let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
                 }
-                None => {
-                    for pid in probes_of(spec, Some(sandbox)) {
-                        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-                    }
-                }
+                None => kill_probes(spec, Some(sandbox)),
             }
             break;
         }
@@ -677,9 +673,14 @@ fn kill_everything(spawned: &Spawned, spec: &Spec, sandbox: Option<&Sandbox>) {
     // Where the sandbox has a PID namespace, a probe of this run was one of those (in the cage
     // or out of it); elsewhere it is looked for on the whole host.
     if !sandbox.is_some_and(Sandbox::has_pid_namespace) {
-        for pid in probes_of(spec, None) {
-            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-        }
+        kill_probes(spec, None);
+    }
+}
+
+/// SIGKILLs the processes running this run's probe (see [`probes_of`]).
+fn kill_probes(spec: &Spec, sandbox: Option<&Sandbox>) {
+    for pid in probes_of(spec, sandbox) {
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
     }
 }
 
