@@ -298,6 +298,17 @@ impl<'a> Ctx<'a> {
         Ok((run, observed))
     }
 
+    /// Makes sure the check's sandbox has a network namespace of its own, whose `lo` starts down:
+    /// the runtime's "host" network, where the checker sees what it does there (level 6's `lo`,
+    /// level 13's end of the cable). [`sandbox_for`] gives one to every runtime of level 13 and
+    /// above; below, it is made here, never the machine's.
+    pub fn with_network(&mut self) -> Result<()> {
+        if !self.sandbox.has_network() {
+            self.sandbox = Sandbox::start_with_network(self.env.rootless)?;
+        }
+        Ok(())
+    }
+
     /// Runs the probe's report with `--hold` and SIGKILLs it from the host while it holds (from
     /// level 5 on the command is PID 1 of its namespace: it ignores every signal it has no
     /// handler for, except SIGKILL sent from outside). The run, or the verdict when the probe

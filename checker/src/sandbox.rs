@@ -209,6 +209,11 @@ impl Sandbox {
         Ok(line.trim_end_matches('\n').to_string())
     }
 
+    /// Whether the sandbox has a network namespace of its own ([`Sandbox::start_with_network`]).
+    pub fn has_network(&self) -> bool {
+        self.net.is_some()
+    }
+
     /// Whether the runs live in a PID namespace of the sandbox's (as root): then every process
     /// of a run is among [`Sandbox::run_processes`], wherever it went.
     pub fn has_pid_namespace(&self) -> bool {

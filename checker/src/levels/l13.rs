@@ -7,7 +7,6 @@
 
 use crate::check::{fail, fail_hinting, report_or_fail, Check, Ctx, Verdict};
 use crate::run::{self, Run};
-use crate::sandbox::Sandbox;
 use anyhow::Result;
 use probe::{Network, Report, NETWORK, REPORT};
 use std::net::Ipv4Addr;
@@ -79,13 +78,8 @@ fn some_address() -> Ipv4Addr {
     Ipv4Addr::new(10, 13, 0, 77)
 }
 
-fn with_network(ctx: &mut Ctx) -> Result<()> {
-    ctx.sandbox = Sandbox::start_with_network(ctx.env.rootless)?;
-    Ok(())
-}
-
 fn eth0_has_the_address(ctx: &mut Ctx) -> Result<Verdict> {
-    with_network(ctx)?;
+    ctx.with_network()?;
     let address = some_address();
     ctx.flags = vec!["--ip".into(), address.to_string()];
     let run = ctx.probe(NETWORK, &[])?;
@@ -113,7 +107,7 @@ fn eth0_has_the_address(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 fn default_route_via_the_host(ctx: &mut Ctx) -> Result<Verdict> {
-    with_network(ctx)?;
+    ctx.with_network()?;
     ctx.flags = vec!["--ip".into(), some_address().to_string()];
     let run = ctx.probe(NETWORK, &[])?;
     let network = report_or_fail!(run);
@@ -137,7 +131,7 @@ fn routes(network: &Network) -> String {
 }
 
 fn host_server_is_reachable(ctx: &mut Ctx) -> Result<Verdict> {
-    with_network(ctx)?;
+    ctx.with_network()?;
     let address = some_address();
     ctx.flags = vec!["--ip".into(), address.to_string()];
     let port = ctx.sandbox.listen(PORT)?;
@@ -180,7 +174,7 @@ fn host_server_is_reachable(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 fn default_addresses_differ(ctx: &mut Ctx) -> Result<Verdict> {
-    with_network(ctx)?;
+    ctx.with_network()?;
     ctx.flags = Vec::new();
     let (argv, nonce) = ctx.probe_command(NETWORK, &["--hold"]);
     let second = ctx.spec(argv, nonce);
@@ -215,7 +209,7 @@ fn default_addresses_differ(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 fn host_end_removed(ctx: &mut Ctx) -> Result<Verdict> {
-    with_network(ctx)?;
+    ctx.with_network()?;
     ctx.flags = vec!["--ip".into(), some_address().to_string()];
     let before = ctx.sandbox.links()?;
     // Hold the container's network namespace open past its end: the pair then lives on until
@@ -238,7 +232,7 @@ fn host_end_removed(ctx: &mut Ctx) -> Result<Verdict> {
 }
 
 fn bad_ip_is_refused(ctx: &mut Ctx) -> Result<Verdict> {
-    with_network(ctx)?;
+    ctx.with_network()?;
     for bad in [
         "10.13.0.300",
         "10.14.0.7",

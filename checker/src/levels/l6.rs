@@ -1,7 +1,6 @@
 //! Level 6 — a network namespace.
 
 use crate::check::{fail, fail_hinting, own_namespaces, report_or_fail, Check, Ctx, Verdict};
-use crate::sandbox::Sandbox;
 use anyhow::{bail, Context, Result};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::wait::waitpid;
@@ -127,7 +126,7 @@ const SOCKET_BEFORE_UNSHARE: &str = "The interface ioctls act on the network nam
 fn loopback_works(ctx: &mut Ctx) -> Result<Verdict> {
     // First with the runtime's "host" a network namespace of the checker's whose lo starts down:
     // if the runtime's ioctls bring up that lo instead of the container's, the checker sees it.
-    ctx.sandbox = Sandbox::start_with_network(ctx.env.rootless)?;
+    ctx.with_network()?;
     let run = ctx.probe(TCP_LOOPBACK, &[])?;
     let report = report_or_fail!(run);
     if report.ok {
