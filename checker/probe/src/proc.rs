@@ -19,11 +19,20 @@ pub struct Stat {
     /// CPU time in clock ticks, in user and kernel mode.
     pub utime: u64,
     pub stime: u64,
+    /// The kernel's `PF_*` flags of the process (`include/linux/sched.h`).
+    pub flags: u64,
 }
 
 impl Stat {
     pub fn is_zombie(&self) -> bool {
         self.state == 'Z'
+    }
+
+    /// In `exit(2)` or past it (`PF_EXITING`, set before the kernel lets go of anything and
+    /// never cleared): a zombie, or a process on its way to being one.
+    pub fn is_exiting(&self) -> bool {
+        const PF_EXITING: u64 = 0x4;
+        self.flags & PF_EXITING != 0
     }
 
     /// Running or waiting to run (R), or in the kernel (D: reclaiming memory, say), rather than
@@ -39,8 +48,8 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
     let (head, rest) = text.rsplit_once(") ")?;
     let name = head.split_once(" (")?.1.to_string();
     let fields: Vec<&str> = rest.split(' ').collect();
-    // Fields 3.. of proc(5), counted from 0 after the name: state, ppid, pgrp, ... utime (11),
-    // stime (12).
+    // Fields 3.. of proc(5), counted from 0 after the name: state, ppid, pgrp, ... flags (6),
+    // utime (11), stime (12).
     let number = |i: usize| -> Option<u64> { fields.get(i)?.trim().parse().ok() };
     Some(Stat {
         name,
@@ -49,6 +58,7 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
         pgrp: number(2)? as u32,
         utime: number(11)?,
         stime: number(12)?,
+        flags: number(6)?,
     })
 }
 
@@ -161,9 +171,13 @@ mod tests {
                 pgrp: 4242,
                 utime: 7,
                 stime: 3,
+                flags: 4194560,
             })
         );
         assert!(!parse_stat(text).unwrap().is_at_work());
+        assert!(!parse_stat(text).unwrap().is_exiting());
+        let exiting = text.replacen(" 4194560 ", " 4194564 ", 1);
+        assert!(parse_stat(&exiting).unwrap().is_exiting());
         let working = text.replacen(") S ", ") D ", 1);
         assert!(parse_stat(&working).unwrap().is_at_work());
         assert_eq!(parse_stat("4242 (cut) S 1"), None);
@@ -175,7 +189,7 @@ mod tests {
         let me = std::process::id();
         assert!(pids().contains(&me));
         let mine = stat(me).unwrap();
-        assert!(!mine.is_zombie(), "{mine:?}");
+        assert!(!mine.is_zombie() && !mine.is_exiting(), "{mine:?}");
         assert!(descends_from(me, me));
         assert!(descends_from(me, mine.ppid));
         assert!(!descends_from(mine.ppid, me));

@@ -337,7 +337,15 @@ impl Cage {
         if away.is_empty() {
             return None;
         }
-        let name = probe::proc::stat(pid).map(|s| s.name).unwrap_or_default();
+        // On a v1 hierarchy the kernel shows every exiting process in the root group ("/"),
+        // wherever it was: a `tar` that dies of SIGPIPE as the runtime exits has not escaped.
+        // PF_EXITING is set before that and never cleared, so reading it after the cgroup file
+        // cannot miss it.
+        let stat = probe::proc::stat(pid)?;
+        if stat.is_exiting() {
+            return None;
+        }
+        let name = stat.name;
         Some(format!(
             "process {pid} ({name}), started by the runtime, left the checker's cage {}: it was moved to {}; a runtime and everything it starts stay below the group it was started in (the checker killed it)",
             self.path,
@@ -590,5 +598,40 @@ mod tests {
             !parent.join("1-a").exists(),
             "the cage itself is not touched"
         );
+    }
+
+    /// v1 shows an exiting process in the root group ("/") whatever group it was in: that is
+    /// no escape (runc's wrapper failed L1 when a `tar` died of SIGPIPE as it refused an image).
+    #[test]
+    fn a_process_that_exited_in_the_cage_has_not_left_it() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: making a cage needs root");
+            return;
+        }
+        let name = format!("{}-{}", std::process::id(), crate::run::nonce());
+        let cage = Cage::create(crate::cgroups::host_layout(), &name).unwrap();
+        let spawn = |script: &str| {
+            let mut command = std::process::Command::new("sh");
+            command.args(["-c", script]);
+            cage.enter_on_spawn(&mut command);
+            command.spawn().unwrap()
+        };
+        let mut living = spawn("sleep 30");
+        // Not waited for: it stays a zombie, which v1 places in "/".
+        let mut exited = spawn("exit 0");
+        let pid = exited.id();
+        while probe::proc::stat(pid).is_some_and(|s| !s.is_zombie()) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(cage.outside(living.id()), None);
+        assert_eq!(
+            cage.outside(pid),
+            None,
+            "{:?}",
+            std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        );
+        let _ = living.kill();
+        let _ = living.wait();
+        let _ = exited.wait();
     }
 }
