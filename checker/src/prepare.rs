@@ -212,6 +212,7 @@ pub fn test_image(built_probe: &Path) -> Result<TestImage> {
             extra_files: vec![(probe.clone(), probe.clone())],
             extra_dirs: vec![PathBuf::from(SCRATCH)],
             marker: marker.clone(),
+            only_image_tools: true,
         };
         kit::builder::build_image(&tar, &spec)?;
         std::fs::write(&stamp_path, format!("{fingerprint}\n{marker}"))?;
@@ -229,7 +230,7 @@ pub fn test_image(built_probe: &Path) -> Result<TestImage> {
 /// path, which changes when the checkout moves (or its `target/` is copied to another checkout).
 fn image_fingerprint(probe_bytes: &[u8], probe: &Path) -> String {
     format!(
-        "v3 {} {:x} {}",
+        "v4 {} {:x} {}",
         probe_bytes.len(),
         fnv(probe_bytes),
         probe.display()

@@ -23,6 +23,10 @@ pub struct ImageSpec {
     pub extra_dirs: Vec<PathBuf>,
     /// Content of `/rubber-crab-image`; a default line when empty.
     pub marker: String,
+    /// With busybox, a link for [`IMAGE_TOOLS`] alone rather than for each of its ~270 applets:
+    /// the tools the host flavour has. The checker's image: a level 1-6 runtime extracts a fresh
+    /// copy at every start, and the links were most of the files it made and removed again.
+    pub only_image_tools: bool,
 }
 
 /// Where the tools came from, for the report an instructor sees.
@@ -94,7 +98,7 @@ fn populate(root: &Path, spec: &ImageSpec, busybox_candidates: &[&str]) -> Resul
         .map(Path::new)
         .find(|p| p.is_file())
     {
-        Some(busybox) => install_busybox(root, busybox)?,
+        Some(busybox) => install_busybox(root, busybox, spec.only_image_tools)?,
         None => install_host_tools(root)?,
     };
     for inside in &spec.extra_dirs {
@@ -107,7 +111,7 @@ fn populate(root: &Path, spec: &ImageSpec, busybox_candidates: &[&str]) -> Resul
     Ok(toolset)
 }
 
-fn install_busybox(root: &Path, busybox: &Path) -> Result<Toolset> {
+fn install_busybox(root: &Path, busybox: &Path, only_image_tools: bool) -> Result<Toolset> {
     copy_with_libraries(root, busybox, &root.join("bin/busybox"))?;
     let out = Command::new(busybox)
         .arg("--list")
@@ -116,6 +120,7 @@ fn install_busybox(root: &Path, busybox: &Path) -> Result<Toolset> {
     for applet in String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|a| !a.is_empty() && *a != "busybox")
+        .filter(|a| !only_image_tools || IMAGE_TOOLS.contains(a))
     {
         // Relative links keep working wherever the rootfs is looked at from.
         let _ = symlink("busybox", root.join("bin").join(applet));
@@ -244,25 +249,32 @@ mod tests {
         }
     }
 
-    /// The tools of an image built with (`busybox`) or without (`&[]`) busybox.
-    fn tools_in_image(busybox_candidates: &[&str]) -> Vec<String> {
+    /// The tools of an image built with (`busybox`) or without (`&[]`) busybox missing from
+    /// its /bin, and how many entries /bin has.
+    fn tools_in_image(busybox_candidates: &[&str], only_image_tools: bool) -> (Vec<String>, usize) {
         let tmp = tempfile::tempdir().unwrap();
         let tar = tmp.path().join("image.tar");
-        build_image_from(&tar, &ImageSpec::default(), busybox_candidates).unwrap();
+        let spec = ImageSpec {
+            only_image_tools,
+            ..ImageSpec::default()
+        };
+        build_image_from(&tar, &spec, busybox_candidates).unwrap();
         let root = tmp.path().join("rootfs");
         fs::create_dir(&root).unwrap();
         crate::image::extract_tar(&tar, &root, false).unwrap();
-        IMAGE_TOOLS
+        let missing = IMAGE_TOOLS
             .iter()
             .filter(|tool| !root.join("bin").join(tool).exists())
             .map(|tool| tool.to_string())
-            .collect()
+            .collect();
+        (missing, fs::read_dir(root.join("bin")).unwrap().count())
     }
 
     #[test]
     fn without_busybox_the_image_has_every_tool_the_guides_use() {
         // The host must have them to copy them: a tool the host lacks is no fault of ours.
-        let missing: Vec<String> = tools_in_image(&[])
+        let missing: Vec<String> = tools_in_image(&[], false)
+            .0
             .into_iter()
             .filter(|tool| which(tool).is_some())
             .collect();
@@ -278,11 +290,16 @@ mod tests {
             eprintln!("skipped: no busybox on this host (apt-get install busybox-static)");
             return;
         }
-        let missing = tools_in_image(BUSYBOX_CANDIDATES);
+        let (missing, every) = tools_in_image(BUSYBOX_CANDIDATES, false);
         assert!(
             missing.is_empty(),
             "missing from the busybox image: {missing:?}"
         );
+        // The checker's image: busybox and a link per tool, nothing more.
+        let (missing, only) = tools_in_image(BUSYBOX_CANDIDATES, true);
+        assert!(missing.is_empty(), "missing: {missing:?}");
+        assert_eq!(only, IMAGE_TOOLS.len() + 1);
+        assert!(every > only, "every applet: {every} entries in /bin");
     }
 
     #[test]
@@ -294,6 +311,7 @@ mod tests {
             extra_files: vec![("/opt/tool".into(), extra)],
             extra_dirs: vec!["/scratch".into()],
             marker: "nonce-123\n".into(),
+            only_image_tools: false,
         };
         let tar = tmp.path().join("images/test.tar");
         build_image(&tar, &spec).unwrap();
