@@ -3,6 +3,7 @@
 //! behind. Pure helpers, tested without root against text and temp dirs.
 
 use crate::check::{fail, Ctx, Verdict};
+use crate::hold::{self, Quiet};
 use crate::run::Run;
 use anyhow::Result;
 use probe::Subcommand;
@@ -10,6 +11,7 @@ use serde::de::DeserializeOwned;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// cgroups(7): the files of v1 and v2, and `/proc/<pid>/cgroup`.
 pub const CGROUPS: &str = "https://man7.org/linux/man-pages/man7/cgroups.7.html";
@@ -139,6 +141,8 @@ pub fn held_group<R: DeserializeOwned + Clone, T>(
                 "it could not",
             )
         })?;
+        // Where the runtime puts it in the end: how soon is `L8.cpu-cgroup.inside`'s to judge.
+        settled_group(pid, held.runtime_pid, held.cgroup_parent, controller);
         let group = group_of(pid, controller, held.cgroup_parent)?;
         Ok(look(&group, pid))
     })?;
@@ -154,6 +158,35 @@ pub fn held_group<R: DeserializeOwned + Clone, T>(
             "it never did",
         )),
     })
+}
+
+/// The probe's group for `controller` once the runtime is done placing it: as soon as it is
+/// below `parent`, else once the runtime sleeps without running for `hold::SETTLE` (in
+/// waitpid, its setup done), so that an attach that comes late is seen, whatever the
+/// machine's speed.
+pub fn settled_group(
+    probe: u32,
+    runtime: u32,
+    parent: &str,
+    controller: &str,
+) -> Option<Membership> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut quiet = Quiet::default();
+    loop {
+        let lines = std::fs::read_to_string(format!("/proc/{probe}/cgroup")).ok()?;
+        let found = membership(
+            &lines.lines().map(String::from).collect::<Vec<_>>(),
+            controller,
+        );
+        let placed = found
+            .as_ref()
+            .is_some_and(|m| child_of(&m.path, parent).is_some());
+        let now = Instant::now();
+        if placed || quiet.settled(hold::sample(runtime as i32), now) || now > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// The verdict on what a run left below its `--cgroup-parent` when it exited (the cage

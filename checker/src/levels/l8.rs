@@ -1,15 +1,13 @@
 //! Level 8 — a cgroup of its own: a CPU quota and a CPU weight.
 
-use super::cgroup::Membership;
 use super::cgroup::{
-    child_of, cleanup_verdict, held_group, keyed, membership, not_below, throttled_verdict,
-    v1_cpu_ratio, v2_cpu_ratio, weight_judged, Group, Throttling, CGROUPS, CGROUP_V2,
+    child_of, cleanup_verdict, held_group, keyed, membership, not_below, settled_group,
+    throttled_verdict, v1_cpu_ratio, v2_cpu_ratio, weight_judged, Group, Throttling, CGROUPS,
+    CGROUP_V2,
 };
 use crate::check::{fail, fail_hinting, report_or_fail, Check, Ctx, Verdict};
-use crate::hold::{self, Quiet};
 use anyhow::Result;
 use probe::{BURN, REPORT};
-use std::time::{Duration, Instant};
 
 /// The flags of the level's runs: a quota and a weight, so a group is needed in the cpu
 /// controller's hierarchy.
@@ -75,7 +73,7 @@ fn in_its_group_from_the_start(ctx: &mut Ctx) -> Result<Verdict> {
     // joined from one joined late.
     ctx.watch_exec = true;
     let (run, host) = ctx.hold(REPORT, &[], |held| {
-        settled_group(held.probe_pid?, held.runtime_pid, held.cgroup_parent)
+        settled_group(held.probe_pid?, held.runtime_pid, held.cgroup_parent, "cpu")
     })?;
     ctx.watch_exec = false;
     let report = report_or_fail!(run);
@@ -120,26 +118,6 @@ fn in_its_group_from_the_start(ctx: &mut Ctx) -> Result<Verdict> {
         ),
         None => Verdict::Pass,
     })
-}
-
-/// The probe's cpu group once the runtime is done placing it: as soon as it is below
-/// `parent`, else once the runtime sleeps without running for `hold::SETTLE` (in waitpid,
-/// its setup done), so that an attach that comes late is seen, whatever the machine's speed.
-fn settled_group(probe: u32, runtime: u32, parent: &str) -> Option<Membership> {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut quiet = Quiet::default();
-    loop {
-        let lines = std::fs::read_to_string(format!("/proc/{probe}/cgroup")).ok()?;
-        let found = membership(&lines.lines().map(String::from).collect::<Vec<_>>(), "cpu");
-        let placed = found
-            .as_ref()
-            .is_some_and(|m| child_of(&m.path, parent).is_some());
-        let now = Instant::now();
-        if placed || quiet.settled(hold::sample(runtime as i32), now) || now > deadline {
-            return found;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 /// The hint of a command that ran before the parent had moved it.
