@@ -240,14 +240,13 @@ fn check_runtime(
     }
     let read_at = std::time::SystemTime::now();
     let fingerprint = fingerprint_of_own_crate(request, &planned);
-    let exe = match &planned.runtime {
-        Runtime::Package(package) => checked
+    let exe = planned.runtime.package().and_then(|package| {
+        checked
             .built
             .iter()
             .find(|(built, _)| built == package)
-            .map(|(_, exe)| exe.clone()),
-        Runtime::Path(_) => None,
-    };
+            .map(|(_, exe)| exe.clone())
+    });
     let exe = match exe {
         Some(exe) => exe,
         None => build_runtime(request, planned.runtime)?,
@@ -296,10 +295,7 @@ fn fingerprint_of_own_crate(request: &Request, planned: &Planned) -> Option<Stri
 fn build_at_once(request: &Request, plan: &[Planned]) -> Vec<(String, PathBuf)> {
     let packages: Vec<String> = plan
         .iter()
-        .filter_map(|planned| match &planned.runtime {
-            Runtime::Package(package) => Some(package.clone()),
-            Runtime::Path(_) => None,
-        })
+        .filter_map(|planned| planned.runtime.package().map(String::from))
         .collect();
     if packages.len() < 2 {
         return Vec::new();

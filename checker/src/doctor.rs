@@ -7,6 +7,7 @@
 
 use crate::cgroups::{self, Layout};
 use crate::exit::{self, NotRoot};
+use crate::levels::l12::{CAPABILITY_VERSION_3, DOCKER_CAPS};
 use crate::options::Format;
 use crate::report::HostFacts;
 use anyhow::{Context, Result};
@@ -910,7 +911,7 @@ fn status_after(
 }
 
 /// The uid and gid level 11's checks ask for.
-const DOCTOR_USER: u32 = 1234;
+const DOCTOR_USER: u32 = crate::levels::l11::UID;
 
 /// A child becomes uid and gid 1234 with no supplementary groups, as level 11's runtimes do.
 fn probe_user() -> Probe {
@@ -947,9 +948,6 @@ fn probe_user() -> Probe {
     }
 }
 
-/// Docker's default capabilities, as the level-12 checks want them.
-const DOCKER_CAPS: u64 = 0xa804_25fb;
-
 /// A child drops its bounding set to Docker's, sets its other sets with capset, and sets
 /// no_new_privs, as level 12's runtimes do.
 fn probe_capabilities() -> Probe {
@@ -967,7 +965,7 @@ fn probe_capabilities() -> Probe {
                 return fail();
             }
         }
-        let mut header = [0x2008_0522u32, 0];
+        let mut header = [CAPABILITY_VERSION_3, 0];
         let data = [DOCKER_CAPS as u32, DOCKER_CAPS as u32, 0, 0, 0, 0];
         // SAFETY: capset reads a version-3 header and two 3-word structs we own.
         if unsafe { libc::syscall(libc::SYS_capset, header.as_mut_ptr(), data.as_ptr()) } != 0 {

@@ -156,6 +156,16 @@ pub enum Runtime {
     Package(String),
 }
 
+impl Runtime {
+    /// The crate to build, for a package.
+    pub fn package(&self) -> Option<&str> {
+        match self {
+            Runtime::Package(package) => Some(package),
+            Runtime::Path(_) => None,
+        }
+    }
+}
+
 /// Parses `level3`, `3` or `all` into the levels to run.
 pub fn parse_target(word: &str) -> Result<Vec<u32>> {
     let max = kit::ladder::LADDER

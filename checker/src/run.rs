@@ -288,7 +288,7 @@ fn seed_credentials(command: &mut Command) {
         command.pre_exec(|| {
             let groups = RUNTIME_GROUPS.map(|g| g as libc::gid_t);
             libc::setgroups(groups.len(), groups.as_ptr());
-            let mut header = [0x2008_0522u32, 0]; // _LINUX_CAPABILITY_VERSION_3, this thread
+            let mut header = [crate::levels::l12::CAPABILITY_VERSION_3, 0]; // this thread
             let mut data = [0u32; 6]; // { effective, permitted, inheritable } x 2
             let bit = 1u32 << RUNTIME_AMBIENT_CAP;
             if libc::syscall(libc::SYS_capget, header.as_mut_ptr(), data.as_mut_ptr()) == 0

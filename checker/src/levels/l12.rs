@@ -13,6 +13,10 @@ const CAPABILITIES: &str = "https://man7.org/linux/man-pages/man7/capabilities.7
 /// NET_BIND_SERVICE, NET_RAW, SYS_CHROOT, MKNOD, AUDIT_WRITE, SETFCAP.
 pub const DOCKER_CAPS: u64 = 0x0000_0000_a804_25fb;
 
+/// `_LINUX_CAPABILITY_VERSION_3` (linux/capability.h): the capget/capset header's version,
+/// whose data is two 3-word structs (effective, permitted, inheritable).
+pub const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
 /// The names of capabilities 0 to 40 (capabilities(7), linux/capability.h), for verdicts.
 const NAMES: [&str; 41] = [
     "CHOWN",
