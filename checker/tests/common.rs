@@ -18,6 +18,22 @@ pub fn root_or_skip(test: &str) -> bool {
     root
 }
 
+/// The tests of one file one at a time, where each asserts the host is as it was around every
+/// checker run and that nothing of its runtimes is left running (the others' runs would change
+/// both), or where two level-9 runs at once would only slow each other down.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether the host has the memory and pids controllers the checker's cage needs.
+pub fn has_cage_controllers() -> bool {
+    let layout = checker::cgroups::Layout::of_host();
+    ["memory", "pids"]
+        .iter()
+        .all(|controller| layout.holding(controller).is_some())
+}
+
 /// `--rootless` needs user namespaces; some hosts forbid them to users (a sysctl says why).
 pub fn user_namespaces_or_skip(test: &str) -> bool {
     match checker::sandbox::user_namespaces_allowed() {

@@ -236,14 +236,6 @@ fn hostile_runtimes_get_the_same_verdicts_on_a_busy_host() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// The tests of this file one at a time: each asserts the host is as it was around every
-/// checker run and that no runtime of the broken binary is left running, and the others'
-/// runtimes would change both.
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Checks each hostile runtime at level 0; what went wrong.
 fn judge_hostile_runtimes() -> Vec<String> {
     let caged = has_cage_controllers();
@@ -412,19 +404,6 @@ fn a_memory_hog_slower_than_the_timeout_still_meets_the_oom_killer() {
     }
     let left = processes_of(&[runtime.as_path(), &probe_path()]);
     assert!(left.is_empty(), "processes left running: {left:?}");
-}
-
-/// Whether the host has the memory and pids controllers the cage needs.
-fn has_cage_controllers() -> bool {
-    let layout = checker::cgroups::Layout::of_host();
-    ["memory", "pids"].iter().all(|c| {
-        layout.hierarchies.iter().any(|h| {
-            h.name.split(',').any(|n| n == *c)
-                || h.name == "unified"
-                    && std::fs::read_to_string(h.mount_point.join("cgroup.controllers"))
-                        .is_ok_and(|s| s.split_whitespace().any(|n| n == *c))
-        })
-    })
 }
 
 fn probe_path() -> std::path::PathBuf {

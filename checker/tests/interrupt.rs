@@ -123,26 +123,11 @@ fn cage_or_skip(test: &str) -> bool {
     if !root_or_skip(test) {
         return false;
     }
-    let layout = checker::cgroups::Layout::of_host();
-    let caged = ["memory", "pids"].iter().all(|c| {
-        layout.hierarchies.iter().any(|h| {
-            h.name.split(',').any(|n| n == *c)
-                || h.name == "unified"
-                    && std::fs::read_to_string(h.mount_point.join("cgroup.controllers"))
-                        .is_ok_and(|s| s.split_whitespace().any(|n| n == *c))
-        })
-    });
+    let caged = has_cage_controllers();
     if !caged {
         eprintln!("skipped {test}: this host has no memory and pids cgroup controllers");
     }
     caged
-}
-
-/// One at a time: each test reads what is left on the host of its own checker only, but two
-/// level-9 runs at once only slow each other down.
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    ONE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// SIGINT or SIGTERM mid-run: exit 128 + n, the removal said, nothing of the run left. `to` is

@@ -118,19 +118,10 @@ fn mount_over_work(args: &RunArgs) -> Result<()> {
     // its own, and mounts that namespace's procfs on /proc. The host's procfs is still under
     // it: in a mount namespace of our own, lift the top one, and the host's /proc names the
     // parent by its host pid.
-    if parent_in_proc()? == "0" {
-        nix::sched::unshare(CloneFlags::CLONE_NEWNS).syscall("unshare(CLONE_NEWNS)")?;
-        mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-            None::<&str>,
-        )
-        .syscall("making / private")?;
-        nix::mount::umount2("/proc", nix::mount::MntFlags::MNT_DETACH).syscall("umount2(/proc)")?;
+    if ppid_of("self")? == "0" {
+        lift_proc()?;
     }
-    let ppid = parent_in_proc()?;
+    let ppid = ppid_of("self")?;
     let parent = std::fs::File::open(format!("/proc/{ppid}/ns/mnt"))?;
     setns(parent, CloneFlags::CLONE_NEWNS).syscall("setns(<parent's mount namespace>)")?;
     let work = args
@@ -208,22 +199,14 @@ fn lift_proc() -> Result<()> {
     Ok(nix::mount::umount2("/proc", nix::mount::MntFlags::MNT_DETACH).syscall("umount2(/proc)")?)
 }
 
-/// The parent's pid of the process `pid` (or `self`), as the procfs on /proc names it.
+/// The parent's pid of the process `pid` (or `self`), as the procfs on /proc names it (0:
+/// outside that procfs's namespace).
 fn ppid_of(pid: &str) -> Result<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     stat.rsplit_once(") ")
         .and_then(|(_, rest)| rest.split(' ').nth(1))
         .map(str::to_string)
         .with_context(|| format!("the ppid in /proc/{pid}/stat"))
-}
-
-/// The parent's pid as the procfs on /proc names it (0: outside that procfs's namespace).
-fn parent_in_proc() -> Result<String> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    stat.rsplit_once(") ")
-        .and_then(|(_, rest)| rest.split(' ').nth(1))
-        .map(str::to_string)
-        .context("the ppid in /proc/self/stat")
 }
 
 /// Follows the contract (a container id, `<container-dir>/<id>/`, a group `rubber-crab/<id>`

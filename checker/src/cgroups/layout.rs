@@ -79,7 +79,7 @@ impl Layout {
 
     /// The hierarchy that holds `controller`: the v1 one that has it, else the v2 tree when its
     /// root offers it.
-    pub(super) fn holding(&self, controller: &str) -> Option<&Hierarchy> {
+    pub fn holding(&self, controller: &str) -> Option<&Hierarchy> {
         self.hierarchies
             .iter()
             .find(|h| h.has(controller))

@@ -164,6 +164,7 @@ mod tests {
     use super::*;
     use crate::cgroups::cage::{CONTAINERS, RUNTIME_LEAF};
     use std::fs::File;
+    use std::path::PathBuf;
 
     #[test]
     fn a_cages_own_events_come_from_the_local_file_where_there_is_one() {
@@ -179,13 +180,20 @@ mod tests {
         assert_eq!(own_event_count(dir.path(), "memory.events", "oom"), 0);
     }
 
+    /// A cage in a temp dir (plain dirs stand in for groups), with its runtime's leaf and one
+    /// container's group below it.
+    fn cage_with_runtime_and_container() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let cage = tempfile::tempdir().unwrap();
+        let runtime = cage.path().join(RUNTIME_LEAF);
+        let container = cage.path().join(CONTAINERS).join("3f2a91c07b1e");
+        std::fs::create_dir_all(&runtime).unwrap();
+        std::fs::create_dir_all(&container).unwrap();
+        (cage, runtime, container)
+    }
+
     #[test]
     fn oom_kills_count_at_the_cages_cap_only_and_from_every_v1_group() {
-        let cage = tempfile::tempdir().unwrap();
-        let leaf = cage.path().join(RUNTIME_LEAF);
-        let container = cage.path().join(CONTAINERS).join("3f2a91c07b1e");
-        std::fs::create_dir_all(&leaf).unwrap();
-        std::fs::create_dir_all(&container).unwrap();
+        let (cage, leaf, container) = cage_with_runtime_and_container();
         let oom = |dir: &Path, kills: u32| {
             std::fs::write(
                 dir.join("memory.oom_control"),
@@ -213,11 +221,7 @@ mod tests {
     #[test]
     fn refused_forks_count_for_the_cage_unless_a_group_has_a_limit_of_its_own() {
         // v1 and older kernels count a refused fork in the forking process's group.
-        let cage = tempfile::tempdir().unwrap();
-        let runtime = cage.path().join(RUNTIME_LEAF);
-        let container = cage.path().join(CONTAINERS).join("3f2a91c07b1e");
-        std::fs::create_dir_all(&runtime).unwrap();
-        std::fs::create_dir_all(&container).unwrap();
+        let (cage, runtime, container) = cage_with_runtime_and_container();
         std::fs::write(cage.path().join("pids.events"), "max 0\n").unwrap();
         std::fs::write(container.join("pids.max"), "20\n").unwrap();
         std::fs::write(container.join("pids.events"), "max 40\n").unwrap();
