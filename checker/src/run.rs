@@ -465,10 +465,12 @@ fn finish<R: DeserializeOwned>(
     // Every process of the run, wherever it went in the cgroup tree: those in the sandbox's PID
     // namespace (or below it).
     let in_namespace = sandbox.run_processes();
-    let escaped = match &spawned.cage {
+    // Those that left every cage are this run's (the cages of runs sharing the sandbox hold
+    // theirs): each told, and killed with the stragglers.
+    let escapees: Vec<(u32, String)> = match &spawned.cage {
         Some(cage) => in_namespace
             .iter()
-            .filter_map(|&pid| cage.outside(pid))
+            .filter_map(|&pid| Some((pid, cage.outside(pid)?)))
             .collect(),
         None => Vec::new(),
     };
@@ -491,17 +493,8 @@ fn finish<R: DeserializeOwned>(
     if let Some(cage) = &spawned.cage {
         stragglers.extend(cage.members());
     }
-    // Those that left every cage are this run's (the cages of runs sharing the sandbox hold theirs).
-    if spawned.cage.is_some() {
-        let outside = |pid: &&u32| {
-            spawned
-                .cage
-                .as_ref()
-                .and_then(|c| c.outside(**pid))
-                .is_some()
-        };
-        stragglers.extend(in_namespace.iter().filter(outside));
-    }
+    stragglers.extend(escapees.iter().map(|(pid, _)| pid));
+    let escaped = escapees.into_iter().map(|(_, text)| text).collect();
     stragglers.sort_unstable();
     stragglers.dedup();
     drop(after);
