@@ -14,6 +14,7 @@ pub mod hang;
 pub mod hints;
 pub mod hold;
 pub mod interrupt;
+pub mod kernel;
 pub mod levels;
 pub mod links;
 pub mod mounts;

@@ -120,20 +120,7 @@ fn filter() -> Vec<libc::sock_filter> {
 /// Whether this kernel lets a watched call go on (SECCOMP_USER_NOTIF_FLAG_CONTINUE, Linux 5.5):
 /// without it every mount of the run would wait for an answer the checker cannot give.
 fn lets_calls_continue() -> bool {
-    let release = nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default();
-    kernel_at_least(&release, (5, 5))
-}
-
-/// Whether a kernel release (`6.1.0-13-amd64`) is at least `(major, minor)`.
-fn kernel_at_least(release: &str, wanted: (u32, u32)) -> bool {
-    let mut numbers = release
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|n| n.parse::<u32>().unwrap_or(0));
-    let major = numbers.next().unwrap_or(0);
-    let minor = numbers.next().unwrap_or(0);
-    (major, minor) >= wanted
+    crate::kernel::version(&crate::kernel::release()) >= (5, 5)
 }
 
 /// A watch prepared for one spawn: the socket on which the child sends its listener.
@@ -404,16 +391,6 @@ pub fn same_place(target: &str, point: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn calls_are_watched_only_where_the_kernel_lets_them_continue() {
-        assert!(kernel_at_least("6.18.44-fc-v1272", (5, 5)));
-        assert!(kernel_at_least("5.10.0-28-amd64", (5, 5)));
-        assert!(kernel_at_least("5.5.0", (5, 5)));
-        assert!(!kernel_at_least("5.4.0-186-generic", (5, 5)));
-        assert!(!kernel_at_least("4.19.0", (5, 5)));
-        assert!(!kernel_at_least("", (5, 5)));
-    }
 
     #[test]
     fn the_filter_sends_each_watched_call_to_the_checker_and_lets_the_rest_pass() {

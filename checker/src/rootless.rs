@@ -8,13 +8,7 @@
 
 /// Why level `level` cannot be checked rootless here, or None when it can.
 pub fn blocker(level: u32) -> Option<String> {
-    blocker_on(level, &kernel_release())
-}
-
-fn kernel_release() -> String {
-    nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default()
+    blocker_on(level, &crate::kernel::release())
 }
 
 /// The overlay level: overlayfs can be mounted in a user namespace from Linux 5.11 on.
@@ -25,7 +19,7 @@ const CGROUP_LEVELS: std::ops::RangeInclusive<u32> = 8..=10;
 const USER_LEVEL: u32 = 11;
 fn blocker_on(level: u32, release: &str) -> Option<String> {
     let why = match level {
-        OVERLAY_LEVEL if version(release) < (5, 11) => format!(
+        OVERLAY_LEVEL if crate::kernel::version(release) < (5, 11) => format!(
             "overlayfs cannot be mounted in a user namespace before Linux 5.11 (this is {release})"
         ),
         level if CGROUP_LEVELS.contains(&level) => {
@@ -42,7 +36,7 @@ fn blocker_on(level: u32, release: &str) -> Option<String> {
 
 /// The levels of the ladder `--rootless` can check here, for messages: "levels 0 to 7".
 pub fn levels_that_run() -> String {
-    let release = kernel_release();
+    let release = crate::kernel::release();
     let numbers: Vec<u32> = kit::ladder::LADDER
         .iter()
         .map(|level| level.number)
@@ -73,14 +67,6 @@ fn spans(numbers: &[u32]) -> String {
         1 => format!("level {}", runs[0]),
         _ => format!("levels {}", runs.join(", ")),
     }
-}
-
-/// `(major, minor)` of a kernel release such as `6.1.0-18-amd64`.
-fn version(release: &str) -> (u32, u32) {
-    let mut parts = release
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|p| p.parse().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
 #[cfg(test)]
